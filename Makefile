@@ -1,0 +1,33 @@
+# Gatehouse developer tasks. `make help` lists them.
+PG ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+
+.PHONY: help run test test-pg test-e2e bench fuzz lint check
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+run: ## run the demo (SQLite in ./gatehouse-data)
+	go run ./cmd/gatehouse serve --demo
+
+test: ## unit and SQLite tests
+	go test ./...
+
+test-pg: ## tests including the PostgreSQL conformance suite
+	GATEHOUSE_TEST_POSTGRES='$(PG)' go test ./...
+
+test-e2e: ## browser tests (needs chromium)
+	GATEHOUSE_E2E=1 go test -run E2E -v ./internal/e2e/
+
+bench: ## hot-path benchmarks
+	go test -run '^$$' -bench . -benchmem ./internal/secret/ ./internal/verify/ ./internal/gateway/
+
+fuzz: ## fuzz the parsers briefly
+	go test -run '^$$' -fuzz FuzzParseToken -fuzztime 30s ./internal/secret/
+	go test -run '^$$' -fuzz FuzzParseCIDR -fuzztime 30s ./internal/config/
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	go vet ./...
+
+check: lint ## everything CI runs
+	bash .ci/run

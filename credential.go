@@ -1,0 +1,137 @@
+package gatehouse
+
+import (
+	"net/netip"
+	"time"
+	"unicode/utf8"
+)
+
+// Kind is the kind of a credential (SPEC §2). One model carries them all.
+type Kind string
+
+// The credential kinds.
+const (
+	KindPAT           Kind = "pat"            // personal access token (seed 002)
+	KindStaff         Kind = "staff"          // staff API token with IP whitelist (seed 001)
+	KindAPIKey        Kind = "apikey"         // API Portal key (seed 003)
+	KindOAuth2Access  Kind = "oauth2"         // OAuth 2.0 access token (seed 002)
+	KindOAuth2Refresh Kind = "oauth2_refresh" // OAuth 2.0 refresh token
+	KindIntegration   Kind = "integration"    // OAuth 1.0a access token (seed 000)
+)
+
+// TokenPrefix is the kind segment of a generated token
+// (gate_<prefix>_<random><checksum>), or "" for kinds that use another format.
+func (k Kind) TokenPrefix() string {
+	switch k {
+	case KindPAT:
+		return "pat"
+	case KindStaff:
+		return "stf"
+	case KindAPIKey:
+		return "key"
+	case KindOAuth2Access:
+		return "at"
+	case KindOAuth2Refresh:
+		return "rt"
+	}
+	return ""
+}
+
+// KindForPrefix is the inverse of Kind.TokenPrefix.
+func KindForPrefix(p string) (Kind, bool) {
+	switch p {
+	case "pat":
+		return KindPAT, true
+	case "stf":
+		return KindStaff, true
+	case "key":
+		return KindAPIKey, true
+	case "at":
+		return KindOAuth2Access, true
+	case "rt":
+		return KindOAuth2Refresh, true
+	}
+	return "", false
+}
+
+// Credential is any secret a third party presents: its plaintext is shown
+// once and only its SHA-256 (Hash) is stored.
+type Credential struct {
+	ID         string
+	TenantID   string
+	Kind       Kind
+	Name       string   // PAT name, API key description, …
+	Hash       []byte   // SHA-256 of the plaintext secret; unique
+	Hint       string   // first characters of the token, for lists ("gate_pat_3fA…")
+	UserID     string   // the user it acts for ("" for app/integration credentials)
+	ClientID   string   // OAuth 2.0 client id, or integration id, when bound to one
+	GrantID    string   // groups the tokens of one OAuth grant, for grant-wide revocation
+	Scopes     []string // granted resource ids
+	ExpiresAt  *time.Time
+	RevokedAt  *time.Time
+	LastUsedAt *time.Time
+	CreatedAt  time.Time
+	// AllowList restricts the client addresses; empty means no restriction.
+	// Stores fill it on every read.
+	AllowList []AllowEntry
+}
+
+// Expired reports whether the credential has expired at now.
+func (c *Credential) Expired(now time.Time) bool {
+	return c.ExpiresAt != nil && !now.Before(*c.ExpiresAt)
+}
+
+// Revoked reports whether the credential has been revoked.
+func (c *Credential) Revoked() bool { return c.RevokedAt != nil }
+
+// CredentialFilter selects credentials of one tenant in ListCredentials.
+type CredentialFilter struct {
+	Kind   Kind   // "" = any kind
+	UserID string // "" = any user
+	// IncludeRevoked lists revoked credentials too.
+	IncludeRevoked bool
+}
+
+// AllowEntry is one entry of a credential's IP allowlist.
+type AllowEntry struct {
+	ID        string
+	Name      string
+	Prefix    netip.Prefix // a single address is a /32 or /128
+	CreatedAt time.Time
+}
+
+// Allowlist limits (seed 001).
+const (
+	MaxAllowEntries   = 20
+	MaxAllowEntryName = 20 // characters (runes), not bytes
+)
+
+// Validate checks an allowlist entry's name.
+func (e *AllowEntry) Validate() error {
+	if e.Name == "" || utf8.RuneCountInString(e.Name) > MaxAllowEntryName {
+		return FieldError("name", "name must be 1-%d characters", MaxAllowEntryName)
+	}
+	if !e.Prefix.IsValid() {
+		return FieldError("cidr", "a valid IP address or CIDR is required")
+	}
+	return nil
+}
+
+// Allows reports whether addr may use a credential with this allowlist.
+// An empty list allows every address. IPv4-mapped IPv6 addresses are
+// unmapped first, so they match IPv4 entries.
+func AllowListPermits(list []AllowEntry, addr netip.Addr) bool {
+	if len(list) == 0 {
+		return true
+	}
+	addr = addr.Unmap()
+	if !addr.IsValid() {
+		return false
+	}
+	for i := range list {
+		if list[i].Prefix.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}

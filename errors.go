@@ -1,0 +1,77 @@
+// Package gatehouse is Gatehouse's domain: tenants, users and memberships,
+// the one credential model behind every kind of key and token, the resource
+// tree that scopes refer to, tenant settings, the audit log, and the storage
+// interface that every backend implements.
+//
+// It imports nothing internal, no database driver and no net/http, so every
+// other package can depend on it.
+package gatehouse
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes of gatehouse.Error. Transport layers map them to statuses.
+const (
+	EINVALID      = "invalid"      // bad input: 400 or 422
+	ENOTFOUND     = "not_found"    // 404, also for another tenant's objects
+	ECONFLICT     = "conflict"     // state conflict: 409
+	EFORBIDDEN    = "forbidden"    // authenticated but not allowed: 403
+	EUNAUTHORIZED = "unauthorized" // not authenticated: 401
+	ETOOMANY      = "too_many"     // throttled: 429
+	EUNAVAILABLE  = "unavailable"  // a dependency (the database) is down: 503
+	EINTERNAL     = "internal"     // a bug or an unexpected failure: 500
+)
+
+// Error is the domain's error: a machine-readable code and a message that is
+// safe to show to the caller. Field, when set, names the input at fault.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("gatehouse: %s: %s (%s)", e.Code, e.Message, e.Field)
+	}
+	return fmt.Sprintf("gatehouse: %s: %s", e.Code, e.Message)
+}
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns an EINVALID *Error naming the field at fault.
+func FieldError(field, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Message: fmt.Sprintf(format, args...), Field: field}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
+// for any other non-nil error and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the caller-safe message of err: the message of the
+// first *Error in its chain, or a generic text for anything else, so that
+// internal details never reach a client.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}
+
+// IsCode reports whether err carries the given code.
+func IsCode(err error, code string) bool { return ErrorCode(err) == code }

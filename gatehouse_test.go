@@ -1,0 +1,123 @@
+package gatehouse_test
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+func commerce(t *testing.T) *gatehouse.ResourceTree {
+	t.Helper()
+	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
+}
+
+func TestGrants(t *testing.T) {
+	tree := commerce(t)
+	cases := []struct {
+		scopes   []string
+		resource string
+		want     bool
+	}{
+		{[]string{"sales"}, "sales.orders", true},
+		{[]string{"sales"}, "sales", true},
+		{[]string{"sales.orders"}, "sales", false},
+		{[]string{"sales.orders"}, "sales.invoices", false},
+		{[]string{"all"}, "catalog.products", true},
+		{[]string{"all"}, "manage", false},
+		{[]string{"all"}, "verify", false},
+		{[]string{"manage"}, "manage", true},
+		{[]string{"sales", "verify"}, "verify", true},
+		{[]string{"all"}, "no.such.resource", false},
+		{[]string{"catalog"}, "catalogx", false},
+		{nil, "sales", false},
+	}
+	for _, c := range cases {
+		if got := tree.Grants(c.scopes, c.resource); got != c.want {
+			t.Errorf("Grants(%v, %q) = %v, want %v", c.scopes, c.resource, got, c.want)
+		}
+	}
+}
+
+func TestNormalizeScopes(t *testing.T) {
+	tree := commerce(t)
+	got, err := tree.NormalizeScopes([]string{"verify", "sales.orders", "catalog", "sales.orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"catalog", "sales.orders", "verify"}; !slices.Equal(got, want) {
+		t.Fatalf("NormalizeScopes = %v, want %v", got, want)
+	}
+	if got, _ := tree.NormalizeScopes([]string{"sales", "all", "manage"}); !slices.Equal(got, []string{"all", "manage"}) {
+		t.Fatalf("all did not absorb tree scopes: %v", got)
+	}
+	for _, bad := range [][]string{nil, {"sales.nope"}, {""}} {
+		if _, err := tree.NormalizeScopes(bad); !gatehouse.IsCode(err, gatehouse.EINVALID) {
+			t.Errorf("NormalizeScopes(%q) err = %v, want EINVALID", bad, err)
+		}
+	}
+	if !tree.Subset([]string{"sales.orders"}, []string{"sales"}) || tree.Subset([]string{"sales"}, []string{"sales.orders"}) {
+		t.Fatal("Subset wrong")
+	}
+}
+
+func TestAllowList(t *testing.T) {
+	list := []gatehouse.AllowEntry{
+		{Name: "office", Prefix: netip.MustParsePrefix("203.0.113.0/24")},
+		{Name: "v6", Prefix: netip.MustParsePrefix("2001:db8::/32")},
+	}
+	for addr, want := range map[string]bool{
+		"203.0.113.9":        true,
+		"::ffff:203.0.113.9": true,
+		"2001:db8::5":        true,
+		"198.51.100.1":       false,
+		"2001:db9::1":        false,
+	} {
+		if got := gatehouse.AllowListPermits(list, netip.MustParseAddr(addr)); got != want {
+			t.Errorf("permits %s = %v, want %v", addr, got, want)
+		}
+	}
+	if !gatehouse.AllowListPermits(nil, netip.Addr{}) {
+		t.Error("an empty list must allow everyone")
+	}
+	if gatehouse.AllowListPermits(list, netip.Addr{}) {
+		t.Error("an unknown address must not pass a non-empty list")
+	}
+	name := "倉庫辦公室一二三四五六七八九十壹貳參肆伍" // 20 characters, 60 bytes
+	e := gatehouse.AllowEntry{Name: name, Prefix: list[0].Prefix}
+	if err := e.Validate(); err != nil {
+		t.Errorf("20-character name refused: %v", err)
+	}
+	e.Name += "陸"
+	if err := e.Validate(); err == nil {
+		t.Error("21-character name accepted")
+	}
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	if got, err := gatehouse.NormalizeEmail("  Owner@Example.TEST "); err != nil || got != "owner@example.test" {
+		t.Fatalf("NormalizeEmail = %q, %v", got, err)
+	}
+	for _, bad := range []string{"", "nope", "a@b@c", "Name <a@b.c>"} {
+		if _, err := gatehouse.NormalizeEmail(bad); err == nil {
+			t.Errorf("NormalizeEmail(%q) accepted", bad)
+		}
+	}
+}
+
+func TestCodeStatus(t *testing.T) {
+	for code, want := range map[gatehouse.Code]int{
+		gatehouse.CodeValid: 200, gatehouse.CodeMissing: 401, gatehouse.CodeExpired: 401,
+		gatehouse.CodeRevoked: 401, gatehouse.CodeIPNotAllowed: 403, gatehouse.CodeInsufficientScope: 403,
+		gatehouse.CodeClientMismatch: 403, gatehouse.CodeTenantDisabled: 403, gatehouse.CodeRouteNotFound: 404,
+	} {
+		if got := code.Status(); got != want {
+			t.Errorf("%s.Status() = %d, want %d", code, got, want)
+		}
+	}
+}

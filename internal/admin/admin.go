@@ -1,0 +1,133 @@
+// Package admin is the set of administrative operations that the console,
+// the management API and the CLI share: each one checks the actor's role,
+// validates input, changes the store and appends an audit event, so the
+// three front ends stay thin and cannot drift apart.
+package admin
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Service performs administrative operations. It is safe for concurrent use.
+type Service struct {
+	store    gatehouse.Store
+	tree     *gatehouse.ResourceTree
+	now      func() time.Time
+	log      *slog.Logger
+	throttle *throttle
+}
+
+// Options configure a Service.
+type Options struct {
+	Now func() time.Time // default time.Now
+	Log *slog.Logger     // default slog.Default()
+	// LoginFailures is how many failed logins per email, and per client
+	// address, are allowed within LoginWindow before logins are refused
+	// with ETOOMANY (defaults 5 and 15 minutes).
+	LoginFailures int
+	LoginWindow   time.Duration
+}
+
+// New returns a Service over store and the resource tree.
+func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.LoginFailures <= 0 {
+		opts.LoginFailures = 5
+	}
+	if opts.LoginWindow <= 0 {
+		opts.LoginWindow = 15 * time.Minute
+	}
+	return &Service{
+		store:    store,
+		tree:     tree,
+		now:      opts.Now,
+		log:      opts.Log,
+		throttle: newThrottle(opts.LoginFailures, opts.LoginWindow),
+	}
+}
+
+// Store returns the service's store, for read paths that need no checks.
+func (s *Service) Store() gatehouse.Store { return s.store }
+
+// Tree returns the resource tree.
+func (s *Service) Tree() *gatehouse.ResourceTree { return s.tree }
+
+// Now returns the service clock's time in UTC.
+func (s *Service) Now() time.Time { return s.now().UTC() }
+
+// Actor is who performs an operation, in which tenant.
+type Actor struct {
+	TenantID string
+	UserID   string         // "" for the operator acting without a user
+	Name     string         // what the audit log shows: an email or "operator"
+	Role     gatehouse.Role // the user's role in TenantID
+	IP       string         // client address, "" outside HTTP
+	Operator bool           // the platform operator (CLI): every right in every tenant
+}
+
+// OperatorName is the audit actor of operations run from the command line.
+const OperatorName = "operator"
+
+// ActorFor returns the actor for a user acting in a tenant with their
+// current role. A user who is not (or no longer) a member is EFORBIDDEN.
+func (s *Service) ActorFor(ctx context.Context, tenantID, userID, ip string) (Actor, error) {
+	u, err := s.store.FindUserByID(ctx, userID)
+	if err != nil {
+		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+			return Actor{}, gatehouse.Errorf(gatehouse.EFORBIDDEN, "the user no longer exists")
+		}
+		return Actor{}, err
+	}
+	m, err := s.store.FindMembership(ctx, tenantID, userID)
+	if err != nil {
+		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+			return Actor{}, gatehouse.Errorf(gatehouse.EFORBIDDEN, "the user is not a member of this tenant")
+		}
+		return Actor{}, err
+	}
+	return Actor{TenantID: tenantID, UserID: userID, Name: u.Email, Role: m.Role, IP: ip}, nil
+}
+
+// requireManager refuses actors that may not manage the tenant.
+func requireManager(a Actor) error {
+	if a.Operator || a.Role.CanManage() {
+		return nil
+	}
+	return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners and admins may do this")
+}
+
+// audit appends an event; a failure fails the operation's response (the
+// change itself is already committed, so it is logged loudly too).
+func (s *Service) audit(ctx context.Context, a Actor, action, target string) error {
+	e := &gatehouse.AuditEvent{
+		TenantID: a.TenantID,
+		Time:     s.Now(),
+		Actor:    a.Name,
+		Action:   action,
+		Target:   target,
+		IP:       a.IP,
+	}
+	if err := s.store.AppendAudit(ctx, e); err != nil {
+		s.log.ErrorContext(ctx, "audit append failed", "tenant", a.TenantID, "action", action, "target", target, "err", err)
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	return nil
+}
+
+// Audit lists the tenant's audit log, newest first.
+func (s *Service) Audit(ctx context.Context, a Actor, q gatehouse.AuditQuery) ([]*gatehouse.AuditEvent, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	return s.store.ListAudit(ctx, a.TenantID, q)
+}

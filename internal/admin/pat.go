@@ -1,0 +1,120 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+// PATInput describes a personal access token to generate (seed 002:
+// name, expiration date, scopes).
+type PATInput struct {
+	Name      string
+	Scopes    []string
+	ExpiresAt *time.Time // nil = never expires
+}
+
+// CreatePAT generates a personal access token for the actor's user. The
+// plaintext token is returned once and only its hash is stored. Only
+// owners and admins hold PATs (staff get staff API tokens).
+func (s *Service) CreatePAT(ctx context.Context, a Actor, in PATInput) (*gatehouse.Credential, string, error) {
+	if err := requireManager(a); err != nil {
+		return nil, "", err
+	}
+	if a.UserID == "" || !a.Role.CanManage() {
+		return nil, "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "personal access tokens belong to owners and admins")
+	}
+	name := strings.TrimSpace(in.Name)
+	if name == "" || utf8.RuneCountInString(name) > 100 {
+		return nil, "", gatehouse.FieldError("name", "name must be 1-100 characters")
+	}
+	scopes, err := s.tree.NormalizeScopes(in.Scopes)
+	if err != nil {
+		return nil, "", err
+	}
+	exp, err := s.checkExpiry(in.ExpiresAt)
+	if err != nil {
+		return nil, "", err
+	}
+	tok := secret.NewToken(gatehouse.KindPAT)
+	c := &gatehouse.Credential{
+		TenantID:  a.TenantID,
+		Kind:      gatehouse.KindPAT,
+		Name:      name,
+		Hash:      secret.HashBytes(tok),
+		Hint:      secret.Hint(tok),
+		UserID:    a.UserID,
+		Scopes:    scopes,
+		ExpiresAt: exp,
+	}
+	if err := s.store.CreateCredential(ctx, c); err != nil {
+		return nil, "", fmt.Errorf("create pat: %w", err)
+	}
+	if err := s.audit(ctx, a, "pat.create", c.ID+" "+name); err != nil {
+		return nil, "", err
+	}
+	return c, tok, nil
+}
+
+// checkExpiry refuses expiry times in the past and normalises to UTC.
+func (s *Service) checkExpiry(t *time.Time) (*time.Time, error) {
+	if t == nil || t.IsZero() {
+		return nil, nil
+	}
+	if !t.After(s.Now()) {
+		return nil, gatehouse.FieldError("expires_at", "the expiry must be in the future")
+	}
+	u := t.UTC().Truncate(time.Microsecond)
+	return &u, nil
+}
+
+// PATs lists the tenant's live personal access tokens (owners and admins).
+func (s *Service) PATs(ctx context.Context, a Actor) ([]*gatehouse.Credential, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	return s.store.ListCredentials(ctx, a.TenantID, gatehouse.CredentialFilter{Kind: gatehouse.KindPAT})
+}
+
+// PAT returns one personal access token of the tenant.
+func (s *Service) PAT(ctx context.Context, a Actor, id string) (*gatehouse.Credential, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	return s.credential(ctx, a.TenantID, id, gatehouse.KindPAT)
+}
+
+// credential finds a credential of the tenant and kind; any other is ENOTFOUND.
+func (s *Service) credential(ctx context.Context, tenantID, id string, kind gatehouse.Kind) (*gatehouse.Credential, error) {
+	c, err := s.store.FindCredential(ctx, tenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.Kind != kind {
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such %s", kind)
+	}
+	return c, nil
+}
+
+// RevokePAT revokes a personal access token at once, on every node.
+func (s *Service) RevokePAT(ctx context.Context, a Actor, id string) error {
+	if err := requireManager(a); err != nil {
+		return err
+	}
+	c, err := s.credential(ctx, a.TenantID, id, gatehouse.KindPAT)
+	if err != nil {
+		return err
+	}
+	if c.Revoked() {
+		return nil
+	}
+	if err := s.store.RevokeCredential(ctx, a.TenantID, id, s.Now()); err != nil {
+		return fmt.Errorf("revoke pat: %w", err)
+	}
+	return s.audit(ctx, a, "pat.revoke", c.ID+" "+c.Name)
+}

@@ -1,0 +1,70 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// CreateTenant creates a tenant with default settings (operator only).
+func (s *Service) CreateTenant(ctx context.Context, slug, name, plan string) (*gatehouse.Tenant, error) {
+	if plan == "" {
+		plan = gatehouse.PlanStandard
+	}
+	t := &gatehouse.Tenant{Slug: slug, Name: name, Plan: plan}
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateTenant(ctx, t); err != nil {
+		if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
+			return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "tenant %q already exists", slug)
+		}
+		return nil, fmt.Errorf("create tenant: %w", err)
+	}
+	op := Actor{TenantID: t.ID, Name: OperatorName, Operator: true}
+	return t, s.audit(ctx, op, "tenant.create", t.Slug)
+}
+
+// Settings returns the tenant's settings.
+func (s *Service) Settings(ctx context.Context, a Actor) (gatehouse.Settings, error) {
+	if err := requireManager(a); err != nil {
+		return gatehouse.Settings{}, err
+	}
+	return s.store.Settings(ctx, a.TenantID)
+}
+
+// UpdateSettings saves the tenant's settings and audits what changed.
+func (s *Service) UpdateSettings(ctx context.Context, a Actor, next gatehouse.Settings) error {
+	if err := requireManager(a); err != nil {
+		return err
+	}
+	prev, err := s.store.Settings(ctx, a.TenantID)
+	if err != nil {
+		return err
+	}
+	if prev == next {
+		return nil
+	}
+	if err := s.store.SaveSettings(ctx, a.TenantID, next); err != nil {
+		return fmt.Errorf("save settings: %w", err)
+	}
+	return s.audit(ctx, a, "settings.update", settingsDiff(prev, next))
+}
+
+func settingsDiff(a, b gatehouse.Settings) string {
+	var out string
+	add := func(name string, x, y bool) {
+		if x != y {
+			if out != "" {
+				out += " "
+			}
+			out += fmt.Sprintf("%s=%t", name, y)
+		}
+	}
+	add("allow_anonymous_guest_access", a.AllowAnonymousGuestAccess, b.AllowAnonymousGuestAccess)
+	add("enhanced_security", a.EnhancedSecurity, b.EnhancedSecurity)
+	add("oauth1_tokens_as_bearer", a.OAuth1TokensAsBearer, b.OAuth1TokensAsBearer)
+	add("require_client_header", a.RequireClientHeader, b.RequireClientHeader)
+	return out
+}

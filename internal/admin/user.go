@@ -1,0 +1,184 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+// MinPasswordLen is the shortest password accepted (NIST SP 800-63B: 8).
+const MinPasswordLen = 8
+
+// NewMember describes a user to add to a tenant.
+type NewMember struct {
+	Email    string
+	Role     gatehouse.Role
+	Password string // sets the password of a new user; "" = cannot log in
+}
+
+// AddMember adds a user to the actor's tenant, creating the user when the
+// email is new. An existing user's password is never changed here.
+func (s *Service) AddMember(ctx context.Context, a Actor, in NewMember) (*gatehouse.Member, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	email, err := gatehouse.NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkGrant(a, in.Role); err != nil {
+		return nil, err
+	}
+	if in.Password != "" {
+		if err := ValidatePassword(in.Password); err != nil {
+			return nil, err
+		}
+	}
+	u, err := s.store.FindUserByEmail(ctx, email)
+	switch {
+	case gatehouse.IsCode(err, gatehouse.ENOTFOUND):
+		u = &gatehouse.User{Email: email}
+		if in.Password != "" {
+			u.PasswordHash = secret.HashPassword(in.Password)
+		}
+		if err := s.store.CreateUser(ctx, u); err != nil {
+			return nil, fmt.Errorf("create user: %w", err)
+		}
+	case err != nil:
+		return nil, err
+	}
+	m := &gatehouse.Membership{TenantID: a.TenantID, UserID: u.ID, Role: in.Role}
+	if err := s.store.AddMembership(ctx, m); err != nil {
+		if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
+			return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "%s is already a member", email)
+		}
+		return nil, fmt.Errorf("add membership: %w", err)
+	}
+	if err := s.audit(ctx, a, "user.create", fmt.Sprintf("%s role=%s", email, in.Role)); err != nil {
+		return nil, err
+	}
+	return &gatehouse.Member{Membership: *m, Email: email}, nil
+}
+
+// ValidatePassword checks a new password's length.
+func ValidatePassword(p string) error {
+	if n := utf8.RuneCountInString(p); n < MinPasswordLen || len(p) > 1024 {
+		return gatehouse.FieldError("password", "the password must be at least %d characters", MinPasswordLen)
+	}
+	return nil
+}
+
+// checkGrant refuses invalid roles and lets only owners hand out "owner".
+func checkGrant(a Actor, role gatehouse.Role) error {
+	if !role.Valid() {
+		return gatehouse.FieldError("role", "role must be owner, admin or staff")
+	}
+	if role == gatehouse.RoleOwner && !a.Operator && a.Role != gatehouse.RoleOwner {
+		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may make owners")
+	}
+	return nil
+}
+
+// Members lists the tenant's members.
+func (s *Service) Members(ctx context.Context, a Actor) ([]*gatehouse.Member, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	return s.store.ListMembers(ctx, a.TenantID)
+}
+
+// Member returns one member of the tenant.
+func (s *Service) Member(ctx context.Context, a Actor, userID string) (*gatehouse.Member, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	return s.member(ctx, a.TenantID, userID)
+}
+
+func (s *Service) member(ctx context.Context, tenantID, userID string) (*gatehouse.Member, error) {
+	members, err := s.store.ListMembers(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range members {
+		if m.UserID == userID {
+			return m, nil
+		}
+	}
+	return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such user")
+}
+
+// SetRole changes a member's role. Admins cannot touch owners or make
+// owners, and the last owner cannot be demoted.
+func (s *Service) SetRole(ctx context.Context, a Actor, userID string, role gatehouse.Role) (*gatehouse.Member, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	if err := checkGrant(a, role); err != nil {
+		return nil, err
+	}
+	m, err := s.member(ctx, a.TenantID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if m.Role == role {
+		return m, nil
+	}
+	if err := s.checkOwnerChange(ctx, a, m); err != nil {
+		return nil, err
+	}
+	if err := s.store.SetMembershipRole(ctx, a.TenantID, userID, role); err != nil {
+		return nil, fmt.Errorf("set role: %w", err)
+	}
+	if err := s.audit(ctx, a, "user.role", fmt.Sprintf("%s role=%s", m.Email, role)); err != nil {
+		return nil, err
+	}
+	m.Role = role
+	return m, nil
+}
+
+// RemoveMember removes a user from the tenant; every credential the user
+// holds there is revoked in the same transaction.
+func (s *Service) RemoveMember(ctx context.Context, a Actor, userID string) error {
+	if err := requireManager(a); err != nil {
+		return err
+	}
+	m, err := s.member(ctx, a.TenantID, userID)
+	if err != nil {
+		return err
+	}
+	if err := s.checkOwnerChange(ctx, a, m); err != nil {
+		return err
+	}
+	if err := s.store.RemoveMembership(ctx, a.TenantID, userID, s.Now()); err != nil {
+		return fmt.Errorf("remove membership: %w", err)
+	}
+	return s.audit(ctx, a, "user.remove", m.Email)
+}
+
+// checkOwnerChange guards demoting or removing an owner.
+func (s *Service) checkOwnerChange(ctx context.Context, a Actor, m *gatehouse.Member) error {
+	if m.Role != gatehouse.RoleOwner {
+		return nil
+	}
+	if !a.Operator && a.Role != gatehouse.RoleOwner {
+		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may change an owner")
+	}
+	members, err := s.store.ListMembers(ctx, a.TenantID)
+	if err != nil {
+		return err
+	}
+	owners := 0
+	for _, x := range members {
+		if x.Role == gatehouse.RoleOwner {
+			owners++
+		}
+	}
+	if owners <= 1 {
+		return gatehouse.Errorf(gatehouse.ECONFLICT, "a tenant must keep at least one owner")
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+// Package api is Gatehouse's management REST API under /api/v1 (SPEC §5).
+//
+// It is a thin JSON adapter over admin.Service, which checks roles,
+// validates input and appends audit events, so the API, the console and
+// the CLI cannot drift apart. Callers authenticate with a Bearer token that
+// grants the reserved "manage" resource and act in the token's tenant with
+// its owner's current role. Each resource lives in a file of its own
+// (tokens.go, users.go, settings.go, audit.go) that contributes its routes;
+// openapi.json describes them all.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+)
+
+// Prefix is the path every route of the API starts with. The handler
+// receives full paths (it is mounted at Prefix+"/" without stripping).
+const Prefix = "/api/v1"
+
+// Authenticator verifies a bearer token for the "manage" resource on behalf
+// of a client at ip. It returns the principal and gatehouse.CodeValid for
+// a good token, or a nil principal and the refusal code (MISSING,
+// MALFORMED, UNKNOWN, EXPIRED, REVOKED, INSUFFICIENT_SCOPE, …). The error is
+// only for an infrastructure failure (the database is down), which the API
+// answers with 503.
+type Authenticator func(ctx context.Context, token string, ip netip.Addr) (*gatehouse.Principal, gatehouse.Code, error)
+
+// Config configures the API handler.
+type Config struct {
+	Admin          *admin.Service
+	Authenticate   Authenticator
+	TrustedProxies []netip.Prefix // peers whose X-Forwarded-For is believed (SPEC §9)
+	Log            *slog.Logger   // default slog.Default()
+}
+
+// route is one method and ServeMux path pattern of the API.
+type route struct {
+	method  string
+	pattern string // Go 1.22 ServeMux path pattern with the full Prefix
+	public  bool   // served without authentication (the OpenAPI document)
+	// serve handles the request; a is the authenticated actor (zero for
+	// public routes).
+	serve func(w http.ResponseWriter, r *http.Request, a admin.Actor) error
+}
+
+// handler serves the API.
+type handler struct {
+	admin   *admin.Service
+	authn   Authenticator
+	proxies []netip.Prefix
+	log     *slog.Logger
+	routes  []route
+	mux     *http.ServeMux
+}
+
+// New returns the management API handler. Mount it at "/api/v1/"; it
+// answers unknown paths with 404 and wrong methods with 405, both as JSON.
+// Admin and Authenticate are required: New panics without them, at wiring
+// time rather than on the first request.
+func New(cfg Config) http.Handler {
+	if cfg.Admin == nil || cfg.Authenticate == nil {
+		panic("api: Config.Admin and Config.Authenticate are required")
+	}
+	h := &handler{
+		admin:   cfg.Admin,
+		authn:   cfg.Authenticate,
+		proxies: cfg.TrustedProxies,
+		log:     cfg.Log,
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	// One line per resource file.
+	h.routes = slices.Concat(
+		h.tokenRoutes(),
+		h.userRoutes(),
+		h.settingsRoutes(),
+		h.auditRoutes(),
+		h.openAPIRoutes(),
+	)
+
+	h.mux = http.NewServeMux()
+	allowed := map[string][]string{}
+	var patterns []string
+	for _, rt := range h.routes {
+		h.mux.Handle(rt.method+" "+rt.pattern, httpx.JSON(h.log, h.wrap(rt)))
+		if _, ok := allowed[rt.pattern]; !ok {
+			patterns = append(patterns, rt.pattern)
+		}
+		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
+	}
+	// A method-less pattern is less specific than the method ones, so it
+	// only catches the methods a path does not serve: 405 with Allow.
+	for _, p := range patterns {
+		h.mux.Handle(p, methodNotAllowed(allowed[p]))
+	}
+	h.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusNotFound, errorBody("not_found", "no such API endpoint"))
+	}))
+	return h
+}
+
+// ServeHTTP implements http.Handler.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Security: management answers carry secrets and tenant data; no cache
+	// may keep them, whatever the status (204 included).
+	w.Header().Set("Cache-Control", "no-store")
+	h.mux.ServeHTTP(w, r)
+}
+
+// wrap authenticates the caller of a non-public route and passes the actor on.
+func (h *handler) wrap(rt route) httpx.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if rt.public {
+			return rt.serve(w, r, admin.Actor{})
+		}
+		a, err := h.authenticate(w, r)
+		if err != nil {
+			return err
+		}
+		return rt.serve(w, r, a)
+	}
+}
+
+// authenticate turns the request's bearer token into an actor with the
+// token owner's current role in the token's tenant.
+func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (admin.Actor, error) {
+	ip := httpx.ClientIP(r, h.proxies)
+	// RFC 6750 §2.1 only: a token in the query (§2.3) or a form body (§2.2)
+	// is not looked at, so it is as if none was sent.
+	tok, code := bearerToken(r)
+	if code == gatehouse.CodeValid {
+		p, c, err := h.authn(r.Context(), tok, ip)
+		if err != nil {
+			h.log.ErrorContext(r.Context(), "api: authentication failed", "path", r.URL.Path, "err", err)
+			return admin.Actor{}, &httpx.StatusError{
+				Status:  http.StatusServiceUnavailable,
+				Code:    gatehouse.EUNAVAILABLE,
+				Message: "the service is temporarily unavailable; try again",
+			}
+		}
+		code = c
+		if code == gatehouse.CodeValid && (p == nil || p.TenantID == "" || p.Subject == "") {
+			code = gatehouse.CodeUnknown // an Authenticator bug: fail closed
+		}
+		if code == gatehouse.CodeValid {
+			ipText := ""
+			if ip.IsValid() {
+				ipText = ip.String()
+			}
+			// Non-members (removed since the token was made) are EFORBIDDEN.
+			return h.admin.ActorFor(r.Context(), p.TenantID, p.Subject, ipText)
+		}
+	}
+	return admin.Actor{}, authError(w, code)
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer" header. The
+// code is VALID when there is a token to verify, MISSING when no bearer
+// credential was sent, and MALFORMED when the header is unusable.
+func bearerToken(r *http.Request) (string, gatehouse.Code) {
+	values := r.Header.Values("Authorization")
+	switch len(values) {
+	case 0:
+		return "", gatehouse.CodeMissing
+	case 1:
+	default:
+		return "", gatehouse.CodeMalformed
+	}
+	scheme, tok, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
+	if !strings.EqualFold(scheme, "Bearer") { // RFC 7235 §2.1: schemes are case-insensitive
+		return "", gatehouse.CodeMissing
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", gatehouse.CodeMalformed
+	}
+	return tok, gatehouse.CodeValid
+}
+
+// authError sets the RFC 6750 §3 challenge for a refused token and returns
+// the error the JSON adapter writes: 401 for a missing or bad token, 403
+// for a good token that may not manage (or not from this address).
+func authError(w http.ResponseWriter, code gatehouse.Code) error {
+	challenge := `Bearer realm="gatehouse"`
+	status := code.Status()
+	switch {
+	case code == gatehouse.CodeMissing:
+		// RFC 6750 §3.1: no error attribute when no credential was sent.
+	case status == http.StatusUnauthorized:
+		challenge += `, error="invalid_token", error_description="` + quoteSafe(code.Message()) + `"`
+	case code == gatehouse.CodeInsufficientScope:
+		challenge += `, error="insufficient_scope", scope="` + gatehouse.ScopeManage + `"`
+	default:
+		challenge = ""
+	}
+	if challenge != "" {
+		w.Header().Set("WWW-Authenticate", challenge)
+	}
+	msg := code.Message()
+	if code == gatehouse.CodeInsufficientScope {
+		msg = `the token does not grant the "manage" resource`
+	}
+	if status == http.StatusUnauthorized {
+		return &httpx.StatusError{Status: status, Code: gatehouse.EUNAUTHORIZED, Message: msg}
+	}
+	return &httpx.StatusError{Status: http.StatusForbidden, Code: gatehouse.EFORBIDDEN, Message: msg}
+}
+
+// quoteSafe drops the characters RFC 6750 §3 does not allow inside an
+// error_description.
+func quoteSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// methodNotAllowed answers 405 with the path's methods in Allow.
+func methodNotAllowed(methods []string) http.Handler {
+	methods = slices.Clone(methods)
+	if slices.Contains(methods, http.MethodGet) && !slices.Contains(methods, http.MethodHead) {
+		methods = append(methods, http.MethodHead) // ServeMux serves HEAD with GET
+	}
+	slices.Sort(methods)
+	allow := strings.Join(methods, ", ")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		httpx.WriteJSON(w, http.StatusMethodNotAllowed,
+			errorBody("method_not_allowed", r.Method+" is not allowed here; use "+allow))
+	})
+}
+
+func errorBody(code, msg string) httpx.ErrorBody {
+	return httpx.ErrorBody{Error: httpx.ErrorDetail{Code: code, Message: msg}}
+}
+
+// badRequest is a 400 for malformed input outside the JSON body (query).
+func badRequest(msg string) error {
+	return &httpx.StatusError{Status: http.StatusBadRequest, Code: "bad_request", Message: msg}
+}
+
+// list is the envelope of every collection: {"items":[…]}.
+type list[T any] struct {
+	Items []T `json:"items"`
+}
+
+// newList returns the envelope of items, never null.
+func newList[T any](items []T) list[T] {
+	if items == nil {
+		items = []T{}
+	}
+	return list[T]{Items: items}
+}
+
+// utc returns t in UTC, keeping nil, so that every time the API writes is
+// RFC 3339 with a Z.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// parseTime parses an optional RFC 3339 time field of a request body. A
+// time that does not parse is a validation error naming the field.
+func parseTime(field string, s *string) (*time.Time, error) {
+	if s == nil {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, *s)
+	if err != nil {
+		return nil, gatehouse.FieldError(field, "%s must be an RFC 3339 time such as 2030-01-02T15:04:05Z", field)
+	}
+	return &t, nil
+}

@@ -1,0 +1,126 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOpenAPI: the document is valid JSON, served without a token, and
+// describes exactly the registered routes.
+func TestOpenAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res := e.do(t, req{method: "GET", path: "/api/v1/openapi.json"})
+	expect(t, res, http.StatusOK, "")
+
+	var doc struct {
+		OpenAPI    string                                `json:"openapi"`
+		Info       struct{ Title, Version string }       `json:"info"`
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Schemas   map[string]json.RawMessage `json:"schemas"`
+			Responses map[string]json.RawMessage `json:"responses"`
+		} `json:"components"`
+	}
+	if !json.Valid(res.body) {
+		t.Fatal("openapi.json is not valid JSON")
+	}
+	if err := json.Unmarshal(res.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.1.") || doc.Info.Title == "" || doc.Info.Version == "" {
+		t.Errorf("openapi = %q, info = %+v", doc.OpenAPI, doc.Info)
+	}
+
+	h := New(Config{Admin: e.svc, Authenticate: storeAuthenticator(e.db, e.tree, time.Now)}).(*handler)
+	registered := map[string]bool{}
+	for _, rt := range h.routes {
+		op := strings.ToLower(rt.method)
+		registered[rt.pattern+" "+op] = true
+		if _, ok := doc.Paths[rt.pattern][op]; !ok {
+			t.Errorf("openapi.json does not describe %s %s", rt.method, rt.pattern)
+		}
+	}
+	methods := []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+	for path, item := range doc.Paths {
+		for key := range item {
+			if slices.Contains(methods, key) && !registered[path+" "+key] {
+				t.Errorf("openapi.json describes %s %s, which is not served", strings.ToUpper(key), path)
+			}
+		}
+	}
+
+	// Every $ref points at something that exists.
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok {
+				name, found := strings.CutPrefix(ref, "#/components/schemas/")
+				_, inSchemas := doc.Components.Schemas[name]
+				if !found {
+					name, found = strings.CutPrefix(ref, "#/components/responses/")
+					_, inSchemas = doc.Components.Responses[name]
+				}
+				if !found || !inSchemas {
+					t.Errorf("dangling $ref %q", ref)
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	var all any
+	json.Unmarshal(res.body, &all)
+	walk(all)
+}
+
+func TestRouting(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *testEnv) {
+		f := e.newTenant(t, "acme")
+		tests := []struct {
+			name         string
+			method, path string
+			token        string
+			status       int
+			code         string
+			allow        string
+		}{
+			{"unknown path", "GET", "/api/v1/nope", f.token, 404, "not_found", ""},
+			{"unknown path without token", "GET", "/api/v1/nope", "", 404, "not_found", ""},
+			{"trailing slash", "GET", "/api/v1/tokens/", f.token, 404, "not_found", ""},
+			{"too deep", "GET", "/api/v1/tokens/a/b", f.token, 404, "not_found", ""},
+			{"root of the API", "GET", "/api/v1/", f.token, 404, "not_found", ""},
+			{"wrong method on collection", "PUT", "/api/v1/tokens", f.token, 405, "method_not_allowed", "GET, HEAD, POST"},
+			{"wrong method on item", "POST", "/api/v1/tokens/x", f.token, 405, "method_not_allowed", "DELETE, GET, HEAD"},
+			{"wrong method on users", "PUT", "/api/v1/users/x", "", 405, "method_not_allowed", "DELETE, GET, HEAD, PATCH"},
+			{"wrong method on settings", "POST", "/api/v1/settings", f.token, 405, "method_not_allowed", "GET, HEAD, PATCH"},
+			{"wrong method on audit", "DELETE", "/api/v1/audit-events", f.token, 405, "method_not_allowed", "GET, HEAD"},
+			{"wrong method on openapi", "POST", "/api/v1/openapi.json", "", 405, "method_not_allowed", "GET, HEAD"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res := e.do(t, req{method: tt.method, path: tt.path, token: tt.token})
+				expect(t, res, tt.status, tt.code)
+				if got := res.header.Get("Allow"); got != tt.allow {
+					t.Errorf("Allow = %q, want %q", got, tt.allow)
+				}
+			})
+		}
+		t.Run("HEAD", func(t *testing.T) {
+			res := e.do(t, req{method: "HEAD", path: "/api/v1/settings", token: f.token})
+			if res.status != http.StatusOK || res.header.Get("Cache-Control") != "no-store" {
+				t.Errorf("HEAD = %d %v", res.status, res.header)
+			}
+		})
+	})
+}

@@ -1,0 +1,232 @@
+// Package config loads Gatehouse's configuration: built-in defaults, then
+// GATEHOUSE_* environment variables, then command-line flags (the command
+// binds them), and Validate reports every problem at once.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// DefaultDataDir is where the embedded SQLite database and the generated
+// key file live when nothing else is configured.
+const DefaultDataDir = "gatehouse-data"
+
+// Config is everything `gatehouse serve` needs.
+type Config struct {
+	Addr               string        // GATEHOUSE_ADDR
+	DatabaseURL        string        // GATEHOUSE_DATABASE_URL
+	PublicURL          string        // GATEHOUSE_PUBLIC_URL
+	SecretKey          string        // GATEHOUSE_SECRET_KEY (base64 or hex, 32 bytes)
+	TrustedProxies     string        // GATEHOUSE_TRUSTED_PROXIES, comma-separated CIDRs
+	Upstream           string        // GATEHOUSE_UPSTREAM
+	Routes             string        // GATEHOUSE_ROUTES, path of the routes file
+	Resources          string        // GATEHOUSE_RESOURCES, YAML resource tree replacing the built-in one
+	AllowHTTPCallbacks bool          // GATEHOUSE_ALLOW_HTTP_CALLBACKS
+	ServiceToken       string        // GATEHOUSE_SERVICE_TOKEN, the operator's /api/v1/verify credential
+	CacheTTL           time.Duration // GATEHOUSE_CACHE_TTL, how long a verification result is cached
+	LogLevel           string        // GATEHOUSE_LOG_LEVEL: debug, info, warn, error
+	Demo               bool
+}
+
+// Default returns the built-in defaults.
+func Default() Config {
+	return Config{
+		Addr:     "127.0.0.1:8080",
+		CacheTTL: 5 * time.Second,
+		LogLevel: "info",
+	}
+}
+
+// FromEnv overlays GATEHOUSE_* variables (read through getenv) on c.
+// Malformed values are reported by the returned error, all at once.
+func (c *Config) FromEnv(getenv func(string) string) error {
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	str("GATEHOUSE_ADDR", &c.Addr)
+	str("GATEHOUSE_DATABASE_URL", &c.DatabaseURL)
+	str("GATEHOUSE_PUBLIC_URL", &c.PublicURL)
+	str("GATEHOUSE_SECRET_KEY", &c.SecretKey)
+	str("GATEHOUSE_TRUSTED_PROXIES", &c.TrustedProxies)
+	str("GATEHOUSE_UPSTREAM", &c.Upstream)
+	str("GATEHOUSE_ROUTES", &c.Routes)
+	str("GATEHOUSE_RESOURCES", &c.Resources)
+	str("GATEHOUSE_SERVICE_TOKEN", &c.ServiceToken)
+	str("GATEHOUSE_LOG_LEVEL", &c.LogLevel)
+	if v := getenv("GATEHOUSE_ALLOW_HTTP_CALLBACKS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("GATEHOUSE_ALLOW_HTTP_CALLBACKS: %q is not a boolean", v))
+		}
+		c.AllowHTTPCallbacks = b
+	}
+	if v := getenv("GATEHOUSE_CACHE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("GATEHOUSE_CACHE_TTL: %q is not a duration", v))
+		}
+		c.CacheTTL = d
+	}
+	return errors.Join(errs...)
+}
+
+// ResolveDatabaseURL returns the database URL with the default applied:
+// SQLite in ./gatehouse-data/.
+func ResolveDatabaseURL(u string) string {
+	if u == "" {
+		return "sqlite:" + filepath.Join(DefaultDataDir, "gatehouse.db")
+	}
+	return u
+}
+
+// IsPostgres reports whether a database URL selects PostgreSQL.
+func IsPostgres(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// DataDir is the directory for generated files (the key file): the SQLite
+// database's directory, or ./gatehouse-data for PostgreSQL.
+func DataDir(databaseURL string) string {
+	u := ResolveDatabaseURL(databaseURL)
+	if IsPostgres(u) {
+		return DefaultDataDir
+	}
+	p := strings.TrimPrefix(u, "sqlite:")
+	p = strings.TrimPrefix(p, "file:")
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	return filepath.Dir(p)
+}
+
+// Validate checks the configuration and fills derived defaults
+// (DatabaseURL, PublicURL). It reports every problem, not just the first.
+func (c *Config) Validate() error {
+	var errs []error
+	c.DatabaseURL = ResolveDatabaseURL(c.DatabaseURL)
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: want host:port", c.Addr))
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("public URL %q: want an absolute http(s) URL", c.PublicURL))
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	if _, err := c.TrustedProxyPrefixes(); err != nil {
+		errs = append(errs, err)
+	}
+	if (c.Upstream == "") != (c.Routes == "") && !c.Demo {
+		errs = append(errs, errors.New("upstream and routes go together: set both or neither"))
+	}
+	if c.Upstream != "" {
+		if u, err := url.Parse(c.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("upstream %q: want an absolute http(s) URL", c.Upstream))
+		}
+	}
+	if c.CacheTTL < 0 || c.CacheTTL > time.Hour {
+		errs = append(errs, fmt.Errorf("cache TTL %v: want 0 to 1h", c.CacheTTL))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.ServiceToken != "" && len(c.ServiceToken) < 32 {
+		errs = append(errs, errors.New("service token: at least 32 characters"))
+	}
+	return errors.Join(errs...)
+}
+
+// TrustedProxyPrefixes parses TrustedProxies.
+func (c *Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.TrustedProxies, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		p, err := ParseCIDR(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxies: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// ParseCIDR parses an IPv4/IPv6 address or CIDR strictly: IPv4 with leading
+// zeros, octal or hex octets is refused (netip is strict), host bits must
+// be zero, and IPv4-mapped IPv6 is unmapped. A bare address is a /32 or /128.
+func ParseCIDR(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a valid CIDR", s)
+		}
+		if p.Addr().Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q: zones are not allowed", s)
+		}
+		if p.Masked() != p {
+			return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %s?", s, p.Masked())
+		}
+		if p.Addr().Is4In6() {
+			bits := p.Bits() - 96
+			if bits < 0 {
+				return netip.Prefix{}, fmt.Errorf("%q: prefix too short for an IPv4-mapped address", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not a valid IP address", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// LoadResources returns the resource tree: the built-in commerce tree, or
+// the YAML file at path (a list of {id, title, children}).
+func LoadResources(path string) (*gatehouse.ResourceTree, error) {
+	if path == "" {
+		return gatehouse.NewResourceTree(gatehouse.CommerceResources())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read resources: %w", err)
+	}
+	return ParseResources(b)
+}
+
+// ParseResources parses a YAML resource tree.
+func ParseResources(b []byte) (*gatehouse.ResourceTree, error) {
+	var doc struct {
+		Resources []*gatehouse.Resource `yaml:"resources"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("parse resources: %w", err)
+	}
+	return gatehouse.NewResourceTree(doc.Resources)
+}

@@ -1,0 +1,170 @@
+// Package httpx holds what every Gatehouse HTTP surface shares: the
+// error-returning handler adapter, the status table for gatehouse.Error
+// codes, the JSON codec with body limits, security headers and the client
+// address rule for trusted proxies.
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// MaxBody is the largest request body the JSON APIs read (SPEC §5: 1 MiB).
+const MaxBody = 1 << 20
+
+// Status maps a gatehouse.Error code to an HTTP status.
+func Status(code string) int {
+	switch code {
+	case gatehouse.EINVALID:
+		return http.StatusUnprocessableEntity
+	case gatehouse.ENOTFOUND:
+		return http.StatusNotFound
+	case gatehouse.ECONFLICT:
+		return http.StatusConflict
+	case gatehouse.EFORBIDDEN:
+		return http.StatusForbidden
+	case gatehouse.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case gatehouse.ETOOMANY:
+		return http.StatusTooManyRequests
+	case gatehouse.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// HandlerFunc is a handler that returns its error instead of writing it, so
+// that one place per response dialect turns errors into responses.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ErrorBody is the JSON error shape of the management API, the verify
+// endpoint and the gateway: {"error":{"code":"...","message":"..."}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail is the inside of ErrorBody.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// StatusError is an error that carries its own HTTP status and API code, for
+// protocol-level failures (malformed JSON is 400, not the 422 of EINVALID).
+type StatusError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// JSON adapts a HandlerFunc for a JSON API: errors become ErrorBody with a
+// fitting status; internal errors are logged and never shown.
+func JSON(log *slog.Logger, h HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			WriteJSONError(w, r, log, err)
+		}
+	})
+}
+
+// WriteJSONError writes err as an ErrorBody.
+func WriteJSONError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var se *StatusError
+	if errors.As(err, &se) {
+		WriteJSON(w, se.Status, ErrorBody{ErrorDetail{Code: se.Code, Message: se.Message}})
+		return
+	}
+	code := gatehouse.ErrorCode(err)
+	status := Status(code)
+	detail := ErrorDetail{Code: code, Message: gatehouse.ErrorMessage(err)}
+	var ge *gatehouse.Error
+	if errors.As(err, &ge) {
+		detail.Field = ge.Field
+	}
+	if status >= 500 && log != nil {
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if code == gatehouse.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+	}
+	WriteJSON(w, status, ErrorBody{detail})
+}
+
+// WriteJSON writes v as JSON with the given status and no-store caching.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if v != nil {
+		json.NewEncoder(w).Encode(v)
+	}
+}
+
+// DecodeJSON reads a JSON request body into v: at most MaxBody bytes (413
+// beyond), unknown fields refused, exactly one value, and a JSON content
+// type when one is declared. Errors are *StatusError with code
+// "bad_request" or "too_large".
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, _ := strings.Cut(ct, ";")
+		mt = strings.TrimSpace(strings.ToLower(mt))
+		if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			return &StatusError{http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json"}
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return decodeError(err)
+		}
+		return &StatusError{http.StatusBadRequest, "bad_request", "the body must hold exactly one JSON value"}
+	}
+	return nil
+}
+
+func decodeError(err error) error {
+	var maxErr *http.MaxBytesError
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &maxErr):
+		return &StatusError{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body exceeds %d bytes", maxErr.Limit)}
+	case errors.Is(err, io.EOF):
+		return &StatusError{http.StatusBadRequest, "bad_request", "the body is empty"}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &StatusError{http.StatusBadRequest, "bad_request", "the body is truncated JSON"}
+	case errors.As(err, &syntaxErr):
+		return &StatusError{http.StatusBadRequest, "bad_request", fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)}
+	case errors.As(err, &typeErr):
+		return &StatusError{http.StatusBadRequest, "bad_request", fmt.Sprintf("field %q has the wrong type", typeErr.Field)}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return &StatusError{http.StatusBadRequest, "bad_request", strings.TrimPrefix(err.Error(), "json: ")}
+	}
+	return &StatusError{http.StatusBadRequest, "bad_request", "malformed JSON"}
+}
+
+// SecurityHeaders sets the headers every Gatehouse response carries.
+func SecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		next.ServeHTTP(w, r)
+	})
+}

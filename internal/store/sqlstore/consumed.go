@@ -1,0 +1,39 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// ConsumeOnce marks key in namespace used: exactly one caller succeeds,
+// every other is ECONFLICT. It is a single statement, atomic on both
+// databases: the insert wins, or the conflicting mark is replaced only when
+// it has expired (then this use succeeds), or nothing changes (the key is
+// taken). RFC 6749 §4.1.2: authorization codes are single use; RFC 5849
+// §3.3: nonces too.
+func (db *DB) ConsumeOnce(ctx context.Context, namespace, key string, expires time.Time) error {
+	res, err := db.w.ExecContext(ctx, `
+		INSERT INTO consumed (namespace, key, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE consumed.expires_at <= $4`,
+		namespace, key, db.d.time(expires), db.d.time(now()))
+	if err != nil {
+		return wrap("consume", "mark", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap("consume", "mark", err)
+	}
+	if n == 0 {
+		return gatehouse.Errorf(gatehouse.ECONFLICT, "already used")
+	}
+	return nil
+}
+
+// PruneConsumed forgets marks that expired before now.
+func (db *DB) PruneConsumed(ctx context.Context, now time.Time) error {
+	_, err := db.w.ExecContext(ctx, `DELETE FROM consumed WHERE expires_at < $1`, db.d.time(now))
+	return wrap("prune consumed", "mark", err)
+}

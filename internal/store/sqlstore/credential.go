@@ -1,0 +1,247 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// credentialSelect reads credentials joined with their allowlists: one
+// statement gives a consistent view and one round trip on the verification
+// path. Rows of one credential are adjacent; a credential without entries
+// has one row with NULL entry columns.
+const credentialSelect = `
+	SELECT c.id, c.tenant_id, c.kind, c.name, c.hash, c.hint, c.user_id, c.client_id, c.grant_id,
+		c.scopes, c.expires_at, c.revoked_at, c.last_used_at, c.created_at,
+		a.id, a.name, a.cidr, a.created_at
+	FROM credentials c LEFT JOIN allow_entries a ON a.credential_id = c.id`
+
+// CreateCredential stores c and its AllowList in one transaction, assigning
+// IDs and CreatedAt when empty. A hash that is already stored is ECONFLICT.
+func (db *DB) CreateCredential(ctx context.Context, c *gatehouse.Credential) error {
+	scopes, err := joinScopes(c.Scopes)
+	if err != nil {
+		return fmt.Errorf("create credential: %w", err)
+	}
+	if len(c.AllowList) > gatehouse.MaxAllowEntries {
+		return fmt.Errorf("create credential: %w", gatehouse.FieldError("allow_list",
+			"an allowlist holds at most %d entries", gatehouse.MaxAllowEntries))
+	}
+	for i := range c.AllowList {
+		if err := c.AllowList[i].Validate(); err != nil {
+			return fmt.Errorf("create credential: %w", err)
+		}
+	}
+	if c.ID == "" {
+		c.ID = newID(prefixCredential)
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now()
+	}
+	c.CreatedAt = normTime(c.CreatedAt)
+	c.ExpiresAt = normTimePtr(c.ExpiresAt)
+	c.RevokedAt = normTimePtr(c.RevokedAt)
+	c.LastUsedAt = normTimePtr(c.LastUsedAt)
+	return db.tx(ctx, "create credential", func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+			INSERT INTO credentials (id, tenant_id, kind, name, hash, hint, user_id, client_id, grant_id,
+				scopes, expires_at, revoked_at, last_used_at, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+			c.ID, c.TenantID, string(c.Kind), c.Name, c.Hash, c.Hint, nullString(c.UserID), c.ClientID, c.GrantID,
+			scopes, db.d.timePtr(c.ExpiresAt), db.d.timePtr(c.RevokedAt), db.d.timePtr(c.LastUsedAt), db.d.time(c.CreatedAt))
+		if err != nil {
+			return wrap("create credential", "credential", err)
+		}
+		for i := range c.AllowList {
+			if err := db.insertAllowEntry(ctx, tx, c.ID, &c.AllowList[i], c.CreatedAt); err != nil {
+				return wrap("create credential", "allowlist entry", err)
+			}
+		}
+		return nil
+	})
+}
+
+// FindCredentialByHash is the verification lookup, across tenants.
+func (db *DB) FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error) {
+	c, err := db.findCredential(ctx, `WHERE c.hash = $1`, hash)
+	return c, wrap("find credential", "credential", err)
+}
+
+// FindCredential returns the tenant's credential with the given id.
+func (db *DB) FindCredential(ctx context.Context, tenantID, id string) (*gatehouse.Credential, error) {
+	c, err := db.findCredential(ctx, `WHERE c.tenant_id = $1 AND c.id = $2`, tenantID, id)
+	return c, wrap("find credential", "credential", err)
+}
+
+func (db *DB) findCredential(ctx context.Context, where string, args ...any) (*gatehouse.Credential, error) {
+	rows, err := db.r.QueryContext(ctx, credentialSelect+" "+where+" ORDER BY a.seq", args...)
+	if err != nil {
+		return nil, err
+	}
+	list, err := scanCredentials(rows)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, sql.ErrNoRows
+	}
+	return list[0], nil
+}
+
+// ListCredentials returns the tenant's credentials, newest first.
+func (db *DB) ListCredentials(ctx context.Context, tenantID string, f gatehouse.CredentialFilter) ([]*gatehouse.Credential, error) {
+	var where strings.Builder
+	args := []any{tenantID}
+	where.WriteString(`WHERE c.tenant_id = $1`)
+	if f.Kind != "" {
+		args = append(args, string(f.Kind))
+		fmt.Fprintf(&where, ` AND c.kind = $%d`, len(args))
+	}
+	if f.UserID != "" {
+		args = append(args, f.UserID)
+		fmt.Fprintf(&where, ` AND c.user_id = $%d`, len(args))
+	}
+	if !f.IncludeRevoked {
+		where.WriteString(` AND c.revoked_at IS NULL`)
+	}
+	rows, err := db.r.QueryContext(ctx,
+		credentialSelect+" "+where.String()+" ORDER BY c.created_at DESC, c.id DESC, a.seq", args...)
+	if err != nil {
+		return nil, wrap("list credentials", "credential", err)
+	}
+	list, err := scanCredentials(rows)
+	return list, wrap("list credentials", "credential", err)
+}
+
+// RevokeCredential sets RevokedAt; a revoked credential keeps its first
+// revocation time.
+func (db *DB) RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error {
+	return db.change(ctx, "revoke credential", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+		c := gatehouse.Change{TenantID: tenantID, CredentialID: id}
+		err := tx.QueryRowContext(ctx, `
+			UPDATE credentials SET revoked_at = COALESCE(revoked_at, $3)
+			WHERE tenant_id = $1 AND id = $2
+			RETURNING hash`, tenantID, id, db.d.time(at)).Scan(&c.Hash)
+		if err != nil {
+			return nil, wrap("revoke credential", "credential", err)
+		}
+		return []gatehouse.Change{c}, nil
+	})
+}
+
+// DeleteCredential removes the credential; its allowlist goes with it (the
+// foreign key cascades).
+func (db *DB) DeleteCredential(ctx context.Context, tenantID, id string) error {
+	return db.change(ctx, "delete credential", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+		c := gatehouse.Change{TenantID: tenantID, CredentialID: id}
+		err := tx.QueryRowContext(ctx,
+			`DELETE FROM credentials WHERE tenant_id = $1 AND id = $2 RETURNING hash`,
+			tenantID, id).Scan(&c.Hash)
+		if err != nil {
+			return nil, wrap("delete credential", "credential", err)
+		}
+		return []gatehouse.Change{c}, nil
+	})
+}
+
+// TouchCredentials records last use times in one transaction; a time never
+// moves last_used_at backwards, so batches from several nodes may arrive in
+// any order. Credentials deleted meanwhile are skipped.
+func (db *DB) TouchCredentials(ctx context.Context, used map[string]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	// A fixed order keeps two concurrent batches on PostgreSQL from
+	// locking the same rows in opposite orders (a deadlock).
+	ids := make([]string, 0, len(used))
+	for id := range used {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return db.tx(ctx, "touch credentials", func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `
+			UPDATE credentials SET last_used_at = $2
+			WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`)
+		if err != nil {
+			return wrap("touch credentials", "credential", err)
+		}
+		defer stmt.Close()
+		for _, id := range ids {
+			if _, err := stmt.ExecContext(ctx, id, db.d.time(used[id])); err != nil {
+				return wrap("touch credentials", "credential", err)
+			}
+		}
+		return nil
+	})
+}
+
+// scanCredentials reads credentialSelect rows, grouping adjacent rows of
+// one credential, and closes rows.
+func scanCredentials(rows *sql.Rows) ([]*gatehouse.Credential, error) {
+	defer rows.Close()
+	var list []*gatehouse.Credential
+	for rows.Next() {
+		var (
+			c                                   gatehouse.Credential
+			kind, scopes                        string
+			userID                              sql.NullString
+			expires, revoked, lastUsed, created dbTime
+			eID, eName, eCIDR                   sql.NullString
+			eCreated                            dbTime
+		)
+		err := rows.Scan(&c.ID, &c.TenantID, &kind, &c.Name, &c.Hash, &c.Hint, &userID, &c.ClientID, &c.GrantID,
+			&scopes, &expires, &revoked, &lastUsed, &created,
+			&eID, &eName, &eCIDR, &eCreated)
+		if err != nil {
+			return nil, err
+		}
+		cur := &c
+		if n := len(list); n > 0 && list[n-1].ID == c.ID {
+			cur = list[n-1]
+		} else {
+			c.Kind = gatehouse.Kind(kind)
+			c.UserID = userID.String
+			c.Scopes = splitScopes(scopes)
+			c.ExpiresAt = expires.Ptr()
+			c.RevokedAt = revoked.Ptr()
+			c.LastUsedAt = lastUsed.Ptr()
+			c.CreatedAt = created.Time
+			list = append(list, cur)
+		}
+		if eID.Valid {
+			p, err := netip.ParsePrefix(eCIDR.String)
+			if err != nil {
+				return nil, fmt.Errorf("allowlist entry %s: %w", eID.String, err)
+			}
+			cur.AllowList = append(cur.AllowList, gatehouse.AllowEntry{
+				ID: eID.String, Name: eName.String, Prefix: p, CreatedAt: eCreated.Time,
+			})
+		}
+	}
+	return list, rows.Err()
+}
+
+// joinScopes stores scopes space-separated, as OAuth 2.0 writes them, so
+// each scope must be a non-empty word.
+func joinScopes(scopes []string) (string, error) {
+	for _, s := range scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n") {
+			return "", gatehouse.FieldError("scopes", "scope %q is not a resource id", s)
+		}
+	}
+	return strings.Join(scopes, " "), nil
+}
+
+// splitScopes is the inverse of joinScopes; no scopes is nil.
+func splitScopes(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
+}

@@ -1,0 +1,290 @@
+// Package sqlstore implements gatehouse.Store on SQLite (modernc.org/sqlite,
+// pure Go, the embedded default) and PostgreSQL (pgx, the scale-out engine)
+// with one type. The few differences live in a small dialect value; the SQL
+// is shared and never rewritten. Both backends pass the conformance suite in
+// internal/store/storetest.
+//
+// The schema is created and upgraded by embedded goose migrations, paired
+// across dialects in migrations/sqlite and migrations/postgres.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers driver "pgx"
+	_ "modernc.org/sqlite"             // registers driver "sqlite"
+)
+
+// NotifyChannel is the PostgreSQL channel every committed Change is sent on
+// (pg_notify, in the writing transaction, so it is delivered exactly when
+// the write commits). Other nodes LISTEN on it to invalidate their caches;
+// the payload is the JSON of NotifyMessage.
+const NotifyChannel = "gatehouse_changes"
+
+// NotifyMessage is the JSON payload of a notification on NotifyChannel.
+type NotifyMessage struct {
+	TenantID     string `json:"tenant_id"`
+	CredentialID string `json:"credential_id,omitempty"`
+	// Hash is the credential's lookup hash (base64 in JSON): a SHA-256 of a
+	// high-entropy secret, which cannot be turned back into the token and
+	// does not authenticate anyone, so it may travel to the other nodes.
+	Hash []byte `json:"hash,omitempty"`
+}
+
+// Change returns the gatehouse.Change the message carries.
+func (m NotifyMessage) Change() gatehouse.Change {
+	return gatehouse.Change{TenantID: m.TenantID, CredentialID: m.CredentialID, Hash: m.Hash}
+}
+
+// DB is a gatehouse.Store backed by SQLite or PostgreSQL. It is safe for
+// concurrent use.
+type DB struct {
+	d *dialect
+	// w runs every write and every transaction. On SQLite it is a single
+	// connection: SQLite allows one writer at a time anyway, and queueing
+	// writers in database/sql (which honours contexts) is fairer and
+	// faster than having them spin in SQLite's busy handler.
+	w *sql.DB
+	// r runs single-statement reads. On SQLite it is a pool of read-only
+	// connections (WAL lets them read while w writes); on PostgreSQL it is w.
+	r *sql.DB
+
+	mu     sync.Mutex
+	subs   map[uint64]func(gatehouse.Change)
+	nextID uint64
+}
+
+var _ gatehouse.Store = (*DB)(nil)
+
+// Open connects to the database at url ("sqlite:PATH", a plain file path,
+// or "postgres://…"), brings its schema up to date and returns the store.
+// A database that cannot be reached is EUNAVAILABLE; a malformed url is
+// EINVALID.
+//
+// For SQLite the file and its directory are created when missing.
+// PostgreSQL connection strings may set runtime parameters such as
+// search_path=myschema to keep the tables in a schema of their own.
+func Open(ctx context.Context, url string) (*DB, error) {
+	t, err := parseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, t); err != nil {
+		return nil, err
+	}
+	db := &DB{d: t.d, subs: make(map[uint64]func(gatehouse.Change))}
+	if db.w, err = open(ctx, t, t.dsn); err != nil {
+		return nil, err
+	}
+	if t.d == &sqliteDialect {
+		db.w.SetMaxOpenConns(1)
+		db.w.SetMaxIdleConns(1)
+		db.w.SetConnMaxLifetime(0)
+		db.w.SetConnMaxIdleTime(0)
+		if db.r, err = open(ctx, t, t.rdsn); err != nil {
+			db.w.Close()
+			return nil, err
+		}
+		n := max(4, runtime.GOMAXPROCS(0))
+		db.r.SetMaxOpenConns(n)
+		db.r.SetMaxIdleConns(n)
+		db.r.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		// Many nodes share one server: keep each node's share modest.
+		db.w.SetMaxOpenConns(20)
+		db.w.SetMaxIdleConns(10)
+		db.w.SetConnMaxLifetime(30 * time.Minute)
+		db.w.SetConnMaxIdleTime(5 * time.Minute)
+		db.r = db.w
+	}
+	return db, nil
+}
+
+// open opens a pool and checks that the database answers.
+func open(ctx context.Context, t *target, dsn string) (*sql.DB, error) {
+	if t.path != "" {
+		if err := prepareSQLiteFile(t.path); err != nil {
+			return nil, fmt.Errorf("open database: %w", errUnavailable(err))
+		}
+	}
+	db, err := sql.Open(t.d.driver, dsn)
+	if err != nil {
+		return nil, wrap("open database", "database", err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, wrap("open database", "database", err)
+	}
+	return db, nil
+}
+
+// Migrate brings the schema of the database at url up to date, as Open
+// does; it is what `gatehouse migrate` runs.
+func Migrate(ctx context.Context, url string) error {
+	t, err := parseURL(url)
+	if err != nil {
+		return err
+	}
+	return migrate(ctx, t)
+}
+
+// migrate runs the pending migrations on a connection of its own, so goose's
+// use of connections cannot collide with the store's pools.
+func migrate(ctx context.Context, t *target) error {
+	db, err := open(ctx, t, t.dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	if t.d == &postgresDialect {
+		// Several nodes may start at once: one migrates, the others wait.
+		// The lock is per schema, so separate schemas (tests, several
+		// installations on one server) do not wait on each other.
+		var schema string
+		if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+			return wrap("migrate", "schema", err)
+		}
+		h := fnv.New64a()
+		h.Write([]byte("gatehouse:" + schema))
+		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(t.d.goose, db, t.d.migrationFS(), opts...)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return wrap("migrate", "schema", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.r.PingContext(ctx); err != nil {
+		return wrap("ping", "database", err)
+	}
+	if db.r != db.w {
+		if err := db.w.PingContext(ctx); err != nil {
+			return wrap("ping", "database", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the database's connections.
+func (db *DB) Close() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Subscribe registers fn to be called after every committed change that can
+// alter a verification answer, synchronously in the writing goroutine.
+// On PostgreSQL the same changes are also sent on NotifyChannel, so nodes
+// other than the writer can learn of them by listening.
+func (db *DB) Subscribe(fn func(gatehouse.Change)) (unsubscribe func()) {
+	db.mu.Lock()
+	id := db.nextID
+	db.nextID++
+	db.subs[id] = fn
+	db.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			db.mu.Lock()
+			delete(db.subs, id)
+			db.mu.Unlock()
+		})
+	}
+}
+
+// publish tells the subscribers about committed changes. It copies the list
+// first so a subscriber may unsubscribe (or subscribe) from its callback.
+func (db *DB) publish(changes []gatehouse.Change) {
+	if len(changes) == 0 {
+		return
+	}
+	db.mu.Lock()
+	fns := make([]func(gatehouse.Change), 0, len(db.subs))
+	for _, fn := range db.subs {
+		fns = append(fns, fn)
+	}
+	db.mu.Unlock()
+	for _, c := range changes {
+		for _, fn := range fns {
+			fn(c)
+		}
+	}
+}
+
+// tx runs fn in a write transaction and commits it when fn returns nil.
+func (db *DB) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(op, "transaction", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(op, "transaction", err)
+	}
+	return nil
+}
+
+// change runs fn in a write transaction that alters verification answers:
+// fn returns the Changes it made; they are sent with pg_notify inside the
+// transaction (PostgreSQL) and to the subscribers after the commit.
+func (db *DB) change(ctx context.Context, op string, fn func(tx *sql.Tx) ([]gatehouse.Change, error)) error {
+	var changes []gatehouse.Change
+	err := db.tx(ctx, op, func(tx *sql.Tx) error {
+		var err error
+		if changes, err = fn(tx); err != nil {
+			return err
+		}
+		if !db.d.notify {
+			return nil
+		}
+		for _, c := range changes {
+			payload, err := json.Marshal(NotifyMessage{TenantID: c.TenantID, CredentialID: c.CredentialID, Hash: c.Hash})
+			if err != nil {
+				return fmt.Errorf("%s: %w", op, err)
+			}
+			if _, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", NotifyChannel, string(payload)); err != nil {
+				return wrap(op, "notification", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	db.publish(changes)
+	return nil
+}
+
+// now is the store's clock for times the interface does not pass in.
+func now() time.Time { return normTime(time.Now()) }
+
+// nullString maps "" to NULL, for optional foreign keys.
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }

@@ -1,0 +1,207 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/store/storetest"
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// TestSQLite runs the conformance suite on a fresh SQLite file per subtest.
+func TestSQLite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) gatehouse.Store { return OpenTestSQLite(t) })
+}
+
+// TestPostgres runs the conformance suite on a fresh schema per subtest of
+// the database GATEHOUSE_TEST_POSTGRES names; it skips without one.
+func TestPostgres(t *testing.T) {
+	if os.Getenv(TestPostgresEnv) == "" {
+		t.Skipf("%s is not set", TestPostgresEnv)
+	}
+	// Fails once, loudly, when the configured database does not answer,
+	// rather than once per subtest.
+	OpenTestPostgres(t)
+	storetest.Run(t, func(t *testing.T) gatehouse.Store { return OpenTestPostgres(t) })
+}
+
+// BenchmarkSQLite runs the store benchmarks on SQLite.
+func BenchmarkSQLite(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) gatehouse.Store { return OpenTestSQLite(b) })
+}
+
+// BenchmarkPostgres runs the store benchmarks on PostgreSQL, when configured.
+func BenchmarkPostgres(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) gatehouse.Store { return OpenTestPostgres(b) })
+}
+
+// TestMigrationsPaired fails when a migration exists for one dialect only:
+// the schemas must evolve in step.
+func TestMigrationsPaired(t *testing.T) {
+	names := func(d *dialect) []string {
+		var list []string
+		err := fs.WalkDir(d.migrationFS(), ".", func(path string, e fs.DirEntry, err error) error {
+			if err == nil && !e.IsDir() {
+				list = append(list, path)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(list)
+		return list
+	}
+	sqlite, postgres := names(&sqliteDialect), names(&postgresDialect)
+	if len(sqlite) == 0 {
+		t.Fatal("no migrations embedded")
+	}
+	if diff := cmp.Diff(sqlite, postgres); diff != "" {
+		t.Errorf("migrations differ between dialects (-sqlite +postgres):\n%s", diff)
+	}
+}
+
+// TestParseURL checks which database a URL selects.
+func TestParseURL(t *testing.T) {
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for _, tc := range []struct {
+		in, dialect, path string
+	}{
+		{"sqlite:data/gh.db", "sqlite", abs("data/gh.db")},
+		{"sqlite:///var/lib/gh.db", "sqlite", "/var/lib/gh.db"},
+		{"/var/lib/gh.db", "sqlite", "/var/lib/gh.db"},
+		{"gh.db", "sqlite", abs("gh.db")},
+		{"postgres://u@h/db", "postgres", ""},
+		{"postgresql://u@h/db?sslmode=disable", "postgres", ""},
+	} {
+		got, err := parseURL(tc.in)
+		if err != nil {
+			t.Errorf("parseURL(%q): %v", tc.in, err)
+			continue
+		}
+		if got.d.name != tc.dialect || got.path != tc.path {
+			t.Errorf("parseURL(%q) = %s %q, want %s %q", tc.in, got.d.name, got.path, tc.dialect, tc.path)
+		}
+	}
+	for _, bad := range []string{"", "sqlite:", "mysql://u@h/db", ":memory:", "sqlite::memory:", "file:x.db"} {
+		_, err := parseURL(bad)
+		if gatehouse.ErrorCode(err) != gatehouse.EINVALID {
+			t.Errorf("parseURL(%q) = %v, want EINVALID", bad, err)
+		}
+	}
+}
+
+// TestSQLiteSetup checks what Open promises about the file: pragmas on
+// every connection, a private new file in a created directory.
+func TestSQLiteSetup(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nested", "dir", "gh.db")
+	db, err := Open(t.Context(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("database file mode %v, want 0600", fi.Mode().Perm())
+	}
+	for name, pool := range map[string]*sql.DB{"writer": db.w, "reader": db.r} {
+		for pragma, want := range map[string]string{
+			"journal_mode": "wal",
+			"foreign_keys": "1",
+			"synchronous":  "2", // FULL
+			"busy_timeout": "5000",
+		} {
+			var got string
+			if err := pool.QueryRowContext(t.Context(), "PRAGMA "+pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if strings.ToLower(got) != want {
+				t.Errorf("%s: PRAGMA %s = %s, want %s", name, pragma, got, want)
+			}
+		}
+	}
+	// Readers cannot write.
+	if _, err := db.r.ExecContext(t.Context(), "DELETE FROM tenants"); err == nil {
+		t.Error("reader pool accepted a write")
+	}
+	// Opening again finds the schema in place.
+	db2, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	db2.Close()
+	if err := Migrate(t.Context(), path); err != nil {
+		t.Fatalf("migrate migrated database: %v", err)
+	}
+}
+
+// TestUnavailable checks that a database that cannot be reached is
+// EUNAVAILABLE, which verification turns into 503 (fail closed).
+func TestUnavailable(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	// A directory where the file should be cannot be opened.
+	dir := t.TempDir()
+	_, err := Open(ctx, "sqlite:"+dir)
+	if gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE {
+		t.Errorf("open a directory as sqlite: %v, want EUNAVAILABLE", err)
+	}
+	// Nothing listens on port 1.
+	_, err = Open(ctx, "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2")
+	if gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE {
+		t.Errorf("open unreachable postgres: %v, want EUNAVAILABLE", err)
+	}
+
+}
+
+// TestClassify checks the driver errors that decide 404, 409 and 503.
+func TestClassify(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"no rows", sql.ErrNoRows, gatehouse.ENOTFOUND},
+		{"pg unique", &pgconn.PgError{Code: "23505"}, gatehouse.ECONFLICT},
+		{"pg foreign key", &pgconn.PgError{Code: "23503"}, gatehouse.ENOTFOUND},
+		{"pg starting up", &pgconn.PgError{Code: "57P03"}, gatehouse.EUNAVAILABLE},
+		{"pg connection failure", &pgconn.PgError{Code: "08006"}, gatehouse.EUNAVAILABLE},
+		{"pg syntax", &pgconn.PgError{Code: "42601"}, gatehouse.EINTERNAL},
+		{"bad conn", fmt.Errorf("query: %w", driver.ErrBadConn), gatehouse.EUNAVAILABLE},
+		{"refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, gatehouse.EUNAVAILABLE},
+		{"deadline", context.DeadlineExceeded, gatehouse.EUNAVAILABLE},
+		{"canceled", context.Canceled, gatehouse.EINTERNAL},
+	} {
+		err := wrap("op", "thing", tc.err)
+		if got := gatehouse.ErrorCode(err); got != tc.want {
+			t.Errorf("%s: code %q (%v), want %q", tc.name, got, err, tc.want)
+		}
+		if !errors.Is(err, tc.err) && tc.want != gatehouse.ENOTFOUND && tc.want != gatehouse.ECONFLICT {
+			t.Errorf("%s: %v does not wrap the cause", tc.name, err)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package gatehouse
+
+import (
+	"context"
+	"time"
+)
+
+// Store is Gatehouse's storage. Every backend (SQLite, PostgreSQL) implements
+// it and passes the conformance suite in internal/store/storetest.
+//
+// Rules every implementation keeps:
+//   - Objects that belong to a tenant are looked up by (tenantID, id); an
+//     object of another tenant is ENOTFOUND, never returned.
+//   - Create methods assign ID and CreatedAt when empty and write them back.
+//   - Times are stored and returned in UTC, with at least microsecond precision.
+//   - A uniqueness violation is ECONFLICT; a missing row is ENOTFOUND; a
+//     database that cannot be reached is EUNAVAILABLE.
+//   - Multi-row invariants live in one method each so they are atomic.
+type Store interface {
+	// Ping checks that the database answers (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+
+	CreateTenant(ctx context.Context, t *Tenant) error
+	FindTenantByID(ctx context.Context, id string) (*Tenant, error)
+	FindTenantBySlug(ctx context.Context, slug string) (*Tenant, error)
+	ListTenants(ctx context.Context) ([]*Tenant, error)
+	// UpdateTenant saves Name, Plan and Disabled.
+	UpdateTenant(ctx context.Context, t *Tenant) error
+	// Settings returns the tenant's settings (DefaultSettings until saved).
+	Settings(ctx context.Context, tenantID string) (Settings, error)
+	SaveSettings(ctx context.Context, tenantID string, s Settings) error
+
+	CreateUser(ctx context.Context, u *User) error
+	FindUserByID(ctx context.Context, id string) (*User, error)
+	FindUserByEmail(ctx context.Context, email string) (*User, error)
+	// UpdateUser saves PasswordHash and Locale.
+	UpdateUser(ctx context.Context, u *User) error
+
+	// AddMembership is ECONFLICT when the user is already a member.
+	AddMembership(ctx context.Context, m *Membership) error
+	FindMembership(ctx context.Context, tenantID, userID string) (*Membership, error)
+	ListMembers(ctx context.Context, tenantID string) ([]*Member, error)
+	ListUserTenants(ctx context.Context, userID string) ([]*TenantMembership, error)
+	SetMembershipRole(ctx context.Context, tenantID, userID string, role Role) error
+	// RemoveMembership deletes the membership and, in the same transaction,
+	// revokes every credential the user holds in that tenant (at now).
+	RemoveMembership(ctx context.Context, tenantID, userID string, now time.Time) error
+
+	// CreateCredential stores c and its AllowList.
+	CreateCredential(ctx context.Context, c *Credential) error
+	// FindCredentialByHash is the verification lookup, across tenants.
+	FindCredentialByHash(ctx context.Context, hash []byte) (*Credential, error)
+	FindCredential(ctx context.Context, tenantID, id string) (*Credential, error)
+	// ListCredentials returns the tenant's credentials, newest first.
+	ListCredentials(ctx context.Context, tenantID string, f CredentialFilter) ([]*Credential, error)
+	// RevokeCredential sets RevokedAt (idempotent: a revoked credential
+	// keeps its first revocation time).
+	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
+	// DeleteCredential removes the credential and its allowlist.
+	DeleteCredential(ctx context.Context, tenantID, id string) error
+	// TouchCredentials records last use times in one batch; later times win.
+	TouchCredentials(ctx context.Context, used map[string]time.Time) error
+
+	// AddAllowEntry appends to a credential's allowlist; the
+	// MaxAllowEntries-th+1 entry is EINVALID, checked atomically.
+	AddAllowEntry(ctx context.Context, tenantID, credentialID string, e *AllowEntry) error
+	DeleteAllowEntry(ctx context.Context, tenantID, credentialID, entryID string) error
+
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	ListAudit(ctx context.Context, tenantID string, q AuditQuery) ([]*AuditEvent, error)
+
+	// ConsumeOnce marks key in namespace used. It succeeds for exactly one
+	// caller, however many race, and is ECONFLICT for every other; the mark
+	// may be forgotten after expires. For authorization codes, nonces,
+	// verifiers and rotated refresh tokens.
+	ConsumeOnce(ctx context.Context, namespace, key string, expires time.Time) error
+	// PruneConsumed forgets marks that expired before now.
+	PruneConsumed(ctx context.Context, now time.Time) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	FindSessionByHash(ctx context.Context, hash []byte) (*Session, error)
+	// SetSessionTenant switches the session's current tenant.
+	SetSessionTenant(ctx context.Context, id, tenantID string) error
+	DeleteSession(ctx context.Context, id string) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) error
+
+	// Subscribe registers fn to be called after every committed change that
+	// can alter a verification answer (a credential's revocation, deletion,
+	// scopes or allowlist; a membership removed; a tenant's settings or
+	// disablement). fn must not block. The returned func unsubscribes.
+	Subscribe(fn func(Change)) (unsubscribe func())
+}
+
+// Change tells caches what a committed write may have invalidated.
+type Change struct {
+	TenantID     string
+	CredentialID string // "" means anything of the tenant
+	Hash         []byte // the credential's hash, when known
+}
+
+// Session is a console login. Only the hash of its cookie value is stored.
+type Session struct {
+	ID        string
+	Hash      []byte // SHA-256 of the cookie value
+	UserID    string
+	TenantID  string // the tenant the console currently shows
+	CSRFKey   []byte // per-session secret that CSRF tokens are derived from
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
