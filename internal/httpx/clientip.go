@@ -11,7 +11,7 @@ import (
 // peer, unless the peer is one of the trusted proxies; only then is
 // X-Forwarded-For believed, read from the right and skipping trusted hops
 // (SPEC §9), so a client cannot spoof its address by sending the header.
-// IPv4-mapped IPv6 addresses are unmapped.
+// IPv4-mapped IPv6 addresses are unmapped. The zero Addr means unknown.
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	peer := parseHost(r.RemoteAddr)
 	if !peer.IsValid() || !isTrusted(peer, trusted) {
@@ -24,7 +24,9 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 		for j := len(parts) - 1; j >= 0; j-- {
 			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
 			if err != nil {
-				return addr // garbage: stop at the last address we could trust
+				// Security: a garbled hop written by a trusted proxy leaves the
+				// client unknown; an invalid address fails every allowlist.
+				return netip.Addr{}
 			}
 			addr = a.Unmap()
 			if !isTrusted(addr, trusted) {

@@ -1,0 +1,205 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/config"
+)
+
+func newTenantCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants"}
+	var name, plan string
+	var asJSON bool
+	create := &cobra.Command{
+		Use:   "create SLUG",
+		Short: "Create a tenant",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			tree, err := config.LoadResources("")
+			if err != nil {
+				return err
+			}
+			svc := admin.New(st, tree, admin.Options{})
+			t, err := svc.CreateTenant(ctx, args[0], name, plan)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, map[string]any{"id": t.ID, "slug": t.Slug, "name": t.Name, "plan": t.Plan})
+			}
+			fmt.Fprintf(g.stdout, "created tenant %s (%s, plan %s)\n", t.Slug, t.Name, t.Plan)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "display name (required)")
+	create.Flags().StringVar(&plan, "plan", gatehouse.PlanStandard, "plan: standard or enterprise")
+	create.Flags().BoolVar(&asJSON, "json", false, "print the tenant as JSON")
+	create.MarkFlagRequired("name")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func newUserCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "user", Short: "Manage users"}
+	var tenant, email, role string
+	var passwordStdin, asJSON bool
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create a user (if the email is new) and make them a member of a tenant",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			var password string
+			if passwordStdin {
+				p, err := readPassword(g.stdin)
+				if err != nil {
+					return err
+				}
+				password = p
+			}
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			t, err := tenantBySlug(ctx, st, tenant)
+			if err != nil {
+				return err
+			}
+			tree, err := config.LoadResources("")
+			if err != nil {
+				return err
+			}
+			svc := admin.New(st, tree, admin.Options{})
+			op := admin.Actor{TenantID: t.ID, Name: admin.OperatorName, Operator: true}
+			m, err := svc.AddMember(ctx, op, admin.NewMember{Email: email, Role: gatehouse.Role(role), Password: password})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, map[string]any{"id": m.UserID, "email": m.Email, "role": m.Role, "tenant": t.Slug})
+			}
+			fmt.Fprintf(g.stdout, "%s is now %s of %s\n", m.Email, m.Role, t.Slug)
+			return nil
+		},
+	}
+	f := create.Flags()
+	f.StringVar(&tenant, "tenant", "", "tenant slug (required)")
+	f.StringVar(&email, "email", "", "email address (required)")
+	f.StringVar(&role, "role", "", "owner, admin or staff (required)")
+	f.BoolVar(&passwordStdin, "password-stdin", false, "read the new user's password from standard input")
+	f.BoolVar(&asJSON, "json", false, "print the user as JSON")
+	for _, n := range []string{"tenant", "email", "role"} {
+		create.MarkFlagRequired(n)
+	}
+	cmd.AddCommand(create)
+	return cmd
+}
+
+// readPassword reads one line from r, without its line ending.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("--password-stdin: no password on standard input")
+	}
+	return line, nil
+}
+
+func newTokenCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Manage personal access tokens"}
+	var tenant, email, name, scopes string
+	var expires time.Duration
+	var asJSON bool
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Generate a personal access token for an owner or admin",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, err := g.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			t, err := tenantBySlug(ctx, st, tenant)
+			if err != nil {
+				return err
+			}
+			addr, err := gatehouse.NormalizeEmail(email)
+			if err != nil {
+				return err
+			}
+			u, err := st.FindUserByEmail(ctx, addr)
+			if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+				return fmt.Errorf("no user %s (create it with: gatehouse user create)", addr)
+			} else if err != nil {
+				return err
+			}
+			tree, err := config.LoadResources("")
+			if err != nil {
+				return err
+			}
+			svc := admin.New(st, tree, admin.Options{})
+			a, err := svc.ActorFor(ctx, t.ID, u.ID, "")
+			if err != nil {
+				return err
+			}
+			a.Name, a.Operator = admin.OperatorName, true
+			in := admin.PATInput{Name: name, Scopes: strings.Fields(scopes)}
+			if expires < 0 {
+				return errors.New("--expires must be positive")
+			}
+			if expires > 0 {
+				at := svc.Now().Add(expires)
+				in.ExpiresAt = &at
+			}
+			c, tok, err := svc.CreatePAT(ctx, a, in)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, map[string]any{"id": c.ID, "token": tok, "scopes": c.Scopes, "expires_at": c.ExpiresAt})
+			}
+			fmt.Fprintf(g.stdout, "%s\n\nCopy the token now: it is shown only once.\n", tok)
+			return nil
+		},
+	}
+	f := create.Flags()
+	f.StringVar(&tenant, "tenant", "", "tenant slug (required)")
+	f.StringVar(&email, "email", "", "the owner's or admin's email (required)")
+	f.StringVar(&name, "name", "", "token name (required)")
+	f.StringVar(&scopes, "scopes", "", `space-separated resources, e.g. "manage verify sales" (required)`)
+	f.DurationVar(&expires, "expires", 0, "lifetime, e.g. 720h (default: never expires)")
+	f.BoolVar(&asJSON, "json", false, `print {"id","token","scopes","expires_at"} as JSON`)
+	for _, n := range []string{"tenant", "email", "name", "scopes"} {
+		create.MarkFlagRequired(n)
+	}
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,374 @@
+// Package console is Gatehouse's server-rendered admin console under
+// /console/: personal access tokens, users, settings and the audit log of
+// the tenant the signed-in user works in.
+//
+// It is a thin adapter over admin.Service, which checks roles, validates
+// input and writes the audit log; the console turns forms into calls and
+// results into pages. Templates are plain html/template files embedded
+// from package web, all parsed at start-up, one per page with a typed view
+// model; every user-facing string comes from one message catalogue.
+//
+// Security: sessions are database-backed (only the SHA-256 of the cookie is
+// stored), every form carries a CSRF token, cross-origin POSTs are refused
+// by http.CrossOriginProtection, and every page is sent with a strict
+// Content-Security-Policy (no inline script) and Cache-Control: no-store.
+package console
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/web"
+)
+
+// Prefix is where the console is mounted; handlers see full paths.
+const Prefix = "/console"
+
+// maxForm bounds the body of a console form.
+const maxForm = 64 << 10
+
+// Config wires a Console.
+type Config struct {
+	Admin          *admin.Service
+	Store          gatehouse.Store
+	Keys           *secret.Keyring
+	PublicURL      string // an https URL makes cookies Secure
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger     // default slog.Default()
+	Now            func() time.Time // default time.Now
+}
+
+// Console is the admin console, an http.Handler for every path under
+// /console/. It is safe for concurrent use.
+type Console struct {
+	admin   *admin.Service
+	store   gatehouse.Store
+	keys    *secret.Keyring
+	trusted []netip.Prefix
+	log     *slog.Logger
+	now     func() time.Time
+	secure  bool
+
+	cat     *catalog
+	pages   map[string]*template.Template
+	static  http.Handler
+	version string // content hash of the static files, for cache busting
+	handler http.Handler
+}
+
+// New builds the console, parsing every template and message catalogue:
+// a broken template or locale file is a start-up error, not a 500 later.
+func New(cfg Config) (*Console, error) {
+	if cfg.Admin == nil || cfg.Store == nil || cfg.Keys == nil {
+		return nil, errors.New("console: Admin, Store and Keys are required")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := &Console{
+		admin:   cfg.Admin,
+		store:   cfg.Store,
+		keys:    cfg.Keys,
+		trusted: cfg.TrustedProxies,
+		log:     cfg.Log,
+		now:     cfg.Now,
+	}
+	if cfg.PublicURL != "" {
+		u, err := url.Parse(cfg.PublicURL)
+		if err != nil {
+			return nil, fmt.Errorf("console: public URL: %w", err)
+		}
+		c.secure = u.Scheme == "https"
+	}
+	var err error
+	if c.cat, err = loadCatalog(web.Locales()); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	if c.version, err = staticVersion(web.Static()); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	if c.pages, err = parseTemplates(web.Templates(), c.baseFuncs()); err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	c.static = staticHandler(web.Static())
+	c.handler = c.routes()
+	return c, nil
+}
+
+// ServeHTTP serves every path under /console/.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.handler.ServeHTTP(w, r)
+}
+
+// routes builds the console's mux. GETs render pages; every POST checks
+// its CSRF token before it changes anything.
+func (c *Console) routes() http.Handler {
+	mux := http.NewServeMux()
+	redirect := func(to string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, to, http.StatusSeeOther)
+		})
+	}
+	mux.Handle("GET /console", redirect(Prefix+"/tokens"))
+	mux.Handle("GET /console/{$}", redirect(Prefix+"/tokens"))
+	mux.Handle("GET /console/static/", http.StripPrefix(Prefix+"/static", c.static))
+
+	mux.Handle("GET /console/login", c.public(c.loginPage))
+	mux.Handle("POST /console/login", c.public(c.login))
+	mux.Handle("POST /console/logout", c.public(c.logout))
+
+	mux.Handle("GET /console/tokens", c.page(c.patList))
+	mux.Handle("POST /console/tokens", c.form(c.patCreate))
+	mux.Handle("GET /console/tokens/{id}/revoke", c.page(c.patRevokeConfirm))
+	mux.Handle("POST /console/tokens/{id}/revoke", c.form(c.patRevoke))
+
+	mux.Handle("GET /console/users", c.page(c.userList))
+	mux.Handle("POST /console/users", c.form(c.userAdd))
+	mux.Handle("POST /console/users/{id}/role", c.form(c.userRole))
+	mux.Handle("GET /console/users/{id}/remove", c.page(c.userRemoveConfirm))
+	mux.Handle("POST /console/users/{id}/remove", c.form(c.userRemove))
+
+	mux.Handle("GET /console/settings", c.page(c.settingsPage))
+	mux.Handle("POST /console/settings", c.form(c.settingsSave))
+
+	mux.Handle("GET /console/audit", c.page(c.auditPage))
+
+	mux.Handle("POST /console/tenant", c.form(c.switchTenant))
+	mux.Handle("POST /console/locale", c.form(c.setLocale))
+
+	mux.Handle("/console/", c.public(func(w http.ResponseWriter, r *http.Request) error {
+		return gatehouse.Errorf(gatehouse.ENOTFOUND, "no such page")
+	}))
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.fail(w, c.withAuth(r), errCSRF)
+	}))
+	return httpx.SecurityHeaders(consoleHeaders(cop.Handler(mux)))
+}
+
+// consoleHeaders sets the console's browser security policy. Security: no
+// inline script or style may run (scripts and CSS come from
+// /console/static/ only), the console cannot be framed, and forms may
+// only post back to this origin.
+func consoleHeaders(next http.Handler) http.Handler {
+	const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// request is what an authenticated console handler works with.
+type request struct {
+	user    *gatehouse.User
+	session *gatehouse.Session
+	actor   admin.Actor
+	loc     *localizer
+}
+
+// pageFunc is an authenticated console handler that returns its error; fail
+// turns the error into a page.
+type pageFunc func(w http.ResponseWriter, r *http.Request, rq *request) error
+
+// public adapts a handler that needs no session (login, error pages).
+func (c *Console) public(h httpx.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = c.withAuth(r)
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		}
+		if err := h(w, r); err != nil {
+			c.fail(w, r, err)
+		}
+	})
+}
+
+// page adapts a GET handler that needs a signed-in user; anonymous
+// visitors are sent to the login page and brought back afterwards.
+func (c *Console) page(h pageFunc) http.Handler {
+	return c.public(func(w http.ResponseWriter, r *http.Request) error {
+		rq, ok := c.authenticate(r)
+		if !ok {
+			http.Redirect(w, r, loginURL(r.URL.RequestURI()), http.StatusSeeOther)
+			return nil
+		}
+		return h(w, r, rq)
+	})
+}
+
+// form adapts a POST handler: a signed-in user and a valid CSRF token are
+// required before the handler runs, so a forged POST changes nothing.
+func (c *Console) form(h pageFunc) http.Handler {
+	return c.public(func(w http.ResponseWriter, r *http.Request) error {
+		rq, ok := c.authenticate(r)
+		if !ok {
+			http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
+			return nil
+		}
+		if !c.CheckCSRF(r) {
+			return errCSRF
+		}
+		return h(w, r, rq)
+	})
+}
+
+// authenticate builds the request of a signed-in user: their role in the
+// session's tenant comes fresh from the store on every request, so a
+// demotion or removal takes effect at once. A user who is no longer a
+// member gets an actor without a role, which admin refuses (403 page).
+func (c *Console) authenticate(r *http.Request) (*request, bool) {
+	u, s, ok := c.CurrentUser(r)
+	if !ok {
+		return nil, false
+	}
+	rq := &request{user: u, session: s, loc: c.localizerFor(r, u)}
+	ip := c.clientIP(r)
+	a, err := c.admin.ActorFor(r.Context(), s.TenantID, u.ID, ip)
+	if gatehouse.IsCode(err, gatehouse.EFORBIDDEN) {
+		// No longer a member of the session's tenant (removed, or removed
+		// themselves): move the session to another tenant of theirs.
+		if t := c.fallbackTenant(r, u.ID); t != "" && t != s.TenantID {
+			if err2 := c.store.SetSessionTenant(r.Context(), s.ID, t); err2 == nil {
+				s.TenantID = t
+				a, err = c.admin.ActorFor(r.Context(), t, u.ID, ip)
+			}
+		}
+	}
+	if err != nil {
+		if !gatehouse.IsCode(err, gatehouse.EFORBIDDEN) {
+			c.log.ErrorContext(r.Context(), "console: actor", "err", err)
+		}
+		a = admin.Actor{TenantID: s.TenantID, UserID: u.ID, Name: u.Email, IP: ip}
+	}
+	rq.actor = a
+	return rq, true
+}
+
+// fallbackTenant is a tenant the user belongs to, preferring one they can
+// manage; "" when they belong to none.
+func (c *Console) fallbackTenant(r *http.Request, userID string) string {
+	tms, err := c.store.ListUserTenants(r.Context(), userID)
+	if err != nil || len(tms) == 0 {
+		return ""
+	}
+	for _, tm := range tms {
+		if tm.Role.CanManage() {
+			return tm.Tenant.ID
+		}
+	}
+	return tms[0].Tenant.ID
+}
+
+func (c *Console) clientIP(r *http.Request) string {
+	if a := httpx.ClientIP(r, c.trusted); a.IsValid() {
+		return a.String()
+	}
+	return ""
+}
+
+func (c *Console) localizerFor(r *http.Request, u *gatehouse.User) *localizer {
+	pref := ""
+	if u != nil {
+		pref = u.Locale
+	}
+	return c.cat.localizer(c.cat.pick(pref, r.Header.Get("Accept-Language")), c.log)
+}
+
+// loginURL is the login page, remembering where to go afterwards.
+func loginURL(next string) string {
+	if next == "" || SafeRedirect(next) != next {
+		return Prefix + "/login"
+	}
+	return Prefix + "/login?next=" + url.QueryEscape(next)
+}
+
+// SafeRedirect returns next when it is a same-site relative path
+// ("/console/users?x=1"), and the console's start page otherwise.
+// Security: it refuses absolute URLs, scheme-relative "//host" and
+// "/\host" forms and control characters, so a login link cannot send the
+// user to another site (no open redirect).
+func SafeRedirect(next string) string {
+	const home = Prefix + "/tokens"
+	if next == "" || len(next) > 2048 || next[0] != '/' {
+		return home
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return home
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return home
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
+		return home
+	}
+	return next
+}
+
+// fail renders err as a page: 403 for a failed CSRF check or a role the
+// admin service refused, 404 for unknown (or other tenants') objects,
+// 429/503 as such, and 500 with no internal detail for anything else (the
+// detail is logged).
+func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
+	rq, _ := c.authenticate(r)
+	loc := c.localizerFor(r, nil)
+	if rq != nil {
+		loc = rq.loc
+	}
+	v := &errorView{}
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, errCSRF):
+		status = http.StatusForbidden
+		v.Heading, v.Message = msg("error.csrf.title"), msg("error.csrf.message")
+	default:
+		code := gatehouse.ErrorCode(err)
+		status = httpx.Status(code)
+		switch code {
+		case gatehouse.EFORBIDDEN:
+			v.Heading, v.Message = msg("error.forbidden.title"), msg("error.forbidden.message")
+		case gatehouse.ENOTFOUND:
+			v.Heading, v.Message = msg("error.notfound.title"), msg("error.notfound.message")
+		case gatehouse.ETOOMANY:
+			v.Heading, v.Message = msg("error.toomany.title"), msg("error.toomany.message")
+		case gatehouse.EUNAVAILABLE:
+			v.Heading, v.Message = msg("error.unavailable.title"), msg("error.unavailable.message")
+		case gatehouse.EINVALID, gatehouse.ECONFLICT:
+			v.Heading, v.Message = msg("error.invalid.title"), msg("error.invalid.message")
+		default:
+			status = http.StatusInternalServerError
+			v.Heading, v.Message = msg("error.internal.title"), msg("error.internal.message")
+		}
+	}
+	if status >= 500 || errors.Is(err, errCSRF) {
+		lvl := slog.LevelError
+		if status < 500 {
+			lvl = slog.LevelWarn
+		}
+		c.log.Log(r.Context(), lvl, "console: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	v.Status = status
+	v.Title = v.Heading
+	c.renderWith(w, r, rq, loc, status, "error", v)
+}

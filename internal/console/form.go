@@ -1,0 +1,70 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
+)
+
+// FormErrors are the messages a re-rendered form shows: one per input
+// (keyed by the input's name) and one for the form as a whole.
+type FormErrors struct {
+	Fields map[string]string
+	Form   string
+}
+
+// Field returns the message for one input ("" when it is fine).
+func (e *FormErrors) Field(name string) string {
+	if e == nil {
+		return ""
+	}
+	return e.Fields[name]
+}
+
+// Any reports whether there is any message.
+func (e *FormErrors) Any() bool { return e != nil && (e.Form != "" || len(e.Fields) > 0) }
+
+// formError decides whether an error of the admin service is something
+// the user can fix in the form (validation, a conflict, a right their role
+// lacks for this particular change). If so it returns the status to
+// re-render the form with (422, 409, 403) and the translated messages;
+// otherwise ok is false and the error becomes an error page.
+func (c *Console) formError(rq *request, err error) (status int, fe *FormErrors, ok bool) {
+	var ge *gatehouse.Error
+	if !errors.As(err, &ge) {
+		return 0, nil, false
+	}
+	switch ge.Code {
+	case gatehouse.EINVALID, gatehouse.ECONFLICT:
+	case gatehouse.EFORBIDDEN:
+		// Staff may do nothing here: that is the 403 page, not a form error.
+		if !rq.actor.Role.CanManage() {
+			return 0, nil, false
+		}
+	default:
+		return 0, nil, false
+	}
+	status = http.StatusUnprocessableEntity
+	switch ge.Code {
+	case gatehouse.ECONFLICT:
+		status = http.StatusConflict
+	case gatehouse.EFORBIDDEN:
+		status = http.StatusForbidden
+	}
+	fe = &FormErrors{Fields: map[string]string{}}
+	if id, known := fieldMessages[ge.Field]; known {
+		fe.Fields[ge.Field] = rq.loc.T(id, "Min", admin.MinPasswordLen)
+	} else if ge.Field != "" {
+		fe.Fields[ge.Field] = ge.Message
+	} else {
+		fe.Form = ge.Message
+	}
+	return status, fe, true
+}
+
+// fieldError is a FormErrors with a single input's message.
+func fieldError(field, message string) *FormErrors {
+	return &FormErrors{Fields: map[string]string{field: message}}
+}

@@ -1,0 +1,87 @@
+package console
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// loginView is the view model of pages/login.html.
+type loginView struct {
+	Base
+	Email  string // kept after a failed attempt
+	Next   string
+	Errors *FormErrors
+}
+
+// loginPage shows the login form; a signed-in user goes straight on.
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) error {
+	next := SafeRedirect(r.URL.Query().Get("next"))
+	if _, _, ok := c.CurrentUser(r); ok {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}
+	v := &loginView{Base: Base{Title: msg("login.title")}, Next: next}
+	c.renderWith(w, r, nil, c.localizerFor(r, nil), http.StatusOK, "login", v)
+	return nil
+}
+
+// login checks the form's email and password through admin.Login (which
+// throttles repeated failures), starts a fresh session in the user's
+// first tenant and goes to the page requested before login.
+func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
+	if !c.checkLoginCSRF(r) {
+		return errCSRF
+	}
+	loc := c.localizerFor(r, nil)
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	next := SafeRedirect(r.PostFormValue("next"))
+	v := &loginView{Base: Base{Title: msg("login.title")}, Email: email, Next: next}
+	u, err := c.admin.Login(r.Context(), email, r.PostFormValue("password"), c.clientIP(r))
+	if err != nil {
+		switch gatehouse.ErrorCode(err) {
+		case gatehouse.EUNAUTHORIZED:
+			v.Errors = &FormErrors{Form: loc.T(msg("login.error.invalid"))}
+			c.renderWith(w, r, nil, loc, http.StatusUnauthorized, "login", v)
+			return nil
+		case gatehouse.ETOOMANY:
+			v.Errors = &FormErrors{Form: loc.T(msg("login.error.toomany"))}
+			c.renderWith(w, r, nil, loc, http.StatusTooManyRequests, "login", v)
+			return nil
+		}
+		return err
+	}
+	tms, err := c.store.ListUserTenants(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	if len(tms) == 0 {
+		v.Errors = &FormErrors{Form: loc.T(msg("login.error.notenant"))}
+		c.renderWith(w, r, nil, loc, http.StatusForbidden, "login", v)
+		return nil
+	}
+	if _, err := c.StartSession(w, r, u, c.fallbackTenant(r, u.ID)); err != nil {
+		return err
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+	return nil
+}
+
+// logout deletes the session (a POST with a CSRF token, so another site
+// cannot log the user out) and returns to the login page.
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) error {
+	if _, _, ok := c.CurrentUser(r); !ok {
+		http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
+		return nil
+	}
+	if !c.CheckCSRF(r) {
+		return errCSRF
+	}
+	if err := c.EndSession(w, r); err != nil {
+		return err
+	}
+	c.setFlash(w, msg("flash.logged_out"))
+	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
+	return nil
+}

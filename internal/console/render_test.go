@@ -1,0 +1,272 @@
+package console
+
+import (
+	"bytes"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/web"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+// englishIDs returns the message IDs of the English catalogue.
+func englishIDs(t *testing.T) map[string]bool {
+	t.Helper()
+	ids := map[string]bool{}
+	for _, m := range parseLocale(t, "active.en.toml").Messages {
+		ids[m.ID] = true
+	}
+	if len(ids) == 0 {
+		t.Fatal("empty English catalogue")
+	}
+	return ids
+}
+
+func parseLocale(t *testing.T, name string) *i18n.MessageFile {
+	t.Helper()
+	data, err := fs.ReadFile(web.Locales(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := i18n.NewBundle(language.English)
+	b.RegisterUnmarshalFunc("toml", toml.Unmarshal)
+	mf, err := b.ParseMessageFileBytes(data, name)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return mf
+}
+
+var (
+	tCallRE   = regexp.MustCompile(`\bT\s+"([^"]+)"`)
+	msgCallRE = regexp.MustCompile(`\bmsg\("([^"]+)"\)`)
+)
+
+// TestCatalogueComplete checks that every message ID the templates (T
+// "…") and the Go code (msg("…")) use exists in English, and that every
+// other language only translates IDs English has.
+func TestCatalogueComplete(t *testing.T) {
+	en := englishIDs(t)
+	used := map[string]string{}
+	err := fs.WalkDir(web.Templates(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(web.Templates(), p)
+		if err != nil {
+			return err
+		}
+		for _, m := range tCallRE.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = p
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goFiles, _ := filepath.Glob("*.go")
+	for _, f := range goFiles {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgCallRE.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = f
+		}
+	}
+	if len(used) < 100 {
+		t.Fatalf("found only %d message uses; is the scan broken?", len(used))
+	}
+	for id, where := range used {
+		if !en[id] {
+			t.Errorf("%s uses message %q, which active.en.toml lacks", where, id)
+		}
+	}
+
+	files, _ := fs.Glob(web.Locales(), "*.toml")
+	if len(files) < 4 {
+		t.Fatalf("locale files: %v", files)
+	}
+	for _, f := range files {
+		mf := parseLocale(t, f)
+		if mf.Tag == language.Und {
+			t.Errorf("%s: no language tag in the file name", f)
+		}
+		for _, m := range mf.Messages {
+			if !en[m.ID] {
+				t.Errorf("%s translates %q, which English lacks", f, m.ID)
+			}
+		}
+	}
+	if _, err := loadCatalog(web.Locales()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPickLanguage(t *testing.T) {
+	cat, err := loadCatalog(web.Locales())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ user, accept, want string }{
+		{"", "", "en"},
+		{"", "ru", "ru"},
+		{"", "ru-RU,ru;q=0.9,en-US;q=0.8", "ru"},
+		{"", "de-DE,ru;q=0.5", "ru"},
+		{"", "de-DE", "en"},
+		{"", "zh-TW", "zh-Hant"},
+		{"", "zh-HK", "zh-Hant"},
+		{"", "zh-CN", "zh-Hans"},
+		{"", "zh", "zh-Hans"},
+		{"ru", "zh-TW", "ru"},
+		{"bogus!!", "ru", "ru"},
+		{"", "garbage;;;q=x", "en"},
+	} {
+		if got := cat.pick(tc.user, tc.accept).String(); got != tc.want {
+			t.Errorf("pick(%q, %q) = %s, want %s", tc.user, tc.accept, got, tc.want)
+		}
+	}
+	loc := cat.localizer(language.Russian, nil)
+	if got := loc.T("pat.form.expires.days", "Count", 5); got != "5 дней" {
+		t.Errorf("plural = %q", got)
+	}
+	if got := loc.T("settings.save"); got != "Save Config" { // not translated: English
+		t.Errorf("fallback = %q", got)
+	}
+	if got := loc.T("no.such.message"); got != "no.such.message" {
+		t.Errorf("missing = %q", got)
+	}
+}
+
+// sampleViews is a filled view model for every page.
+func sampleViews() map[string]viewModel {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	later := now.AddDate(0, 1, 0)
+	user := &gatehouse.User{ID: "usr_1", Email: "owner@acme.test"}
+	base := func(title, nav string) Base {
+		return Base{
+			Title: title, Nav: nav, User: user, Role: gatehouse.RoleOwner, TenantID: "ten_1",
+			Tenants: []TenantOption{{ID: "ten_1", Name: "Acme", Slug: "acme", Role: gatehouse.RoleOwner}, {ID: "ten_2", Name: "Bolt", Slug: "bolt", Role: gatehouse.RoleStaff}},
+			Flash:   &Flash{Kind: "success", Message: "flash.settings_saved"},
+			Path:    "/console/tokens",
+		}
+	}
+	tree, _ := gatehouse.NewResourceTree(gatehouse.CommerceResources())
+	row := patRow{ID: "crd_1", Name: "Export <script>", Hint: "gate_pat_AbCd…", Owner: "owner@acme.test", Scopes: []string{"sales", "verify"}, CreatedAt: now, ExpiresAt: &later, LastUsedAt: &now, Expired: true}
+	row2 := patRow{ID: "crd_2", Name: "Forever", Hint: "gate_pat_XyZw…", Scopes: []string{"all"}, CreatedAt: now}
+	fe := &FormErrors{Fields: map[string]string{"name": "bad name", "scopes": "bad scopes", "expires_at": "bad date", "email": "bad email", "role": "bad role", "password": "bad password"}, Form: "form problem"}
+	return map[string]viewModel{
+		"login": &loginView{Base: Base{Title: "login.title"}, Email: "a@b.test", Next: "/console/users", Errors: &FormErrors{Form: "wrong"}},
+		"error": &errorView{Base: base("error.forbidden.title", ""), Status: 403, Heading: "error.forbidden.title", Message: "error.forbidden.message"},
+		"pat_list": &patListView{
+			Base: base("pat.title", "tokens"), Tokens: []patRow{row, row2},
+			Form:   patForm{Name: "x", ExpiresAt: "2026-04-01", Scopes: map[string]bool{"sales": true, "manage": true}, Nonce: "n"},
+			Errors: fe, Tree: scopeTree(tree.Roots(), map[string]bool{"sales": true}), Today: "2026-03-01", QuickDays: []int{1, 7, 30, 90},
+		},
+		"pat_created": &patCreatedView{Base: base("pat.created.title", "tokens"), Token: "gate_pat_secret", Name: "Export", Scopes: []string{"all"}, ExpiresAt: &later},
+		"pat_revoke":  &patRevokeView{Base: base("pat.revoke.title", "tokens"), Token: row},
+		"users": &usersView{
+			Base:    base("users.title", "users"),
+			Members: []memberRow{{UserID: "usr_1", Email: "owner@acme.test", Role: gatehouse.RoleOwner, CreatedAt: now, Self: true}, {UserID: "usr_2", Email: "s@acme.test", Role: gatehouse.RoleStaff, CreatedAt: now}},
+			Roles:   roleOptions, Form: userForm{Email: "n@acme.test", Role: gatehouse.RoleAdmin}, Errors: fe,
+			RowErrors: map[string]string{"usr_1": "a tenant must keep at least one owner"},
+		},
+		"user_remove": &userRemoveView{Base: base("users.remove.title", "users"), Member: memberRow{UserID: "usr_2", Email: "s@acme.test", Role: gatehouse.RoleStaff, CreatedAt: now, Self: true}},
+		"settings":    &settingsView{Base: base("settings.title", "settings"), Groups: settingGroups(gatehouse.Settings{EnhancedSecurity: true})},
+		"audit": &auditView{
+			Base:   base("audit.title", "audit"),
+			Events: []*gatehouse.AuditEvent{{ID: "aud_2", Time: now, Actor: "owner@acme.test", Action: "pat.create", Target: "crd_1 Export", IP: "203.0.113.7"}, {ID: "aud_1", Time: now, Actor: "operator", Action: "tenant.create", Target: "acme"}},
+			Older:  "aud_1", Paged: true,
+		},
+	}
+}
+
+// TestEveryPageRenders executes every page template with a sample view
+// model in every language; English must need no fallback.
+func TestEveryPageRenders(t *testing.T) {
+	cat, err := loadCatalog(web.Locales())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Console{cat: cat, version: "test"}
+	if c.pages, err = parseTemplates(web.Templates(), c.baseFuncs()); err != nil {
+		t.Fatal(err)
+	}
+	views := sampleViews()
+	for _, p := range pageNames {
+		if views[p] == nil {
+			t.Errorf("no sample view for page %q", p)
+		}
+	}
+	for _, tag := range cat.tags {
+		for name, v := range views {
+			t.Run(tag.String()+"/"+name, func(t *testing.T) {
+				var logs bytes.Buffer
+				loc := cat.localizer(tag, slog.New(slog.NewTextHandler(&logs, nil)))
+				v.base().Lang = loc.Lang()
+				v.base().CSRF = "csrf-token-value"
+				v.base().Languages = cat.langs
+				var buf bytes.Buffer
+				if err := c.execute(&buf, name, loc, v); err != nil {
+					t.Fatal(err)
+				}
+				out := buf.String()
+				if logs.Len() > 0 {
+					t.Errorf("missing messages:\n%s", logs.String())
+				}
+				if !strings.Contains(out, `<html lang="`+tag.String()+`">`) || !strings.Contains(out, "</html>") {
+					t.Errorf("incomplete page:\n%s", out)
+				}
+				if strings.Contains(out, "<script>") {
+					t.Errorf("unescaped or inline script:\n%s", out)
+				}
+				if strings.Count(out, "<form") != strings.Count(out, `name="csrf_token" value="csrf-token-value"`) {
+					t.Errorf("a form without a CSRF field:\n%s", out)
+				}
+			})
+		}
+	}
+}
+
+func TestBrokenAssetsFailStartUp(t *testing.T) {
+	good := fstest.MapFS{
+		"layout/layout.html": {Data: []byte(`{{define "layout"}}{{template "content" .}}{{end}}`)},
+		"partials/p.html":    {Data: []byte(`{{define "p"}}{{end}}`)},
+	}
+	funcs := (&Console{}).baseFuncs()
+	broken := fstest.MapFS{}
+	for k, v := range good {
+		broken[k] = v
+	}
+	broken["pages/login.html"] = &fstest.MapFile{Data: []byte(`{{define "content"}}{{if}}{{end}}`)}
+	if _, err := parseTemplates(broken, funcs); err == nil {
+		t.Error("a page that does not parse was accepted")
+	}
+	unknownFunc := fstest.MapFS{"pages/login.html": {Data: []byte(`{{define "content"}}{{Nope}}{{end}}`)}}
+	for k, v := range good {
+		unknownFunc[k] = v
+	}
+	if _, err := parseTemplates(unknownFunc, funcs); err == nil {
+		t.Error("an unknown function was accepted")
+	}
+	if _, err := parseTemplates(good, funcs); err == nil {
+		t.Error("missing pages were accepted")
+	}
+	badLocale := fstest.MapFS{"active.en.toml": {Data: []byte(`"a" = "x"`)}, "active.ru.toml": {Data: []byte(`"a" = `)}}
+	if _, err := loadCatalog(badLocale); err == nil {
+		t.Error("a broken locale file was accepted")
+	}
+}

@@ -1,0 +1,147 @@
+package console
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
+)
+
+// usersView is the view model of pages/users.html: the tenant's members
+// with their roles, a role form per member and the "Add user" form.
+type usersView struct {
+	Base
+	Members []memberRow
+	Roles   []roleOption
+	Form    userForm
+	Errors  *FormErrors
+	// RowErrors holds a role change's error, shown on that member's row.
+	RowErrors map[string]string
+}
+
+// memberRow is one member of the list.
+type memberRow struct {
+	UserID    string
+	Email     string
+	Role      gatehouse.Role
+	CreatedAt time.Time
+	Self      bool
+}
+
+// roleOption is one choice of a role select, with its message IDs.
+type roleOption struct {
+	Role        gatehouse.Role
+	Label       string // message ID
+	Description string // message ID
+}
+
+// roleOptions are the roles in the order the selects offer them.
+var roleOptions = []roleOption{
+	{gatehouse.RoleOwner, msg("role.owner"), msg("role.owner.help")},
+	{gatehouse.RoleAdmin, msg("role.admin"), msg("role.admin.help")},
+	{gatehouse.RoleStaff, msg("role.staff"), msg("role.staff.help")},
+}
+
+// userForm is what the user typed into "Add user" (never the password).
+type userForm struct {
+	Email string
+	Role  gatehouse.Role
+}
+
+func (c *Console) userList(w http.ResponseWriter, r *http.Request, rq *request) error {
+	return c.renderUsers(w, r, rq, http.StatusOK, userForm{Role: gatehouse.RoleStaff}, nil, nil)
+}
+
+func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, rq *request, status int, f userForm, fe *FormErrors, rowErrs map[string]string) error {
+	members, err := c.admin.Members(r.Context(), rq.actor)
+	if err != nil {
+		return err
+	}
+	v := &usersView{
+		Base:      Base{Title: msg("users.title"), Nav: "users"},
+		Roles:     roleOptions,
+		Form:      f,
+		Errors:    fe,
+		RowErrors: rowErrs,
+	}
+	for _, m := range members {
+		v.Members = append(v.Members, memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role, CreatedAt: m.CreatedAt, Self: m.UserID == rq.user.ID})
+	}
+	return c.render(w, r, rq, status, "users", v)
+}
+
+// userAdd adds a member (creating the user when the email is new).
+func (c *Console) userAdd(w http.ResponseWriter, r *http.Request, rq *request) error {
+	f := userForm{Email: r.PostFormValue("email"), Role: gatehouse.Role(r.PostFormValue("role"))}
+	_, err := c.admin.AddMember(r.Context(), rq.actor, admin.NewMember{Email: f.Email, Role: f.Role, Password: r.PostFormValue("password")})
+	if err != nil {
+		if status, fe, ok := c.formError(rq, err); ok {
+			return c.renderUsers(w, r, rq, status, f, fe, nil)
+		}
+		return err
+	}
+	c.setFlash(w, msg("flash.user_added"))
+	http.Redirect(w, r, Prefix+"/users", http.StatusSeeOther)
+	return nil
+}
+
+// userRole changes a member's role.
+func (c *Console) userRole(w http.ResponseWriter, r *http.Request, rq *request) error {
+	id := r.PathValue("id")
+	_, err := c.admin.SetRole(r.Context(), rq.actor, id, gatehouse.Role(r.PostFormValue("role")))
+	if err != nil {
+		if status, fe, ok := c.formError(rq, err); ok {
+			m := fe.Form
+			for _, x := range fe.Fields {
+				m = x
+			}
+			return c.renderUsers(w, r, rq, status, userForm{Role: gatehouse.RoleStaff}, nil, map[string]string{id: m})
+		}
+		return err
+	}
+	c.setFlash(w, msg("flash.user_role"))
+	http.Redirect(w, r, Prefix+"/users", http.StatusSeeOther)
+	return nil
+}
+
+// userRemoveView is the view model of pages/user_remove.html, the
+// confirmation step before a member is removed.
+type userRemoveView struct {
+	Base
+	Member memberRow
+}
+
+func (c *Console) userRemoveConfirm(w http.ResponseWriter, r *http.Request, rq *request) error {
+	m, err := c.admin.Member(r.Context(), rq.actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	v := &userRemoveView{
+		Base:   Base{Title: msg("users.remove.title"), Nav: "users"},
+		Member: memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role, CreatedAt: m.CreatedAt, Self: m.UserID == rq.user.ID},
+	}
+	return c.render(w, r, rq, http.StatusOK, "user_remove", v)
+}
+
+// userRemove removes a member; admin revokes their credentials with it.
+func (c *Console) userRemove(w http.ResponseWriter, r *http.Request, rq *request) error {
+	id := r.PathValue("id")
+	if err := c.admin.RemoveMember(r.Context(), rq.actor, id); err != nil {
+		if status, fe, ok := c.formError(rq, err); ok {
+			m := fe.Form
+			for _, x := range fe.Fields {
+				m = x
+			}
+			return c.renderUsers(w, r, rq, status, userForm{Role: gatehouse.RoleStaff}, nil, map[string]string{id: m})
+		}
+		return err
+	}
+	c.setFlash(w, msg("flash.user_removed"))
+	if id == rq.user.ID { // removed oneself: the session's tenant is gone
+		http.Redirect(w, r, Prefix+"/tokens", http.StatusSeeOther)
+		return nil
+	}
+	http.Redirect(w, r, Prefix+"/users", http.StatusSeeOther)
+	return nil
+}

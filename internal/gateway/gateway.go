@@ -1,0 +1,370 @@
+// Package gateway is Gatehouse's reverse proxy (SPEC §5 "Gateway"): it
+// matches each call against the routes file, verifies the credential with
+// the same verify.Verifier as /api/v1/verify, and forwards permitted calls
+// to the upstream platform API with the credential stripped and the caller
+// named in X-Gatehouse-* headers the upstream can trust.
+//
+// Decisions, where SPEC §5 leaves room:
+//   - Routes are tried in file order and the first match wins; each is
+//     matched with http.ServeMux's own rules (wildcards, {$}, trailing-slash
+//     subtrees, GET also matching HEAD, host-qualified patterns).
+//   - Only canonical paths match: dot segments and encoded slashes,
+//     backslashes or dots answer ROUTE_NOT_FOUND, so an upstream that
+//     decodes before routing cannot be reached around the routes.
+//   - Credentials come from Authorization: Bearer or X-Api-Key; both at once,
+//     several of either, or another scheme is MALFORMED. Authorization:
+//     OAuth (OAuth 1.0a) is MALFORMED until the oauth1 package plugs an
+//     Extractor in.
+//   - The tenant of an anonymous guest call is the {tenant} path value, else
+//     tenant_hosts[Host] (port ignored); a credential's tenant always wins.
+//     A credential on a guest route is verified (without a resource), and a
+//     bad one is refused even though anonymous access would be allowed.
+//   - A store outage is 503 and nothing is forwarded (SPEC §9); an upstream
+//     that fails is 502.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/verify"
+)
+
+// Headers the gateway sets on forwarded calls. Every incoming X-Gatehouse-*
+// header is removed first, so the upstream can trust these.
+const (
+	HeaderTenant  = "X-Gatehouse-Tenant"  // the tenant's slug
+	HeaderSubject = "X-Gatehouse-Subject" // user id, client id or integration id
+	HeaderKind    = "X-Gatehouse-Kind"    // credential kind, or "guest"
+	HeaderScopes  = "X-Gatehouse-Scopes"  // granted resources, space-separated
+	// HeaderClient is the OAuth 2.0 client header a caller sends (seed 002).
+	HeaderClient = "X-Gatehouse-Client"
+	// HeaderAPIKey carries an API key (seed 003), as an alternative to
+	// Authorization: Bearer.
+	HeaderAPIKey = "X-Api-Key"
+)
+
+// Config configures a Gateway.
+type Config struct {
+	// Upstream is the platform API calls are forwarded to.
+	Upstream *url.URL
+	// Routes are the parsed routes file; New validates them against the
+	// Verifier's resource tree.
+	Routes *Routes
+	// Verifier checks credentials and answers guest access.
+	Verifier *verify.Verifier
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// (GATEHOUSE_TRUSTED_PROXIES, SPEC §9).
+	TrustedProxies []netip.Prefix
+	// StripCookies names cookies removed before forwarding — Gatehouse's own
+	// console session cookie must never reach the upstream.
+	StripCookies []string
+	// Extractors find the credential in a request, in order (nil:
+	// DefaultExtractors).
+	Extractors []Extractor
+	// Transport overrides the upstream transport (tests); nil means a tuned
+	// keep-alive pool (see NewTransport).
+	Transport http.RoundTripper
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Gateway is an http.Handler that guards and forwards calls to the upstream.
+type Gateway struct {
+	routes  *Routes
+	v       *verify.Verifier
+	trusted []netip.Prefix
+	cookies []string
+	proxy   *httputil.ReverseProxy
+	log     *slog.Logger
+	extract []Extractor
+}
+
+// New builds a Gateway. It fails when the routes name resources the tree
+// does not have.
+func New(cfg Config) (*Gateway, error) {
+	switch {
+	case cfg.Upstream == nil || cfg.Upstream.Scheme == "" || cfg.Upstream.Host == "":
+		return nil, errors.New("gateway: an absolute upstream URL is required")
+	case cfg.Routes == nil:
+		return nil, errors.New("gateway: routes are required")
+	case cfg.Verifier == nil:
+		return nil, errors.New("gateway: a verifier is required")
+	}
+	if err := cfg.Routes.Validate(cfg.Verifier.Tree()); err != nil {
+		return nil, err
+	}
+	g := &Gateway{
+		routes:  cfg.Routes,
+		v:       cfg.Verifier,
+		trusted: cfg.TrustedProxies,
+		cookies: cfg.StripCookies,
+		log:     cfg.Logger,
+		extract: cfg.Extractors,
+	}
+	if g.extract == nil {
+		g.extract = DefaultExtractors()
+	}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		transport = NewTransport()
+	}
+	upstream := cfg.Upstream
+	g.proxy = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(upstream)
+			if isTrustedPeer(pr.In, g.trusted) {
+				// Only a trusted proxy's chain is kept; a client's own
+				// X-Forwarded-For is dropped (ReverseProxy removed it
+				// from Out before calling Rewrite).
+				pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
+			}
+			pr.SetXForwarded()
+			g.rewriteHeaders(pr.Out, principalFrom(pr.In.Context()))
+		},
+		Transport:    transport,
+		BufferPool:   newBufferPool(),
+		ErrorHandler: g.upstreamError,
+		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+	}
+	return g, nil
+}
+
+// NewTransport is the upstream transport: a large keep-alive pool, since
+// every call goes to the same upstream host, with bounded dial and header
+// timeouts and no environment proxy.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+	}
+}
+
+// labelOther is the metrics route of calls that match no route.
+const labelOther = "gateway " + metrics.RouteOther
+
+type principalKey struct{}
+
+// bufferPool recycles the 32 KiB copy buffers ReverseProxy would otherwise
+// allocate for every response body.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+
+func (bp *bufferPool) Get() []byte  { return *bp.p.Get().(*[]byte) }
+func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
+
+func principalFrom(ctx context.Context) *gatehouse.Principal {
+	p, _ := ctx.Value(principalKey{}).(*gatehouse.Principal)
+	return p
+}
+
+// ServeHTTP guards one call: route, credential, verification, forward.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !canonicalPath(r) {
+		metrics.SetRoute(r.Context(), labelOther)
+		g.refuse(w, gatehouse.CodeRouteNotFound, "")
+		return
+	}
+	rt, pathTenant := g.routes.match(r)
+	if rt == nil {
+		metrics.SetRoute(r.Context(), labelOther)
+		g.refuse(w, gatehouse.CodeRouteNotFound, "")
+		return
+	}
+	metrics.SetRoute(r.Context(), rt.label)
+
+	cred, code := g.credential(r)
+	if code != "" {
+		g.refuse(w, code, "")
+		return
+	}
+	var (
+		res verify.Result
+		err error
+	)
+	switch {
+	case cred != "":
+		// A credential on a guest route is still checked (without a
+		// resource): a bad credential is refused rather than ignored, so
+		// the caller learns it is bad. Its tenant wins over the path/host.
+		res, err = g.v.Verify(r.Context(), verify.Request{
+			Credential: cred,
+			Resource:   rt.Resource,
+			IP:         httpx.ClientIP(r, g.trusted),
+			ClientID:   r.Header.Get(HeaderClient),
+		})
+	case rt.Guest:
+		slug := pathTenant
+		if slug == "" {
+			slug = g.routes.hostTenant(r.Host)
+		}
+		res, err = g.v.Guest(r.Context(), slug)
+	default:
+		res.Code = gatehouse.CodeMissing
+	}
+	if err != nil {
+		// SPEC §9, fail closed: no answer from the store, no forwarding.
+		g.log.ErrorContext(r.Context(), "gateway: verification unavailable, refusing (fail closed)",
+			"route", rt.pattern, "err", err)
+		w.Header().Set("Retry-After", "1")
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, httpx.ErrorBody{Error: httpx.ErrorDetail{
+			Code: gatehouse.EUNAVAILABLE, Message: "verification is temporarily unavailable; try again"}})
+		return
+	}
+	if !res.Valid() {
+		g.refuse(w, res.Code, rt.Resource)
+		return
+	}
+	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, res.Principal))
+	g.proxy.ServeHTTP(w, r)
+}
+
+// refuse writes a verification refusal (SPEC §5): 401 with a Bearer
+// challenge for a missing or bad credential, 403 for a good one that may
+// not make this call, 404 for an unrouted path; the body names the code.
+func (g *Gateway) refuse(w http.ResponseWriter, code gatehouse.Code, resource string) {
+	status := code.Status()
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		w.Header().Set("WWW-Authenticate", verify.BearerChallenge(code, resource))
+	}
+	httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: string(code), Message: code.Message()}})
+}
+
+func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, context.Canceled) {
+		return // the client went away
+	}
+	g.log.WarnContext(r.Context(), "gateway: upstream failed", "path", r.URL.Path, "err", err)
+	httpx.WriteJSON(w, http.StatusBadGateway, httpx.ErrorBody{Error: httpx.ErrorDetail{
+		Code: "bad_gateway", Message: "the upstream API did not answer"}})
+}
+
+// rewriteHeaders removes the credential and anything claiming to be
+// Gatehouse's, then names the caller.
+func (g *Gateway) rewriteHeaders(out *http.Request, p *gatehouse.Principal) {
+	h := out.Header
+	// Security: the credential stays here; the upstream gets the verdict.
+	h.Del("Authorization")
+	h.Del(HeaderAPIKey)
+	for k := range h {
+		// Header keys are canonical (textproto), so one prefix test covers
+		// every spelling a client might send.
+		if strings.HasPrefix(k, "X-Gatehouse-") {
+			delete(h, k) // spoofing: only the gateway speaks for Gatehouse
+		}
+	}
+	if len(g.cookies) > 0 {
+		stripCookies(out, g.cookies)
+	}
+	if p == nil {
+		return
+	}
+	h.Set(HeaderTenant, p.TenantSlug)
+	h.Set(HeaderKind, string(p.Kind))
+	if p.Subject != "" {
+		h.Set(HeaderSubject, p.Subject)
+	}
+	if len(p.Scopes) > 0 {
+		h.Set(HeaderScopes, strings.Join(p.Scopes, " "))
+	}
+}
+
+func stripCookies(r *http.Request, names []string) {
+	cs := r.Cookies()
+	if len(cs) == 0 {
+		return
+	}
+	r.Header.Del("Cookie")
+	for _, c := range cs {
+		drop := false
+		for _, n := range names {
+			if c.Name == n {
+				drop = true
+				break
+			}
+		}
+		if !drop {
+			r.AddCookie(c)
+		}
+	}
+}
+
+// canonicalPath refuses paths an upstream might decode into something other
+// than what was matched: encoded slashes, backslashes and dots. Security:
+// without this, "/guest/..%2Fadmin" would match a guest wildcard route here
+// and reach /admin on an upstream that decodes before it routes.
+func canonicalPath(r *http.Request) bool {
+	p := r.URL.EscapedPath()
+	if strings.IndexByte(p, '\\') >= 0 {
+		return false
+	}
+	if strings.IndexByte(p, '%') < 0 {
+		return true
+	}
+	lp := strings.ToLower(p)
+	return !strings.Contains(lp, "%2f") && !strings.Contains(lp, "%5c") && !strings.Contains(lp, "%2e")
+}
+
+func (rs *Routes) hostTenant(host string) string {
+	if len(rs.TenantHosts) == 0 || host == "" {
+		return ""
+	}
+	host = strings.ToLower(host)
+	if slug, ok := rs.TenantHosts[host]; ok {
+		return slug
+	}
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		return rs.TenantHosts[h]
+	}
+	return ""
+}
+
+func isTrustedPeer(r *http.Request, trusted []netip.Prefix) bool {
+	if len(trusted) == 0 {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// String describes the gateway for start-up logs.
+func (g *Gateway) String() string {
+	return fmt.Sprintf("gateway: %d routes", len(g.routes.Routes))
+}

@@ -1,0 +1,281 @@
+// Package metrics owns Gatehouse's Prometheus registry and the metrics SPEC
+// §5 "Operations" names: gatehouse_http_requests_total{route,code},
+// gatehouse_http_request_duration_seconds{route} and
+// gatehouse_verify_total{kind,code}.
+//
+// Labels are kept to a bounded set: routes are ServeMux patterns (or route
+// names a handler sets with SetRoute), never raw paths, and anything
+// unmatched is "other".
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// RouteOther labels requests that matched no pattern, so that scanners
+// probing random paths cannot blow up the label cardinality.
+const RouteOther = "other"
+
+// KindNone labels verifications that never got as far as a credential kind
+// (MISSING, MALFORMED).
+const KindNone = "none"
+
+// Metrics is the process's metric set. Its methods are safe for concurrent
+// use; a nil *Metrics is valid and records nothing, so packages can take one
+// optionally.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	verify   *prometheus.CounterVec
+
+	// Label children are looked up once and cached: WithLabelValues hashes
+	// the label values on every call, which the hot path can do without.
+	// Typed maps under a read lock rather than sync.Map, whose interface
+	// keys would allocate on every lookup.
+	mu             sync.RWMutex
+	reqChildren    map[reqKey]prometheus.Counter
+	durChildren    map[string]prometheus.Observer
+	verifyChildren map[verifyKey]prometheus.Counter
+	verifyFast     [len(verifyKinds)][len(verifyCodes)]atomic.Pointer[counterBox]
+}
+
+type reqKey struct {
+	route string
+	code  int
+}
+
+type verifyKey struct{ kind, code string }
+
+// New returns a Metrics with its own registry, holding Gatehouse's metrics
+// and the standard Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{
+		reg:            prometheus.NewRegistry(),
+		reqChildren:    map[reqKey]prometheus.Counter{},
+		durChildren:    map[string]prometheus.Observer{},
+		verifyChildren: map[verifyKey]prometheus.Counter{},
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_http_requests_total",
+			Help: "HTTP requests answered, by route pattern and status code.",
+		}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gatehouse_http_request_duration_seconds",
+			Help: "Time to answer HTTP requests, by route pattern.",
+			// Verification answers in microseconds, proxied calls in
+			// milliseconds to seconds: buckets cover both.
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route"}),
+		verify: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_verify_total",
+			Help: "Credential verifications, by credential kind and verification code (SPEC §5).",
+		}, []string{"kind", "code"}),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.requests, m.duration, m.verify,
+	)
+	return m
+}
+
+// Registry returns the registry, for packages that add their own metrics.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus exposition format, for
+// GET /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Known verification label values. Their counters live in a fixed array
+// reached without locks, so that counting a verification on every core does
+// not serialise on one mutex; anything else goes through a locked map.
+var (
+	verifyKinds = [...]string{KindNone, "pat", "staff", "apikey", "oauth2", "oauth2_refresh", "integration", "guest"}
+	verifyCodes = [...]string{"VALID", "MISSING", "MALFORMED", "UNKNOWN", "EXPIRED", "REVOKED",
+		"IP_NOT_ALLOWED", "INSUFFICIENT_SCOPE", "CLIENT_MISMATCH", "TENANT_DISABLED", "ROUTE_NOT_FOUND", "ERROR"}
+)
+
+type counterBox struct{ c prometheus.Counter }
+
+func index(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// ObserveVerify counts one verification. kind is the credential kind ("" is
+// recorded as "none"), code the verification code.
+func (m *Metrics) ObserveVerify(kind, code string) {
+	if m == nil {
+		return
+	}
+	if kind == "" {
+		kind = KindNone
+	}
+	ki, ci := index(verifyKinds[:], kind), index(verifyCodes[:], code)
+	if ki >= 0 && ci >= 0 {
+		slot := &m.verifyFast[ki][ci]
+		b := slot.Load()
+		if b == nil {
+			// Created on first use, so only codes that happen are exported.
+			b = &counterBox{m.verify.WithLabelValues(kind, code)}
+			slot.CompareAndSwap(nil, b) // a racing twin is the same child
+		}
+		b.c.Inc()
+		return
+	}
+	k := verifyKey{kind, code}
+	m.mu.RLock()
+	c, ok := m.verifyChildren[k]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.verify.WithLabelValues(kind, code)
+		m.mu.Lock()
+		m.verifyChildren[k] = c
+		m.mu.Unlock()
+	}
+	c.Inc()
+}
+
+func (m *Metrics) requestCounter(route string, code int) prometheus.Counter {
+	k := reqKey{route, code}
+	m.mu.RLock()
+	c, ok := m.reqChildren[k]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.requests.WithLabelValues(route, strconv.Itoa(code))
+		m.mu.Lock()
+		m.reqChildren[k] = c
+		m.mu.Unlock()
+	}
+	return c
+}
+
+func (m *Metrics) durationObserver(route string) prometheus.Observer {
+	m.mu.RLock()
+	o, ok := m.durChildren[route]
+	m.mu.RUnlock()
+	if !ok {
+		o = m.duration.WithLabelValues(route)
+		m.mu.Lock()
+		m.durChildren[route] = o
+		m.mu.Unlock()
+	}
+	return o
+}
+
+// routeHolder carries the route label from the innermost handler back out
+// to Instrument: muxes mounted below (http.StripPrefix, nested ServeMux)
+// work on copies of the request, so the outer *http.Request never sees
+// their Pattern.
+type routeHolder struct {
+	route string
+}
+
+type holderKey struct{}
+
+// SetRoute names the route of the request being served, overriding the
+// pattern of the top-level mux. Inner muxes and handlers such as the gateway
+// call it with their own pattern. The name must come from a bounded set
+// (patterns, route files), never from the request. Without Instrument
+// around, it does nothing.
+func SetRoute(ctx context.Context, route string) {
+	if h, ok := ctx.Value(holderKey{}).(*routeHolder); ok {
+		h.route = route
+	}
+}
+
+// RecordPattern is SetRoute with r.Pattern, for handlers registered on an
+// inner ServeMux: wrap them with it (or call it first thing) to label the
+// request by the inner pattern.
+func RecordPattern(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Pattern != "" {
+			SetRoute(r.Context(), r.Pattern)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Instrument counts and times every request served by next. The route label
+// is, in order: what an inner handler set with SetRoute, the Pattern the
+// (top-level) ServeMux next chose, or "other".
+func (m *Metrics) Instrument(next http.Handler) http.Handler {
+	if m == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h := &routeHolder{}
+		r = r.WithContext(context.WithValue(r.Context(), holderKey{}, h))
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			status := sw.status
+			p := recover()
+			if p != nil && status == 0 {
+				status = http.StatusInternalServerError // net/http recovers it after us
+			} else if status == 0 {
+				status = http.StatusOK
+			}
+			route := h.route
+			if route == "" {
+				route = r.Pattern // set in place by a top-level ServeMux
+			}
+			if route == "" {
+				route = RouteOther
+			}
+			m.requestCounter(route, status).Inc()
+			m.durationObserver(route).Observe(time.Since(start).Seconds())
+			if p != nil {
+				panic(p) // keep http.ErrAbortHandler and friends meaningful
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// statusWriter remembers the status code. It keeps http.ResponseController
+// working (Flush for streaming proxies, deadlines) through Unwrap.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 && code >= 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush lets streaming responses (httputil.ReverseProxy) flush through.
+func (w *statusWriter) Flush() {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap is for http.ResponseController.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+// Demo names the demo tenant and its owner.
+const (
+	DemoTenant = "demo"
+	DemoOwner  = "owner@demo.test"
+)
+
+// DemoCredentials are printed once when `serve --demo` starts.
+type DemoCredentials struct {
+	Email    string
+	Password string
+	Token    string
+	Scopes   []string
+}
+
+// SeedDemo makes sure the demo tenant and its owner exist, gives the owner
+// a fresh password, and generates a fresh personal access token for the
+// README's tour. Both are returned to be printed once; they are stored only
+// hashed. Re-running it on an existing database keeps everything else.
+func (s *Server) SeedDemo(ctx context.Context) (*DemoCredentials, error) {
+	st := s.Store
+	t, err := st.FindTenantBySlug(ctx, DemoTenant)
+	if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		t, err = s.Admin.CreateTenant(ctx, DemoTenant, "Demo Store", gatehouse.PlanEnterprise)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("demo tenant: %w", err)
+	}
+	password := secret.RandomString(16, "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+	op := admin.Actor{TenantID: t.ID, Name: admin.OperatorName, Operator: true}
+	u, err := st.FindUserByEmail(ctx, DemoOwner)
+	switch {
+	case gatehouse.IsCode(err, gatehouse.ENOTFOUND):
+		if _, err := s.Admin.AddMember(ctx, op, admin.NewMember{Email: DemoOwner, Role: gatehouse.RoleOwner, Password: password}); err != nil {
+			return nil, fmt.Errorf("demo owner: %w", err)
+		}
+		if u, err = st.FindUserByEmail(ctx, DemoOwner); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		u.PasswordHash = secret.HashPassword(password)
+		if err := st.UpdateUser(ctx, u); err != nil {
+			return nil, fmt.Errorf("demo owner password: %w", err)
+		}
+	}
+	a, err := s.Admin.ActorFor(ctx, t.ID, u.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	a.Name = admin.OperatorName
+	scopes := []string{"catalog", "sales", "manage", "verify"}
+	c, tok, err := s.Admin.CreatePAT(ctx, a, admin.PATInput{
+		Name:   "demo " + time.Now().UTC().Format("2006-01-02 15:04:05"),
+		Scopes: scopes,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("demo token: %w", err)
+	}
+	return &DemoCredentials{Email: DemoOwner, Password: password, Token: tok, Scopes: c.Scopes}, nil
+}

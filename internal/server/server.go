@@ -1,0 +1,300 @@
+// Package server wires Gatehouse together: it opens the store, builds the
+// verifier, the admin service and every HTTP surface (management API,
+// console, verification, gateway, operations endpoints) on one listener,
+// and runs it with graceful shutdown. cmd/gatehouse and the end-to-end tests
+// both start Gatehouse through it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/api"
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/console"
+	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/verify"
+)
+
+// Server is a wired Gatehouse: Handler serves every endpoint.
+type Server struct {
+	Config   config.Config
+	Store    *sqlstore.DB
+	Tree     *gatehouse.ResourceTree
+	Admin    *admin.Service
+	Verifier *verify.Verifier
+	Metrics  *metrics.Metrics
+	Handler  http.Handler
+	Log      *slog.Logger
+
+	closers []func() error
+}
+
+// Options are what New needs beyond the configuration.
+type Options struct {
+	Log *slog.Logger
+	// Upstream overrides cfg.Upstream with an already-running handler's URL
+	// (the demo store API); Routes overrides the routes file's bytes.
+	Upstream *url.URL
+	Routes   []byte
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// New opens the database (running migrations) and builds the handler.
+// cfg must have passed Validate.
+func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{Config: cfg, Log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+
+	tree, err := config.LoadResources(cfg.Resources)
+	if err != nil {
+		return nil, err
+	}
+	s.Tree = tree
+	keys, err := loadKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := cfg.TrustedProxyPrefixes()
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	s.Store = st
+	s.closers = append(s.closers, st.Close)
+
+	s.Metrics = metrics.New()
+	s.Verifier = verify.New(st, tree, verify.Options{
+		Now:      now,
+		CacheTTL: cacheTTL(cfg.CacheTTL),
+		Metrics:  s.Metrics,
+		Logger:   log,
+	})
+	s.closers = append(s.closers, s.Verifier.Close)
+	s.Admin = admin.New(st, tree, admin.Options{Now: now, Log: log})
+
+	con, err := console.New(console.Config{
+		Admin:          s.Admin,
+		Store:          st,
+		Keys:           keys,
+		PublicURL:      cfg.PublicURL,
+		TrustedProxies: trusted,
+		Log:            log,
+		Now:            now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", api.New(api.Config{
+		Admin:          s.Admin,
+		Authenticate:   s.authenticateManage,
+		TrustedProxies: trusted,
+		Log:            log,
+	}))
+	mux.Handle("POST /api/v1/verify", verify.Handler(s.Verifier, verify.HandlerOptions{
+		ServiceToken:   cfg.ServiceToken,
+		TrustedProxies: trusted,
+		Logger:         log,
+	}))
+	mux.Handle("/console/", con)
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			log.WarnContext(ctx, "not ready", "err", err)
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+	})
+	mux.Handle("GET /metrics", s.Metrics.Handler())
+
+	upstream, routes, err := gatewayTarget(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if upstream != nil {
+		gw, err := gateway.New(gateway.Config{
+			Upstream:       upstream,
+			Routes:         routes,
+			Verifier:       s.Verifier,
+			TrustedProxies: trusted,
+			StripCookies:   []string{console.SessionCookie, "gatehouse_csrf", "gatehouse_flash"},
+			Logger:         log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+		mux.Handle("/", gw)
+	}
+	s.Handler = s.Metrics.Instrument(httpx.SecurityHeaders(mux))
+	ok = true
+	return s, nil
+}
+
+// cacheTTL maps the configured TTL to the verifier's: 0 disables the cache.
+func cacheTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+func gatewayTarget(cfg config.Config, opts Options) (*url.URL, *gateway.Routes, error) {
+	upstream := opts.Upstream
+	if upstream == nil && cfg.Upstream != "" {
+		u, err := url.Parse(cfg.Upstream)
+		if err != nil {
+			return nil, nil, fmt.Errorf("upstream: %w", err)
+		}
+		upstream = u
+	}
+	if upstream == nil {
+		return nil, nil, nil
+	}
+	var routes *gateway.Routes
+	var err error
+	if opts.Routes != nil {
+		routes, err = gateway.ParseRoutes(opts.Routes)
+	} else {
+		routes, err = gateway.LoadRoutes(cfg.Routes)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("routes: %w", err)
+	}
+	return upstream, routes, nil
+}
+
+// loadKeys builds the keyring from GATEHOUSE_SECRET_KEY or the key file.
+func loadKeys(cfg config.Config) (*secret.Keyring, error) {
+	var key []byte
+	var err error
+	if cfg.SecretKey != "" {
+		key, err = secret.ParseKey(cfg.SecretKey)
+		if err != nil {
+			return nil, fmt.Errorf("GATEHOUSE_SECRET_KEY: %w", err)
+		}
+	} else {
+		key, err = secret.LoadOrCreateKeyFile(filepath.Join(config.DataDir(cfg.DatabaseURL), "secret.key"))
+		if err != nil {
+			return nil, err
+		}
+	}
+	return secret.NewKeyring(key)
+}
+
+// authenticateManage is the management API's authenticator: the bearer
+// token must verify for the reserved "manage" resource.
+func (s *Server) authenticateManage(ctx context.Context, token string, ip netip.Addr) (*gatehouse.Principal, gatehouse.Code, error) {
+	res, err := s.Verifier.Verify(ctx, verify.Request{Credential: token, Resource: gatehouse.ScopeManage, IP: ip})
+	if err != nil {
+		return nil, "", err
+	}
+	return res.Principal, res.Code, nil
+}
+
+// Run serves until ctx ends, runs the verifier's background work, and
+// shuts down gracefully (in-flight requests get 10 s).
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.background(bg)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.Log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopBG()
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// background runs the verifier's last-use flushing and prunes expired
+// sessions and single-use marks.
+func (s *Server) background(ctx context.Context) {
+	go s.Verifier.Run(ctx)
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.Verifier.Flush(fctx)
+			cancel()
+			return
+		case <-t.C:
+			now := time.Now()
+			if err := s.Store.DeleteExpiredSessions(ctx, now); err != nil {
+				s.Log.Warn("prune sessions", "err", err)
+			}
+			if err := s.Store.PruneConsumed(ctx, now); err != nil {
+				s.Log.Warn("prune consumed", "err", err)
+			}
+		}
+	}
+}
+
+// Close releases the database and the verifier.
+func (s *Server) Close() error {
+	var errs []error
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		errs = append(errs, s.closers[i]())
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}

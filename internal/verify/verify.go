@@ -1,0 +1,478 @@
+// Package verify answers the question every API call asks: is this
+// credential good for this resource, from this address, with this client
+// header? It turns a presented secret into a gatehouse.Principal and one of
+// the verification codes of SPEC §5, the same for /api/v1/verify, the
+// gateway and the Go middleware.
+//
+// The hot path is a cache hit: a CRC-32 check of the token's shape, a
+// SHA-256 of it, one read-locked map lookup in a sharded cache keyed by the
+// hash, and a handful of comparisons. The cache is invalidated at once by
+// the store's change notifications (gatehouse.Store.Subscribe) and, for
+// changes made on other nodes, by a short TTL.
+//
+// Security: verification fails closed. When the store cannot be reached and
+// the answer is not cached, Verify returns an error and callers answer 503;
+// it never answers VALID from anything but a fresh store read or a live
+// cache entry.
+package verify
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+// KindGuest is the Principal kind of an anonymous call to a guest route
+// that the tenant's allow_anonymous_guest_access setting permits (SPEC §4).
+// It is not a credential kind: no credential has it.
+const KindGuest gatehouse.Kind = "guest"
+
+// Defaults of Options.
+const (
+	// DefaultCacheTTL bounds how long a node may answer from its cache
+	// after a change made on another node. Changes on this node invalidate
+	// at once through Store.Subscribe; SPEC §7 asks for one second across
+	// nodes, which LISTEN/NOTIFY will give, and until then 5 s keeps the
+	// database load of busy credentials low while revocations still take
+	// effect everywhere within seconds.
+	DefaultCacheTTL = 5 * time.Second
+	// DefaultNegativeTTL is how long an UNKNOWN answer is remembered: long
+	// enough to absorb a client retrying a bad token in a loop, short
+	// enough not to matter.
+	DefaultNegativeTTL = time.Second
+	// DefaultCacheSize is the number of credentials kept (≈ 1 KiB each).
+	DefaultCacheSize = 100_000
+	// DefaultFlushInterval is how often last-use times are written.
+	DefaultFlushInterval = 5 * time.Second
+	// DefaultLoadTimeout bounds one store read on a cache miss.
+	DefaultLoadTimeout = 5 * time.Second
+)
+
+// Observer receives one call per verification; *metrics.Metrics is one.
+type Observer interface {
+	ObserveVerify(kind, code string)
+}
+
+// Options configure a Verifier. The zero value is usable.
+type Options struct {
+	// Now is the clock; tests inject one to expire credentials without
+	// sleeping. Default time.Now.
+	Now func() time.Time
+	// CacheTTL is how long a cached answer is used (default
+	// DefaultCacheTTL). Negative disables the cache.
+	CacheTTL time.Duration
+	// NegativeTTL is how long an UNKNOWN answer is cached (default
+	// DefaultNegativeTTL, never longer than CacheTTL).
+	NegativeTTL time.Duration
+	// CacheSize bounds the number of cached credentials (default
+	// DefaultCacheSize). Negative disables the cache.
+	CacheSize int
+	// FlushInterval is how often Run writes last-use times (default
+	// DefaultFlushInterval).
+	FlushInterval time.Duration
+	// LoadTimeout bounds the store reads of one cache miss (default
+	// DefaultLoadTimeout).
+	LoadTimeout time.Duration
+	// Metrics, when set, counts every verification by kind and code.
+	Metrics Observer
+	// Logger for background failures (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Request is one verification question.
+type Request struct {
+	// Credential is the presented secret (the Bearer token or API key).
+	Credential string
+	// Resource is the resource the call needs (a resource tree id, or
+	// "verify"/"manage"); "" checks validity only.
+	Resource string
+	// IP is the client address. The zero Addr fails every non-empty
+	// allowlist (fail closed); an empty allowlist accepts it.
+	IP netip.Addr
+	// ClientID is the X-Gatehouse-Client header, "" when absent.
+	ClientID string
+}
+
+// Result is a verification answer.
+type Result struct {
+	Code gatehouse.Code
+	// Kind is the credential's kind when the token's shape told it, even
+	// when the credential is refused ("" for MISSING and MALFORMED).
+	Kind gatehouse.Kind
+	// Principal is set whenever the credential was found: for VALID and for
+	// every refusal after the lookup (REVOKED, EXPIRED, TENANT_DISABLED,
+	// IP_NOT_ALLOWED, CLIENT_MISMATCH, INSUFFICIENT_SCOPE), so that callers
+	// can tell whose credential it is — and keep tenants apart.
+	//
+	// It is shared with the cache and other callers: do not modify it.
+	Principal *gatehouse.Principal
+}
+
+// Valid reports whether the code is VALID.
+func (r Result) Valid() bool { return r.Code == gatehouse.CodeValid }
+
+// Verifier checks credentials against a store, with a cache in front. It is
+// safe for concurrent use. Create it with New, run Run in the background to
+// record last-use times, and Close it when done.
+type Verifier struct {
+	store  gatehouse.Store
+	tree   *gatehouse.ResourceTree
+	now    func() time.Time
+	ttl    int64 // nanos
+	negTTL int64
+	cache  *cache // nil when disabled
+	loads  singleflight.Group
+	obs    Observer
+	log    *slog.Logger
+
+	flushEvery  time.Duration
+	loadTimeout time.Duration
+	usage       usageLog
+	unsubscribe func()
+}
+
+// New returns a Verifier over store that checks scopes against tree. It
+// subscribes to the store's changes at once; Close unsubscribes.
+func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Verifier {
+	v := &Verifier{
+		store:       store,
+		tree:        tree,
+		now:         opts.Now,
+		obs:         opts.Metrics,
+		log:         opts.Logger,
+		flushEvery:  opts.FlushInterval,
+		loadTimeout: opts.LoadTimeout,
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.log == nil {
+		v.log = slog.Default()
+	}
+	if v.flushEvery <= 0 {
+		v.flushEvery = DefaultFlushInterval
+	}
+	if v.loadTimeout <= 0 {
+		v.loadTimeout = DefaultLoadTimeout
+	}
+	ttl, neg, size := opts.CacheTTL, opts.NegativeTTL, opts.CacheSize
+	if ttl == 0 {
+		ttl = DefaultCacheTTL
+	}
+	if neg <= 0 {
+		neg = DefaultNegativeTTL
+	}
+	neg = min(neg, ttl)
+	if size == 0 {
+		size = DefaultCacheSize
+	}
+	if ttl > 0 && size > 0 {
+		v.ttl, v.negTTL = int64(ttl), int64(neg)
+		v.cache = newCache(size)
+		v.unsubscribe = store.Subscribe(v.cache.invalidate)
+	}
+	return v
+}
+
+// Close stops listening to store changes. It does not flush last-use
+// times: Run does that when its context ends, or call Flush.
+func (v *Verifier) Close() error {
+	if v.unsubscribe != nil {
+		v.unsubscribe()
+		v.unsubscribe = nil
+	}
+	return nil
+}
+
+// Tree returns the resource tree scopes are checked against.
+func (v *Verifier) Tree() *gatehouse.ResourceTree { return v.tree }
+
+// Verify answers req. The error is non-nil only when the store failed
+// (EUNAVAILABLE, EINTERNAL, a timeout) and the answer was not cached; the
+// caller must then refuse the call with 503 — fail closed, SPEC §9.
+//
+// Checks run in this order, and the first that fails gives the code:
+// empty → MISSING; bad shape or checksum → MALFORMED (no store access);
+// refresh token → UNKNOWN (no store access); not found → UNKNOWN; revoked →
+// REVOKED; expired → EXPIRED; tenant disabled → TENANT_DISABLED; address
+// not on a non-empty allowlist → IP_NOT_ALLOWED; OAuth 2.0 client header →
+// CLIENT_MISMATCH; resource not granted → INSUFFICIENT_SCOPE.
+func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
+	res, err := v.verify(ctx, req)
+	if v.obs != nil {
+		code := string(res.Code)
+		if err != nil {
+			code = "ERROR"
+		}
+		v.obs.ObserveVerify(string(res.Kind), code)
+	}
+	return res, err
+}
+
+func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
+	if req.Credential == "" {
+		return Result{Code: gatehouse.CodeMissing}, nil
+	}
+	kind, ok := secret.ParseToken(req.Credential)
+	if !ok {
+		// A typo, a truncated paste or a foreign secret: refused on the
+		// checksum alone, so guessing costs the database nothing.
+		return Result{Code: gatehouse.CodeMalformed}, nil
+	}
+	if kind == gatehouse.KindOAuth2Refresh {
+		// RFC 6749 §1.5: a refresh token is only ever presented to the
+		// authorization server's token endpoint, never to a resource
+		// server. It is well-formed, so not MALFORMED; as a bearer
+		// credential it is UNKNOWN, and answering that needs no lookup.
+		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil
+	}
+	h := secret.Hash(req.Credential)
+	now := v.now()
+	e, err := v.lookup(ctx, &h, now.UnixNano())
+	if err != nil {
+		return Result{Kind: kind}, err
+	}
+	if e == nil || e.cred.Kind != kind {
+		// Not found, or a prefix that lies about the kind (which only a
+		// forged row could produce): either way nobody issued this token.
+		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil
+	}
+	res := Result{Kind: kind, Principal: e.principal}
+	res.Code = v.check(e, &req, now)
+	if res.Code == gatehouse.CodeValid {
+		v.usage.touch(e.use, now.UnixNano())
+	}
+	return res, nil
+}
+
+// check applies the per-request checks to a found credential.
+func (v *Verifier) check(e *entry, req *Request, now time.Time) gatehouse.Code {
+	c := e.cred
+	switch {
+	case c.Revoked():
+		return gatehouse.CodeRevoked
+	case c.Expired(now):
+		// Checked against the clock on every hit, never cached: a cached
+		// credential answers EXPIRED the moment it expires.
+		return gatehouse.CodeExpired
+	case e.tenant.disabled:
+		return gatehouse.CodeTenantDisabled
+	case !gatehouse.AllowListPermits(c.AllowList, req.IP):
+		// SPEC §9: an empty list allows all; IPv4-mapped IPv6 is unmapped.
+		return gatehouse.CodeIPNotAllowed
+	}
+	if c.Kind == gatehouse.KindOAuth2Access &&
+		(e.tenant.settings.RequireClientHeader || req.ClientID != "") &&
+		req.ClientID != c.ClientID {
+		// Seed 002's client header: required when the tenant says so, and
+		// when sent it must match whether required or not — a mismatched
+		// header means the token travels with someone else's client.
+		return gatehouse.CodeClientMismatch
+	}
+	if req.Resource != "" && !v.tree.Grants(c.Scopes, req.Resource) {
+		return gatehouse.CodeInsufficientScope
+	}
+	return gatehouse.CodeValid
+}
+
+// lookup returns the snapshot for hash h, from the cache or the store; nil
+// when no such credential (or its tenant) exists.
+func (v *Verifier) lookup(ctx context.Context, h *[32]byte, now int64) (*entry, error) {
+	if v.cache != nil {
+		e, unknown := v.cache.get(h, now)
+		if e != nil {
+			return e, nil
+		}
+		if unknown {
+			return nil, nil
+		}
+	}
+	// One store read per hash at a time, however many requests carry the
+	// token when its entry expires. The read runs detached from the first
+	// caller's context so that one impatient client cannot fail the
+	// others; each caller still stops waiting when its own context ends.
+	ch := v.loads.DoChan(string(h[:]), func() (any, error) {
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadTimeout)
+		defer cancel()
+		return v.load(lctx, *h)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*entry), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("verify: %w", ctx.Err())
+	}
+}
+
+// load reads a credential and its tenant from the store and caches them.
+func (v *Verifier) load(ctx context.Context, h [32]byte) (*entry, error) {
+	var epoch uint64
+	if v.cache != nil {
+		epoch = v.cache.epoch.Load()
+	}
+	now := v.now().UnixNano()
+	c, err := v.store.FindCredentialByHash(ctx, h[:])
+	switch {
+	case gatehouse.IsCode(err, gatehouse.ENOTFOUND):
+		if v.cache != nil {
+			v.cache.putNegative(&h, now+v.negTTL, epoch)
+		}
+		return (*entry)(nil), nil
+	case err != nil:
+		return nil, fmt.Errorf("verify: find credential: %w", err)
+	}
+	t, err := v.tenantByID(ctx, c.TenantID, now)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		// A credential whose tenant is gone is nobody's credential.
+		return (*entry)(nil), nil
+	}
+	e := &entry{
+		cred:      c,
+		tenant:    t,
+		principal: principalOf(c, t),
+		deadline:  now + v.ttl,
+		use:       &usage{id: c.ID},
+	}
+	if v.cache != nil {
+		v.cache.put(&h, e, epoch)
+	}
+	return e, nil
+}
+
+// principalOf builds the Principal of a credential. Subject is the user
+// the credential acts for, else its OAuth client or integration, else (an
+// API key of nobody in particular) the credential itself, so it is never
+// empty.
+func principalOf(c *gatehouse.Credential, t *tenantSnap) *gatehouse.Principal {
+	subject := c.UserID
+	if subject == "" {
+		subject = c.ClientID
+	}
+	if subject == "" {
+		subject = c.ID
+	}
+	return &gatehouse.Principal{
+		TenantID:     c.TenantID,
+		TenantSlug:   t.slug,
+		Subject:      subject,
+		Kind:         c.Kind,
+		CredentialID: c.ID,
+		ClientID:     c.ClientID,
+		Scopes:       c.Scopes,
+		ExpiresAt:    c.ExpiresAt,
+	}
+}
+
+// tenantByID returns the tenant's snapshot, cached; nil when it does not
+// exist.
+func (v *Verifier) tenantByID(ctx context.Context, id string, now int64) (*tenantSnap, error) {
+	if v.cache != nil {
+		if t := v.cache.tenant(id, now); t != nil {
+			return t, nil
+		}
+	}
+	var epoch uint64
+	if v.cache != nil {
+		epoch = v.cache.epoch.Load()
+	}
+	t, err := v.store.FindTenantByID(ctx, id)
+	switch {
+	case gatehouse.IsCode(err, gatehouse.ENOTFOUND):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("verify: find tenant: %w", err)
+	}
+	return v.snapTenant(ctx, t, now, epoch)
+}
+
+func (v *Verifier) snapTenant(ctx context.Context, t *gatehouse.Tenant, now int64, epoch uint64) (*tenantSnap, error) {
+	s, err := v.store.Settings(ctx, t.ID)
+	switch {
+	case gatehouse.IsCode(err, gatehouse.ENOTFOUND):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("verify: tenant settings: %w", err)
+	}
+	snap := &tenantSnap{
+		id:       t.ID,
+		slug:     t.Slug,
+		disabled: t.Disabled,
+		settings: s,
+		deadline: now + v.ttl,
+	}
+	snap.guest = &gatehouse.Principal{TenantID: t.ID, TenantSlug: t.Slug, Kind: KindGuest}
+	if v.cache != nil {
+		v.cache.putTenant(snap, epoch)
+	}
+	return snap, nil
+}
+
+// Guest answers an anonymous call to a guest route of the tenant with the
+// given slug (SPEC §4 allow_anonymous_guest_access): VALID with a
+// KindGuest Principal when the tenant exists, is enabled and allows it;
+// TENANT_DISABLED for a disabled tenant; MISSING otherwise, as a credential
+// is then required. Like Verify, it fails closed with an error when the
+// store cannot answer.
+func (v *Verifier) Guest(ctx context.Context, slug string) (Result, error) {
+	res, err := v.guest(ctx, slug)
+	if v.obs != nil {
+		code := string(res.Code)
+		if err != nil {
+			code = "ERROR"
+		}
+		v.obs.ObserveVerify(string(KindGuest), code)
+	}
+	return res, err
+}
+
+func (v *Verifier) guest(ctx context.Context, slug string) (Result, error) {
+	res := Result{Code: gatehouse.CodeMissing, Kind: KindGuest}
+	if slug == "" {
+		return res, nil
+	}
+	now := v.now().UnixNano()
+	var t *tenantSnap
+	if v.cache != nil {
+		t = v.cache.tenantBySlug(slug, now)
+	}
+	if t == nil {
+		var epoch uint64
+		if v.cache != nil {
+			epoch = v.cache.epoch.Load()
+		}
+		lctx, cancel := context.WithTimeout(ctx, v.loadTimeout)
+		defer cancel()
+		tenant, err := v.store.FindTenantBySlug(lctx, slug)
+		switch {
+		case gatehouse.IsCode(err, gatehouse.ENOTFOUND):
+			return res, nil
+		case err != nil:
+			return res, fmt.Errorf("verify: find tenant: %w", err)
+		}
+		if t, err = v.snapTenant(lctx, tenant, now, epoch); err != nil || t == nil {
+			return res, err
+		}
+	}
+	switch {
+	case t.disabled:
+		res.Code = gatehouse.CodeTenantDisabled
+		res.Principal = t.guest
+	case t.settings.AllowAnonymousGuestAccess:
+		res.Code = gatehouse.CodeValid
+		res.Principal = t.guest
+	}
+	return res, nil
+}
