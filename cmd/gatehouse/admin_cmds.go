@@ -13,7 +13,6 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
-	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 func newTenantCmd(g *globals) *cobra.Command {
@@ -26,16 +25,11 @@ func newTenantCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := g.openStore(ctx)
+			st, svc, err := g.openAdmin(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			tree, err := config.LoadResources("")
-			if err != nil {
-				return err
-			}
-			svc := admin.New(st, tree, admin.Options{})
 			t, err := svc.CreateTenant(ctx, args[0], name, plan)
 			if err != nil {
 				return err
@@ -73,7 +67,7 @@ func newUserCmd(g *globals) *cobra.Command {
 				}
 				password = p
 			}
-			st, err := g.openStore(ctx)
+			st, svc, err := g.openAdmin(ctx)
 			if err != nil {
 				return err
 			}
@@ -82,11 +76,6 @@ func newUserCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tree, err := config.LoadResources("")
-			if err != nil {
-				return err
-			}
-			svc := admin.New(st, tree, admin.Options{})
 			op := admin.Actor{TenantID: t.ID, Name: admin.OperatorName, Operator: true}
 			m, err := svc.AddMember(ctx, op, admin.NewMember{Email: email, Role: gatehouse.Role(role), Password: password})
 			if err != nil {
@@ -136,7 +125,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, err := g.openStore(ctx)
+			st, svc, err := g.openAdmin(ctx)
 			if err != nil {
 				return err
 			}
@@ -155,11 +144,6 @@ func newTokenCmd(g *globals) *cobra.Command {
 			} else if err != nil {
 				return err
 			}
-			tree, err := config.LoadResources("")
-			if err != nil {
-				return err
-			}
-			svc := admin.New(st, tree, admin.Options{})
 			a, err := svc.ActorFor(ctx, t.ID, u.ID, "")
 			if err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
@@ -57,7 +58,21 @@ func (g *globals) openStore(ctx context.Context) (*sqlstore.DB, error) {
 	return sqlstore.Open(ctx, config.ResolveDatabaseURL(g.database))
 }
 
-// operatorActor is the CLI acting in a tenant by slug.
+// openAdmin opens the store and the admin service over it, with the
+// resource tree the server uses (GATEHOUSE_RESOURCES or the built-in one).
+func (g *globals) openAdmin(ctx context.Context) (*sqlstore.DB, *admin.Service, error) {
+	tree, err := config.LoadResources(os.Getenv("GATEHOUSE_RESOURCES"))
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := g.openStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, admin.New(st, tree, admin.Options{}), nil
+}
+
+// tenantBySlug finds a tenant, with a hint when it does not exist.
 func tenantBySlug(ctx context.Context, st gatehouse.Store, slug string) (*gatehouse.Tenant, error) {
 	t, err := st.FindTenantBySlug(ctx, slug)
 	if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {

@@ -35,6 +35,7 @@ import (
 //
 // It runs only with GATEHOUSE_E2E=1; then a missing Chromium is a failure.
 func TestE2EBrowser(t *testing.T) {
+	const viewW, viewH = 1280, 860
 	if os.Getenv("GATEHOUSE_E2E") != "1" {
 		t.Skip("set GATEHOUSE_E2E=1 to run the headless Chromium test")
 	}
@@ -92,7 +93,7 @@ func TestE2EBrowser(t *testing.T) {
 		chromedp.Flag("no-first-run", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 860),
+		chromedp.WindowSize(viewW, viewH),
 	)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
@@ -141,13 +142,29 @@ func TestE2EBrowser(t *testing.T) {
 		}
 		return v
 	}
+	// shot saves a full-page PNG: the viewport grows to the page's height
+	// for the capture (a 1280-wide image with no scrollbar), then returns
+	// to 1280×860.
 	shot := func(name string) {
 		t.Helper()
-		// Quality 100 makes chromedp capture PNG (anything else is JPEG).
-		buf, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		height := func() int64 {
+			t.Helper()
+			h, err := chromedp.Run(bctx, chromedp.Evaluate[int64](`document.documentElement.scrollHeight`))
+			if err != nil {
+				t.Fatalf("screenshot %s: %v", name, err)
+			}
+			return max(h, viewH)
+		}
+		h := height()
+		do("grow viewport", chromedp.EmulateViewport(viewW, h))
+		if h2 := height(); h2 != h {
+			do("grow viewport", chromedp.EmulateViewport(viewW, h2))
+		}
+		buf, err := chromedp.Run(bctx, chromedp.CaptureScreenshot()) // PNG
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
 		}
+		do("restore viewport", chromedp.EmulateViewport(viewW, viewH))
 		if err := os.WriteFile(filepath.Join(shots, name+".png"), buf, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -161,6 +178,10 @@ func TestE2EBrowser(t *testing.T) {
 		u, _ := url.Parse(loc)
 		return u.Path
 	}
+
+	// Headless Chromium keeps part of the window for its (invisible) frame;
+	// pin the page's viewport to the window size.
+	do("viewport", chromedp.EmulateViewport(viewW, viewH))
 
 	// 1. An anonymous visit lands on the login form; log in through it.
 	do("open console", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS(`form[action="/console/login"] #email`)))
@@ -203,7 +224,6 @@ func TestE2EBrowser(t *testing.T) {
 	if got := eval("expiry", `document.getElementById("pat-expires").value`); got != expiry {
 		t.Fatalf("expiry input = %q, want %s", got, expiry)
 	}
-	do("scroll to form", chromedp.ScrollIntoView(chromedp.CSS("#generate")))
 	shot("token-generate")
 	navigateBy("generate token", http.StatusOK, chromedp.Click(chromedp.CSS(`#generate button[type=submit]`)))
 
@@ -307,6 +327,7 @@ func TestE2EBrowser(t *testing.T) {
 	if p := location(); p != "/console/tokens" {
 		t.Fatalf("after revoke at %s, want /console/tokens", p)
 	}
+	do("revoked token gone", chromedp.WaitVisible(chromedp.CSS(".flash")), chromedp.WaitNotPresent(revokeLink))
 
 	// 7. The revoked token is refused by the gateway and by /api/v1/verify.
 	if status, code := gateway("/rest/V1/products"); status != 401 || code != "REVOKED" {
