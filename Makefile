@@ -1,7 +1,7 @@
 # Gatehouse developer tasks. `make help` lists them.
 PG ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 
-.PHONY: help run test test-pg test-e2e bench fuzz lint check
+.PHONY: help run test test-pg test-e2e screenshots bench fuzz lint check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -16,7 +16,10 @@ test-pg: ## tests including the PostgreSQL conformance suite
 	GATEHOUSE_TEST_POSTGRES='$(PG)' go test ./...
 
 test-e2e: ## browser tests (needs chromium)
-	GATEHOUSE_E2E=1 go test -run E2E -v ./internal/e2e/
+	GATEHOUSE_E2E=1 go test -count=1 -v ./internal/e2e/
+
+screenshots: ## refresh docs/screenshots/ from the browser test
+	GATEHOUSE_E2E=1 GATEHOUSE_SCREENSHOTS=1 go test -count=1 -run TestE2EBrowser ./internal/e2e/
 
 bench: ## hot-path benchmarks
 	go test -run '^$$' -bench . -benchmem ./internal/secret/ ./internal/verify/ ./internal/gateway/

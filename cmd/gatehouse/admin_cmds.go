@@ -45,8 +45,37 @@ func newTenantCmd(g *globals) *cobra.Command {
 	create.Flags().StringVar(&plan, "plan", gatehouse.PlanStandard, "plan: standard or enterprise")
 	create.Flags().BoolVar(&asJSON, "json", false, "print the tenant as JSON")
 	create.MarkFlagRequired("name")
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, tenantSwitchCmd(g, "disable", true), tenantSwitchCmd(g, "enable", false))
 	return cmd
+}
+
+// tenantSwitchCmd is `tenant disable SLUG` or `tenant enable SLUG`.
+func tenantSwitchCmd(g *globals, verb string, disabled bool) *cobra.Command {
+	short := "Disable a tenant: its credentials stop working at once (nothing is deleted)"
+	if !disabled {
+		short = "Enable a disabled tenant again"
+	}
+	return &cobra.Command{
+		Use:   verb + " SLUG",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, svc, err := g.openAdmin(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			t, err := tenantBySlug(cmd.Context(), st, args[0])
+			if err != nil {
+				return err
+			}
+			if _, err := svc.SetTenantDisabled(cmd.Context(), t.Slug, disabled); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "tenant %s %sd\n", t.Slug, verb)
+			return nil
+		},
+	}
 }
 
 func newUserCmd(g *globals) *cobra.Command {

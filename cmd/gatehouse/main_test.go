@@ -47,6 +47,11 @@ func TestCLI(t *testing.T) {
 		t.Fatalf("token create --json = %+v", tok)
 	}
 
+	if out := mustRun("", "tenant", "disable", "acme"); !strings.Contains(out, "disabled") {
+		t.Fatalf("tenant disable printed %q", out)
+	}
+	mustRun("", "tenant", "enable", "acme")
+
 	bad := []struct {
 		name  string
 		stdin string
@@ -66,6 +71,7 @@ func TestCLI(t *testing.T) {
 		{"unknown user", "", []string{"token", "create", "--tenant", "acme", "--email", "ghost@acme.test", "--name", "x", "--scopes", "sales"}, "no user"},
 		{"negative expiry", "", []string{"token", "create", "--tenant", "acme", "--email", "owner@acme.test", "--name", "x", "--scopes", "sales", "--expires", "-1h"}, "expires"},
 		{"unknown command", "", []string{"frobnicate"}, "unknown command"},
+		{"disable unknown tenant", "", []string{"tenant", "disable", "nope"}, "no tenant"},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {

@@ -68,3 +68,26 @@ func settingsDiff(a, b gatehouse.Settings) string {
 	add("require_client_header", a.RequireClientHeader, b.RequireClientHeader)
 	return out
 }
+
+// SetTenantDisabled disables or re-enables a tenant (operator only). A
+// disabled tenant's credentials answer TENANT_DISABLED at once, on every
+// node that sees the change; nothing is deleted, so enabling restores them.
+func (s *Service) SetTenantDisabled(ctx context.Context, slug string, disabled bool) (*gatehouse.Tenant, error) {
+	t, err := s.store.FindTenantBySlug(ctx, slug)
+	if err != nil {
+		return nil, err
+	}
+	if t.Disabled == disabled {
+		return t, nil
+	}
+	t.Disabled = disabled
+	if err := s.store.UpdateTenant(ctx, t); err != nil {
+		return nil, fmt.Errorf("update tenant: %w", err)
+	}
+	action := "tenant.enable"
+	if disabled {
+		action = "tenant.disable"
+	}
+	op := Actor{TenantID: t.ID, Name: OperatorName, Operator: true}
+	return t, s.audit(ctx, op, action, t.Slug)
+}

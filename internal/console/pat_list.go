@@ -144,8 +144,9 @@ func (c *Console) patCreate(w http.ResponseWriter, r *http.Request, rq *request)
 			return c.renderPATList(w, r, rq, http.StatusUnprocessableEntity, f,
 				fieldError("expires_at", rq.loc.T(msg("error.field.expires_at_format"))))
 		}
-		// The token works through the whole chosen day (UTC).
-		end := d.AddDate(0, 0, 1)
+		// The token works through the whole chosen day (UTC): it expires at
+		// 23:59:59 of that day, which is also what the lists show.
+		end := d.AddDate(0, 0, 1).Add(-time.Second)
 		in.ExpiresAt = &end
 	}
 	cred, tok, err := c.admin.CreatePAT(ctx, rq.actor, in)
