@@ -121,3 +121,47 @@ func TestCodeStatus(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePrefix(t *testing.T) {
+	good := map[string]string{
+		"203.0.113.7":            "203.0.113.7/32",
+		"203.0.113.0/24":         "203.0.113.0/24",
+		"2001:db8::1":            "2001:db8::1/128",
+		"2001:db8::/32":          "2001:db8::/32",
+		"::ffff:203.0.113.7":     "203.0.113.7/32",
+		"::ffff:203.0.113.0/120": "203.0.113.0/24",
+		" 10.0.0.1 ":             "10.0.0.1/32",
+	}
+	for in, want := range good {
+		p, err := gatehouse.ParsePrefix(in)
+		if err != nil || p.String() != want {
+			t.Errorf("gatehouse.ParsePrefix(%q) = %v, %v; want %s", in, p, err, want)
+		}
+	}
+	bad := []string{"", "010.0.0.1", "0x7f.0.0.1", "1.2.3", "1.2.3.4/33", "2001:db8::/129", "1.2.3.4/-1",
+		"10.0.0.1/24", "fe80::1%eth0", "1.2.3.4/", "::ffff:1.2.3.4/90", "300.1.1.1"}
+	for _, in := range bad {
+		if p, err := gatehouse.ParsePrefix(in); err == nil {
+			t.Errorf("gatehouse.ParsePrefix(%q) = %v, want error", in, p)
+		}
+	}
+}
+
+func FuzzParsePrefix(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "1.2.3.0/24", "::1", "::ffff:1.2.3.4/128", "010.1.1.1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := gatehouse.ParsePrefix(s)
+		if err != nil {
+			return
+		}
+		if !p.IsValid() || p.Masked() != p || p.Addr().Is4In6() {
+			t.Fatalf("gatehouse.ParsePrefix(%q) = %v: not canonical", s, p)
+		}
+		q, err := gatehouse.ParsePrefix(p.String())
+		if err != nil || q != p {
+			t.Fatalf("round trip of %v: %v, %v", p, q, err)
+		}
+	})
+}

@@ -103,10 +103,16 @@ func (s *Service) credential(ctx context.Context, tenantID, id string, kind gate
 
 // RevokePAT revokes a personal access token at once, on every node.
 func (s *Service) RevokePAT(ctx context.Context, a Actor, id string) error {
+	return s.revoke(ctx, a, id, gatehouse.KindPAT, "pat.revoke")
+}
+
+// revoke revokes a credential of the tenant and kind, idempotently, and
+// audits it.
+func (s *Service) revoke(ctx context.Context, a Actor, id string, kind gatehouse.Kind, action string) error {
 	if err := requireManager(a); err != nil {
 		return err
 	}
-	c, err := s.credential(ctx, a.TenantID, id, gatehouse.KindPAT)
+	c, err := s.credential(ctx, a.TenantID, id, kind)
 	if err != nil {
 		return err
 	}
@@ -114,7 +120,7 @@ func (s *Service) RevokePAT(ctx context.Context, a Actor, id string) error {
 		return nil
 	}
 	if err := s.store.RevokeCredential(ctx, a.TenantID, id, s.Now()); err != nil {
-		return fmt.Errorf("revoke pat: %w", err)
+		return fmt.Errorf("revoke %s: %w", kind, err)
 	}
-	return s.audit(ctx, a, "pat.revoke", c.ID+" "+c.Name)
+	return s.audit(ctx, a, action, c.ID+" "+c.Name)
 }

@@ -163,46 +163,13 @@ func (c *Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 		if s == "" {
 			continue
 		}
-		p, err := ParseCIDR(s)
+		p, err := gatehouse.ParsePrefix(s)
 		if err != nil {
 			return nil, fmt.Errorf("trusted proxies: %w", err)
 		}
 		out = append(out, p)
 	}
 	return out, nil
-}
-
-// ParseCIDR parses an IPv4/IPv6 address or CIDR strictly: IPv4 with leading
-// zeros, octal or hex octets is refused (netip is strict), host bits must
-// be zero, and IPv4-mapped IPv6 is unmapped. A bare address is a /32 or /128.
-func ParseCIDR(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not a valid CIDR", s)
-		}
-		if p.Addr().Zone() != "" {
-			return netip.Prefix{}, fmt.Errorf("%q: zones are not allowed", s)
-		}
-		if p.Masked() != p {
-			return netip.Prefix{}, fmt.Errorf("%q has host bits set; did you mean %s?", s, p.Masked())
-		}
-		if p.Addr().Is4In6() {
-			bits := p.Bits() - 96
-			if bits < 0 {
-				return netip.Prefix{}, fmt.Errorf("%q: prefix too short for an IPv4-mapped address", s)
-			}
-			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
-		}
-		return p, nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, fmt.Errorf("%q is not a valid IP address", s)
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // LoadResources returns the resource tree: the built-in commerce tree, or

@@ -1,0 +1,84 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+// APIKeyInput is the API Portal's Add New (seed 003): a description, and
+// optionally scopes (default: all) and an expiry.
+type APIKeyInput struct {
+	Description string
+	Scopes      []string // nil or empty = ["all"]
+	ExpiresAt   *time.Time
+}
+
+// CreateAPIKey generates an API key of the tenant. The key belongs to the
+// tenant, not to the admin who made it, so it survives that person leaving;
+// it never carries "manage". The plaintext is returned once.
+func (s *Service) CreateAPIKey(ctx context.Context, a Actor, in APIKeyInput) (*gatehouse.Credential, string, error) {
+	if err := requireManager(a); err != nil {
+		return nil, "", err
+	}
+	desc := strings.TrimSpace(in.Description)
+	if desc == "" || utf8.RuneCountInString(desc) > 200 {
+		return nil, "", gatehouse.FieldError("description", "a description of 1-200 characters is required")
+	}
+	scopes := in.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{gatehouse.ScopeAll}
+	}
+	scopes, err := s.credentialScopes(scopes, "API keys")
+	if err != nil {
+		return nil, "", err
+	}
+	exp, err := s.checkExpiry(in.ExpiresAt)
+	if err != nil {
+		return nil, "", err
+	}
+	key := secret.NewToken(gatehouse.KindAPIKey)
+	c := &gatehouse.Credential{
+		TenantID:  a.TenantID,
+		Kind:      gatehouse.KindAPIKey,
+		Name:      desc,
+		Hash:      secret.HashBytes(key),
+		Hint:      secret.Hint(key),
+		Scopes:    scopes,
+		ExpiresAt: exp,
+	}
+	if err := s.store.CreateCredential(ctx, c); err != nil {
+		return nil, "", fmt.Errorf("create api key: %w", err)
+	}
+	if err := s.audit(ctx, a, "api_key.create", c.ID+" "+desc); err != nil {
+		return nil, "", err
+	}
+	return c, key, nil
+}
+
+// APIKeys lists the tenant's live API keys, newest first.
+func (s *Service) APIKeys(ctx context.Context, a Actor) ([]*gatehouse.Credential, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	return s.store.ListCredentials(ctx, a.TenantID, gatehouse.CredentialFilter{Kind: gatehouse.KindAPIKey})
+}
+
+// APIKey returns one API key of the tenant.
+func (s *Service) APIKey(ctx context.Context, a Actor, id string) (*gatehouse.Credential, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	return s.credential(ctx, a.TenantID, id, gatehouse.KindAPIKey)
+}
+
+// RevokeAPIKey revokes an API key at once; it then answers REVOKED, so the
+// consuming application can prompt for a new key (seed 003).
+func (s *Service) RevokeAPIKey(ctx context.Context, a Actor, id string) error {
+	return s.revoke(ctx, a, id, gatehouse.KindAPIKey, "api_key.revoke")
+}
