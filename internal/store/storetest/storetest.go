@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RevokeIdempotent", testRevokeIdempotent},
 		{"DeleteCredential", testDeleteCredential},
 		{"HashUnique", testHashUnique},
+		{"OneLiveStaffToken", testOneLiveStaffToken},
 		{"TouchCredentials", testTouchCredentials},
 		{"TenantIsolation", testTenantIsolation},
 		{"AllowList", testAllowList},
@@ -520,6 +521,31 @@ func testHashUnique(t *testing.T, s gatehouse.Store) {
 	}
 	err := s.CreateCredential(ctx, &gatehouse.Credential{ID: c.ID, TenantID: a.ID, Kind: gatehouse.KindPAT, Hash: randomHash()})
 	wantCode(t, err, gatehouse.ECONFLICT, "duplicate id")
+}
+
+// testOneLiveStaffToken: a user holds at most one live staff token per
+// tenant; a revoked or deleted one makes room, other users and tenants and
+// other kinds are unaffected.
+func testOneLiveStaffToken(t *testing.T, s gatehouse.Store) {
+	a, b := newTenant(t, s, "staff-a"), newTenant(t, s, "staff-b")
+	u, v := newUser(t, s, "vendor@staff.test"), newUser(t, s, "other@staff.test")
+	for _, tn := range []*gatehouse.Tenant{a, b} {
+		newMember(t, s, tn.ID, u.ID, gatehouse.RoleStaff)
+	}
+	newMember(t, s, a.ID, v.ID, gatehouse.RoleStaff)
+	staff := func(tenantID, userID string) func(c *gatehouse.Credential) {
+		return func(c *gatehouse.Credential) { c.TenantID, c.UserID, c.Kind = tenantID, userID, gatehouse.KindStaff }
+	}
+	first := newCredential(t, s, a.ID, staff(a.ID, u.ID))
+	second := &gatehouse.Credential{TenantID: a.ID, UserID: u.ID, Kind: gatehouse.KindStaff, Hash: randomHash(), Scopes: []string{"sales"}}
+	wantCode(t, s.CreateCredential(t.Context(), second), gatehouse.ECONFLICT, "second live staff token")
+	newCredential(t, s, b.ID, staff(b.ID, u.ID))                                 // another tenant
+	newCredential(t, s, a.ID, staff(a.ID, v.ID))                                 // another user
+	newCredential(t, s, a.ID, func(c *gatehouse.Credential) { c.UserID = u.ID }) // another kind
+	must(t, s.RevokeCredential(t.Context(), a.ID, first.ID, time.Now()), "revoke first")
+	must(t, s.CreateCredential(t.Context(), second), "staff token after revocation")
+	must(t, s.DeleteCredential(t.Context(), a.ID, second.ID), "delete second")
+	newCredential(t, s, a.ID, staff(a.ID, u.ID))
 }
 
 func testTouchCredentials(t *testing.T, s gatehouse.Store) {
