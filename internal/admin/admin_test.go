@@ -1,0 +1,172 @@
+package admin_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+)
+
+type fixture struct {
+	svc    *admin.Service
+	st     *sqlstore.DB
+	tenant *gatehouse.Tenant
+	op     admin.Actor
+	owner  admin.Actor
+	admin  admin.Actor
+	staff  admin.Actor
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	st := sqlstore.OpenTestSQLite(t)
+	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := admin.New(st, tree, admin.Options{})
+	ctx := context.Background()
+	ten, err := svc.CreateTenant(ctx, "acme", "Acme", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{svc: svc, st: st, tenant: ten, op: admin.Actor{TenantID: ten.ID, Name: admin.OperatorName, Operator: true}}
+	actor := func(email string, role gatehouse.Role) admin.Actor {
+		m, err := svc.AddMember(ctx, f.op, admin.NewMember{Email: email, Role: role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := svc.ActorFor(ctx, ten.ID, m.UserID, "203.0.113.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	f.owner = actor("owner@acme.test", gatehouse.RoleOwner)
+	f.admin = actor("admin@acme.test", gatehouse.RoleAdmin)
+	f.staff = actor("staff@acme.test", gatehouse.RoleStaff)
+	return f
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := gatehouse.ErrorCode(err); got != code {
+		t.Fatalf("error %v has code %q, want %q", err, got, code)
+	}
+}
+
+func TestRoles(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	_, err := f.svc.AddMember(ctx, f.admin, admin.NewMember{Email: "new@acme.test", Role: gatehouse.RoleOwner})
+	wantCode(t, err, gatehouse.EFORBIDDEN) // only owners make owners
+	_, err = f.svc.AddMember(ctx, f.staff, admin.NewMember{Email: "new@acme.test", Role: gatehouse.RoleStaff})
+	wantCode(t, err, gatehouse.EFORBIDDEN)
+	_, err = f.svc.SetRole(ctx, f.admin, f.owner.UserID, gatehouse.RoleStaff)
+	wantCode(t, err, gatehouse.EFORBIDDEN) // admins do not touch owners
+	_, err = f.svc.SetRole(ctx, f.owner, f.owner.UserID, gatehouse.RoleAdmin)
+	wantCode(t, err, gatehouse.ECONFLICT) // the last owner stays
+	wantCode(t, f.svc.RemoveMember(ctx, f.owner, f.owner.UserID), gatehouse.ECONFLICT)
+	_, err = f.svc.AddMember(ctx, f.owner, admin.NewMember{Email: "admin@acme.test", Role: gatehouse.RoleAdmin})
+	wantCode(t, err, gatehouse.ECONFLICT)
+	_, err = f.svc.AddMember(ctx, f.owner, admin.NewMember{Email: "x@acme.test", Role: gatehouse.RoleStaff, Password: "short"})
+	wantCode(t, err, gatehouse.EINVALID)
+	if _, err := f.svc.SetRole(ctx, f.owner, f.admin.UserID, gatehouse.RoleOwner); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.RemoveMember(ctx, f.owner, f.admin.UserID); err != nil { // two owners now
+		t.Fatal(err)
+	}
+}
+
+func TestPATRules(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	_, _, err := f.svc.CreatePAT(ctx, f.staff, admin.PATInput{Name: "x", Scopes: []string{"sales"}})
+	wantCode(t, err, gatehouse.EFORBIDDEN)
+	past := time.Now().Add(-time.Hour)
+	_, _, err = f.svc.CreatePAT(ctx, f.owner, admin.PATInput{Name: "x", Scopes: []string{"sales"}, ExpiresAt: &past})
+	wantCode(t, err, gatehouse.EINVALID)
+	_, _, err = f.svc.CreatePAT(ctx, f.owner, admin.PATInput{Name: "x", Scopes: []string{"nope"}})
+	wantCode(t, err, gatehouse.EINVALID)
+	c, tok, err := f.svc.CreatePAT(ctx, f.admin, admin.PATInput{Name: "x", Scopes: []string{"sales", "manage"}})
+	if err != nil || tok == "" || c.UserID != f.admin.UserID {
+		t.Fatalf("CreatePAT = %+v, %q, %v", c, tok, err)
+	}
+	// Removing the admin revokes their token in the same transaction.
+	if err := f.svc.RemoveMember(ctx, f.owner, f.admin.UserID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.st.FindCredential(ctx, f.tenant.ID, c.ID)
+	if err != nil || !got.Revoked() {
+		t.Fatalf("PAT of a removed member not revoked: %+v, %v", got, err)
+	}
+	events, err := f.svc.Audit(ctx, f.owner, gatehouse.AuditQuery{})
+	if err != nil || len(events) == 0 || events[0].Action != "user.remove" || events[0].IP != "203.0.113.1" {
+		t.Fatalf("audit = %+v, %v", events, err)
+	}
+}
+
+func TestStaffTokenRules(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	u := f.staff.UserID
+	wantCode(t, func() error { _, err := f.svc.StaffAllowList(ctx, f.owner, u); return err }(), gatehouse.ECONFLICT)
+	_, err := f.svc.AddStaffAllowEntry(ctx, f.owner, u, "office", "203.0.113.0/24")
+	wantCode(t, err, gatehouse.ECONFLICT) // no token yet
+	_, _, err = f.svc.GenerateStaffToken(ctx, f.owner, u, admin.StaffTokenInput{Scopes: []string{"manage"}})
+	wantCode(t, err, gatehouse.EINVALID)
+	_, _, err = f.svc.GenerateStaffToken(ctx, f.staff, u, admin.StaffTokenInput{Scopes: []string{"sales"}})
+	wantCode(t, err, gatehouse.EFORBIDDEN)
+	_, _, err = f.svc.GenerateStaffToken(ctx, f.owner, "usr_nobody", admin.StaffTokenInput{Scopes: []string{"sales"}})
+	wantCode(t, err, gatehouse.ENOTFOUND)
+	if _, _, err := f.svc.GenerateStaffToken(ctx, f.owner, u, admin.StaffTokenInput{Scopes: []string{"sales"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = f.svc.GenerateStaffToken(ctx, f.owner, u, admin.StaffTokenInput{Scopes: []string{"sales"}})
+	wantCode(t, err, gatehouse.ECONFLICT)
+	e, err := f.svc.AddStaffAllowEntry(ctx, f.owner, u, "office", "::ffff:203.0.113.0/120")
+	if err != nil || e.Prefix.String() != "203.0.113.0/24" {
+		t.Fatalf("AddStaffAllowEntry = %+v, %v", e, err)
+	}
+	for _, bad := range [][2]string{{"", "1.2.3.4"}, {"123456789012345678901", "1.2.3.4"}, {"x", "010.0.0.1"}, {"x", "1.2.3.4/33"}} {
+		_, err := f.svc.AddStaffAllowEntry(ctx, f.owner, u, bad[0], bad[1])
+		wantCode(t, err, gatehouse.EINVALID)
+	}
+	if err := f.svc.DeleteStaffToken(ctx, f.owner, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.GenerateStaffToken(ctx, f.owner, u, admin.StaffTokenInput{Scopes: []string{"sales"}}); err != nil {
+		t.Fatal(err)
+	}
+	list, err := f.svc.StaffAllowList(ctx, f.owner, u)
+	if err != nil || len(list) != 0 {
+		t.Fatalf("regenerated token's whitelist = %v, %v; want empty", list, err)
+	}
+}
+
+func TestAPIKeyDefaults(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	c, key, err := f.svc.CreateAPIKey(ctx, f.admin, admin.APIKeyInput{Description: "Amazon Sales Channel"})
+	if err != nil || len(c.Scopes) != 1 || c.Scopes[0] != "all" || c.UserID != "" || key == "" {
+		t.Fatalf("CreateAPIKey = %+v, %v", c, err)
+	}
+	_, _, err = f.svc.CreateAPIKey(ctx, f.admin, admin.APIKeyInput{Description: " "})
+	wantCode(t, err, gatehouse.EINVALID)
+	// The key belongs to the tenant: its creator leaving does not revoke it.
+	if err := f.svc.RemoveMember(ctx, f.owner, f.admin.UserID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.APIKey(ctx, f.owner, c.ID)
+	if err != nil || got.Revoked() {
+		t.Fatalf("API key after its creator left: %+v, %v", got, err)
+	}
+	wantCode(t, f.svc.RevokePAT(ctx, f.owner, c.ID), gatehouse.ENOTFOUND) // kinds stay apart
+	if err := f.svc.RevokeAPIKey(ctx, f.owner, c.ID); err != nil {
+		t.Fatal(err)
+	}
+}
