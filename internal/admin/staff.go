@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -158,7 +159,9 @@ func (s *Service) AddStaffAllowEntry(ctx context.Context, a Actor, userID, name,
 	if err != nil {
 		return nil, err
 	}
-	e := &gatehouse.AllowEntry{Name: name, Prefix: p}
+	// Names are trimmed as PAT names and API key descriptions are, so a
+	// blank name is refused however the front end sent it.
+	e := &gatehouse.AllowEntry{Name: strings.TrimSpace(name), Prefix: p}
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
