@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -23,7 +24,8 @@ import (
 
 // testEnv is the API over a real SQLite store, behind a real HTTP server.
 type testEnv struct {
-	dbPath string
+	dbPath string // the SQLite file, "" on PostgreSQL
+	pgURL  string // the PostgreSQL URL (with its test schema), "" on SQLite
 	db     *sqlstore.DB
 	tree   *gatehouse.ResourceTree
 	svc    *admin.Service
@@ -54,8 +56,46 @@ func forEachStore(t *testing.T, test func(t *testing.T, e *testEnv)) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		test(t, newEnvOn(t, sqlstore.OpenTestPostgres(t), ""))
+		test(t, newPostgresEnv(t))
 	})
+}
+
+// newPostgresEnv serves the API over a fresh PostgreSQL schema (skipped
+// unless sqlstore.TestPostgresEnv is set) and remembers its URL, so tests
+// can read the rows themselves (rawDB).
+func newPostgresEnv(t *testing.T) *testEnv {
+	t.Helper()
+	u := sqlstore.TestPostgresURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := sqlstore.Open(ctx, u)
+	if err != nil {
+		t.Fatalf("open test postgres: %v", err)
+	}
+	// Registered after the schema's cleanup, so it runs first.
+	t.Cleanup(func() { db.Close() })
+	e := newEnvOn(t, db, "")
+	e.pgURL = u
+	return e
+}
+
+// rawDB opens a connection of its own to the env's database, for tests
+// that look at what is stored beneath the store's API.
+func (e *testEnv) rawDB(t *testing.T) *sql.DB {
+	t.Helper()
+	driver, dsn := "sqlite", e.dbPath
+	if e.pgURL != "" {
+		driver, dsn = "pgx", e.pgURL
+	}
+	if dsn == "" {
+		t.Fatal("rawDB: the env's database is unknown")
+	}
+	db, err := sql.Open(driver, dsn) // drivers registered by sqlstore
+	if err != nil {
+		t.Fatalf("open raw database: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // newEnvOn serves the API over db behind a real HTTP server. The test

@@ -105,6 +105,11 @@ func TestRouting(t *testing.T) {
 			{"wrong method on users", "PUT", "/api/v1/users/x", "", 405, "method_not_allowed", "DELETE, GET, HEAD, PATCH"},
 			{"wrong method on settings", "POST", "/api/v1/settings", f.token, 405, "method_not_allowed", "GET, HEAD, PATCH"},
 			{"wrong method on audit", "DELETE", "/api/v1/audit-events", f.token, 405, "method_not_allowed", "GET, HEAD"},
+			{"wrong method on api-token", "PUT", "/api/v1/users/x/api-token", f.token, 405, "method_not_allowed", "DELETE, GET, HEAD, POST"},
+			{"wrong method on ip-allowlist", "DELETE", "/api/v1/users/x/api-token/ip-allowlist", f.token, 405, "method_not_allowed", "GET, HEAD, POST"},
+			{"wrong method on an ip-allowlist entry", "GET", "/api/v1/users/x/api-token/ip-allowlist/y", f.token, 405, "method_not_allowed", "DELETE"},
+			{"wrong method on api-keys", "PATCH", "/api/v1/api-keys", f.token, 405, "method_not_allowed", "GET, HEAD, POST"},
+			{"wrong method on an api key", "PATCH", "/api/v1/api-keys/x", f.token, 405, "method_not_allowed", "DELETE, GET, HEAD"},
 			{"wrong method on openapi", "POST", "/api/v1/openapi.json", "", 405, "method_not_allowed", "GET, HEAD"},
 		}
 		for _, tt := range tests {
