@@ -1,5 +1,6 @@
 // Package console is Gatehouse's server-rendered admin console under
-// /console/: personal access tokens, users, settings and the audit log of
+// /console/: personal access tokens, the API Portal's API keys, users with
+// their staff API tokens and IP whitelists, settings and the audit log of
 // the tenant the signed-in user works in.
 //
 // It is a thin adapter over admin.Service, which checks roles, validates
@@ -141,6 +142,23 @@ func (c *Console) routes() http.Handler {
 	mux.Handle("POST /console/users/{id}/role", c.form(c.userRole))
 	mux.Handle("GET /console/users/{id}/remove", c.page(c.userRemoveConfirm))
 	mux.Handle("POST /console/users/{id}/remove", c.form(c.userRemove))
+	mux.Handle("GET /console/users/{id}", c.page(c.userPage))
+
+	// A user's API Auth tab: the staff API token and its IP whitelist (seed 001).
+	mux.Handle("GET /console/users/{id}/api-auth", c.page(c.apiAuthPage))
+	mux.Handle("POST /console/users/{id}/api-token", c.form(c.staffTokenGenerate))
+	mux.Handle("GET /console/users/{id}/api-token/delete", c.page(c.staffTokenDeleteConfirm))
+	mux.Handle("POST /console/users/{id}/api-token/delete", c.form(c.staffTokenDelete))
+	mux.Handle("GET /console/users/{id}/ip-whitelist/new", c.page(c.ipWhitelistNew))
+	mux.Handle("POST /console/users/{id}/ip-whitelist", c.form(c.ipWhitelistAdd))
+	mux.Handle("GET /console/users/{id}/ip-whitelist/{entry}/delete", c.page(c.ipWhitelistDeleteConfirm))
+	mux.Handle("POST /console/users/{id}/ip-whitelist/{entry}/delete", c.form(c.ipWhitelistDelete))
+
+	// The API Portal: API keys (seed 003).
+	mux.Handle("GET /console/api-keys", c.page(c.apiKeyList))
+	mux.Handle("POST /console/api-keys", c.form(c.apiKeyCreate))
+	mux.Handle("GET /console/api-keys/{id}/revoke", c.page(c.apiKeyRevokeConfirm))
+	mux.Handle("POST /console/api-keys/{id}/revoke", c.form(c.apiKeyRevoke))
 
 	mux.Handle("GET /console/settings", c.page(c.settingsPage))
 	mux.Handle("POST /console/settings", c.form(c.settingsSave))

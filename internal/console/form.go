@@ -32,6 +32,13 @@ func (e *FormErrors) Any() bool { return e != nil && (e.Form != "" || len(e.Fiel
 // re-render the form with (422, 409, 403) and the translated messages;
 // otherwise ok is false and the error becomes an error page.
 func (c *Console) formError(rq *request, err error) (status int, fe *FormErrors, ok bool) {
+	return c.formErrorFor(rq, err, nil)
+}
+
+// formErrorFor is formError for a form whose inputs need their own
+// messages: fields maps an error's Field to the message ID shown next to
+// that input, before the console-wide fieldMessages.
+func (c *Console) formErrorFor(rq *request, err error, fields map[string]string) (status int, fe *FormErrors, ok bool) {
 	var ge *gatehouse.Error
 	if !errors.As(err, &ge) {
 		return 0, nil, false
@@ -54,7 +61,9 @@ func (c *Console) formError(rq *request, err error) (status int, fe *FormErrors,
 		status = http.StatusForbidden
 	}
 	fe = &FormErrors{Fields: map[string]string{}}
-	if id, known := fieldMessages[ge.Field]; known {
+	if id, known := fields[ge.Field]; known {
+		fe.Fields[ge.Field] = rq.loc.T(id, "Max", gatehouse.MaxAllowEntryName)
+	} else if id, known := fieldMessages[ge.Field]; known {
 		fe.Fields[ge.Field] = rq.loc.T(id, "Min", admin.MinPasswordLen)
 	} else if ge.Field != "" {
 		fe.Fields[ge.Field] = ge.Message

@@ -15,7 +15,7 @@ type patListView struct {
 	Tokens    []patRow
 	Form      patForm
 	Errors    *FormErrors
-	Tree      []*scopeNode
+	Picker    scopePicker
 	Today     string // earliest date the expiry input accepts
 	QuickDays []int  // quick expiry choices, in days
 }
@@ -47,6 +47,27 @@ type scopeNode struct {
 	Title    string
 	Checked  bool
 	Children []*scopeNode
+}
+
+// scopePicker is the data of the scope_tree partial: the resource tree as
+// checkboxes, what is ticked, the field's error and whether the reserved
+// "manage" resource is offered (only where the credential may hold it).
+type scopePicker struct {
+	Legend  string // message ID
+	Help    string // message ID
+	Tree    []*scopeNode
+	Checked map[string]bool
+	Error   string
+	Manage  bool
+}
+
+// picker builds the scope checkboxes with checked ticked.
+func (c *Console) picker(checked map[string]bool, fe *FormErrors, manage bool) scopePicker {
+	return scopePicker{
+		Legend: msg("pat.form.scopes"), Help: msg("pat.form.scopes.help"),
+		Tree: scopeTree(c.admin.Tree().Roots(), checked), Checked: checked,
+		Error: fe.Field("scopes"), Manage: manage,
+	}
 }
 
 // scopeTree turns the resource tree into checkbox nodes.
@@ -86,7 +107,7 @@ func (c *Console) renderPATList(w http.ResponseWriter, r *http.Request, rq *requ
 		Base:      Base{Title: msg("pat.title"), Nav: "tokens"},
 		Form:      f,
 		Errors:    fe,
-		Tree:      scopeTree(c.admin.Tree().Roots(), f.Scopes),
+		Picker:    c.picker(f.Scopes, fe, true),
 		Today:     now.UTC().Format(time.DateOnly),
 		QuickDays: []int{7, 30, 90},
 	}

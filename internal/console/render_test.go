@@ -167,14 +167,15 @@ func sampleViews() map[string]viewModel {
 	tree, _ := gatehouse.NewResourceTree(gatehouse.CommerceResources())
 	row := patRow{ID: "crd_1", Name: "Export <script>", Hint: "gate_pat_AbCd…", Owner: "owner@acme.test", Scopes: []string{"sales", "verify"}, CreatedAt: now, ExpiresAt: &later, LastUsedAt: &now, Expired: true}
 	row2 := patRow{ID: "crd_2", Name: "Forever", Hint: "gate_pat_XyZw…", Scopes: []string{"all"}, CreatedAt: now}
-	fe := &FormErrors{Fields: map[string]string{"name": "bad name", "scopes": "bad scopes", "expires_at": "bad date", "email": "bad email", "role": "bad role", "password": "bad password"}, Form: "form problem"}
+	staffMember := memberRow{UserID: "usr_3", Email: "vendor@partner.test", Role: gatehouse.RoleStaff, CreatedAt: now}
+	fe := &FormErrors{Fields: map[string]string{"cidr": "bad cidr", "description": "bad description", "name": "bad name", "scopes": "bad scopes", "expires_at": "bad date", "email": "bad email", "role": "bad role", "password": "bad password"}, Form: "form problem"}
 	return map[string]viewModel{
 		"login": &loginView{Base: Base{Title: "login.title"}, Email: "a@b.test", Next: "/console/users", Errors: &FormErrors{Form: "wrong"}},
 		"error": &errorView{Base: base("error.forbidden.title", ""), Status: 403, Heading: "error.forbidden.title", Message: "error.forbidden.message"},
 		"pat_list": &patListView{
 			Base: base("pat.title", "tokens"), Tokens: []patRow{row, row2},
 			Form:   patForm{Name: "x", ExpiresAt: "2026-04-01", Scopes: map[string]bool{"sales": true, "manage": true}, Nonce: "n"},
-			Errors: fe, Tree: scopeTree(tree.Roots(), map[string]bool{"sales": true}), Today: "2026-03-01", QuickDays: []int{1, 7, 30, 90},
+			Errors: fe, Picker: pickerOf(tree, map[string]bool{"sales": true}, fe, true), Today: "2026-03-01", QuickDays: []int{1, 7, 30, 90},
 		},
 		"pat_created": &patCreatedView{Base: base("pat.created.title", "tokens"), Token: "gate_pat_secret", Name: "Export", Scopes: []string{"all"}, ExpiresAt: &later},
 		"pat_revoke":  &patRevokeView{Base: base("pat.revoke.title", "tokens"), Token: row},
@@ -185,13 +186,35 @@ func sampleViews() map[string]viewModel {
 			RowErrors: map[string]string{"usr_1": "a tenant must keep at least one owner"},
 		},
 		"user_remove": &userRemoveView{Base: base("users.remove.title", "users"), Member: memberRow{UserID: "usr_2", Email: "s@acme.test", Role: gatehouse.RoleStaff, CreatedAt: now, Self: true}},
-		"settings":    &settingsView{Base: base("settings.title", "settings"), Groups: settingGroups(gatehouse.Settings{EnhancedSecurity: true})},
+		"user":        &userView{Base: base("user.title", "users"), Member: staffMember, Roles: roleOptions, Tab: "profile"},
+		"user_api_auth": &apiAuthView{
+			Base: base("staff.title", "users"), Member: staffMember, Tab: "api-auth",
+			Token:   &staffTokenRow{Hint: "gate_stf_AbCd…", Scopes: []string{"catalog.products", "verify"}, CreatedAt: now, ExpiresAt: &now, Expired: true},
+			Entries: []allowRow{{ID: "ip_1", Name: "office <b>", CIDR: "203.0.113.0/24", CreatedAt: now}}, MaxEntries: 20,
+			Errors: fe, Picker: pickerOf(tree, map[string]bool{"sales": true}, fe, false),
+		},
+		"staff_token_created": &staffTokenCreatedView{Base: base("staff.created.title", "users"), Member: staffMember, Token: "gate_stf_secret", Scopes: []string{"sales"}},
+		"staff_token_delete":  &staffTokenDeleteView{Base: base("staff.delete.title", "users"), Member: staffMember, Token: staffTokenRow{Hint: "gate_stf_AbCd…", CreatedAt: now}, Entries: 2},
+		"ip_whitelist_new":    &ipWhitelistView{Base: base("staff.ip.new.title", "users"), Member: staffMember, Name: "办公室", CIDR: "10.0.0.1/8", Errors: fe, MaxEntries: 20, MaxName: 20},
+		"ip_whitelist_delete": &ipWhitelistDeleteView{Base: base("staff.ip.delete.title", "users"), Member: staffMember, Entry: allowRow{ID: "ip_1", Name: "office", CIDR: "127.0.0.1/32"}},
+		"api_keys": &apiKeysView{
+			Base: base("apikey.title", "api-keys"), Keys: []apiKeyRow{{ID: "crd_3", Description: "Amazon Sales Channel", Hint: "gate_key_AbCd…", Scopes: []string{"all"}, CreatedAt: now, LastUsedAt: &now, ExpiresAt: &later, Expired: true}},
+			Form:   apiKeyForm{Description: "x", Scopes: map[string]bool{"all": true}, Nonce: "n"},
+			Errors: fe, Picker: pickerOf(tree, map[string]bool{"all": true}, fe, false), Today: "2026-03-01", Advanced: true,
+		},
+		"api_key_created": &apiKeyCreatedView{Base: base("apikey.created.title", "api-keys"), Key: "gate_key_secret", Description: "Amazon", Scopes: []string{"all"}},
+		"api_key_revoke":  &apiKeyRevokeView{Base: base("apikey.revoke.title", "api-keys"), Key: apiKeyRow{ID: "crd_3", Description: "Amazon", Hint: "gate_key_AbCd…", CreatedAt: now}},
+		"settings":        &settingsView{Base: base("settings.title", "settings"), Groups: settingGroups(gatehouse.Settings{EnhancedSecurity: true})},
 		"audit": &auditView{
 			Base:   base("audit.title", "audit"),
 			Events: []*gatehouse.AuditEvent{{ID: "aud_2", Time: now, Actor: "owner@acme.test", Action: "pat.create", Target: "crd_1 Export", IP: "203.0.113.7"}, {ID: "aud_1", Time: now, Actor: "operator", Action: "tenant.create", Target: "acme"}},
 			Older:  "aud_1", Paged: true,
 		},
 	}
+}
+
+func pickerOf(tree *gatehouse.ResourceTree, checked map[string]bool, fe *FormErrors, manage bool) scopePicker {
+	return scopePicker{Legend: "pat.form.scopes", Help: "pat.form.scopes.help", Tree: scopeTree(tree.Roots(), checked), Checked: checked, Error: fe.Field("scopes"), Manage: manage}
 }
 
 // TestEveryPageRenders executes every page template with a sample view

@@ -25,17 +25,33 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 )
 
-// TestE2EBrowser drives the console with a real headless Chromium against a
-// fully wired in-process Gatehouse (SQLite, demo store API behind the
-// gateway): log in through the login form, generate a personal access token
-// with a name, an expiration date and two scopes, copy it, use it at the
-// gateway, revoke it through the confirmation page, see it refused, and find
-// both actions in the audit log. It also opens Users and Settings, and saves
-// a screenshot of every page to docs/screenshots/ for the README.
-//
+// viewW×viewH is the browser window (and the width of every screenshot).
+const viewW, viewH = 1280, 860
+
+// browserRun is one browser test's world: a fully wired in-process
+// Gatehouse (SQLite, the demo store API behind its gateway, the demo
+// tenant seeded), a headless Chromium with clipboard access, and the
+// helpers the walks use.
+type browserRun struct {
+	t     *testing.T
+	ctx   context.Context // bounds the whole test
+	bctx  context.Context // the browser tab
+	base  string          // http://127.0.0.1:port
+	creds *server.DemoCredentials
+	shots string // where screenshots go
+	start time.Time
+
+	do         func(step string, actions ...chromedp.Action[chromedp.Void])
+	navigateBy func(step string, want int, actions ...chromedp.Action[chromedp.Void])
+	eval       func(step, js string) string
+	shot       func(name string)
+	location   func() string
+}
+
+// newBrowserRun starts Gatehouse and Chromium for t, bounded by timeout.
 // It runs only with GATEHOUSE_E2E=1; then a missing Chromium is a failure.
-func TestE2EBrowser(t *testing.T) {
-	const viewW, viewH = 1280, 860
+func newBrowserRun(t *testing.T, timeout time.Duration) *browserRun {
+	t.Helper()
 	if os.Getenv("GATEHOUSE_E2E") != "1" {
 		t.Skip("set GATEHOUSE_E2E=1 to run the headless Chromium test")
 	}
@@ -44,12 +60,12 @@ func TestE2EBrowser(t *testing.T) {
 	start := time.Now()
 
 	// The whole test, browser included, is bounded.
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
 
 	// A real Gatehouse with the demo store API behind its gateway.
 	upstream := httptest.NewServer(demo.New())
-	defer upstream.Close()
+	t.Cleanup(upstream.Close)
 	upURL, err := url.Parse(upstream.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -72,10 +88,10 @@ func TestE2EBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	srv.Config.Handler = s.Handler
 	srv.Start()
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	creds, err := s.SeedDemo(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -95,9 +111,9 @@ func TestE2EBrowser(t *testing.T) {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(viewW, viewH),
 	)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
-	defer cancelBrowser()
+	t.Cleanup(cancelBrowser)
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start Chromium %s: %v", chromium, err)
 	}
@@ -182,6 +198,36 @@ func TestE2EBrowser(t *testing.T) {
 	// Headless Chromium keeps part of the window for its (invisible) frame;
 	// pin the page's viewport to the window size.
 	do("viewport", chromedp.EmulateViewport(viewW, viewH))
+	return &browserRun{
+		t: t, ctx: ctx, bctx: bctx, base: base, creds: creds, shots: shots, start: start,
+		do: do, navigateBy: navigateBy, eval: eval, shot: shot, location: location,
+	}
+}
+
+// login signs the demo owner in through the login form.
+func (br *browserRun) login() {
+	br.t.Helper()
+	br.do("open console", chromedp.Navigate(br.base+"/console/"), chromedp.WaitVisible(chromedp.CSS(`form[action="/console/login"] #email`)))
+	br.do("fill login",
+		chromedp.SendKeys(chromedp.CSS("#email"), br.creds.Email),
+		chromedp.SendKeys(chromedp.CSS("#password"), br.creds.Password),
+	)
+	br.navigateBy("log in", http.StatusOK, chromedp.Click(chromedp.CSS(`form[action="/console/login"] button[type=submit]`)))
+}
+
+// TestE2EBrowser drives the console with a real headless Chromium against a
+// fully wired in-process Gatehouse (SQLite, demo store API behind the
+// gateway): log in through the login form, generate a personal access token
+// with a name, an expiration date and two scopes, copy it, use it at the
+// gateway, revoke it through the confirmation page, see it refused, and find
+// both actions in the audit log. It also opens Users and Settings, and saves
+// a screenshot of every page to docs/screenshots/ for the README.
+//
+// It runs only with GATEHOUSE_E2E=1; then a missing Chromium is a failure.
+func TestE2EBrowser(t *testing.T) {
+	br := newBrowserRun(t, 50*time.Second)
+	ctx, bctx, base, creds, shots, start := br.ctx, br.bctx, br.base, br.creds, br.shots, br.start
+	do, navigateBy, eval, shot, location := br.do, br.navigateBy, br.eval, br.shot, br.location
 
 	// 1. An anonymous visit lands on the login form; log in through it.
 	do("open console", chromedp.Navigate(base+"/console/"), chromedp.WaitVisible(chromedp.CSS(`form[action="/console/login"] #email`)))
