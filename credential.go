@@ -70,6 +70,7 @@ type Credential struct {
 	Scopes     []string // granted resource ids
 	ExpiresAt  *time.Time
 	RevokedAt  *time.Time
+	RotatedAt  *time.Time // a refresh token replaced by RotateRefreshToken
 	LastUsedAt *time.Time
 	CreatedAt  time.Time
 	// AllowList restricts the client addresses; empty means no restriction.
