@@ -17,6 +17,8 @@ import (
 //     database that cannot be reached is EUNAVAILABLE.
 //   - Multi-row invariants live in one method each so they are atomic.
 type Store interface {
+	OAuth2Store
+
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
 	Close() error

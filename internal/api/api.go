@@ -5,7 +5,8 @@
 // the CLI cannot drift apart. Callers authenticate with a Bearer token that
 // grants the reserved "manage" resource and act in the token's tenant with
 // its owner's current role. Each resource lives in a file of its own
-// (tokens.go, users.go, staff_token.go, api_keys.go, settings.go, audit.go)
+// (tokens.go, users.go, staff_token.go, api_keys.go, oauth_clients.go,
+// settings.go, audit.go)
 // that contributes its routes; openapi.json describes them all.
 package api
 
@@ -86,6 +87,7 @@ func New(cfg Config) http.Handler {
 		h.userRoutes(),
 		h.staffTokenRoutes(),
 		h.apiKeyRoutes(),
+		h.oauthClientRoutes(),
 		h.settingsRoutes(),
 		h.auditRoutes(),
 		h.openAPIRoutes(),

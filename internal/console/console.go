@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/oauth2"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/web"
 )
@@ -41,10 +42,13 @@ const maxForm = 64 << 10
 
 // Config wires a Console.
 type Config struct {
-	Admin          *admin.Service
+	Admin *admin.Service
+	// OAuth2 is the authorization server whose /oauth2/authorize login and
+	// consent pages the console renders (AuthorizeHandler); nil disables it.
+	OAuth2         *oauth2.Provider
 	Store          gatehouse.Store
 	Keys           *secret.Keyring
-	PublicURL      string // an https URL makes cookies Secure
+	PublicURL      string // an https URL makes cookies Secure; the base of authorize links
 	TrustedProxies []netip.Prefix
 	Log            *slog.Logger     // default slog.Default()
 	Now            func() time.Time // default time.Now
@@ -53,13 +57,15 @@ type Config struct {
 // Console is the admin console, an http.Handler for every path under
 // /console/. It is safe for concurrent use.
 type Console struct {
-	admin   *admin.Service
-	store   gatehouse.Store
-	keys    *secret.Keyring
-	trusted []netip.Prefix
-	log     *slog.Logger
-	now     func() time.Time
-	secure  bool
+	admin     *admin.Service
+	oauth     *oauth2.Provider
+	publicURL string // PublicURL without a trailing slash
+	store     gatehouse.Store
+	keys      *secret.Keyring
+	trusted   []netip.Prefix
+	log       *slog.Logger
+	now       func() time.Time
+	secure    bool
 
 	cat     *catalog
 	pages   map[string]*template.Template
@@ -81,12 +87,14 @@ func New(cfg Config) (*Console, error) {
 		cfg.Now = time.Now
 	}
 	c := &Console{
-		admin:   cfg.Admin,
-		store:   cfg.Store,
-		keys:    cfg.Keys,
-		trusted: cfg.TrustedProxies,
-		log:     cfg.Log,
-		now:     cfg.Now,
+		admin:     cfg.Admin,
+		oauth:     cfg.OAuth2,
+		publicURL: strings.TrimRight(cfg.PublicURL, "/"),
+		store:     cfg.Store,
+		keys:      cfg.Keys,
+		trusted:   cfg.TrustedProxies,
+		log:       cfg.Log,
+		now:       cfg.Now,
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
@@ -159,6 +167,18 @@ func (c *Console) routes() http.Handler {
 	mux.Handle("POST /console/api-keys", c.form(c.apiKeyCreate))
 	mux.Handle("GET /console/api-keys/{id}/revoke", c.page(c.apiKeyRevokeConfirm))
 	mux.Handle("POST /console/api-keys/{id}/revoke", c.form(c.apiKeyRevoke))
+
+	// OAuth apps (seed 002: Integrations › API › Activate) and the apps a
+	// user has allowed.
+	mux.Handle("GET /console/oauth-apps", c.page(c.oauthAppList))
+	mux.Handle("POST /console/oauth-apps", c.form(c.oauthAppCreate))
+	mux.Handle("GET /console/oauth-apps/{id}", c.page(c.oauthAppPage))
+	mux.Handle("POST /console/oauth-apps/{id}/rotate-secret", c.form(c.oauthAppRotate))
+	mux.Handle("GET /console/oauth-apps/{id}/delete", c.page(c.oauthAppDeleteConfirm))
+	mux.Handle("POST /console/oauth-apps/{id}/delete", c.form(c.oauthAppDelete))
+	mux.Handle("GET /console/connected-apps", c.page(c.connectedApps))
+	mux.Handle("GET /console/connected-apps/{id}/revoke", c.page(c.connectedAppRevokeConfirm))
+	mux.Handle("POST /console/connected-apps/{id}/revoke", c.form(c.connectedAppRevoke))
 
 	mux.Handle("GET /console/settings", c.page(c.settingsPage))
 	mux.Handle("POST /console/settings", c.form(c.settingsSave))
@@ -319,14 +339,16 @@ func loginURL(next string) string {
 	return Prefix + "/login?next=" + url.QueryEscape(next)
 }
 
-// SafeRedirect returns next when it is a same-site relative path
-// ("/console/users?x=1"), and the console's start page otherwise.
+// SafeRedirect returns next when it is a same-site relative path to a
+// console page ("/console/users?x=1") or to the OAuth 2.0 authorization
+// endpoint ("/oauth2/authorize?client_id=…", where login sends the user
+// back to the consent page), and the console's start page otherwise.
 // Security: it refuses absolute URLs, scheme-relative "//host" and
-// "/\host" forms and control characters, so a login link cannot send the
-// user to another site (no open redirect).
+// "/\host" forms, control characters and every other path, so a login
+// link cannot send the user to another site (no open redirect).
 func SafeRedirect(next string) string {
 	const home = Prefix + "/tokens"
-	if next == "" || len(next) > 2048 || next[0] != '/' {
+	if next == "" || len(next) > maxNext || next[0] != '/' {
 		return home
 	}
 	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
@@ -338,11 +360,18 @@ func SafeRedirect(next string) string {
 		}
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
+	}
+	if u.Path != Prefix && !strings.HasPrefix(u.Path, Prefix+"/") && u.Path != AuthorizePath {
 		return home
 	}
 	return next
 }
+
+// maxNext bounds a return address: an authorization request with a long
+// state and a PKCE challenge fits easily.
+const maxNext = 4096
 
 // fail renders err as a page: 403 for a failed CSRF check or a role the
 // admin service refused, 404 for unknown (or other tenants') objects,

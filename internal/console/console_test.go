@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/console"
+	"github.com/gatehouse/gatehouse/internal/oauth2"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
@@ -79,11 +80,16 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := console.New(console.Config{Admin: svc, Store: db, Keys: keys, PublicURL: "http://gatehouse.test", Log: log, Now: clk.Now})
+	provider := oauth2.New(oauth2.Config{Store: db, Tree: tree, Issuer: "http://gatehouse.test", Now: clk.Now, Log: log})
+	c, err := console.New(console.Config{OAuth2: provider, Admin: svc, Store: db, Keys: keys, PublicURL: "http://gatehouse.test", Log: log, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(c)
+	// Mounted as internal/server mounts them.
+	mux := http.NewServeMux()
+	mux.Handle("/console/", c)
+	mux.Handle(console.AuthorizePath, c.AuthorizeHandler())
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	e := &env{t: t, ctx: ctx, dbPath: dbPath, store: db, admin: svc, console: c, srv: srv, clock: clk}
 	if e.tenantA, err = svc.CreateTenant(ctx, "acme", "Acme Store", ""); err != nil {

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
@@ -23,6 +24,7 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	v := &loginView{Base: Base{Title: msg("login.title")}, Next: next}
+	c.allowLoginRedirect(w, r, next)
 	c.renderWith(w, r, nil, c.localizerFor(r, nil), http.StatusOK, "login", v)
 	return nil
 }
@@ -38,6 +40,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	next := SafeRedirect(r.PostFormValue("next"))
 	v := &loginView{Base: Base{Title: msg("login.title")}, Email: email, Next: next}
+	c.allowLoginRedirect(w, r, next)
 	u, err := c.admin.Login(r.Context(), email, r.PostFormValue("password"), c.clientIP(r))
 	if err != nil {
 		switch gatehouse.ErrorCode(err) {
@@ -84,4 +87,21 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) error {
 	c.setFlash(w, msg("flash.logged_out"))
 	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
 	return nil
+}
+
+// allowLoginRedirect lets the login form's redirect chain end at an OAuth
+// 2.0 client: when next is an authorization request whose client and
+// redirect URI are registered, login → /oauth2/authorize → the client (a
+// consent given before) must pass the page's form-action.
+func (c *Console) allowLoginRedirect(w http.ResponseWriter, r *http.Request, next string) {
+	if c.oauth == nil {
+		return
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Path != AuthorizePath {
+		return
+	}
+	if req, err := c.oauth.ParseAuthorize(r.Context(), u.Query()); err == nil {
+		allowFormRedirect(w, req.RedirectURI)
+	}
 }

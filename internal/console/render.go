@@ -58,19 +58,21 @@ type Flash struct {
 const flashCookie = "gatehouse_flash"
 
 var flashMessages = map[string]bool{
-	msg("flash.pat_revoked"):         true,
-	msg("flash.user_added"):          true,
-	msg("flash.user_role"):           true,
-	msg("flash.user_removed"):        true,
-	msg("flash.settings_saved"):      true,
-	msg("flash.tenant_switched"):     true,
-	msg("flash.locale_saved"):        true,
-	msg("flash.logged_out"):          true,
-	msg("flash.form_resubmitted"):    true,
-	msg("flash.staff_token_deleted"): true,
-	msg("flash.ip_added"):            true,
-	msg("flash.ip_deleted"):          true,
-	msg("flash.api_key_revoked"):     true,
+	msg("flash.pat_revoked"):           true,
+	msg("flash.user_added"):            true,
+	msg("flash.user_role"):             true,
+	msg("flash.user_removed"):          true,
+	msg("flash.settings_saved"):        true,
+	msg("flash.tenant_switched"):       true,
+	msg("flash.locale_saved"):          true,
+	msg("flash.logged_out"):            true,
+	msg("flash.form_resubmitted"):      true,
+	msg("flash.staff_token_deleted"):   true,
+	msg("flash.ip_added"):              true,
+	msg("flash.ip_deleted"):            true,
+	msg("flash.api_key_revoked"):       true,
+	msg("flash.oauth_app_deleted"):     true,
+	msg("flash.connected_app_revoked"): true,
 }
 
 func (c *Console) setFlash(w http.ResponseWriter, id string) {
@@ -153,6 +155,8 @@ var pageNames = []string{
 	"user", "user_api_auth", "staff_token_created", "staff_token_delete",
 	"ip_whitelist_new", "ip_whitelist_delete",
 	"api_keys", "api_key_created", "api_key_revoke",
+	"oauth_apps", "oauth_app_created", "oauth_app", "oauth_app_secret", "oauth_app_delete",
+	"connected_apps", "connected_app_revoke", "oauth_consent", "oauth_error",
 }
 
 // render renders a page for a signed-in user.

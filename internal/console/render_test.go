@@ -168,7 +168,9 @@ func sampleViews() map[string]viewModel {
 	row := patRow{ID: "crd_1", Name: "Export <script>", Hint: "gate_pat_AbCd…", Owner: "owner@acme.test", Scopes: []string{"sales", "verify"}, CreatedAt: now, ExpiresAt: &later, LastUsedAt: &now, Expired: true}
 	row2 := patRow{ID: "crd_2", Name: "Forever", Hint: "gate_pat_XyZw…", Scopes: []string{"all"}, CreatedAt: now}
 	staffMember := memberRow{UserID: "usr_3", Email: "vendor@partner.test", Role: gatehouse.RoleStaff, CreatedAt: now}
-	fe := &FormErrors{Fields: map[string]string{"cidr": "bad cidr", "description": "bad description", "name": "bad name", "scopes": "bad scopes", "expires_at": "bad date", "email": "bad email", "role": "bad role", "password": "bad password"}, Form: "form problem"}
+	app := oauthAppRow{ID: "APIK-1", Name: "Fax <b>", Confidential: true, RedirectURIs: []string{"https://a.test/cb"}, Scopes: []string{"all"}, GrantTypes: []string{"authorization_code", "refresh_token"}, SecretHint: "AbCd…", PrevSecretExpiresAt: &later, CreatedAt: now}
+	publicApp := oauthAppRow{ID: "APIK-2", Name: "SPA", RedirectURIs: []string{"http://127.0.0.1:8/cb"}, Scopes: []string{"sales"}, GrantTypes: []string{"authorization_code"}, CreatedAt: now}
+	fe := &FormErrors{Fields: map[string]string{"grant_types": "bad grants", "redirect_uris": "bad uris", "grace_period": "bad grace", "cidr": "bad cidr", "description": "bad description", "name": "bad name", "scopes": "bad scopes", "expires_at": "bad date", "email": "bad email", "role": "bad role", "password": "bad password"}, Form: "form problem"}
 	return map[string]viewModel{
 		"login": &loginView{Base: Base{Title: "login.title"}, Email: "a@b.test", Next: "/console/users", Errors: &FormErrors{Form: "wrong"}},
 		"error": &errorView{Base: base("error.forbidden.title", ""), Status: 403, Heading: "error.forbidden.title", Message: "error.forbidden.message"},
@@ -204,7 +206,28 @@ func sampleViews() map[string]viewModel {
 		},
 		"api_key_created": &apiKeyCreatedView{Base: base("apikey.created.title", "api-keys"), Key: "gate_key_secret", Description: "Amazon", Scopes: []string{"all"}},
 		"api_key_revoke":  &apiKeyRevokeView{Base: base("apikey.revoke.title", "api-keys"), Key: apiKeyRow{ID: "crd_3", Description: "Amazon", Hint: "gate_key_AbCd…", CreatedAt: now}},
-		"settings":        &settingsView{Base: base("settings.title", "settings"), Groups: settingGroups(gatehouse.Settings{EnhancedSecurity: true})},
+		"oauth_apps": &oauthAppsView{
+			Base: base("oauthapp.title", "oauth-apps"), Apps: []oauthAppRow{app, publicApp}, Enterprise: true,
+			Form:   oauthAppForm{Name: "Fax <b>", RedirectURIs: "https://a.test/cb\nhttp://127.0.0.1:9/cb", Confidential: true, Grants: map[string]bool{"authorization_code": true}, Scopes: map[string]bool{"all": true}, Nonce: "n"},
+			Errors: fe, Picker: pickerOf(tree, map[string]bool{"all": true}, fe, false),
+			Grants: []grantOption{{Value: "authorization_code", Label: "oauthapp.grant.authorization_code", Help: "oauthapp.grant.authorization_code.help", Checked: true}},
+		},
+		"oauth_app_created": &oauthAppCreatedView{Base: base("oauthapp.created.title", "oauth-apps"), App: app, Secret: "s3cret", Links: []authorizeLink{{RedirectURI: "https://a.test/cb", URL: "http://gh.test/oauth2/authorize?response_type=code&client_id=APIK-1&redirect_uri=https%3A%2F%2Fa.test%2Fcb&scope=all"}}},
+		"oauth_app":         &oauthAppView{Base: base("oauthapp.app.title", "oauth-apps"), App: app, Graces: graceOptions, Nonce: "n", Errors: fe, Links: []authorizeLink{{RedirectURI: "https://a.test/cb", URL: "http://gh.test/x"}}},
+		"oauth_app_secret":  &oauthAppSecretView{Base: base("oauthapp.rotated.title", "oauth-apps"), App: app, Secret: "s3cret"},
+		"oauth_app_delete":  &oauthAppDeleteView{Base: base("oauthapp.delete.title", "oauth-apps"), App: publicApp},
+		"connected_apps": &connectedAppsView{Base: base("connected.title", "connected-apps"), Apps: []connectedAppRow{
+			{ClientID: "APIK-1", Name: "Fax", Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales", Title: "Sales", Includes: []string{"Orders"}}}, Since: now},
+			{ClientID: "APIK-2", Since: now},
+		}},
+		"connected_app_revoke": &connectedAppRevokeView{Base: base("connected.revoke.title", "connected-apps"), App: connectedAppRow{ClientID: "APIK-1", Name: "Fax", Since: now}},
+		"oauth_consent": &consentView{
+			Base: Base{Title: "consent.title"}, App: "Fax <script>", Tenant: "Demo Store", Account: "owner@acme.test", RedirectHost: "a.test",
+			Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales.orders", Title: "Sales › Orders"}, {ID: "manage", Message: "consent.scope.manage"}, {ID: "verify", Message: "consent.scope.verify"}},
+			Params: []hiddenField{{"client_id", "APIK-1"}, {"state", "x\"y"}},
+		},
+		"oauth_error": &authorizeErrorViewModel{Base: Base{Title: "oauth.error.title"}, Status: 400, Heading: "oauth.error.title", Message: "oauth.error.redirect_uri", Detail: "invalid_request: redirect_uri is not registered"},
+		"settings":    &settingsView{Base: base("settings.title", "settings"), Groups: settingGroups(gatehouse.Settings{EnhancedSecurity: true})},
 		"audit": &auditView{
 			Base:   base("audit.title", "audit"),
 			Events: []*gatehouse.AuditEvent{{ID: "aud_2", Time: now, Actor: "owner@acme.test", Action: "pat.create", Target: "crd_1 Export", IP: "203.0.113.7"}, {ID: "aud_1", Time: now, Actor: "operator", Action: "tenant.create", Target: "acme"}},

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/oauth2"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/verify"
@@ -104,7 +105,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	s.closers = append(s.closers, s.Verifier.Close)
 	s.Admin = admin.New(st, tree, admin.Options{Now: now, Log: log})
 
+	provider := oauth2.New(oauth2.Config{
+		Store:          st,
+		Tree:           tree,
+		Verifier:       s.Verifier,
+		Issuer:         cfg.PublicURL,
+		TrustedProxies: trusted,
+		Now:            now,
+		Log:            log,
+	})
 	con, err := console.New(console.Config{
+		OAuth2:         provider,
 		Admin:          s.Admin,
 		Store:          st,
 		Keys:           keys,
@@ -130,6 +141,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Logger:         log,
 	}))
 	mux.Handle("/console/", con)
+	// OAuth 2.0 (SPEC §5): the authorization endpoint is a browser route
+	// (sessions, CSRF, login and consent pages) served by the console; the
+	// others are API routes with RFC 6749 §5.2 JSON errors.
+	mux.Handle("/oauth2/authorize", con.AuthorizeHandler())
+	mux.Handle("POST /oauth2/token", provider.TokenHandler())
+	mux.Handle("POST /oauth2/revoke", provider.RevokeHandler())
+	mux.Handle("POST /oauth2/introspect", provider.IntrospectHandler())
+	mux.Handle("GET /.well-known/oauth-authorization-server", provider.MetadataHandler())
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -265,7 +284,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 }
 
 // background runs the verifier's last-use flushing and prunes expired
-// sessions and single-use marks.
+// sessions, single-use marks and authorization codes.
 func (s *Server) background(ctx context.Context) {
 	go s.Verifier.Run(ctx)
 	t := time.NewTicker(time.Minute)
@@ -284,6 +303,9 @@ func (s *Server) background(ctx context.Context) {
 			}
 			if err := s.Store.PruneConsumed(ctx, now); err != nil {
 				s.Log.Warn("prune consumed", "err", err)
+			}
+			if err := s.Store.PruneAuthCodes(ctx, now); err != nil {
+				s.Log.Warn("prune authorization codes", "err", err)
 			}
 		}
 	}

@@ -18,24 +18,35 @@ import (
 // has one row with NULL entry columns.
 const credentialSelect = `
 	SELECT c.id, c.tenant_id, c.kind, c.name, c.hash, c.hint, c.user_id, c.client_id, c.grant_id,
-		c.scopes, c.expires_at, c.revoked_at, c.last_used_at, c.created_at,
+		c.scopes, c.expires_at, c.revoked_at, c.rotated_at, c.last_used_at, c.created_at,
 		a.id, a.name, a.cidr, a.created_at
 	FROM credentials c LEFT JOIN allow_entries a ON a.credential_id = c.id`
 
 // CreateCredential stores c and its AllowList in one transaction, assigning
 // IDs and CreatedAt when empty. A hash that is already stored is ECONFLICT.
 func (db *DB) CreateCredential(ctx context.Context, c *gatehouse.Credential) error {
-	scopes, err := joinScopes(c.Scopes)
+	scopes, err := prepareCredential(c)
 	if err != nil {
 		return fmt.Errorf("create credential: %w", err)
 	}
+	return db.tx(ctx, "create credential", func(tx *sql.Tx) error {
+		return db.insertCredential(ctx, tx, "create credential", c, scopes)
+	})
+}
+
+// prepareCredential checks c before an insert and assigns its ID and
+// CreatedAt when empty; it returns the scopes as stored.
+func prepareCredential(c *gatehouse.Credential) (scopes string, err error) {
+	if scopes, err = joinScopes(c.Scopes); err != nil {
+		return "", err
+	}
 	if len(c.AllowList) > gatehouse.MaxAllowEntries {
-		return fmt.Errorf("create credential: %w", gatehouse.FieldError("allow_list",
-			"an allowlist holds at most %d entries", gatehouse.MaxAllowEntries))
+		return "", gatehouse.FieldError("allow_list",
+			"an allowlist holds at most %d entries", gatehouse.MaxAllowEntries)
 	}
 	for i := range c.AllowList {
 		if err := c.AllowList[i].Validate(); err != nil {
-			return fmt.Errorf("create credential: %w", err)
+			return "", err
 		}
 	}
 	if c.ID == "" {
@@ -47,24 +58,34 @@ func (db *DB) CreateCredential(ctx context.Context, c *gatehouse.Credential) err
 	c.CreatedAt = normTime(c.CreatedAt)
 	c.ExpiresAt = normTimePtr(c.ExpiresAt)
 	c.RevokedAt = normTimePtr(c.RevokedAt)
+	c.RotatedAt = normTimePtr(c.RotatedAt)
 	c.LastUsedAt = normTimePtr(c.LastUsedAt)
-	return db.tx(ctx, "create credential", func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO credentials (id, tenant_id, kind, name, hash, hint, user_id, client_id, grant_id,
-				scopes, expires_at, revoked_at, last_used_at, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			c.ID, c.TenantID, string(c.Kind), c.Name, c.Hash, c.Hint, nullString(c.UserID), c.ClientID, c.GrantID,
-			scopes, db.d.timePtr(c.ExpiresAt), db.d.timePtr(c.RevokedAt), db.d.timePtr(c.LastUsedAt), db.d.time(c.CreatedAt))
-		if err != nil {
-			return wrap("create credential", "credential", err)
+	return scopes, nil
+}
+
+// insertCredential inserts c, prepared by prepareCredential, and its
+// AllowList in tx, after lockCredentialParents: a credential of a revoked
+// OAuth 2.0 grant is ECONFLICT.
+func (db *DB) insertCredential(ctx context.Context, tx *sql.Tx, op string, c *gatehouse.Credential, scopes string) error {
+	if err := db.lockCredentialParents(ctx, tx, c.TenantID, c.ClientID, c.UserID, c.GrantID, c.CreatedAt); err != nil {
+		return wrap(op, "credential", err)
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO credentials (id, tenant_id, kind, name, hash, hint, user_id, client_id, grant_id,
+			scopes, expires_at, revoked_at, rotated_at, last_used_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		c.ID, c.TenantID, string(c.Kind), c.Name, c.Hash, c.Hint, nullString(c.UserID), c.ClientID, c.GrantID,
+		scopes, db.d.timePtr(c.ExpiresAt), db.d.timePtr(c.RevokedAt), db.d.timePtr(c.RotatedAt),
+		db.d.timePtr(c.LastUsedAt), db.d.time(c.CreatedAt))
+	if err != nil {
+		return wrap(op, "credential", err)
+	}
+	for i := range c.AllowList {
+		if err := db.insertAllowEntry(ctx, tx, c.ID, &c.AllowList[i], c.CreatedAt); err != nil {
+			return wrap(op, "allowlist entry", err)
 		}
-		for i := range c.AllowList {
-			if err := db.insertAllowEntry(ctx, tx, c.ID, &c.AllowList[i], c.CreatedAt); err != nil {
-				return wrap("create credential", "allowlist entry", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // FindCredentialByHash is the verification lookup, across tenants.
@@ -188,15 +209,15 @@ func scanCredentials(rows *sql.Rows) ([]*gatehouse.Credential, error) {
 	var list []*gatehouse.Credential
 	for rows.Next() {
 		var (
-			c                                   gatehouse.Credential
-			kind, scopes                        string
-			userID                              sql.NullString
-			expires, revoked, lastUsed, created dbTime
-			eID, eName, eCIDR                   sql.NullString
-			eCreated                            dbTime
+			c                                            gatehouse.Credential
+			kind, scopes                                 string
+			userID                                       sql.NullString
+			expires, revoked, rotated, lastUsed, created dbTime
+			eID, eName, eCIDR                            sql.NullString
+			eCreated                                     dbTime
 		)
 		err := rows.Scan(&c.ID, &c.TenantID, &kind, &c.Name, &c.Hash, &c.Hint, &userID, &c.ClientID, &c.GrantID,
-			&scopes, &expires, &revoked, &lastUsed, &created,
+			&scopes, &expires, &revoked, &rotated, &lastUsed, &created,
 			&eID, &eName, &eCIDR, &eCreated)
 		if err != nil {
 			return nil, err
@@ -210,6 +231,7 @@ func scanCredentials(rows *sql.Rows) ([]*gatehouse.Credential, error) {
 			c.Scopes = splitScopes(scopes)
 			c.ExpiresAt = expires.Ptr()
 			c.RevokedAt = revoked.Ptr()
+			c.RotatedAt = rotated.Ptr()
 			c.LastUsedAt = lastUsed.Ptr()
 			c.CreatedAt = created.Time
 			list = append(list, cur)

@@ -35,6 +35,10 @@ type dialect struct {
 	// SQLite needs none: write transactions begin IMMEDIATE and so hold the
 	// database's single write lock from their first statement.
 	forUpdate string
+	// forShare locks the rows a SELECT reads against updates and deletes
+	// (not against other readers) until the transaction ends; "" means
+	// writers are serialised anyway (SQLite) and the lock is skipped.
+	forShare string
 	// notify emits pg_notify for every Change inside the writing transaction.
 	notify bool
 }
@@ -53,6 +57,7 @@ var (
 		goose:     goose.DialectPostgres,
 		dir:       "migrations/postgres",
 		forUpdate: " FOR UPDATE",
+		forShare:  " FOR SHARE",
 		notify:    true,
 	}
 )

@@ -11,7 +11,9 @@ import (
 )
 
 // RunConcurrency checks the invariants that must hold however many callers
-// race: single use, the allowlist limit and hash uniqueness. Run it with
+// race: single use (of marks, authorization codes and refresh tokens), the
+// allowlist limit, hash uniqueness, and revocations that no concurrent
+// issue escapes. Run it with
 // -race. Run calls it too.
 func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	tests := []struct {
@@ -23,6 +25,10 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"AllowListLimit", testConcurrentAllowList},
 		{"CreateSameHash", testConcurrentCreateSameHash},
 		{"RevokeAndTouch", testConcurrentRevokeAndTouch},
+		{"ConsumeAuthCode", testConcurrentConsumeAuthCode},
+		{"RotateRefreshToken", testConcurrentRotate},
+		{"RevokeGrant", testConcurrentRevokeGrant},
+		{"DeleteClient", testConcurrentDeleteClient},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -51,6 +51,14 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"Sessions", testSessions},
 		{"Subscribe", testSubscribe},
 		{"Times", testTimes},
+		{"Clients", testClients},
+		{"DeleteClientRevokes", testDeleteClientRevokes},
+		{"Consents", testConsents},
+		{"AuthCodes", testAuthCodes},
+		{"ConsumeAuthCodeRefusal", testConsumeAuthCodeRefusal},
+		{"RevokeGrant", testRevokeGrant},
+		{"RotateRefreshToken", testRotateRefreshToken},
+		{"RotatedAt", testRotatedAt},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

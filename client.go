@@ -1,0 +1,144 @@
+package gatehouse
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// OAuth 2.0 grant types an app may be allowed (RFC 6749).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// ClientIDPrefix starts every OAuth 2.0 client id (seed 002: "APIK-").
+const ClientIDPrefix = "APIK-"
+
+// Client is an OAuth 2.0 app registered by a tenant (seed 002:
+// Integrations › API › Activate). The secret of a confidential client is
+// stored only as SHA-256; during a rotation's grace period the previous
+// secret's hash still authenticates.
+type Client struct {
+	ID                  string // client_id, "APIK-…"; unique across tenants
+	TenantID            string
+	Name                string
+	RedirectURIs        []string // compared exactly (RFC 9700 §2.1)
+	Scopes              []string // the most the app may be granted
+	Confidential        bool
+	GrantTypes          []string
+	SecretHash          []byte // SHA-256 of the secret; nil for public clients
+	SecretHint          string
+	PrevSecretHash      []byte     // the secret before the last rotation
+	PrevSecretExpiresAt *time.Time // until when PrevSecretHash still works
+	CreatedAt           time.Time
+}
+
+// AllowsGrant reports whether the app may use a grant type.
+func (c *Client) AllowsGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
+
+// HasRedirectURI reports whether uri is registered, compared exactly.
+func (c *Client) HasRedirectURI(uri string) bool { return slices.Contains(c.RedirectURIs, uri) }
+
+// Validate checks a client's registration (not its secret).
+func (c *Client) Validate() error {
+	if n := utf8.RuneCountInString(strings.TrimSpace(c.Name)); n == 0 || n > 100 {
+		return FieldError("name", "name must be 1-100 characters")
+	}
+	if len(c.GrantTypes) == 0 {
+		return FieldError("grant_types", "at least one grant type is required")
+	}
+	for _, g := range c.GrantTypes {
+		switch g {
+		case GrantAuthorizationCode, GrantRefreshToken:
+		case GrantClientCredentials:
+			if !c.Confidential {
+				return FieldError("grant_types", "client_credentials needs a confidential client")
+			}
+		default:
+			return FieldError("grant_types", "unsupported grant type %q", g)
+		}
+	}
+	if c.AllowsGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
+		return FieldError("redirect_uris", "authorization_code needs at least one redirect URI")
+	}
+	if len(c.RedirectURIs) > 20 {
+		return FieldError("redirect_uris", "at most 20 redirect URIs")
+	}
+	seen := map[string]bool{}
+	for _, u := range c.RedirectURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			return err
+		}
+		if seen[u] {
+			return FieldError("redirect_uris", "duplicate redirect URI %q", u)
+		}
+		seen[u] = true
+	}
+	return nil
+}
+
+// ValidateRedirectURI checks a redirect URI for registration: absolute,
+// https (or http on a loopback host, RFC 8252 §7.3), no fragment
+// (RFC 6749 §3.1.2), no user info, at most 2000 bytes.
+func ValidateRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || len(raw) > 2000 || u.Host == "" || u.Opaque != "" {
+		return FieldError("redirect_uris", "%q is not an absolute URL", raw)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return FieldError("redirect_uris", "%q: a redirect URI must not have a fragment", raw)
+	}
+	if u.User != nil {
+		return FieldError("redirect_uris", "%q: user info is not allowed", raw)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !IsLoopbackHost(u.Hostname()) {
+			return FieldError("redirect_uris", "%q: http is allowed only for loopback hosts; use https", raw)
+		}
+	default:
+		return FieldError("redirect_uris", "%q: the scheme must be https", raw)
+	}
+	return nil
+}
+
+// IsLoopbackHost reports whether host names the loopback interface.
+func IsLoopbackHost(host string) bool {
+	switch strings.ToLower(host) {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return strings.HasPrefix(host, "127.")
+}
+
+// Consent remembers that a user allowed an app some scopes in a tenant, so
+// the consent page is not shown again for the same or fewer scopes.
+type Consent struct {
+	TenantID  string
+	UserID    string
+	ClientID  string
+	Scopes    []string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AuthCode is an OAuth 2.0 authorization code (RFC 6749 §4.1.2), stored by
+// its SHA-256 and redeemable exactly once.
+type AuthCode struct {
+	Hash          []byte
+	TenantID      string
+	ClientID      string
+	UserID        string
+	RedirectURI   string
+	Scopes        []string
+	CodeChallenge string // PKCE S256 challenge, "" when none was sent
+	GrantID       string // the grant the code's tokens will belong to
+	ExpiresAt     time.Time
+	CreatedAt     time.Time
+	UsedAt        *time.Time
+}

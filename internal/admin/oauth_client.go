@@ -1,0 +1,189 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+// ClientInput registers an OAuth 2.0 app (seed 002: Integrations › API ›
+// Activate).
+type ClientInput struct {
+	Name         string
+	RedirectURIs []string
+	Scopes       []string // the most the app may be granted
+	Confidential bool
+	GrantTypes   []string // default: authorization_code and refresh_token
+}
+
+// clientSecretLen base62 characters carry 44·log2(62) ≈ 262 bits (≥ 256).
+const clientSecretLen = 44
+
+// MaxSecretGrace bounds how long a rotated-out client secret keeps working.
+const MaxSecretGrace = 7 * 24 * time.Hour
+
+// CreateClient registers an app of the actor's tenant and returns it with
+// its secret (confidential clients only), shown once and stored as SHA-256:
+// a generated secret has enough entropy that a slow KDF would only cap
+// issuance. OAuth apps are an Enterprise-plan feature (seed 002).
+func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (*gatehouse.Client, string, error) {
+	if err := requireManager(a); err != nil {
+		return nil, "", err
+	}
+	t, err := s.store.FindTenantByID(ctx, a.TenantID)
+	if err != nil {
+		return nil, "", err
+	}
+	if t.Plan != gatehouse.PlanEnterprise {
+		return nil, "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "OAuth apps are available on the Enterprise plan")
+	}
+	grants := in.GrantTypes
+	if len(grants) == 0 {
+		grants = []string{gatehouse.GrantAuthorizationCode, gatehouse.GrantRefreshToken}
+	}
+	slices.Sort(grants)
+	grants = slices.Compact(grants)
+	scopes, err := s.tree.NormalizeScopes(in.Scopes)
+	if err != nil {
+		return nil, "", err
+	}
+	c := &gatehouse.Client{
+		ID:           gatehouse.ClientIDPrefix + secret.RandomString(24, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+		TenantID:     a.TenantID,
+		Name:         strings.TrimSpace(in.Name),
+		RedirectURIs: in.RedirectURIs,
+		Scopes:       scopes,
+		Confidential: in.Confidential,
+		GrantTypes:   grants,
+	}
+	if err := c.Validate(); err != nil {
+		return nil, "", err
+	}
+	var sec string
+	if c.Confidential {
+		sec = secret.RandomString(clientSecretLen, alphabet62)
+		c.SecretHash, c.SecretHint = secret.HashBytes(sec), sec[:4]+"…"
+	}
+	if err := s.store.CreateClient(ctx, c); err != nil {
+		return nil, "", fmt.Errorf("create client: %w", err)
+	}
+	if err := s.audit(ctx, a, "oauth_client.create", c.ID+" "+c.Name); err != nil {
+		return nil, "", err
+	}
+	return c, sec, nil
+}
+
+const alphabet62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// Clients lists the tenant's apps.
+func (s *Service) Clients(ctx context.Context, a Actor) ([]*gatehouse.Client, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	return s.store.ListClients(ctx, a.TenantID)
+}
+
+// Client returns one app of the tenant; another tenant's is ENOTFOUND.
+func (s *Service) Client(ctx context.Context, a Actor, clientID string) (*gatehouse.Client, error) {
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	c, err := s.store.FindClient(ctx, clientID)
+	if err != nil && !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		return nil, err
+	}
+	if err != nil || c.TenantID != a.TenantID {
+		// One answer for missing and for another tenant's: nothing leaks.
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such OAuth app")
+	}
+	return c, nil
+}
+
+// DeleteClient deletes an app; every token it issued stops working at once.
+func (s *Service) DeleteClient(ctx context.Context, a Actor, clientID string) error {
+	c, err := s.Client(ctx, a, clientID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteClient(ctx, a.TenantID, c.ID, s.Now()); err != nil {
+		return fmt.Errorf("delete client: %w", err)
+	}
+	return s.audit(ctx, a, "oauth_client.delete", c.ID+" "+c.Name)
+}
+
+// RotateClientSecret gives a confidential app a new secret, returned once.
+// The old secret keeps working for grace (0 = not at all, at most
+// MaxSecretGrace), so a deployment can switch without downtime.
+func (s *Service) RotateClientSecret(ctx context.Context, a Actor, clientID string, grace time.Duration) (*gatehouse.Client, string, error) {
+	c, err := s.Client(ctx, a, clientID)
+	if err != nil {
+		return nil, "", err
+	}
+	if !c.Confidential {
+		return nil, "", gatehouse.Errorf(gatehouse.ECONFLICT, "a public client has no secret")
+	}
+	if grace < 0 || grace > MaxSecretGrace {
+		return nil, "", gatehouse.FieldError("grace_period", "the grace period must be between 0 and %s", MaxSecretGrace)
+	}
+	sec := secret.RandomString(clientSecretLen, alphabet62)
+	c.PrevSecretHash, c.PrevSecretExpiresAt = nil, nil
+	if grace > 0 {
+		until := s.Now().Add(grace)
+		c.PrevSecretHash, c.PrevSecretExpiresAt = c.SecretHash, &until
+	}
+	c.SecretHash, c.SecretHint = secret.HashBytes(sec), sec[:4]+"…"
+	if err := s.store.UpdateClientSecret(ctx, c); err != nil {
+		return nil, "", fmt.Errorf("rotate client secret: %w", err)
+	}
+	if err := s.audit(ctx, a, "oauth_client.rotate_secret", fmt.Sprintf("%s grace=%s", c.ID, grace)); err != nil {
+		return nil, "", err
+	}
+	return c, sec, nil
+}
+
+// ConnectedApp is an app the actor's user has allowed, for the console's
+// Connected apps page.
+type ConnectedApp struct {
+	Consent *gatehouse.Consent
+	Client  *gatehouse.Client // nil if the app has since been deleted
+}
+
+// ConnectedApps lists the apps the actor's user has allowed in the tenant.
+// Every member may see and revoke their own.
+func (s *Service) ConnectedApps(ctx context.Context, a Actor) ([]ConnectedApp, error) {
+	if a.UserID == "" {
+		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "connected apps belong to a user")
+	}
+	consents, err := s.store.ListConsents(ctx, a.TenantID, a.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ConnectedApp, 0, len(consents))
+	for _, c := range consents {
+		app := ConnectedApp{Consent: c}
+		if cl, err := s.store.FindClient(ctx, c.ClientID); err == nil {
+			app.Client = cl
+		} else if !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+			return nil, err
+		}
+		out = append(out, app)
+	}
+	return out, nil
+}
+
+// DisconnectApp forgets the user's consent for an app and revokes every
+// token the app holds for the user, at once.
+func (s *Service) DisconnectApp(ctx context.Context, a Actor, clientID string) error {
+	if a.UserID == "" {
+		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "connected apps belong to a user")
+	}
+	if err := s.store.DeleteConsent(ctx, a.TenantID, a.UserID, clientID, s.Now()); err != nil {
+		return err
+	}
+	return s.audit(ctx, a, "oauth_consent.revoke", clientID)
+}

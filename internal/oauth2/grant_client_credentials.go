@@ -1,0 +1,46 @@
+package oauth2
+
+import (
+	"context"
+	"net/url"
+	"slices"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// grantClientCredentials issues an access token to the app itself (RFC
+// 6749 §4.4): only confidential clients allowed the grant; the token's
+// subject is the app (no user) and it gets no refresh token (§4.4.3). The
+// scope defaults to every scope the app may have; it may be narrower,
+// never wider. Each token is a grant of its own, so revoking it touches
+// nothing else.
+func (p *Provider) grantClientCredentials(ctx context.Context, client *gatehouse.Client, form url.Values) (*tokenResponse, error) {
+	if !client.Confidential || !client.AllowsGrant(gatehouse.GrantClientCredentials) {
+		return nil, unauthorizedClient("the client may not use the client_credentials grant")
+	}
+	scopes, err := p.scopeParam(form)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case scopes == nil:
+		scopes = client.Scopes
+	case slices.Contains(scopes, gatehouse.ScopeAll) && !slices.Contains(client.Scopes, gatehouse.ScopeAll):
+		// "all" means everything the app may have, as at authorization.
+		if !p.tree.Subset(without(scopes, gatehouse.ScopeAll), client.Scopes) {
+			return nil, invalidScope("the requested scope exceeds the app's scopes")
+		}
+		scopes = client.Scopes
+	case !p.tree.Subset(scopes, client.Scopes):
+		return nil, invalidScope("the requested scope exceeds the app's scopes")
+	}
+	access := p.newAccess(client, "", newGrantID(), scopes, p.clock())
+	if err := p.storeTokens(ctx, access); err != nil {
+		return nil, err
+	}
+	return response(access, nil), nil
+}
+
+func without(s []string, v string) []string {
+	return slices.DeleteFunc(slices.Clone(s), func(x string) bool { return x == v })
+}

@@ -1,0 +1,169 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+const clientColumns = `id, tenant_id, name, redirect_uris, scopes, confidential, grant_types,
+	secret_hash, secret_hint, prev_secret_hash, prev_secret_expires_at, created_at`
+
+// CreateClient stores an OAuth 2.0 app, assigning ID (ClientIDPrefix and
+// random characters) and CreatedAt when empty. A client id that is taken,
+// in any tenant, is ECONFLICT; a missing tenant is ENOTFOUND.
+func (db *DB) CreateClient(ctx context.Context, c *gatehouse.Client) error {
+	uris, err := json.Marshal(nonNil(c.RedirectURIs))
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	scopes, err := joinScopes(c.Scopes)
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	grants, err := joinWords("grant_types", c.GrantTypes)
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
+	if c.ID == "" {
+		c.ID = gatehouse.ClientIDPrefix + strings.ToUpper(newID(""))
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now()
+	}
+	c.CreatedAt = normTime(c.CreatedAt)
+	c.PrevSecretExpiresAt = normTimePtr(c.PrevSecretExpiresAt)
+	_, err = db.w.ExecContext(ctx, `
+		INSERT INTO oauth_clients (`+clientColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		c.ID, c.TenantID, c.Name, string(uris), scopes, c.Confidential, grants,
+		nullBytes(c.SecretHash), c.SecretHint, nullBytes(c.PrevSecretHash), db.d.timePtr(c.PrevSecretExpiresAt),
+		db.d.time(c.CreatedAt))
+	return wrap("create client", "client", err)
+}
+
+// FindClient returns the app with the given client id, in any tenant.
+func (db *DB) FindClient(ctx context.Context, clientID string) (*gatehouse.Client, error) {
+	c, err := scanClient(db.r.QueryRowContext(ctx,
+		`SELECT `+clientColumns+` FROM oauth_clients WHERE id = $1`, clientID))
+	return c, wrap("find client", "client", err)
+}
+
+// ListClients returns the tenant's apps, newest first.
+func (db *DB) ListClients(ctx context.Context, tenantID string) ([]*gatehouse.Client, error) {
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT `+clientColumns+` FROM oauth_clients
+		WHERE tenant_id = $1
+		ORDER BY created_at DESC, id DESC`, tenantID)
+	if err != nil {
+		return nil, wrap("list clients", "client", err)
+	}
+	defer rows.Close()
+	var list []*gatehouse.Client
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return nil, wrap("list clients", "client", err)
+		}
+		list = append(list, c)
+	}
+	return list, wrap("list clients", "client", rows.Err())
+}
+
+// UpdateClientSecret saves SecretHash, SecretHint, PrevSecretHash and
+// PrevSecretExpiresAt of the tenant's app; another tenant's is ENOTFOUND.
+// Tokens already issued stay valid: a secret authenticates the app at the
+// token endpoint only.
+func (db *DB) UpdateClientSecret(ctx context.Context, c *gatehouse.Client) error {
+	c.PrevSecretExpiresAt = normTimePtr(c.PrevSecretExpiresAt)
+	res, err := db.w.ExecContext(ctx, `
+		UPDATE oauth_clients
+		SET secret_hash = $3, secret_hint = $4, prev_secret_hash = $5, prev_secret_expires_at = $6
+		WHERE tenant_id = $1 AND id = $2`,
+		c.TenantID, c.ID, nullBytes(c.SecretHash), c.SecretHint, nullBytes(c.PrevSecretHash),
+		db.d.timePtr(c.PrevSecretExpiresAt))
+	return wrap("update client secret", "client", mustAffect(res, err))
+}
+
+// DeleteClient deletes the tenant's app (its consents go with it, by the
+// foreign key) and, in the same transaction, revokes at now every
+// credential of the tenant bound to the app that is not revoked yet.
+// Subscribers hear of each revoked credential. Another tenant's app is
+// ENOTFOUND and nothing changes.
+//
+// On PostgreSQL, CreateCredential and RotateRefreshToken hold a share lock
+// on the app's row while they add its tokens, so the delete waits for them
+// and the revocation, a later statement, sees what they committed.
+func (db *DB) DeleteClient(ctx context.Context, tenantID, clientID string, now time.Time) error {
+	return db.change(ctx, "delete client", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+		res, err := tx.ExecContext(ctx,
+			`DELETE FROM oauth_clients WHERE tenant_id = $1 AND id = $2`, tenantID, clientID)
+		if err := mustAffect(res, err); err != nil {
+			return nil, wrap("delete client", "client", err)
+		}
+		rows, err := tx.QueryContext(ctx, `
+			UPDATE credentials SET revoked_at = $3
+			WHERE tenant_id = $1 AND client_id = $2 AND revoked_at IS NULL
+			RETURNING id, hash`,
+			tenantID, clientID, db.d.time(now))
+		changes, err := credentialChanges(tenantID, rows, err)
+		return changes, wrap("delete client", "credential", err)
+	})
+}
+
+func scanClient(s scanner) (*gatehouse.Client, error) {
+	var (
+		c                gatehouse.Client
+		uris, scopes, gt string
+		prevExpires      dbTime
+		created          dbTime
+	)
+	err := s.Scan(&c.ID, &c.TenantID, &c.Name, &uris, &scopes, &c.Confidential, &gt,
+		&c.SecretHash, &c.SecretHint, &c.PrevSecretHash, &prevExpires, &created)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(uris), &c.RedirectURIs); err != nil {
+		return nil, fmt.Errorf("client %s: redirect URIs: %w", c.ID, err)
+	}
+	if len(c.RedirectURIs) == 0 {
+		c.RedirectURIs = nil
+	}
+	c.Scopes = splitScopes(scopes)
+	c.GrantTypes = splitScopes(gt)
+	c.PrevSecretExpiresAt = prevExpires.Ptr()
+	c.CreatedAt = created.Time
+	return &c, nil
+}
+
+// joinWords stores a list of words space-separated; field names the list
+// in the EINVALID error when a word is empty or contains white space.
+func joinWords(field string, words []string) (string, error) {
+	for _, w := range words {
+		if w == "" || strings.ContainsAny(w, " \t\r\n") {
+			return "", gatehouse.FieldError(field, "%q is not a single word", w)
+		}
+	}
+	return strings.Join(words, " "), nil
+}
+
+// nonNil makes a nil list an empty one, which JSON writes as [].
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// nullBytes maps nil to NULL, so an absent hash reads back as nil.
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
