@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -130,4 +132,48 @@ type verifyAnswer struct {
 	Kind      string   `json:"kind"`
 	Scopes    []string `json:"scopes"`
 	ExpiresAt *string  `json:"expires_at"`
+}
+
+// wantNoPlaintext fails if any secret appears in the database: in the
+// SQLite file and its WAL, or in any row of PostgreSQL's tables.
+func wantNoPlaintext(t *testing.T, databaseURL string, secrets ...string) {
+	t.Helper()
+	var dump []byte
+	if path, ok := strings.CutPrefix(databaseURL, "sqlite:"); ok {
+		for _, f := range []string{path, path + "-wal", path + "-shm"} {
+			b, err := os.ReadFile(f)
+			if err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+			dump = append(dump, b...)
+		}
+	} else {
+		db, err := sql.Open("pgx", databaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		for _, table := range []string{"credentials", "oauth_clients", "oauth_codes", "oauth_consents", "audit_events", "sessions"} {
+			rows, err := db.Query("SELECT t::text FROM " + table + " t")
+			if err != nil {
+				t.Fatalf("dump %s: %v", table, err)
+			}
+			for rows.Next() {
+				var row string
+				if err := rows.Scan(&row); err != nil {
+					t.Fatal(err)
+				}
+				dump = append(dump, row...)
+			}
+			rows.Close()
+		}
+	}
+	if len(dump) == 0 {
+		t.Fatal("the database dump is empty: the check checked nothing")
+	}
+	for _, s := range secrets {
+		if s == "" || bytes.Contains(dump, []byte(s)) {
+			t.Fatalf("the database holds a secret in plaintext (or it is empty): %.12s…", s)
+		}
+	}
 }

@@ -294,6 +294,8 @@ func TestOAuth2AuthorizationCodeFlow(t *testing.T) {
 		}
 		e.wantAPI("/rest/V1/orders", fresh.AccessToken, app.ID, 200, "")
 		e.wantAPI("/rest/V1/orders", tok.AccessToken, app.ID, 200, "") // the old one lives its hour
+		// Access and refresh tokens, and the client secret, are stored only as hashes.
+		wantNoPlaintext(t, databaseURL, tok.AccessToken, tok.RefreshToken, fresh.AccessToken, secret)
 
 		// Revoke the refresh token: the whole grant stops at once.
 		revoke(t, e.base, app.ID, secret, fresh.RefreshToken)
