@@ -58,12 +58,15 @@ func KindForPrefix(p string) (Kind, bool) {
 // Credential is any secret a third party presents: its plaintext is shown
 // once and only its SHA-256 (Hash) is stored.
 type Credential struct {
-	ID         string
-	TenantID   string
-	Kind       Kind
-	Name       string   // PAT name, API key description, …
-	Hash       []byte   // SHA-256 of the plaintext secret; unique
-	Hint       string   // first characters of the token, for lists ("gate_pat_3fA…")
+	ID       string
+	TenantID string
+	Kind     Kind
+	Name     string // PAT name, API key description, …
+	Hash     []byte // SHA-256 of the plaintext secret; unique
+	Hint     string // first characters of the token, for lists ("gate_pat_3fA…")
+	// Secret is the sealed (AES-GCM) token secret of an OAuth 1.0a access
+	// token, which HMAC signatures need in plaintext; nil for other kinds.
+	Secret     []byte
 	UserID     string   // the user it acts for ("" for app/integration credentials)
 	ClientID   string   // OAuth 2.0 client id, or integration id, when bound to one
 	GrantID    string   // groups the tokens of one OAuth grant, for grant-wide revocation

@@ -18,6 +18,7 @@ import (
 //   - Multi-row invariants live in one method each so they are atomic.
 type Store interface {
 	OAuth2Store
+	IntegrationStore
 
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error

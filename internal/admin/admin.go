@@ -8,9 +8,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
 // Service performs administrative operations. It is safe for concurrent use.
@@ -20,6 +22,11 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	throttle *throttle
+
+	keys            *secret.Keyring
+	deliver         Deliverer
+	publicURL       string
+	handshakeExpiry time.Duration
 }
 
 // Options configure a Service.
@@ -31,6 +38,15 @@ type Options struct {
 	// with ETOOMANY (defaults 5 and 15 minutes).
 	LoginFailures int
 	LoginWindow   time.Duration
+	// Integrations (seed 000): Keys seals OAuth 1.0a secrets; Deliver POSTs
+	// activation credentials to callback URLs; PublicURL is store_base_url
+	// (with a trailing slash) and the base of console links;
+	// HandshakeExpiry is how long after an activation POST the consumer may
+	// start the token exchange (default 300 s, Magento's).
+	Keys            *secret.Keyring
+	Deliver         Deliverer
+	PublicURL       string
+	HandshakeExpiry time.Duration
 }
 
 // New returns a Service over store and the resource tree.
@@ -47,12 +63,19 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ser
 	if opts.LoginWindow <= 0 {
 		opts.LoginWindow = 15 * time.Minute
 	}
+	if opts.HandshakeExpiry <= 0 {
+		opts.HandshakeExpiry = DefaultHandshakeExpiry
+	}
 	return &Service{
-		store:    store,
-		tree:     tree,
-		now:      opts.Now,
-		log:      opts.Log,
-		throttle: newThrottle(opts.LoginFailures, opts.LoginWindow),
+		store:           store,
+		tree:            tree,
+		now:             opts.Now,
+		log:             opts.Log,
+		throttle:        newThrottle(opts.LoginFailures, opts.LoginWindow),
+		keys:            opts.Keys,
+		deliver:         opts.Deliver,
+		publicURL:       strings.TrimRight(opts.PublicURL, "/"),
+		handshakeExpiry: opts.HandshakeExpiry,
 	}
 }
 

@@ -2,11 +2,14 @@ package admin_test
 
 import (
 	"context"
+	"errors"
+	"net/url"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
@@ -168,5 +171,76 @@ func TestAPIKeyDefaults(t *testing.T) {
 	wantCode(t, f.svc.RevokePAT(ctx, f.owner, c.ID), gatehouse.ENOTFOUND) // kinds stay apart
 	if err := f.svc.RevokeAPIKey(ctx, f.owner, c.ID); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestIntegrationLifecycle(t *testing.T) {
+	st := sqlstore.OpenTestSQLite(t)
+	tree, _ := gatehouse.NewResourceTree(gatehouse.CommerceResources())
+	keys, err := secret.NewKeyring(make([]byte, secret.KeyLen))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var delivered []url.Values
+	failing := false
+	deliver := func(_ context.Context, _ string, form url.Values) (int, error) {
+		if failing {
+			return 0, errors.New("connection refused")
+		}
+		delivered = append(delivered, form)
+		return 200, nil
+	}
+	svc := admin.New(st, tree, admin.Options{Keys: keys, Deliver: deliver, PublicURL: "https://gate.example"})
+	ctx := context.Background()
+	ten, _ := svc.CreateTenant(ctx, "shop", "Shop", "")
+	op := admin.Actor{TenantID: ten.ID, Name: admin.OperatorName, Operator: true}
+	m, err := svc.AddMember(ctx, op, admin.NewMember{Email: "o@shop.test", Role: gatehouse.RoleOwner, Password: "long enough pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, _ := svc.ActorFor(ctx, ten.ID, m.UserID, "")
+
+	// Wrong passwords are throttled like logins.
+	for range 5 {
+		wantCode(t, svc.ConfirmPassword(ctx, owner, "wrong"), gatehouse.EINVALID)
+	}
+	wantCode(t, svc.ConfirmPassword(ctx, owner, "long enough pw"), gatehouse.ETOOMANY)
+
+	i, err := svc.CreateIntegration(ctx, owner, admin.IntegrationInput{Name: "ERP", CallbackURL: "https://erp.example/cb", Resources: []string{"catalog"}})
+	if err != nil || i.Status != gatehouse.IntegrationInactive || len(i.ConsumerKey) != 32 {
+		t.Fatalf("CreateIntegration = %+v, %v", i, err)
+	}
+	act, err := svc.ActivateIntegration(ctx, owner, i.ID)
+	if err != nil || !act.Delivered() || act.Integration.Status != gatehouse.IntegrationPending {
+		t.Fatalf("ActivateIntegration = %+v, %v", act, err)
+	}
+	f := delivered[0]
+	if len(f) != 4 || f.Get("store_base_url") != "https://gate.example/" || len(f.Get("oauth_verifier")) != 32 || f.Get("oauth_consumer_key") != i.ConsumerKey {
+		t.Fatalf("delivered form %v", f)
+	}
+	if _, _, err := svc.IssueIntegrationAccess(ctx, act.Integration, "consumer", ""); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.ActivateIntegration(ctx, owner, i.ID)
+	wantCode(t, err, gatehouse.ECONFLICT) // active: reauthorize instead
+
+	// A reauthorization whose callback fails leaves no live token and an
+	// inactive integration, so Activate (a fresh handshake) is offered.
+	failing = true
+	act, err = svc.ReauthorizeIntegration(ctx, owner, i.ID)
+	if err != nil || act.Delivered() {
+		t.Fatalf("ReauthorizeIntegration = %+v, %v", act, err)
+	}
+	cur, _ := st.FindIntegration(ctx, ten.ID, i.ID)
+	if cur.Status != gatehouse.IntegrationInactive {
+		t.Fatalf("status after a failed reauthorization: %s", cur.Status)
+	}
+	live, _ := st.ListCredentials(ctx, ten.ID, gatehouse.CredentialFilter{Kind: gatehouse.KindIntegration})
+	if len(live) != 0 {
+		t.Fatalf("%d live integration tokens after reauthorize", len(live))
+	}
+	ds, err := svc.Deliveries(ctx, owner, i.ID)
+	if err != nil || len(ds) != 2 || ds[0].Error == "" || ds[1].Error != "" {
+		t.Fatalf("deliveries = %+v, %v", ds, err)
 	}
 }

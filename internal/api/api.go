@@ -6,8 +6,8 @@
 // grants the reserved "manage" resource and act in the token's tenant with
 // its owner's current role. Each resource lives in a file of its own
 // (tokens.go, users.go, staff_token.go, api_keys.go, oauth_clients.go,
-// settings.go, audit.go)
-// that contributes its routes; openapi.json describes them all.
+// integrations.go, settings.go, audit.go) that contributes its routes;
+// openapi.json describes them all.
 package api
 
 import (
@@ -88,6 +88,7 @@ func New(cfg Config) http.Handler {
 		h.staffTokenRoutes(),
 		h.apiKeyRoutes(),
 		h.oauthClientRoutes(),
+		h.integrationRoutes(),
 		h.settingsRoutes(),
 		h.auditRoutes(),
 		h.openAPIRoutes(),

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"io"
@@ -109,7 +110,17 @@ func newEnvOn(t *testing.T, db *sqlstore.DB, path string) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc = admin.New(db, e.tree, admin.Options{})
+	// Integrations need a keyring and a Deliverer (the server wires
+	// oauth1.NewDeliverer; tests use deliverHTTP, a small real one).
+	key := make([]byte, secret.KeyLen)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := secret.NewKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc = admin.New(db, e.tree, admin.Options{Keys: keys, Deliver: deliverHTTP, PublicURL: testPublicURL})
 	e.srv = httptest.NewServer(New(Config{
 		Admin:          e.svc,
 		Authenticate:   storeAuthenticator(db, e.tree, time.Now),

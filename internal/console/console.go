@@ -1,7 +1,8 @@
 // Package console is Gatehouse's server-rendered admin console under
-// /console/: personal access tokens, the API Portal's API keys, users with
-// their staff API tokens and IP whitelists, settings and the audit log of
-// the tenant the signed-in user works in.
+// /console/: personal access tokens, the API Portal's API keys, OAuth apps,
+// Magento-style integrations, users with their staff API tokens and IP
+// whitelists, settings and the audit log of the tenant the signed-in user
+// works in.
 //
 // It is a thin adapter over admin.Service, which checks roles, validates
 // input and writes the audit log; the console turns forms into calls and
@@ -179,6 +180,21 @@ func (c *Console) routes() http.Handler {
 	mux.Handle("GET /console/connected-apps", c.page(c.connectedApps))
 	mux.Handle("GET /console/connected-apps/{id}/revoke", c.page(c.connectedAppRevokeConfirm))
 	mux.Handle("POST /console/connected-apps/{id}/revoke", c.form(c.connectedAppRevoke))
+
+	// Integrations (seed 000: System › Extensions › Integrations).
+	mux.Handle("GET /console/integrations", c.page(c.integrationList))
+	mux.Handle("POST /console/integrations", c.form(c.integrationCreate))
+	mux.Handle("GET /console/integrations/new", c.page(c.integrationNew))
+	mux.Handle("POST /console/integrations/notifications/dismiss", c.form(c.integrationDismiss))
+	mux.Handle("GET /console/integrations/{id}", c.page(c.integrationPage))
+	mux.Handle("GET /console/integrations/{id}/edit", c.page(c.integrationEdit))
+	mux.Handle("POST /console/integrations/{id}/edit", c.form(c.integrationUpdate))
+	mux.Handle("GET /console/integrations/{id}/activate", c.page(c.integrationActivatePage))
+	mux.Handle("POST /console/integrations/{id}/activate", c.form(c.integrationActivate))
+	mux.Handle("GET /console/integrations/{id}/reauthorize", c.page(c.integrationReauthorizePage))
+	mux.Handle("POST /console/integrations/{id}/reauthorize", c.form(c.integrationReauthorize))
+	mux.Handle("GET /console/integrations/{id}/delete", c.page(c.integrationDeleteConfirm))
+	mux.Handle("POST /console/integrations/{id}/delete", c.form(c.integrationDelete))
 
 	mux.Handle("GET /console/settings", c.page(c.settingsPage))
 	mux.Handle("POST /console/settings", c.form(c.settingsSave))

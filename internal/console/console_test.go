@@ -75,11 +75,12 @@ func newEnv(t *testing.T) *env {
 	}
 	clk := &clock{t: time.Now().UTC()}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc := admin.New(db, tree, admin.Options{Now: clk.Now, Log: log, LoginFailures: 3})
 	keys, err := secret.NewKeyring(make([]byte, secret.KeyLen))
 	if err != nil {
 		t.Fatal(err)
 	}
+	svc := admin.New(db, tree, admin.Options{Now: clk.Now, Log: log, LoginFailures: 3,
+		Keys: keys, Deliver: deliverHTTP, PublicURL: "http://gatehouse.test"})
 	provider := oauth2.New(oauth2.Config{Store: db, Tree: tree, Issuer: "http://gatehouse.test", Now: clk.Now, Log: log})
 	c, err := console.New(console.Config{OAuth2: provider, Admin: svc, Store: db, Keys: keys, PublicURL: "http://gatehouse.test", Log: log, Now: clk.Now})
 	if err != nil {

@@ -58,21 +58,24 @@ type Flash struct {
 const flashCookie = "gatehouse_flash"
 
 var flashMessages = map[string]bool{
-	msg("flash.pat_revoked"):           true,
-	msg("flash.user_added"):            true,
-	msg("flash.user_role"):             true,
-	msg("flash.user_removed"):          true,
-	msg("flash.settings_saved"):        true,
-	msg("flash.tenant_switched"):       true,
-	msg("flash.locale_saved"):          true,
-	msg("flash.logged_out"):            true,
-	msg("flash.form_resubmitted"):      true,
-	msg("flash.staff_token_deleted"):   true,
-	msg("flash.ip_added"):              true,
-	msg("flash.ip_deleted"):            true,
-	msg("flash.api_key_revoked"):       true,
-	msg("flash.oauth_app_deleted"):     true,
-	msg("flash.connected_app_revoked"): true,
+	msg("flash.pat_revoked"):             true,
+	msg("flash.user_added"):              true,
+	msg("flash.user_role"):               true,
+	msg("flash.user_removed"):            true,
+	msg("flash.settings_saved"):          true,
+	msg("flash.tenant_switched"):         true,
+	msg("flash.locale_saved"):            true,
+	msg("flash.logged_out"):              true,
+	msg("flash.form_resubmitted"):        true,
+	msg("flash.staff_token_deleted"):     true,
+	msg("flash.ip_added"):                true,
+	msg("flash.ip_deleted"):              true,
+	msg("flash.api_key_revoked"):         true,
+	msg("flash.oauth_app_deleted"):       true,
+	msg("flash.connected_app_revoked"):   true,
+	msg("flash.integration_saved"):       true,
+	msg("flash.integration_deleted"):     true,
+	msg("flash.notifications_dismissed"): true,
 }
 
 func (c *Console) setFlash(w http.ResponseWriter, id string) {
@@ -109,6 +112,7 @@ func (c *Console) baseFuncs() template.FuncMap {
 		"isotime": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"date":    func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"join":    strings.Join,
+		"seconds": func(d time.Duration) int { return int(d / time.Second) },
 	}
 }
 
@@ -157,6 +161,8 @@ var pageNames = []string{
 	"api_keys", "api_key_created", "api_key_revoke",
 	"oauth_apps", "oauth_app_created", "oauth_app", "oauth_app_secret", "oauth_app_delete",
 	"connected_apps", "connected_app_revoke", "oauth_consent", "oauth_error",
+	"integrations", "integration_form", "integration", "integration_activate",
+	"integration_reauthorize", "integration_activated", "integration_delete",
 }
 
 // render renders a page for a signed-in user.

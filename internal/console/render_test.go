@@ -170,6 +170,8 @@ func sampleViews() map[string]viewModel {
 	staffMember := memberRow{UserID: "usr_3", Email: "vendor@partner.test", Role: gatehouse.RoleStaff, CreatedAt: now}
 	app := oauthAppRow{ID: "APIK-1", Name: "Fax <b>", Confidential: true, RedirectURIs: []string{"https://a.test/cb"}, Scopes: []string{"all"}, GrantTypes: []string{"authorization_code", "refresh_token"}, SecretHint: "AbCd…", PrevSecretExpiresAt: &later, CreatedAt: now}
 	publicApp := oauthAppRow{ID: "APIK-2", Name: "SPA", RedirectURIs: []string{"http://127.0.0.1:8/cb"}, Scopes: []string{"sales"}, GrantTypes: []string{"authorization_code"}, CreatedAt: now}
+	integ := integrationRow{ID: "int_1", Name: "Shop <b>", Email: "a@b.test", CallbackURL: "http://x.test/cb", IdentityLinkURL: "http://x.test/login", Status: "pending", Insecure: true, Resources: []string{"catalog"}, ConsumerKey: "ck", HandshakeAt: &now, CreatedAt: now}
+	activeInteg := integrationRow{ID: "int_2", Name: "ERP", Status: "active", AllResources: true, ConsumerKey: "ck2", CreatedAt: now}
 	fe := &FormErrors{Fields: map[string]string{"grant_types": "bad grants", "redirect_uris": "bad uris", "grace_period": "bad grace", "cidr": "bad cidr", "description": "bad description", "name": "bad name", "scopes": "bad scopes", "expires_at": "bad date", "email": "bad email", "role": "bad role", "password": "bad password"}, Form: "form problem"}
 	return map[string]viewModel{
 		"login": &loginView{Base: Base{Title: "login.title"}, Email: "a@b.test", Next: "/console/users", Errors: &FormErrors{Form: "wrong"}},
@@ -227,7 +229,28 @@ func sampleViews() map[string]viewModel {
 			Params: []hiddenField{{"client_id", "APIK-1"}, {"state", "x\"y"}},
 		},
 		"oauth_error": &authorizeErrorViewModel{Base: Base{Title: "oauth.error.title"}, Status: 400, Heading: "oauth.error.title", Message: "oauth.error.redirect_uri", Detail: "invalid_request: redirect_uri is not registered"},
-		"settings":    &settingsView{Base: base("settings.title", "settings"), Groups: settingGroups(gatehouse.Settings{EnhancedSecurity: true})},
+		"integrations": &integrationsView{
+			Base: base("integration.title", "integrations"), Integrations: []integrationRow{integ, activeInteg},
+			Notifications: []notificationRow{{Message: `Integration "Shop <b>" has been authorized.`, Link: "/console/integrations/int_2", CreatedAt: now}},
+		},
+		"integration_form": &integrationFormView{
+			Base: base("integration.edit.title", "integrations"), Edit: true, ID: "int_1", Status: "inactive",
+			Form:   integrationForm{Name: "Shop <b>", Email: "a@b.test", CallbackURL: "http://x.test/cb", ResourceAccess: "custom", Resources: map[string]bool{"catalog": true}},
+			Errors: &FormErrors{Fields: map[string]string{"password": "wrong", "resources": "none"}}, Tree: scopeTree(tree.Roots(), map[string]bool{"catalog": true}), Tab: "api", Nonce: "n",
+		},
+		"integration": &integrationView{
+			Base: base("integration.page.title", "integrations"), Integration: integ, Scopes: []consentScope{{ID: "catalog", Title: "Catalog", Includes: []string{"Products"}}},
+			Deliveries: []*deliveryRow{{Time: now, URL: "http://x.test/cb", Status: 500, Error: "the callback answered 500"}, {Time: now, URL: "http://x.test/cb", Status: 200}},
+			ExchangeBy: &later, Expired: true, Nonce: "n",
+		},
+		"integration_activate":    &integrationAllowView{Base: base("integration.activate.title", "integrations"), Integration: integ, Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}}, Nonce: "n"},
+		"integration_reauthorize": &integrationAllowView{Base: base("integration.reauthorize.title", "integrations"), Integration: activeInteg, Scopes: []consentScope{{ID: "sales", Title: "Sales"}}, Nonce: "n"},
+		"integration_activated": &integrationActivatedView{
+			Base: base("integration.tokens.title", "integrations"), Integration: activeInteg, Reauthorized: true,
+			ConsumerKey: "ck", ConsumerSecret: "cs", AccessToken: "at", AccessTokenSecret: "ats", Expiry: 300 * time.Second, Nonce: "n",
+		},
+		"integration_delete": &integrationDeleteView{Base: base("integration.delete.title", "integrations"), Integration: integ},
+		"settings":           &settingsView{Base: base("settings.title", "settings"), Groups: settingGroups(gatehouse.Settings{EnhancedSecurity: true})},
 		"audit": &auditView{
 			Base:   base("audit.title", "audit"),
 			Events: []*gatehouse.AuditEvent{{ID: "aud_2", Time: now, Actor: "owner@acme.test", Action: "pat.create", Target: "crd_1 Export", IP: "203.0.113.7"}, {ID: "aud_1", Time: now, Actor: "operator", Action: "tenant.create", Target: "acme"}},

@@ -153,7 +153,8 @@ func wantNoPlaintext(t *testing.T, databaseURL string, secrets ...string) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		for _, table := range []string{"credentials", "oauth_clients", "oauth_codes", "oauth_consents", "audit_events", "sessions"} {
+		for _, table := range []string{"credentials", "oauth_clients", "oauth_codes", "oauth_consents", "audit_events", "sessions",
+			"integrations", "oauth1_request_tokens", "integration_deliveries", "notifications"} {
 			rows, err := db.Query("SELECT t::text FROM " + table + " t")
 			if err != nil {
 				t.Fatalf("dump %s: %v", table, err)

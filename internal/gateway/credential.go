@@ -7,85 +7,144 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-// Extractor finds a credential in a request. It returns the credential, or
-// a refusal code when the request carries something it recognises but
-// cannot accept; ok is false when the request has nothing for it. Each
-// accepted transport is one Extractor, so adding one (OAuth 1.0a signed
-// requests) is adding an element to the list.
-type Extractor func(r *http.Request) (credential string, code gatehouse.Code, ok bool)
+// Extracted is what an Extractor found in a request.
+type Extracted struct {
+	// Credential is the secret to verify.
+	Credential string
+	// Code refuses the request: the transport was recognised but cannot be
+	// accepted (MALFORMED, or an OAuth 1.0a signature that does not check
+	// out). Message, when set, explains it better than Code.Message.
+	Code    gatehouse.Code
+	Message string
+	// Signed says an OAuth 1.0a signature made with Credential as the
+	// access token was checked (verify.Request.Signed).
+	Signed bool
+	// Err is a store failure while extracting: the gateway answers 503.
+	Err error
 
-// DefaultExtractors are the credential transports the gateway accepts:
-// Authorization (Bearer; OAuth is refused as MALFORMED until OAuth 1.0a
-// signature checking lands) and X-Api-Key.
+	oauth bool // from OAuth1Extractor: refusals carry an OAuth challenge
+}
+
+// Extractor finds a credential in a request; ok is false when the request
+// has nothing for it. Each accepted transport is one Extractor, so adding
+// one is adding an element to the list.
+type Extractor func(r *http.Request) (x Extracted, ok bool)
+
+// DefaultExtractors are the credential transports the gateway accepts
+// without an OAuth 1.0a provider: Authorization: Bearer and X-Api-Key. An
+// Authorization: OAuth header is then MALFORMED.
 func DefaultExtractors() []Extractor {
 	return []Extractor{authorizationHeader, apiKeyHeader}
 }
 
+// SignedRequestAuthenticator checks OAuth 1.0a-signed requests;
+// *oauth1.Provider is one.
+type SignedRequestAuthenticator interface {
+	// Authenticate returns the access token the request was signed with,
+	// or a refusal code with an error whose text may be shown to the
+	// caller, or (code "") an error when the store could not answer.
+	Authenticate(r *http.Request) (accessToken string, code gatehouse.Code, err error)
+}
+
+// OAuth1Extractor reads "Authorization: OAuth …" (RFC 5849 §3.5.1): the
+// signature, timestamp, nonce and consumer are checked by a, and the
+// access token goes on to the verifier with Signed set.
+func OAuth1Extractor(a SignedRequestAuthenticator) Extractor {
+	return func(r *http.Request) (Extracted, bool) {
+		vals := r.Header.Values("Authorization")
+		if len(vals) != 1 || !isScheme(vals[0], "OAuth") {
+			return Extracted{}, false
+		}
+		tok, code, err := a.Authenticate(r)
+		switch {
+		case code != "":
+			x := Extracted{Code: code, oauth: true}
+			if err != nil {
+				x.Message = err.Error()
+			}
+			return x, true
+		case err != nil:
+			return Extracted{Err: err, oauth: true}, true
+		}
+		return Extracted{Credential: tok, Signed: true, oauth: true}, true
+	}
+}
+
+func isScheme(v, scheme string) bool {
+	s, _, _ := strings.Cut(strings.TrimSpace(v), " ")
+	return strings.EqualFold(s, scheme)
+}
+
 // authorizationHeader reads "Authorization: Bearer <token>" (RFC 6750
-// §2.1). Any other scheme, several Authorization headers, or an empty
-// token are MALFORMED: the caller tried to authenticate and got it wrong,
-// which is more useful to hear than MISSING.
-func authorizationHeader(r *http.Request) (string, gatehouse.Code, bool) {
+// §2.1). The OAuth scheme is left to OAuth1Extractor (and is MALFORMED
+// when none is configured, see credential). Any other scheme, several
+// Authorization headers, or an empty token are MALFORMED: the caller tried
+// to authenticate and got it wrong, which is more useful to hear than
+// MISSING.
+func authorizationHeader(r *http.Request) (Extracted, bool) {
 	vals := r.Header.Values("Authorization")
 	switch len(vals) {
 	case 0:
-		return "", "", false
+		return Extracted{}, false
 	case 1:
 	default:
-		return "", gatehouse.CodeMalformed, true
+		return Extracted{Code: gatehouse.CodeMalformed}, true
 	}
 	scheme, rest, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
 		tok := strings.TrimSpace(rest)
 		if tok == "" {
-			return "", gatehouse.CodeMalformed, true
+			return Extracted{Code: gatehouse.CodeMalformed}, true
 		}
-		return tok, "", true
+		return Extracted{Credential: tok}, true
 	case strings.EqualFold(scheme, "OAuth"):
-		// SPEC §5: signed OAuth 1.0a requests (seed 000) are checked here
-		// once the oauth1 package exists; until then, refused.
-		return "", gatehouse.CodeMalformed, true
+		return Extracted{}, false
 	}
-	return "", gatehouse.CodeMalformed, true
+	return Extracted{Code: gatehouse.CodeMalformed}, true
 }
 
 // apiKeyHeader reads "X-Api-Key: <key>" (seed 003's API Portal keys).
-func apiKeyHeader(r *http.Request) (string, gatehouse.Code, bool) {
+func apiKeyHeader(r *http.Request) (Extracted, bool) {
 	vals := r.Header.Values(HeaderAPIKey)
 	switch len(vals) {
 	case 0:
-		return "", "", false
+		return Extracted{}, false
 	case 1:
 	default:
-		return "", gatehouse.CodeMalformed, true
+		return Extracted{Code: gatehouse.CodeMalformed}, true
 	}
 	key := strings.TrimSpace(vals[0])
 	if key == "" {
-		return "", gatehouse.CodeMalformed, true
+		return Extracted{Code: gatehouse.CodeMalformed}, true
 	}
-	return key, "", true
+	return Extracted{Credential: key}, true
 }
 
 // credential runs the extractors. More than one transport in the same
 // request is MALFORMED (RFC 6750 §2: clients use one method): checking one
-// and forwarding the other would be confusing at best.
-func (g *Gateway) credential(r *http.Request) (string, gatehouse.Code) {
-	var found string
+// and forwarding the other would be confusing at best. An Authorization
+// header that no extractor took (OAuth without an OAuth 1.0a provider) is
+// MALFORMED too.
+func (g *Gateway) credential(r *http.Request) Extracted {
+	var found Extracted
 	n := 0
 	for _, ex := range g.extract {
-		cred, code, ok := ex(r)
+		x, ok := ex(r)
 		if !ok {
 			continue
 		}
-		if code != "" {
-			return "", code
+		if x.Code != "" || x.Err != nil {
+			return x
 		}
-		found = cred
+		found = x
 		n++
 	}
 	if n > 1 {
-		return "", gatehouse.CodeMalformed
+		return Extracted{Code: gatehouse.CodeMalformed}
 	}
-	return found, ""
+	if n == 0 && len(r.Header.Values("Authorization")) > 0 {
+		return Extracted{Code: gatehouse.CodeMalformed}
+	}
+	return found
 }

@@ -11,10 +11,16 @@
 //   - Only canonical paths match: dot segments and encoded slashes,
 //     backslashes or dots answer ROUTE_NOT_FOUND, so an upstream that
 //     decodes before routing cannot be reached around the routes.
-//   - Credentials come from Authorization: Bearer or X-Api-Key; both at once,
-//     several of either, or another scheme is MALFORMED. Authorization:
-//     OAuth (OAuth 1.0a) is MALFORMED until the oauth1 package plugs an
-//     Extractor in.
+//   - Credentials come from Authorization: Bearer, X-Api-Key or, with an
+//     OAuth 1.0a provider (OAuth1Extractor), Authorization: OAuth — a
+//     request signed with an integration's consumer and access token
+//     (internal/oauth1 checks signature, timestamp and nonce; the access
+//     token is then verified with Signed set). Two transports at once,
+//     several of one, or another scheme is MALFORMED, and so is
+//     Authorization: OAuth without a provider. A refused signature
+//     answers 401 with the oauth_problem in the message and an OAuth
+//     challenge. The OAuth header is stripped like any credential; OAuth
+//     parameters in the query or a form body are forwarded as they are.
 //   - The tenant of an anonymous guest call is the {tenant} path value, else
 //     tenant_hosts[Host] (port ignored); a credential's tenant always wins.
 //     A credential on a guest route is verified (without a resource), and a
@@ -201,9 +207,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	metrics.SetRoute(r.Context(), rt.label)
 
-	cred, code := g.credential(r)
-	if code != "" {
-		g.refuse(w, code, "")
+	x := g.credential(r)
+	if x.Err != nil {
+		g.unavailable(w, r, rt, x.Err)
+		return
+	}
+	if x.Code != "" {
+		g.refuseWith(w, x.Code, "", x.Message, x.oauth)
 		return
 	}
 	var (
@@ -211,15 +221,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err error
 	)
 	switch {
-	case cred != "":
+	case x.Credential != "":
 		// A credential on a guest route is still checked (without a
 		// resource): a bad credential is refused rather than ignored, so
 		// the caller learns it is bad. Its tenant wins over the path/host.
 		res, err = g.v.Verify(r.Context(), verify.Request{
-			Credential: cred,
+			Credential: x.Credential,
 			Resource:   rt.Resource,
 			IP:         httpx.ClientIP(r, g.trusted),
 			ClientID:   r.Header.Get(HeaderClient),
+			Signed:     x.Signed,
 		})
 	case rt.Guest:
 		slug := pathTenant
@@ -231,16 +242,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		res.Code = gatehouse.CodeMissing
 	}
 	if err != nil {
-		// SPEC §9, fail closed: no answer from the store, no forwarding.
-		g.log.ErrorContext(r.Context(), "gateway: verification unavailable, refusing (fail closed)",
-			"route", rt.pattern, "err", err)
-		w.Header().Set("Retry-After", "1")
-		httpx.WriteJSON(w, http.StatusServiceUnavailable, httpx.ErrorBody{Error: httpx.ErrorDetail{
-			Code: gatehouse.EUNAVAILABLE, Message: "verification is temporarily unavailable; try again"}})
+		g.unavailable(w, r, rt, err)
 		return
 	}
 	if !res.Valid() {
-		g.refuse(w, res.Code, rt.Resource)
+		g.refuseWith(w, res.Code, rt.Resource, res.Detail, x.oauth)
 		return
 	}
 	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, res.Principal))
@@ -251,11 +257,35 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // challenge for a missing or bad credential, 403 for a good one that may
 // not make this call, 404 for an unrouted path; the body names the code.
 func (g *Gateway) refuse(w http.ResponseWriter, code gatehouse.Code, resource string) {
+	g.refuseWith(w, code, resource, "", false)
+}
+
+// refuseWith is refuse with a message that replaces code.Message when set
+// (an OAuth 1.0a problem, or the verifier's Detail), and an OAuth
+// challenge instead of a Bearer one for OAuth 1.0a-signed requests.
+func (g *Gateway) refuseWith(w http.ResponseWriter, code gatehouse.Code, resource, message string, oauth bool) {
 	status := code.Status()
-	if status == http.StatusUnauthorized || status == http.StatusForbidden {
-		w.Header().Set("WWW-Authenticate", verify.BearerChallenge(code, resource))
+	if message == "" {
+		message = code.Message()
 	}
-	httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: string(code), Message: code.Message()}})
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		if oauth {
+			w.Header().Set("WWW-Authenticate", `OAuth realm="gatehouse"`)
+		} else {
+			w.Header().Set("WWW-Authenticate", verify.BearerChallenge(code, resource))
+		}
+	}
+	httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: string(code), Message: message}})
+}
+
+// unavailable answers a store outage: SPEC §9, fail closed — no answer
+// from the store, no forwarding.
+func (g *Gateway) unavailable(w http.ResponseWriter, r *http.Request, rt *Route, err error) {
+	g.log.ErrorContext(r.Context(), "gateway: verification unavailable, refusing (fail closed)",
+		"route", rt.pattern, "err", err)
+	w.Header().Set("Retry-After", "1")
+	httpx.WriteJSON(w, http.StatusServiceUnavailable, httpx.ErrorBody{Error: httpx.ErrorDetail{
+		Code: gatehouse.EUNAVAILABLE, Message: "verification is temporarily unavailable; try again"}})
 }
 
 func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {

@@ -160,7 +160,7 @@ func TestGatewayCodes(t *testing.T) {
 		{"missing", "GET", "/rest/V1/products/24-MB01", nil, 401, gatehouse.CodeMissing, `Bearer realm="gatehouse"`},
 		{"malformed typo", "GET", "/rest/V1/products/24-MB01", bearer(catalog[:len(catalog)-1] + "x"), 401, gatehouse.CodeMalformed, `error="invalid_token"`},
 		{"malformed empty bearer", "GET", "/rest/V1/products/24-MB01", map[string]string{"Authorization": "Bearer"}, 401, gatehouse.CodeMalformed, `error="invalid_token"`},
-		{"oauth1 not yet", "GET", "/rest/V1/products/24-MB01", map[string]string{"Authorization": `OAuth oauth_consumer_key="x"`}, 401, gatehouse.CodeMalformed, `error="invalid_token"`},
+		{"oauth1 without a provider", "GET", "/rest/V1/products/24-MB01", map[string]string{"Authorization": `OAuth oauth_consumer_key="x"`}, 401, gatehouse.CodeMalformed, `error="invalid_token"`},
 		{"two credentials", "GET", "/rest/V1/products/24-MB01", map[string]string{"Authorization": "Bearer " + catalog, "X-Api-Key": catalog}, 401, gatehouse.CodeMalformed, ""},
 		{"unknown", "GET", "/rest/V1/products/24-MB01", bearer(secret.NewToken(gatehouse.KindPAT)), 401, gatehouse.CodeUnknown, `error="invalid_token"`},
 		{"expired", "GET", "/rest/V1/products/24-MB01", bearer(expired), 401, gatehouse.CodeExpired, `error_description="the credential has expired; get a new one"`},

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/metrics"
+	"github.com/gatehouse/gatehouse/internal/oauth1"
 	"github.com/gatehouse/gatehouse/internal/oauth2"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
@@ -103,7 +104,23 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Logger:   log,
 	})
 	s.closers = append(s.closers, s.Verifier.Close)
-	s.Admin = admin.New(st, tree, admin.Options{Now: now, Log: log})
+	s.Admin = admin.New(st, tree, admin.Options{
+		Now:       now,
+		Log:       log,
+		Keys:      keys,
+		Deliver:   oauth1.NewDeliverer(cfg.AllowHTTPCallbacks),
+		PublicURL: cfg.PublicURL,
+	})
+	// OAuth 1.0a (seed 000, SPEC §5): Magento-compatible token endpoints
+	// and signed API calls through the gateway.
+	oauth1Provider := oauth1.New(oauth1.Config{
+		Store:          st,
+		Admin:          s.Admin,
+		Keys:           keys,
+		TrustedProxies: trusted,
+		Now:            now,
+		Log:            log,
+	})
 
 	provider := oauth2.New(oauth2.Config{
 		Store:          st,
@@ -149,6 +166,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	mux.Handle("POST /oauth2/revoke", provider.RevokeHandler())
 	mux.Handle("POST /oauth2/introspect", provider.IntrospectHandler())
 	mux.Handle("GET /.well-known/oauth-authorization-server", provider.MetadataHandler())
+	mux.Handle("POST /oauth/token/request", oauth1Provider.RequestTokenHandler())
+	mux.Handle("POST /oauth/token/access", oauth1Provider.AccessTokenHandler())
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -176,6 +195,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 			Verifier:       s.Verifier,
 			TrustedProxies: trusted,
 			StripCookies:   []string{console.SessionCookie, "gatehouse_csrf", "gatehouse_flash"},
+			Extractors:     append(gateway.DefaultExtractors(), gateway.OAuth1Extractor(oauth1Provider)),
 			Logger:         log,
 		})
 		if err != nil {

@@ -10,6 +10,17 @@
 // the store's change notifications (gatehouse.Store.Subscribe) and, for
 // changes made on other nodes, by a short TTL.
 //
+// Integration access tokens (OAuth 1.0a, seed 000) are 32 characters of
+// [a-z0-9] without a checksum, looked up by SHA-256 like every other
+// token. They are signing keys: the gateway checks the request's
+// signature (internal/oauth1) and then asks with Request.Signed set. Sent
+// as a plain Bearer token, or to /api/v1/verify, such a token answers
+// UNKNOWN — the code a refresh token gets as a bearer credential, since it
+// is a real token used where it does not belong, and UNKNOWN reveals
+// nothing about its state — unless the tenant turned
+// oauth1_tokens_as_bearer on (Magento 2.4.4+'s "Allow OAuth Access Tokens
+// to be used as standalone Bearer tokens").
+//
 // Security: verification fails closed. When the store cannot be reached and
 // the answer is not cached, Verify returns an error and callers answer 503;
 // it never answers VALID from anything but a fresh store read or a live
@@ -98,6 +109,12 @@ type Request struct {
 	IP netip.Addr
 	// ClientID is the X-Gatehouse-Client header, "" when absent.
 	ClientID string
+	// Signed says the request's OAuth 1.0a signature was already checked
+	// with this credential as the access token (the gateway's OAuth
+	// extractor, after oauth1.Provider.Authenticate). An integration
+	// access token that is not signed is accepted only when its tenant's
+	// oauth1_tokens_as_bearer setting is on.
+	Signed bool
 }
 
 // Result is a verification answer.
@@ -113,7 +130,16 @@ type Result struct {
 	//
 	// It is shared with the cache and other callers: do not modify it.
 	Principal *gatehouse.Principal
+	// Detail, when set, explains the code better than Code.Message (a
+	// constant: no allocation).
+	Detail string
 }
+
+// DetailUnsignedIntegration explains the UNKNOWN answer for an integration
+// access token sent without an OAuth 1.0a signature while the tenant's
+// oauth1_tokens_as_bearer setting is off.
+const DetailUnsignedIntegration = "integration access tokens must be sent OAuth 1.0a-signed (Authorization: OAuth); " +
+	"the tenant does not allow them as Bearer tokens (setting oauth1_tokens_as_bearer)"
 
 // Valid reports whether the code is VALID.
 func (r Result) Valid() bool { return r.Code == gatehouse.CodeValid }
@@ -181,6 +207,20 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ver
 	return v
 }
 
+// isOAuth1Value reports whether s has the shape of a Magento-compatible
+// OAuth 1.0a value: 32 characters of [a-z0-9]. It does not allocate.
+func isOAuth1Value(s string) bool {
+	if len(s) != gatehouse.OAuth1ValueLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
 // Close stops listening to store changes. It does not flush last-use
 // times: Run does that when its context ends, or call Flush.
 func (v *Verifier) Close() error {
@@ -199,9 +239,12 @@ func (v *Verifier) Tree() *gatehouse.ResourceTree { return v.tree }
 // caller must then refuse the call with 503 — fail closed, SPEC §9.
 //
 // Checks run in this order, and the first that fails gives the code:
-// empty → MISSING; bad shape or checksum → MALFORMED (no store access);
-// refresh token → UNKNOWN (no store access); not found → UNKNOWN; revoked →
-// REVOKED; expired → EXPIRED; tenant disabled → TENANT_DISABLED; address
+// empty → MISSING; neither a gate_ token with a good checksum nor 32
+// characters of [a-z0-9] (an integration access token) → MALFORMED (no
+// store access); refresh token → UNKNOWN (no store access); not found →
+// UNKNOWN; an integration access token without an OAuth 1.0a signature
+// (Request.Signed) while the tenant's oauth1_tokens_as_bearer is off →
+// UNKNOWN (Result.Detail says why); revoked → REVOKED; expired → EXPIRED; tenant disabled → TENANT_DISABLED; address
 // not on a non-empty allowlist → IP_NOT_ALLOWED; OAuth 2.0 client header →
 // CLIENT_MISMATCH; resource not granted → INSUFFICIENT_SCOPE.
 func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
@@ -222,9 +265,15 @@ func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
 	}
 	kind, ok := secret.ParseToken(req.Credential)
 	if !ok {
-		// A typo, a truncated paste or a foreign secret: refused on the
-		// checksum alone, so guessing costs the database nothing.
-		return Result{Code: gatehouse.CodeMalformed}, nil
+		if !isOAuth1Value(req.Credential) {
+			// A typo, a truncated paste or a foreign secret: refused on
+			// the checksum alone, so guessing costs the database nothing.
+			return Result{Code: gatehouse.CodeMalformed}, nil
+		}
+		// 32 characters of [a-z0-9]: the Magento-compatible shape of an
+		// integration's OAuth 1.0a access token (SPEC §2), which has no
+		// checksum, so only the lookup can tell.
+		kind = gatehouse.KindIntegration
 	}
 	if kind == gatehouse.KindOAuth2Refresh {
 		// RFC 6749 §1.5: a refresh token is only ever presented to the
@@ -243,6 +292,14 @@ func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
 		// Not found, or a prefix that lies about the kind (which only a
 		// forged row could produce): either way nobody issued this token.
 		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil
+	}
+	if kind == gatehouse.KindIntegration && !req.Signed && !e.tenant.settings.OAuth1TokensAsBearer {
+		// Magento 2.4.4+: an integration's access token is a signing key,
+		// not a bearer credential, unless the tenant switched
+		// oauth1_tokens_as_bearer on. Unsigned it is UNKNOWN, like a
+		// refresh token presented as a bearer credential, and says
+		// nothing more about the token (not even REVOKED).
+		return Result{Code: gatehouse.CodeUnknown, Kind: kind, Detail: DetailUnsignedIntegration}, nil
 	}
 	res := Result{Kind: kind, Principal: e.principal}
 	res.Code = v.check(e, &req, now)

@@ -53,6 +53,58 @@
       });
     });
 
+    // Tabs within a page (Add / Edit Integration: Integration Info and
+    // API): without JavaScript both panels show one under the other.
+    document.querySelectorAll(".js-tabs").forEach(function (nav) {
+      var links = nav.querySelectorAll("a[href^='#']");
+      function show(id) {
+        links.forEach(function (a) {
+          var panel = document.getElementById(a.getAttribute("href").slice(1));
+          var on = a.getAttribute("href") === "#" + id;
+          if (panel) panel.hidden = !on;
+          if (on) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+        });
+      }
+      links.forEach(function (a) {
+        a.addEventListener("click", function (e) { e.preventDefault(); show(a.getAttribute("href").slice(1)); });
+      });
+      show(nav.getAttribute("data-active-tab") || links[0].getAttribute("href").slice(1));
+      // A required input on a hidden tab: show its tab so the browser can
+      // point at it.
+      var form = nav.closest("form");
+      if (form) {
+        form.addEventListener("invalid", function (e) {
+          var panel = e.target.closest(".js-tab-panel");
+          if (panel && panel.hidden) show(panel.id);
+        }, true);
+      }
+    });
+
+    // Resource Access: All grants everything, so the tree is disabled.
+    var access = document.querySelectorAll(".js-resource-access");
+    var resourceTree = document.querySelector(".js-resource-tree");
+    function syncAccess() {
+      if (!resourceTree) return;
+      var all = false;
+      access.forEach(function (r) { if (r.checked && r.value === "all") all = true; });
+      resourceTree.disabled = all;
+    }
+    access.forEach(function (r) { r.addEventListener("change", syncAccess); });
+    syncAccess();
+
+    // The identity link opens in a popup (Magento's login or sign-up at
+    // the third party); a blocked popup leaves the link to click. The
+    // popup gets no handle on the console.
+    document.querySelectorAll(".js-popup").forEach(function (a) {
+      function open() {
+        var w = window.open(a.href, "gatehouse_identity", "popup=yes,width=760,height=720");
+        if (w) { try { w.opener = null; } catch (err) { /* cross-origin */ } }
+        return w;
+      }
+      a.addEventListener("click", function (e) { if (open()) e.preventDefault(); });
+      if (a.getAttribute("data-auto-open") === "1") open();
+    });
+
     // Scope tree: a checked resource implies its subtree, so its
     // descendants are shown ticked and locked; "all" locks the whole tree.
     var tree = document.querySelector(".js-scope-tree");

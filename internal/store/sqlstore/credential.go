@@ -17,7 +17,7 @@ import (
 // path. Rows of one credential are adjacent; a credential without entries
 // has one row with NULL entry columns.
 const credentialSelect = `
-	SELECT c.id, c.tenant_id, c.kind, c.name, c.hash, c.hint, c.user_id, c.client_id, c.grant_id,
+	SELECT c.id, c.tenant_id, c.kind, c.name, c.hash, c.hint, c.secret, c.user_id, c.client_id, c.grant_id,
 		c.scopes, c.expires_at, c.revoked_at, c.rotated_at, c.last_used_at, c.created_at,
 		a.id, a.name, a.cidr, a.created_at
 	FROM credentials c LEFT JOIN allow_entries a ON a.credential_id = c.id`
@@ -71,10 +71,10 @@ func (db *DB) insertCredential(ctx context.Context, tx *sql.Tx, op string, c *ga
 		return wrap(op, "credential", err)
 	}
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO credentials (id, tenant_id, kind, name, hash, hint, user_id, client_id, grant_id,
+		INSERT INTO credentials (id, tenant_id, kind, name, hash, hint, secret, user_id, client_id, grant_id,
 			scopes, expires_at, revoked_at, rotated_at, last_used_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		c.ID, c.TenantID, string(c.Kind), c.Name, c.Hash, c.Hint, nullString(c.UserID), c.ClientID, c.GrantID,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		c.ID, c.TenantID, string(c.Kind), c.Name, c.Hash, c.Hint, nullBytes(c.Secret), nullString(c.UserID), c.ClientID, c.GrantID,
 		scopes, db.d.timePtr(c.ExpiresAt), db.d.timePtr(c.RevokedAt), db.d.timePtr(c.RotatedAt),
 		db.d.timePtr(c.LastUsedAt), db.d.time(c.CreatedAt))
 	if err != nil {
@@ -216,7 +216,7 @@ func scanCredentials(rows *sql.Rows) ([]*gatehouse.Credential, error) {
 			eID, eName, eCIDR                            sql.NullString
 			eCreated                                     dbTime
 		)
-		err := rows.Scan(&c.ID, &c.TenantID, &kind, &c.Name, &c.Hash, &c.Hint, &userID, &c.ClientID, &c.GrantID,
+		err := rows.Scan(&c.ID, &c.TenantID, &kind, &c.Name, &c.Hash, &c.Hint, &c.Secret, &userID, &c.ClientID, &c.GrantID,
 			&scopes, &expires, &revoked, &rotated, &lastUsed, &created,
 			&eID, &eName, &eCIDR, &eCreated)
 		if err != nil {

@@ -18,7 +18,8 @@ import (
 // revoke take one of them before their revoking UPDATE, so a token added
 // concurrently is either seen by that UPDATE (READ COMMITTED gives each
 // statement a fresh snapshot) or refused. On SQLite writers are serialised
-// and only the grant check matters.
+// and only the grant check matters. OAuth 1.0a integrations follow the same
+// rule with the integration's row as the parent (see integration.go).
 
 // lockCredentialParents takes, in tx, the locks a write adding a credential
 // bound to clientID, userID and grantID needs (see Lock order above). A

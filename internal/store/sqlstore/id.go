@@ -8,12 +8,15 @@ import (
 
 // ID prefixes say what an ID names when it turns up in a log or a URL.
 const (
-	prefixTenant     = "ten_"
-	prefixUser       = "usr_"
-	prefixCredential = "cred_"
-	prefixAllowEntry = "ip_"
-	prefixAudit      = "aud_"
-	prefixSession    = "ses_"
+	prefixTenant       = "ten_"
+	prefixUser         = "usr_"
+	prefixCredential   = "cred_"
+	prefixAllowEntry   = "ip_"
+	prefixAudit        = "aud_"
+	prefixSession      = "ses_"
+	prefixIntegration  = "int_"
+	prefixDelivery     = "dlv_"
+	prefixNotification = "ntf_"
 )
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)

@@ -12,9 +12,9 @@ import (
 
 // RunConcurrency checks the invariants that must hold however many callers
 // race: single use (of marks, authorization codes and refresh tokens), the
-// allowlist limit, hash uniqueness, and revocations that no concurrent
-// issue escapes. Run it with
-// -race. Run calls it too.
+// allowlist limit, hash uniqueness, revocations that no concurrent issue
+// escapes, single-use OAuth 1.0a request tokens and one live token per
+// integration. Run it with -race. Run calls it too.
 func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	tests := []struct {
 		name string
@@ -29,6 +29,8 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RotateRefreshToken", testConcurrentRotate},
 		{"RevokeGrant", testConcurrentRevokeGrant},
 		{"DeleteClient", testConcurrentDeleteClient},
+		{"ConsumeRequestToken", testConcurrentConsumeRequestToken},
+		{"IssueIntegrationToken", testConcurrentIssueIntegrationToken},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

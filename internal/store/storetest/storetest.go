@@ -59,6 +59,16 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RevokeGrant", testRevokeGrant},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotatedAt", testRotatedAt},
+		{"Integrations", testIntegrations},
+		{"IntegrationIsolation", testIntegrationIsolation},
+		{"UpdateIntegrationScopes", testUpdateIntegrationScopes},
+		{"DeleteIntegration", testDeleteIntegration},
+		{"RequestTokens", testRequestTokens},
+		{"IssueIntegrationToken", testIssueIntegrationToken},
+		{"RevokeIntegrationTokens", testRevokeIntegrationTokens},
+		{"CredentialSecret", testCredentialSecret},
+		{"Deliveries", testDeliveries},
+		{"Notifications", testNotifications},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

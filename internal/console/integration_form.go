@@ -1,0 +1,207 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
+)
+
+// Add New Integration and Edit Integration (seed 000): the Integration
+// Info tab (Name, Email, Callback URL, Identity Link URL and Your Password)
+// and the API tab (Resource Access All or Custom with the resource tree).
+// Security: the password is checked on every save, before anything else
+// happens, and is never written back into the page.
+
+// integrationFormView is the view model of pages/integration_form.html.
+type integrationFormView struct {
+	Base
+	Edit   bool
+	ID     string // the integration being edited
+	Status string // its status (edit only)
+	Form   integrationForm
+	Errors *FormErrors
+	Tree   []*scopeNode
+	Tab    string // the tab shown first: "info" or "api"
+	Nonce  string
+}
+
+// integrationForm is what the user typed (never the password).
+type integrationForm struct {
+	Name            string
+	Email           string
+	CallbackURL     string
+	IdentityLinkURL string
+	ResourceAccess  string // "all" or "custom"
+	Resources       map[string]bool
+}
+
+// integrationFields maps the admin service's error fields to the inputs'
+// messages. The resource tree reports unknown resources as "scopes".
+var integrationFields = map[string]string{
+	"name":              msg("integration.error.name"),
+	"email":             msg("integration.error.email"),
+	"callback_url":      msg("integration.error.url"),
+	"identity_link_url": msg("integration.error.url"),
+	"password":          msg("integration.error.password"),
+	"resources":         msg("integration.error.resources"),
+}
+
+// apiFields are the inputs of the API tab: an error there opens that tab.
+var apiFields = []string{"resources", "resource_access"}
+
+func (c *Console) integrationNew(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if err := requireManager(rq); err != nil {
+		return err
+	}
+	f := integrationForm{ResourceAccess: "custom", Resources: map[string]bool{}}
+	return c.renderIntegrationForm(w, r, rq, http.StatusOK, nil, f, nil)
+}
+
+func (c *Console) integrationEdit(w http.ResponseWriter, r *http.Request, rq *request) error {
+	i, err := c.admin.Integration(r.Context(), rq.actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	f := integrationForm{
+		Name: i.Name, Email: i.Email, CallbackURL: i.CallbackURL, IdentityLinkURL: i.IdentityLinkURL,
+		ResourceAccess: "custom", Resources: map[string]bool{},
+	}
+	if i.AllResources {
+		f.ResourceAccess = "all"
+	}
+	for _, s := range i.Resources {
+		f.Resources[s] = true
+	}
+	return c.renderIntegrationForm(w, r, rq, http.StatusOK, i, f, nil)
+}
+
+func (c *Console) renderIntegrationForm(w http.ResponseWriter, r *http.Request, rq *request, status int, i *gatehouse.Integration, f integrationForm, fe *FormErrors) error {
+	v := &integrationFormView{
+		Base:   Base{Title: msg("integration.new.title"), Nav: "integrations"},
+		Form:   f,
+		Errors: fe,
+		Tree:   scopeTree(c.admin.Tree().Roots(), f.Resources),
+		Tab:    "info",
+		Nonce:  randomToken(16),
+	}
+	if i != nil {
+		v.Edit, v.ID, v.Status = true, i.ID, string(i.Status)
+		v.Title = msg("integration.edit.title")
+	}
+	if fe != nil && !fe.Any() {
+		fe = nil
+	}
+	if fe != nil {
+		v.Tab = "api"
+		for name := range fe.Fields {
+			if !slices.Contains(apiFields, name) {
+				v.Tab = "info"
+			}
+		}
+	}
+	return c.render(w, r, rq, status, "integration_form", v)
+}
+
+// readIntegrationForm reads the posted form into the view's form and the
+// admin service's input.
+func readIntegrationForm(r *http.Request) (integrationForm, admin.IntegrationInput) {
+	f := integrationForm{
+		Name:            r.PostFormValue("name"),
+		Email:           r.PostFormValue("email"),
+		CallbackURL:     strings.TrimSpace(r.PostFormValue("callback_url")),
+		IdentityLinkURL: strings.TrimSpace(r.PostFormValue("identity_link_url")),
+		ResourceAccess:  "custom",
+		Resources:       map[string]bool{},
+	}
+	if r.PostFormValue("resource_access") == "all" {
+		f.ResourceAccess = "all"
+	}
+	resources := r.PostForm["resources"]
+	for _, s := range resources {
+		f.Resources[s] = true
+	}
+	in := admin.IntegrationInput{
+		Name: f.Name, Email: f.Email, CallbackURL: f.CallbackURL, IdentityLinkURL: f.IdentityLinkURL,
+		AllResources: f.ResourceAccess == "all",
+	}
+	if !in.AllResources {
+		// Without JavaScript a ticked node's ticked descendants are sent
+		// too; granting a node grants its subtree either way.
+		in.Resources = resources
+	}
+	return f, in
+}
+
+// integrationFormError turns an admin error into the form's messages (nil,
+// false when it is not the user's to fix).
+func (c *Console) integrationFormError(rq *request, err error) (int, *FormErrors, bool) {
+	return c.formErrorFor(rq, resourcesField(err), integrationFields)
+}
+
+// resourcesField renames the resource tree's "scopes" field to the form's
+// (and the API's) "resources".
+func resourcesField(err error) error {
+	var ge *gatehouse.Error
+	if errors.As(err, &ge) && ge.Field == "scopes" {
+		renamed := *ge
+		renamed.Field = "resources"
+		return &renamed
+	}
+	return err
+}
+
+// integrationCreate is Save on Add New Integration: the password first,
+// then the integration, saved as Inactive.
+func (c *Console) integrationCreate(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if err := requireManager(rq); err != nil {
+		return err
+	}
+	f, in := readIntegrationForm(r)
+	if err := c.admin.ConfirmPassword(r.Context(), rq.actor, r.PostFormValue("password")); err != nil {
+		if status, fe, ok := c.integrationFormError(rq, err); ok {
+			return c.renderIntegrationForm(w, r, rq, status, nil, f, fe)
+		}
+		return err
+	}
+	if ok, err := c.consumeNonce(w, r, rq, Prefix+"/integrations"); !ok || err != nil {
+		return err
+	}
+	if _, err := c.admin.CreateIntegration(r.Context(), rq.actor, in); err != nil {
+		if status, fe, ok := c.integrationFormError(rq, err); ok {
+			return c.renderIntegrationForm(w, r, rq, status, nil, f, fe)
+		}
+		return err
+	}
+	c.setFlash(w, msg("flash.integration_saved"))
+	http.Redirect(w, r, Prefix+"/integrations", http.StatusSeeOther)
+	return nil
+}
+
+// integrationUpdate is Save on Edit Integration; the password is asked
+// again. Changed resources apply to a live token at once.
+func (c *Console) integrationUpdate(w http.ResponseWriter, r *http.Request, rq *request) error {
+	i, err := c.admin.Integration(r.Context(), rq.actor, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	f, in := readIntegrationForm(r)
+	if err := c.admin.ConfirmPassword(r.Context(), rq.actor, r.PostFormValue("password")); err != nil {
+		if status, fe, ok := c.integrationFormError(rq, err); ok {
+			return c.renderIntegrationForm(w, r, rq, status, i, f, fe)
+		}
+		return err
+	}
+	if _, err := c.admin.UpdateIntegration(r.Context(), rq.actor, i.ID, in); err != nil {
+		if status, fe, ok := c.integrationFormError(rq, err); ok {
+			return c.renderIntegrationForm(w, r, rq, status, i, f, fe)
+		}
+		return err
+	}
+	c.setFlash(w, msg("flash.integration_saved"))
+	http.Redirect(w, r, Prefix+"/integrations", http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,101 @@
+package console
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+// Integrations (seed 000, Adobe Commerce: System › Extensions ›
+// Integrations): the grid of the tenant's Magento-style OAuth 1.0a
+// integrations with their status, the "Integration not secure" label and
+// the row actions Activate / Reauthorize, Edit and Delete, plus the
+// banner of unread notifications ("integration X has been authorized").
+
+// integrationsView is the view model of pages/integrations.html.
+type integrationsView struct {
+	Base
+	Integrations  []integrationRow
+	Notifications []notificationRow
+}
+
+// integrationRow is an integration as the console shows it; it never holds
+// a secret (the consumer secret stays sealed in the store).
+type integrationRow struct {
+	ID              string
+	Name            string
+	Email           string
+	CallbackURL     string
+	IdentityLinkURL string
+	Status          string // inactive, pending, active
+	Insecure        bool   // the "Integration not secure" label
+	AllResources    bool
+	Resources       []string
+	ConsumerKey     string
+	HandshakeAt     *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+// Active reports whether the row offers Reauthorize rather than Activate.
+func (r integrationRow) Active() bool { return r.Status == string(gatehouse.IntegrationActive) }
+
+func integrationRowOf(i *gatehouse.Integration) integrationRow {
+	return integrationRow{
+		ID: i.ID, Name: i.Name, Email: i.Email, CallbackURL: i.CallbackURL, IdentityLinkURL: i.IdentityLinkURL,
+		Status: string(i.Status), Insecure: i.Insecure(), AllResources: i.AllResources, Resources: i.Resources,
+		ConsumerKey: i.ConsumerKey, HandshakeAt: i.HandshakeAt, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt,
+	}
+}
+
+// notificationRow is one unread console notification.
+type notificationRow struct {
+	Message   string // stored text (the admin service writes it)
+	Link      string // a console path, or ""
+	CreatedAt time.Time
+}
+
+// integrationList is the grid.
+func (c *Console) integrationList(w http.ResponseWriter, r *http.Request, rq *request) error {
+	ctx := r.Context()
+	list, err := c.admin.Integrations(ctx, rq.actor) // owners and admins only
+	if err != nil {
+		return err
+	}
+	notes, err := c.admin.Notifications(ctx, rq.actor)
+	if err != nil {
+		return err
+	}
+	v := &integrationsView{Base: Base{Title: msg("integration.title"), Nav: "integrations"}}
+	for _, i := range list {
+		v.Integrations = append(v.Integrations, integrationRowOf(i))
+	}
+	for _, n := range notes {
+		link := n.Link
+		if SafeRedirect(link) != link { // only console paths become links
+			link = ""
+		}
+		v.Notifications = append(v.Notifications, notificationRow{Message: n.Message, Link: link, CreatedAt: n.CreatedAt})
+	}
+	return c.render(w, r, rq, http.StatusOK, "integrations", v)
+}
+
+// integrationDismiss marks the tenant's notifications read.
+func (c *Console) integrationDismiss(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if err := c.admin.DismissNotifications(r.Context(), rq.actor); err != nil {
+		return err
+	}
+	c.setFlash(w, msg("flash.notifications_dismissed"))
+	http.Redirect(w, r, Prefix+"/integrations", http.StatusSeeOther)
+	return nil
+}
+
+// requireManager refuses staff before a form does any work (a password
+// check included); the admin service checks the role again on every call.
+func requireManager(rq *request) error {
+	if !rq.actor.Role.CanManage() {
+		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "owners and admins only")
+	}
+	return nil
+}

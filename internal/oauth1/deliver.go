@@ -1,0 +1,125 @@
+package oauth1
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/admin"
+)
+
+// DeliveryTimeout is Magento's: the callback must answer within 5 s.
+const DeliveryTimeout = 5 * time.Second
+
+// NewDeliverer returns the admin.Deliverer that POSTs an activation's
+// credentials (oauth_consumer_key, oauth_consumer_secret, store_base_url,
+// oauth_verifier — the form admin builds) to an integration's callback
+// URL, form-encoded, as Magento does: 5 s timeout and no redirects
+// followed (a 3xx answer is a failed delivery, since following it would
+// send the consumer secret somewhere nobody registered).
+//
+// Security: the URL must be https. With allowHTTP
+// (GATEHOUSE_ALLOW_HTTP_CALLBACKS, for development) http is allowed too,
+// but only to a loopback host, and the address actually dialled is checked
+// to be loopback, so a name that resolves elsewhere cannot carry the
+// secret over plain http.
+func NewDeliverer(allowHTTP bool) admin.Deliverer {
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	secure := &http.Client{
+		Timeout:       DeliveryTimeout,
+		CheckRedirect: noRedirect,
+		Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: DeliveryTimeout}).DialContext,
+			TLSHandshakeTimeout: DeliveryTimeout,
+			MaxIdleConns:        4,
+			IdleConnTimeout:     30 * time.Second,
+		},
+	}
+	loopback := &http.Client{
+		Timeout:       DeliveryTimeout,
+		CheckRedirect: noRedirect,
+		Transport: &http.Transport{
+			Proxy: nil, // a proxy would do the dialling elsewhere
+			DialContext: (&net.Dialer{Timeout: DeliveryTimeout, Control: func(_, address string, _ syscall.RawConn) error {
+				ap, err := netip.ParseAddrPort(address)
+				if err != nil || !ap.Addr().Unmap().IsLoopback() {
+					return fmt.Errorf("http callbacks may only reach loopback addresses, not %s", address)
+				}
+				return nil
+			}}).DialContext,
+			MaxIdleConns:    4,
+			IdleConnTimeout: 30 * time.Second,
+		},
+	}
+	return func(ctx context.Context, callbackURL string, form url.Values) (int, error) {
+		u, err := url.Parse(callbackURL)
+		if err != nil || u.Host == "" {
+			return 0, errors.New("the callback URL is not an absolute URL")
+		}
+		client := secure
+		switch strings.ToLower(u.Scheme) {
+		case "https":
+		case "http":
+			if !allowHTTP {
+				return 0, errors.New("the callback URL must use https (http is allowed only on loopback hosts with GATEHOUSE_ALLOW_HTTP_CALLBACKS)")
+			}
+			if !loopbackHost(u.Hostname()) {
+				return 0, errors.New("an http callback URL must point at a loopback host (localhost, 127.0.0.1, ::1)")
+			}
+			client = loopback
+		default:
+			return 0, errors.New("the callback URL must use https")
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("User-Agent", "Gatehouse integration activation")
+		resp, err := client.Do(req)
+		if err != nil {
+			var ue *url.Error
+			if errors.As(err, &ue) && ue.Timeout() {
+				return 0, fmt.Errorf("the callback did not answer within %s", DeliveryTimeout)
+			}
+			return 0, fmt.Errorf("the callback could not be reached: %s", redact(err, form))
+		}
+		defer resp.Body.Close()
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+			return resp.StatusCode, fmt.Errorf("the callback answered %d with a redirect; redirects are not followed", resp.StatusCode)
+		}
+		return resp.StatusCode, nil
+	}
+}
+
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// redact keeps the form's values (the consumer secret above all) out of
+// an error text that is stored and shown.
+func redact(err error, form url.Values) string {
+	s := err.Error()
+	for _, vs := range form {
+		for _, v := range vs {
+			if v != "" {
+				s = strings.ReplaceAll(s, v, "…")
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,77 @@
+package sqlstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/gatehouse/gatehouse"
+)
+
+const deliveryColumns = `id, tenant_id, integration_id, time, url, status, error, duration_us`
+
+// AddDelivery records an attempt to POST an integration's credentials to
+// its callback URL, assigning ID and Time (the store's clock) when empty.
+// Duration is kept to the microsecond. An integration that is not the
+// tenant's (or is gone) is ENOTFOUND.
+func (db *DB) AddDelivery(ctx context.Context, d *gatehouse.Delivery) error {
+	if d.ID == "" {
+		d.ID = newID(prefixDelivery)
+	}
+	if d.Time.IsZero() {
+		d.Time = now()
+	}
+	d.Time = normTime(d.Time)
+	d.Duration = d.Duration.Truncate(time.Microsecond)
+	_, err := db.w.ExecContext(ctx, `
+		INSERT INTO integration_deliveries (`+deliveryColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		d.ID, d.TenantID, d.IntegrationID, db.d.time(d.Time), d.URL, d.Status, d.Error, d.Duration.Microseconds())
+	return wrap("add delivery", "delivery", err)
+}
+
+// ListDeliveries returns the latest limit deliveries of the tenant's
+// integration (all when limit <= 0), newest (by Time, then by when they
+// were added) first. An integration not in the tenant is ENOTFOUND.
+func (db *DB) ListDeliveries(ctx context.Context, tenantID, integrationID string, limit int) ([]*gatehouse.Delivery, error) {
+	const op = "list deliveries"
+	q := `SELECT ` + deliveryColumns + ` FROM integration_deliveries
+		WHERE tenant_id = $1 AND integration_id = $2
+		ORDER BY time DESC, seq DESC`
+	args := []any{tenantID, integrationID}
+	if limit > 0 {
+		q += ` LIMIT $3`
+		args = append(args, limit)
+	}
+	rows, err := db.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrap(op, "delivery", err)
+	}
+	defer rows.Close()
+	var list []*gatehouse.Delivery
+	for rows.Next() {
+		var (
+			d  gatehouse.Delivery
+			t  dbTime
+			us int64
+		)
+		if err := rows.Scan(&d.ID, &d.TenantID, &d.IntegrationID, &t, &d.URL, &d.Status, &d.Error, &us); err != nil {
+			return nil, wrap(op, "delivery", err)
+		}
+		d.Time = t.Time
+		d.Duration = time.Duration(us) * time.Microsecond
+		list = append(list, &d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(op, "delivery", err)
+	}
+	if len(list) == 0 {
+		// Tell "none yet" from "not yours".
+		var one int
+		err := db.r.QueryRowContext(ctx,
+			`SELECT 1 FROM integrations WHERE tenant_id = $1 AND id = $2`, tenantID, integrationID).Scan(&one)
+		if err != nil {
+			return nil, wrap(op, "integration", err)
+		}
+	}
+	return list, nil
+}
