@@ -44,6 +44,15 @@ func TestE2EBrowserIntegrations(t *testing.T) {
 		t.Fatalf("POST /api/v1/integrations: %d %v", status, err)
 	}
 
+	// A third with an http:// callback URL: the grid must call it not secure.
+	status, err = doJSON(ctx, client, "POST", base+"/api/v1/integrations", creds.Token, map[string]any{
+		"name": "Legacy feed", "email": "ops@legacy.example", "callback_url": "http://legacy.example/callback",
+		"resource_access": "custom", "resources": []string{"catalog.products"},
+	}, nil)
+	if err != nil || status != http.StatusCreated {
+		t.Fatalf("POST /api/v1/integrations (http callback): %d %v", status, err)
+	}
+
 	// rowOf runs js against the grid row of the integration named name.
 	rowOf := func(name, js string) string {
 		t.Helper()
@@ -101,6 +110,9 @@ func TestE2EBrowserIntegrations(t *testing.T) {
 	}
 	if got := rowOf("ERP connector", `tr.querySelector(".status").textContent.trim() + "|" + !!tr.querySelector(".insecure")`); got != "Inactive|false" {
 		t.Errorf("ERP row = %q", got)
+	}
+	if got := rowOf("Legacy feed", `tr.querySelector(".status").textContent.trim() + "|" + (tr.querySelector(".insecure") ? tr.querySelector(".insecure").textContent : "")`); got != "Inactive|Integration not secure" {
+		t.Errorf("http callback row = %q, want Inactive|Integration not secure", got)
 	}
 	shot("integrations-grid")
 
