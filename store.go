@@ -95,7 +95,9 @@ type Store interface {
 	Subscribe(fn func(Change)) (unsubscribe func())
 }
 
-// Change tells caches what a committed write may have invalidated.
+// Change tells caches what a committed write may have invalidated. A
+// Change with no TenantID means anything may have changed (a node lost its
+// change feed and resynchronises): drop everything.
 type Change struct {
 	TenantID     string
 	CredentialID string // "" means anything of the tenant
