@@ -317,13 +317,19 @@ func (g *Gateway) rewriteHeaders(out *http.Request, p *gatehouse.Principal) {
 	if p == nil {
 		return
 	}
-	h.Set(HeaderTenant, p.TenantSlug)
-	h.Set(HeaderKind, string(p.Kind))
+	// The keys are canonical constants and were just deleted: assign the
+	// map directly, with one backing array for the values, instead of a
+	// canonicalising Set and a slice per header.
+	vals := make([]string, 4)
+	vals[0], vals[1] = p.TenantSlug, string(p.Kind)
+	h[HeaderTenant], h[HeaderKind] = vals[0:1:1], vals[1:2:2]
 	if p.Subject != "" {
-		h.Set(HeaderSubject, p.Subject)
+		vals[2] = p.Subject
+		h[HeaderSubject] = vals[2:3:3]
 	}
 	if len(p.Scopes) > 0 {
-		h.Set(HeaderScopes, strings.Join(p.Scopes, " "))
+		vals[3] = strings.Join(p.Scopes, " ")
+		h[HeaderScopes] = vals[3:4:4]
 	}
 }
 

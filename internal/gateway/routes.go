@@ -42,6 +42,10 @@ type Route struct {
 	label   string         // metrics route label, computed once
 	mux     *http.ServeMux // matches this route's pattern and nothing else
 	hasTen  bool           // the pattern has a {tenant} wildcard
+	// prefix is the pattern's literal path up to its first wildcard ("" for
+	// a host-qualified pattern): a request whose decoded path does not
+	// start with it cannot match, and is skipped without running the mux.
+	prefix string
 }
 
 // Pattern is the ServeMux pattern of the route ("GET /rest/V1/orders"), also
@@ -157,12 +161,28 @@ func (rt *Route) compile() (err error) {
 	mux.Handle(rt.pattern, matched{})
 	rt.mux = mux
 	rt.hasTen = strings.Contains(rt.Path, "{tenant}") || strings.Contains(rt.Path, "{tenant...}")
+	if strings.HasPrefix(rt.Path, "/") {
+		rt.prefix, _, _ = strings.Cut(rt.Path, "{")
+	}
 	return nil
 }
 
 // match reports whether r matches the route and, if so, the {tenant}
 // wildcard's value. ServeMux sets Pattern and path values on r itself.
 func (rt *Route) match(r *http.Request) (ok bool, tenant string) {
+	// Cheap refusals first: a route mux that does not match writes a 404
+	// or a 405 (with its Allow list) into the matchWriter, a dozen
+	// allocations per route tried. They only skip routes the mux would
+	// refuse: ServeMux matches the method exactly (GET also HEAD), and its
+	// literal segments against the decoded path (canonicalPath has already
+	// refused encoded slashes, so decoding per segment is decoding the
+	// whole path).
+	if rt.Method != "" && rt.Method != r.Method && !(rt.Method == http.MethodGet && r.Method == http.MethodHead) {
+		return false, ""
+	}
+	if !strings.HasPrefix(r.URL.Path, rt.prefix) {
+		return false, ""
+	}
 	var mw matchWriter
 	rt.mux.ServeHTTP(&mw, r)
 	if !mw.ok {

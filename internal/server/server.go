@@ -94,6 +94,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s.Store = st
+	st.SetLogger(log)
 	s.closers = append(s.closers, st.Close)
 
 	s.Metrics = metrics.New()
@@ -157,6 +158,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		TrustedProxies: trusted,
 		Logger:         log,
 	}))
+	mux.Handle("/api/v1/verify/events", verify.EventsHandler(s.Verifier, st, verify.HandlerOptions{ServiceToken: cfg.ServiceToken, TrustedProxies: trusted, Logger: log}))
 	mux.Handle("/console/", con)
 	// OAuth 2.0 (SPEC §5): the authorization endpoint is a browser route
 	// (sessions, CSRF, login and consent pages) served by the console; the

@@ -1,8 +1,10 @@
 package verify
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -19,9 +21,14 @@ const numShards = 64
 //
 // Negative answers (UNKNOWN) live in their own, smaller maps so that a flood
 // of made-up tokens cannot evict the real credentials.
+//
+// Tenant snapshots are cached even when the credential cache is off
+// (Options.CacheSize < 0): they are few, change rarely, and are retired by
+// the same store notifications, and with them a credential miss is one
+// store read instead of three.
 type cache struct {
 	shards      [numShards]shard
-	perShard    int
+	perShard    int // 0: credentials are not cached
 	negPerShard int
 
 	// epoch counts invalidations. A loader remembers it before reading the
@@ -34,7 +41,16 @@ type cache struct {
 	tenants  map[string]*tenantSnap // by tenant id
 	bySlug   map[string]*tenantSnap // for guest access
 	tenantsN int
+
+	// Interned values many entries share: scope lists and OAuth client
+	// ids. Bounded; past the bound a value is simply not shared.
+	imu     sync.Mutex
+	scopes  map[string]*[]string
+	clients map[string]string
 }
+
+// maxInterned bounds each intern table.
+const maxInterned = 1 << 12
 
 type shard struct {
 	mu  sync.RWMutex
@@ -43,14 +59,62 @@ type shard struct {
 	_   [64]byte           // keep hot shard locks on separate cache lines
 }
 
-// entry is an immutable snapshot of one credential and its tenant, with the
-// Principal precomputed so that a cache hit allocates nothing for it.
+// entry is a snapshot of one credential: only what the checks and the
+// Principal need, about 110 bytes plus its ids (see TestCacheMemory), so a
+// million of them fit in well under 300 MiB. The Principal is built per
+// answer from these fields and the shared tenant snapshot; strings and the
+// scope list are shared with it, never copied.
+//
+// All fields but last and queued are immutable once the entry is cached.
 type entry struct {
-	cred      *gatehouse.Credential
 	tenant    *tenantSnap
-	principal *gatehouse.Principal
+	credID    string
+	subject   string
+	clientID  string     // interned
+	scopes    *[]string  // interned; never nil
+	expiresAt *time.Time // nil: never expires
+	allow     *[]gatehouse.AllowEntry
 	deadline  int64 // unix nanos: after this the entry is not used
-	use       *usage
+	kind      kindIndex
+	revoked   bool
+	queued    atomic.Bool  // in the usage log (see usage.go)
+	last      atomic.Int64 // last VALID use, unix nanos
+}
+
+// kindIndex stores a credential kind in one byte; 0 is no known kind (a
+// forged row), which matches no token prefix and so answers UNKNOWN.
+type kindIndex uint8
+
+var kinds = [...]gatehouse.Kind{"", gatehouse.KindPAT, gatehouse.KindStaff, gatehouse.KindAPIKey,
+	gatehouse.KindOAuth2Access, gatehouse.KindOAuth2Refresh, gatehouse.KindIntegration}
+
+func kindIndexOf(k gatehouse.Kind) kindIndex {
+	for i := 1; i < len(kinds); i++ {
+		if kinds[i] == k {
+			return kindIndex(i)
+		}
+	}
+	return 0
+}
+
+func (k kindIndex) Kind() gatehouse.Kind { return kinds[k] }
+
+var noScopes = new([]string)
+
+// principal builds the Principal of e. Subject is the user the credential
+// acts for, else its OAuth client or integration, else (an API key of
+// nobody in particular) the credential itself, so it is never empty.
+func (e *entry) principal() *gatehouse.Principal {
+	return &gatehouse.Principal{
+		TenantID:     e.tenant.id,
+		TenantSlug:   e.tenant.slug,
+		Subject:      e.subject,
+		Kind:         e.kind.Kind(),
+		CredentialID: e.credID,
+		ClientID:     e.clientID,
+		Scopes:       *e.scopes,
+		ExpiresAt:    e.expiresAt,
+	}
 }
 
 // tenantSnap is what verification needs of a tenant. stale is set when the
@@ -66,20 +130,95 @@ type tenantSnap struct {
 	guest    *gatehouse.Principal // the Principal of an anonymous guest call
 }
 
+// newCache returns a cache of size credentials; size < 0 caches tenant
+// snapshots only.
 func newCache(size int) *cache {
-	per := max(size/numShards, 1)
+	per := 0
+	if size > 0 {
+		per = max(size/numShards, 1)
+	}
 	c := &cache{
 		perShard:    per,
 		negPerShard: max(per/4, 1),
 		tenants:     map[string]*tenantSnap{},
 		bySlug:      map[string]*tenantSnap{},
 		tenantsN:    max(size/16, 64),
+		scopes:      map[string]*[]string{},
+		clients:     map[string]string{},
 	}
 	for i := range c.shards {
 		c.shards[i].pos = map[[32]byte]*entry{}
 		c.shards[i].neg = map[[32]byte]int64{}
 	}
 	return c
+}
+
+// newEntry builds the cache entry of cr, sharing what can be shared; c
+// may be nil (no cache).
+func (c *cache) newEntry(cr *gatehouse.Credential, t *tenantSnap, deadline int64) *entry {
+	e := &entry{
+		tenant:    t,
+		credID:    cr.ID,
+		subject:   cr.UserID,
+		expiresAt: cr.ExpiresAt,
+		deadline:  deadline,
+		kind:      kindIndexOf(cr.Kind),
+		revoked:   cr.RevokedAt != nil,
+		scopes:    noScopes,
+	}
+	if len(cr.AllowList) > 0 {
+		e.allow = &cr.AllowList
+	}
+	if e.subject == "" {
+		e.subject = cr.ClientID
+	}
+	if e.subject == "" {
+		e.subject = cr.ID
+	}
+	if c == nil {
+		// No cache: nothing to share with.
+		e.clientID = cr.ClientID
+		if len(cr.Scopes) > 0 {
+			e.scopes = &cr.Scopes
+		}
+		return e
+	}
+	if cr.ClientID != "" || len(cr.Scopes) > 0 {
+		c.imu.Lock()
+		if cr.ClientID != "" {
+			e.clientID = c.internClient(cr.ClientID)
+			if e.subject == cr.ClientID {
+				e.subject = e.clientID
+			}
+		}
+		if len(cr.Scopes) > 0 {
+			e.scopes = c.internScopes(cr.Scopes)
+		}
+		c.imu.Unlock()
+	}
+	return e
+}
+
+func (c *cache) internClient(id string) string {
+	if s, ok := c.clients[id]; ok {
+		return s
+	}
+	if len(c.clients) < maxInterned {
+		c.clients[id] = id
+	}
+	return id
+}
+
+func (c *cache) internScopes(scopes []string) *[]string {
+	key := strings.Join(scopes, " ")
+	if p := c.scopes[key]; p != nil {
+		return p
+	}
+	p := &scopes
+	if len(c.scopes) < maxInterned {
+		c.scopes[key] = p
+	}
+	return p
 }
 
 func (c *cache) shard(h *[32]byte) *shard { return &c.shards[h[0]%numShards] }
@@ -105,6 +244,9 @@ func (c *cache) get(h *[32]byte, now int64) (e *entry, unknown bool) {
 }
 
 func (c *cache) put(h *[32]byte, e *entry, epoch uint64) {
+	if c.perShard == 0 {
+		return
+	}
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,6 +264,9 @@ func (c *cache) put(h *[32]byte, e *entry, epoch uint64) {
 }
 
 func (c *cache) putNegative(h *[32]byte, deadline int64, epoch uint64) {
+	if c.perShard == 0 {
+		return
+	}
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -194,7 +339,7 @@ func (c *cache) invalidate(ch gatehouse.Change) {
 			s := &c.shards[i]
 			s.mu.Lock()
 			for k, e := range s.pos {
-				if e.cred.ID == ch.CredentialID {
+				if e.credID == ch.CredentialID {
 					delete(s.pos, k)
 				}
 			}

@@ -23,6 +23,14 @@ type HandlerOptions struct {
 	TrustedProxies []netip.Prefix
 	// Logger records infrastructure failures (default slog.Default()).
 	Logger *slog.Logger
+
+	// Heartbeat is how often an idle invalidation stream sends a comment
+	// (EventsHandler; default DefaultHeartbeat).
+	Heartbeat time.Duration
+	// EventBuffer is how many events an invalidation stream holds for a
+	// slow client before it sends resync instead (EventsHandler; default
+	// DefaultEventBuffer).
+	EventBuffer int
 }
 
 // Handler serves POST /api/v1/verify (SPEC §5 "Verification").

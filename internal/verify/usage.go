@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -13,24 +12,19 @@ import (
 // uses are dropped, as last_used_at is informational and memory is not.
 const maxPending = 1 << 17
 
-// usage is the last-use record of one credential, shared by its cache
-// entries. A verification stores the time and queues the record only when
-// it is not queued yet, so a busy credential costs one atomic store per
-// request and one map entry per flush.
-type usage struct {
-	id     string
-	last   atomic.Int64 // unix nanos
-	queued atomic.Bool
-}
+// A credential's last-use record lives in its cache entry (entry.last and
+// entry.queued). A verification stores the time and queues the entry only
+// when it is not queued yet, so a busy credential costs one atomic store
+// per request and one map entry per flush.
 
 // usageLog collects last-use times for the next batch write.
 type usageLog struct {
 	mu      sync.Mutex
-	pending []*usage
+	pending []*entry
 	retry   map[string]time.Time // a failed batch, written with the next one
 }
 
-func (l *usageLog) touch(u *usage, now int64) {
+func (l *usageLog) touch(u *entry, now int64) {
 	u.last.Store(now)
 	if u.queued.CompareAndSwap(false, true) {
 		l.mu.Lock()
@@ -57,8 +51,8 @@ func (l *usageLog) take() map[string]time.Time {
 	for _, u := range pending {
 		u.queued.Store(false)
 		t := time.Unix(0, u.last.Load()).UTC()
-		if old, ok := batch[u.id]; !ok || t.After(old) {
-			batch[u.id] = t
+		if old, ok := batch[u.credID]; !ok || t.After(old) {
+			batch[u.credID] = t
 		}
 	}
 	return batch

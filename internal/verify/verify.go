@@ -32,9 +32,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -58,7 +57,8 @@ const (
 	// enough to absorb a client retrying a bad token in a loop, short
 	// enough not to matter.
 	DefaultNegativeTTL = time.Second
-	// DefaultCacheSize is the number of credentials kept (≈ 1 KiB each).
+	// DefaultCacheSize is the number of credentials kept (≈ 280 bytes
+	// each, see TestCacheMemory).
 	DefaultCacheSize = 100_000
 	// DefaultFlushInterval is how often last-use times are written.
 	DefaultFlushInterval = 5 * time.Second
@@ -128,7 +128,8 @@ type Result struct {
 	// IP_NOT_ALLOWED, CLIENT_MISMATCH, INSUFFICIENT_SCOPE), so that callers
 	// can tell whose credential it is — and keep tenants apart.
 	//
-	// It is shared with the cache and other callers: do not modify it.
+	// It is built for this answer, but its Scopes and ExpiresAt are shared
+	// with the cache and other callers: do not modify them.
 	Principal *gatehouse.Principal
 	// Detail, when set, explains the code better than Code.Message (a
 	// constant: no allocation).
@@ -154,7 +155,7 @@ type Verifier struct {
 	ttl    int64 // nanos
 	negTTL int64
 	cache  *cache // nil when disabled
-	loads  singleflight.Group
+	loads  flights
 	obs    Observer
 	log    *slog.Logger
 
@@ -199,7 +200,9 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ver
 	if size == 0 {
 		size = DefaultCacheSize
 	}
-	if ttl > 0 && size > 0 {
+	if ttl > 0 {
+		// CacheSize < 0 turns the credential cache off but keeps tenant
+		// snapshots (see cache).
 		v.ttl, v.negTTL = int64(ttl), int64(neg)
 		v.cache = newCache(size)
 		v.unsubscribe = store.Subscribe(v.cache.invalidate)
@@ -288,7 +291,7 @@ func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{Kind: kind}, err
 	}
-	if e == nil || e.cred.Kind != kind {
+	if e == nil || e.kind.Kind() != kind {
 		// Not found, or a prefix that lies about the kind (which only a
 		// forged row could produce): either way nobody issued this token.
 		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil
@@ -301,39 +304,40 @@ func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
 		// nothing more about the token (not even REVOKED).
 		return Result{Code: gatehouse.CodeUnknown, Kind: kind, Detail: DetailUnsignedIntegration}, nil
 	}
-	res := Result{Kind: kind, Principal: e.principal}
+	// The Principal is built per answer (one small allocation) rather
+	// than kept in every cache entry: that halves the entry.
+	res := Result{Kind: kind, Principal: e.principal()}
 	res.Code = v.check(e, &req, now)
 	if res.Code == gatehouse.CodeValid {
-		v.usage.touch(e.use, now.UnixNano())
+		v.usage.touch(e, now.UnixNano())
 	}
 	return res, nil
 }
 
 // check applies the per-request checks to a found credential.
 func (v *Verifier) check(e *entry, req *Request, now time.Time) gatehouse.Code {
-	c := e.cred
 	switch {
-	case c.Revoked():
+	case e.revoked:
 		return gatehouse.CodeRevoked
-	case c.Expired(now):
+	case e.expiresAt != nil && !now.Before(*e.expiresAt):
 		// Checked against the clock on every hit, never cached: a cached
 		// credential answers EXPIRED the moment it expires.
 		return gatehouse.CodeExpired
 	case e.tenant.disabled:
 		return gatehouse.CodeTenantDisabled
-	case !gatehouse.AllowListPermits(c.AllowList, req.IP):
+	case e.allow != nil && !gatehouse.AllowListPermits(*e.allow, req.IP):
 		// SPEC §9: an empty list allows all; IPv4-mapped IPv6 is unmapped.
 		return gatehouse.CodeIPNotAllowed
 	}
-	if c.Kind == gatehouse.KindOAuth2Access &&
+	if e.kind.Kind() == gatehouse.KindOAuth2Access &&
 		(e.tenant.settings.RequireClientHeader || req.ClientID != "") &&
-		req.ClientID != c.ClientID {
+		req.ClientID != e.clientID {
 		// Seed 002's client header: required when the tenant says so, and
 		// when sent it must match whether required or not — a mismatched
 		// header means the token travels with someone else's client.
 		return gatehouse.CodeClientMismatch
 	}
-	if req.Resource != "" && !v.tree.Grants(c.Scopes, req.Resource) {
+	if req.Resource != "" && !v.tree.Grants(*e.scopes, req.Resource) {
 		return gatehouse.CodeInsufficientScope
 	}
 	return gatehouse.CodeValid
@@ -342,7 +346,7 @@ func (v *Verifier) check(e *entry, req *Request, now time.Time) gatehouse.Code {
 // lookup returns the snapshot for hash h, from the cache or the store; nil
 // when no such credential (or its tenant) exists.
 func (v *Verifier) lookup(ctx context.Context, h *[32]byte, now int64) (*entry, error) {
-	if v.cache != nil {
+	if v.cache != nil && v.cache.perShard > 0 {
 		e, unknown := v.cache.get(h, now)
 		if e != nil {
 			return e, nil
@@ -351,28 +355,68 @@ func (v *Verifier) lookup(ctx context.Context, h *[32]byte, now int64) (*entry, 
 			return nil, nil
 		}
 	}
-	// One store read per hash at a time, however many requests carry the
-	// token when its entry expires. The read runs detached from the first
-	// caller's context so that one impatient client cannot fail the
-	// others; each caller still stops waiting when its own context ends.
-	ch := v.loads.DoChan(string(h[:]), func() (any, error) {
-		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadTimeout)
-		defer cancel()
-		return v.load(lctx, *h)
-	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.(*entry), nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("verify: %w", ctx.Err())
-	}
+	return v.loads.do(ctx, h, v.load)
 }
 
-// load reads a credential and its tenant from the store and caches them.
+// flights makes sure there is one store read per hash at a time, however
+// many requests carry the token when its entry expires.
+//
+// The first caller (the leader) reads in its own goroutine: unlike
+// singleflight.DoChan there is no goroutine to start and no fresh stack to
+// grow through the SQLite driver on every miss, which a CPU profile showed
+// at about a tenth of the miss. The read runs detached from the leader's
+// context, bounded by LoadTimeout, so that one impatient client cannot
+// fail the others; the others stop waiting when their own context ends.
+type flights struct {
+	mu sync.Mutex
+	m  map[[32]byte]*flight
+}
+
+type flight struct {
+	done chan struct{}
+	e    *entry
+	err  error
+}
+
+func (fs *flights) do(ctx context.Context, h *[32]byte, load func(context.Context, [32]byte) (*entry, error)) (*entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	fs.mu.Lock()
+	if f := fs.m[*h]; f != nil {
+		fs.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.e, f.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("verify: %w", ctx.Err())
+		}
+	}
+	if fs.m == nil {
+		fs.m = map[[32]byte]*flight{}
+	}
+	f := &flight{done: make(chan struct{})}
+	fs.m[*h] = f
+	fs.mu.Unlock()
+	defer func() {
+		fs.mu.Lock()
+		delete(fs.m, *h)
+		fs.mu.Unlock()
+		close(f.done)
+	}()
+	f.err = errLoadPanicked // replaced unless load panics
+	f.e, f.err = load(ctx, *h)
+	return f.e, f.err
+}
+
+var errLoadPanicked = gatehouse.Errorf(gatehouse.EINTERNAL, "verify: credential load failed")
+
+// load reads a credential from the store, with its tenant (from the cache
+// when it can: a credential miss is then a single store read), and caches
+// it.
 func (v *Verifier) load(ctx context.Context, h [32]byte) (*entry, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.loadTimeout)
+	defer cancel()
 	var epoch uint64
 	if v.cache != nil {
 		epoch = v.cache.epoch.Load()
@@ -384,7 +428,7 @@ func (v *Verifier) load(ctx context.Context, h [32]byte) (*entry, error) {
 		if v.cache != nil {
 			v.cache.putNegative(&h, now+v.negTTL, epoch)
 		}
-		return (*entry)(nil), nil
+		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("verify: find credential: %w", err)
 	}
@@ -394,43 +438,14 @@ func (v *Verifier) load(ctx context.Context, h [32]byte) (*entry, error) {
 	}
 	if t == nil {
 		// A credential whose tenant is gone is nobody's credential.
-		return (*entry)(nil), nil
+		return nil, nil
 	}
-	e := &entry{
-		cred:      c,
-		tenant:    t,
-		principal: principalOf(c, t),
-		deadline:  now + v.ttl,
-		use:       &usage{id: c.ID},
+	if v.cache == nil {
+		return (*cache)(nil).newEntry(c, t, 0), nil
 	}
-	if v.cache != nil {
-		v.cache.put(&h, e, epoch)
-	}
+	e := v.cache.newEntry(c, t, now+v.ttl)
+	v.cache.put(&h, e, epoch)
 	return e, nil
-}
-
-// principalOf builds the Principal of a credential. Subject is the user
-// the credential acts for, else its OAuth client or integration, else (an
-// API key of nobody in particular) the credential itself, so it is never
-// empty.
-func principalOf(c *gatehouse.Credential, t *tenantSnap) *gatehouse.Principal {
-	subject := c.UserID
-	if subject == "" {
-		subject = c.ClientID
-	}
-	if subject == "" {
-		subject = c.ID
-	}
-	return &gatehouse.Principal{
-		TenantID:     c.TenantID,
-		TenantSlug:   t.slug,
-		Subject:      subject,
-		Kind:         c.Kind,
-		CredentialID: c.ID,
-		ClientID:     c.ClientID,
-		Scopes:       c.Scopes,
-		ExpiresAt:    c.ExpiresAt,
-	}
 }
 
 // tenantByID returns the tenant's snapshot, cached; nil when it does not

@@ -10,11 +10,13 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"runtime"
 	"sync"
 	"time"
@@ -41,6 +43,12 @@ type NotifyMessage struct {
 	// high-entropy secret, which cannot be turned back into the token and
 	// does not authenticate anyone, so it may travel to the other nodes.
 	Hash []byte `json:"hash,omitempty"`
+	// Schema is the writer's schema: the channel is per database, and
+	// installations in other schemas of it ignore the message.
+	Schema string `json:"schema,omitempty"`
+	// Origin identifies the writing DB value (random, per Open), so that
+	// its own listener skips what its subscribers already heard.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Change returns the gatehouse.Change the message carries.
@@ -61,9 +69,16 @@ type DB struct {
 	// connections (WAL lets them read while w writes); on PostgreSQL it is w.
 	r *sql.DB
 
+	// PostgreSQL: the pool's URL (which the listener also uses), the
+	// schema the tables live in, and this value's NotifyMessage.Origin.
+	dsn, schema, origin string
+
 	mu     sync.Mutex
 	subs   map[uint64]func(gatehouse.Change)
 	nextID uint64
+	log    *slog.Logger
+	lis    *listener // PostgreSQL: started by the first Subscribe
+	closed bool
 }
 
 var _ gatehouse.Store = (*DB)(nil)
@@ -84,7 +99,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err := migrate(ctx, t); err != nil {
 		return nil, err
 	}
-	db := &DB{d: t.d, subs: make(map[uint64]func(gatehouse.Change))}
+	db := &DB{d: t.d, dsn: t.dsn, subs: make(map[uint64]func(gatehouse.Change)), log: slog.Default()}
 	if db.w, err = open(ctx, t, t.dsn); err != nil {
 		return nil, err
 	}
@@ -108,6 +123,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.w.SetConnMaxLifetime(30 * time.Minute)
 		db.w.SetConnMaxIdleTime(5 * time.Minute)
 		db.r = db.w
+		if err := db.w.QueryRowContext(ctx, "SELECT current_schema()").Scan(&db.schema); err != nil {
+			db.w.Close()
+			return nil, wrap("open database", "schema", err)
+		}
+		db.origin = rand.Text()
 	}
 	return db, nil
 }
@@ -188,8 +208,26 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database's connections.
+// SetLogger sets where the store reports the state of its change feed
+// (default slog.Default()). Call it before the first Subscribe.
+func (db *DB) SetLogger(log *slog.Logger) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if log != nil {
+		db.log = log
+	}
+}
+
+// Close stops the change feed and closes the database's connections.
 func (db *DB) Close() error {
+	db.mu.Lock()
+	db.closed = true
+	lis := db.lis
+	db.lis = nil
+	db.mu.Unlock()
+	if lis != nil {
+		lis.stop()
+	}
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
@@ -198,15 +236,40 @@ func (db *DB) Close() error {
 }
 
 // Subscribe registers fn to be called after every committed change that can
-// alter a verification answer, synchronously in the writing goroutine.
-// On PostgreSQL the same changes are also sent on NotifyChannel, so nodes
-// other than the writer can learn of them by listening.
+// alter a verification answer.
+//
+// Changes made through this DB reach fn synchronously in the writing
+// goroutine, after the commit. That is all there is on SQLite: the
+// embedded database serves one process, so nothing crosses processes.
+//
+// On PostgreSQL every change is also sent on NotifyChannel, and the first
+// Subscribe starts a listener (one dedicated connection, until Close) that
+// hands fn, from its own goroutine, the changes of the other nodes (DB
+// values) sharing the schema; this DB's own notifications are skipped. The
+// first Subscribe returns once LISTEN is in effect (or its first attempt
+// failed). When the connection is lost the listener reconnects with
+// backoff (100 ms doubling to 5 s), and once LISTEN is re-established fn
+// gets an empty Change: notifications sent meanwhile are lost, so anything
+// may have changed. Until then caches rely on their TTL. Commands that
+// never subscribe never open the extra connection.
 func (db *DB) Subscribe(fn func(gatehouse.Change)) (unsubscribe func()) {
 	db.mu.Lock()
 	id := db.nextID
 	db.nextID++
 	db.subs[id] = fn
+	if db.d.notify && db.lis == nil && !db.closed {
+		db.lis = startListener(db.dsn, db.schema, db.origin, db.log, func(c gatehouse.Change) {
+			db.publish([]gatehouse.Change{c})
+		})
+	}
+	lis := db.lis
 	db.mu.Unlock()
+	if lis != nil {
+		// LISTEN is in effect (or its first attempt failed, and the
+		// resynchronisation after the eventual success covers the gap)
+		// before fn can have cached anything it would otherwise miss.
+		<-lis.ready
+	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -215,6 +278,20 @@ func (db *DB) Subscribe(fn func(gatehouse.Change)) (unsubscribe func()) {
 			db.mu.Unlock()
 		})
 	}
+}
+
+// ListenerPID reports the PostgreSQL backend PID of the connection that
+// listens for other nodes' changes, or 0 when it is not listening (SQLite,
+// no subscriber yet, or the connection is down and being re-established).
+// Tests use it to drop the connection with pg_terminate_backend.
+func (db *DB) ListenerPID() uint32 {
+	db.mu.Lock()
+	lis := db.lis
+	db.mu.Unlock()
+	if lis == nil {
+		return 0
+	}
+	return lis.pid.Load()
 }
 
 // publish tells the subscribers about committed changes. It copies the list
@@ -257,26 +334,37 @@ func (db *DB) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) erro
 // transaction (PostgreSQL) and to the subscribers after the commit.
 func (db *DB) change(ctx context.Context, op string, fn func(tx *sql.Tx) ([]gatehouse.Change, error)) error {
 	var changes []gatehouse.Change
+	committing := false
 	err := db.tx(ctx, op, func(tx *sql.Tx) error {
 		var err error
 		if changes, err = fn(tx); err != nil {
 			return err
 		}
-		if !db.d.notify {
-			return nil
-		}
-		for _, c := range changes {
-			payload, err := json.Marshal(NotifyMessage{TenantID: c.TenantID, CredentialID: c.CredentialID, Hash: c.Hash})
-			if err != nil {
-				return fmt.Errorf("%s: %w", op, err)
+		if db.d.notify {
+			for _, c := range changes {
+				payload, err := json.Marshal(NotifyMessage{
+					TenantID: c.TenantID, CredentialID: c.CredentialID, Hash: c.Hash,
+					Schema: db.schema, Origin: db.origin,
+				})
+				if err != nil {
+					return fmt.Errorf("%s: %w", op, err)
+				}
+				if _, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", NotifyChannel, string(payload)); err != nil {
+					return wrap(op, "notification", err)
+				}
 			}
-			if _, err := tx.ExecContext(ctx, "SELECT pg_notify($1, $2)", NotifyChannel, string(payload)); err != nil {
-				return wrap(op, "notification", err)
-			}
 		}
+		committing = true
 		return nil
 	})
 	if err != nil {
+		if committing {
+			// Security: a failed COMMIT (a connection lost before its
+			// answer) may still have committed, and other nodes may be
+			// told; our own listener skips our notifications, so
+			// invalidate here: a needless invalidation only costs a read.
+			db.publish(changes)
+		}
 		return err
 	}
 	db.publish(changes)
