@@ -2,13 +2,11 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
 // APIKeyInput is the API Portal's Add New (seed 003): a description, and
@@ -42,23 +40,13 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Actor, in APIKeyInput) (*g
 	if err != nil {
 		return nil, "", err
 	}
-	key := secret.NewToken(gatehouse.KindAPIKey)
-	c := &gatehouse.Credential{
+	return s.issue(ctx, a, &gatehouse.Credential{
 		TenantID:  a.TenantID,
 		Kind:      gatehouse.KindAPIKey,
 		Name:      desc,
-		Hash:      secret.HashBytes(key),
-		Hint:      secret.Hint(key),
 		Scopes:    scopes,
 		ExpiresAt: exp,
-	}
-	if err := s.store.CreateCredential(ctx, c); err != nil {
-		return nil, "", fmt.Errorf("create api key: %w", err)
-	}
-	if err := s.audit(ctx, a, "api_key.create", c.ID+" "+desc); err != nil {
-		return nil, "", err
-	}
-	return c, key, nil
+	}, "api_key.create", desc)
 }
 
 // APIKeys lists the tenant's live API keys, newest first.

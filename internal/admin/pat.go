@@ -41,21 +41,25 @@ func (s *Service) CreatePAT(ctx context.Context, a Actor, in PATInput) (*gatehou
 	if err != nil {
 		return nil, "", err
 	}
-	tok := secret.NewToken(gatehouse.KindPAT)
-	c := &gatehouse.Credential{
+	return s.issue(ctx, a, &gatehouse.Credential{
 		TenantID:  a.TenantID,
 		Kind:      gatehouse.KindPAT,
 		Name:      name,
-		Hash:      secret.HashBytes(tok),
-		Hint:      secret.Hint(tok),
 		UserID:    a.UserID,
 		Scopes:    scopes,
 		ExpiresAt: exp,
-	}
+	}, "pat.create", name)
+}
+
+// issue generates the token of a validated credential of kind c.Kind,
+// stores only its hash, audits action and returns the plaintext, once.
+func (s *Service) issue(ctx context.Context, a Actor, c *gatehouse.Credential, action, target string) (*gatehouse.Credential, string, error) {
+	tok := secret.NewToken(c.Kind)
+	c.Hash, c.Hint = secret.HashBytes(tok), secret.Hint(tok)
 	if err := s.store.CreateCredential(ctx, c); err != nil {
-		return nil, "", fmt.Errorf("create pat: %w", err)
+		return nil, "", fmt.Errorf("create %s: %w", c.Kind, err)
 	}
-	if err := s.audit(ctx, a, "pat.create", c.ID+" "+name); err != nil {
+	if err := s.audit(ctx, a, action, c.ID+" "+target); err != nil {
 		return nil, "", err
 	}
 	return c, tok, nil

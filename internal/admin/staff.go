@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
 // StaffTokenInput is the API Auth tab of a staff user (seed 001): the APIs
@@ -47,27 +46,18 @@ func (s *Service) GenerateStaffToken(ctx context.Context, a Actor, userID string
 	} else if !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 		return nil, "", err
 	}
-	tok := secret.NewToken(gatehouse.KindStaff)
-	c := &gatehouse.Credential{
+	c, tok, err := s.issue(ctx, a, &gatehouse.Credential{
 		TenantID:  a.TenantID,
 		Kind:      gatehouse.KindStaff,
 		Name:      StaffTokenName,
-		Hash:      secret.HashBytes(tok),
-		Hint:      secret.Hint(tok),
 		UserID:    userID,
 		Scopes:    scopes,
 		ExpiresAt: exp,
+	}, "staff_token.create", m.Email)
+	if gatehouse.IsCode(err, gatehouse.ECONFLICT) { // lost a race with another Generate
+		return nil, "", errStaffTokenExists
 	}
-	if err := s.store.CreateCredential(ctx, c); err != nil {
-		if gatehouse.IsCode(err, gatehouse.ECONFLICT) { // lost a race with another Generate
-			return nil, "", errStaffTokenExists
-		}
-		return nil, "", fmt.Errorf("create staff token: %w", err)
-	}
-	if err := s.audit(ctx, a, "staff_token.create", c.ID+" "+m.Email); err != nil {
-		return nil, "", err
-	}
-	return c, tok, nil
+	return c, tok, err
 }
 
 var errStaffTokenExists = gatehouse.Errorf(gatehouse.ECONFLICT,
