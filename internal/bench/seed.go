@@ -21,9 +21,8 @@ const insertRows = 500
 // insertAPIKeys stores n fresh API keys (scopes "all") of the tenant in
 // one transaction and returns their plaintext.
 //
-// gatehouse.Store creates credentials one transaction at a time, and every
-// SQLite commit syncs the WAL (synchronous=FULL, SPEC §9): 100 000 of them
-// would take minutes, not the seconds a benchmark's set-up may. So the
+// gatehouse.Store creates credentials one transaction at a time: 100 000
+// of them would take far longer than a benchmark's set-up may. So the
 // keys go in with multi-row INSERTs on a connection of our own, which
 // couples this set-up (not the measurement) to the credentials table's
 // columns; the verifier then reads them through the store like any other.

@@ -20,7 +20,7 @@ func (db *DB) AddAllowEntry(ctx context.Context, tenantID, credentialID string, 
 	if err := e.Validate(); err != nil {
 		return fmt.Errorf("add allowlist entry: %w", err)
 	}
-	return db.change(ctx, "add allowlist entry", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "add allowlist entry", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		c, err := db.lockCredential(ctx, tx, tenantID, credentialID)
 		if err != nil {
 			return nil, wrap("add allowlist entry", "credential", err)
@@ -44,7 +44,7 @@ func (db *DB) AddAllowEntry(ctx context.Context, tenantID, credentialID string, 
 
 // DeleteAllowEntry removes an entry from the tenant's credential's allowlist.
 func (db *DB) DeleteAllowEntry(ctx context.Context, tenantID, credentialID, entryID string) error {
-	return db.change(ctx, "delete allowlist entry", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "delete allowlist entry", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		c, err := db.lockCredential(ctx, tx, tenantID, credentialID)
 		if err != nil {
 			return nil, wrap("delete allowlist entry", "credential", err)

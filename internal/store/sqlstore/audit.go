@@ -24,7 +24,7 @@ func (db *DB) AppendAudit(ctx context.Context, e *gatehouse.AuditEvent) error {
 		e.Time = now()
 	}
 	e.Time = normTime(e.Time)
-	_, err := db.w.ExecContext(ctx,
+	_, err := db.exec(ctx, "append audit event", processCrash,
 		`INSERT INTO audit_events (id, tenant_id, time, actor, action, target, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		e.ID, e.TenantID, db.d.time(e.Time), e.Actor, e.Action, e.Target, e.IP)
 	return wrap("append audit event", "audit event", err)

@@ -30,7 +30,7 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *gatehouse.AuthCode) error {
 	c.CreatedAt = normTime(c.CreatedAt)
 	c.ExpiresAt = normTime(c.ExpiresAt)
 	c.UsedAt = normTimePtr(c.UsedAt)
-	_, err = db.w.ExecContext(ctx, `
+	_, err = db.exec(ctx, "create authorization code", processCrash, `
 		INSERT INTO oauth_codes (`+authCodeColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		c.Hash, c.TenantID, c.ClientID, c.UserID, c.RedirectURI, scopes, c.CodeChallenge,
@@ -55,7 +55,7 @@ func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time, i
 		refusal  error
 		conflict bool
 	)
-	err := db.change(ctx, op, func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	err := db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		c, err := scanAuthCode(tx.QueryRowContext(ctx, `
 			UPDATE oauth_codes SET used_at = $2
 			WHERE hash = $1 AND used_at IS NULL
@@ -108,7 +108,7 @@ func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time, i
 // Used codes are kept until then so that a replay within the code's
 // lifetime is still recognised.
 func (db *DB) PruneAuthCodes(ctx context.Context, now time.Time) error {
-	_, err := db.w.ExecContext(ctx, `DELETE FROM oauth_codes WHERE expires_at < $1`, db.d.time(now))
+	_, err := db.exec(ctx, "prune authorization codes", powerLoss, `DELETE FROM oauth_codes WHERE expires_at < $1`, db.d.time(now))
 	return wrap("prune authorization codes", "authorization code", err)
 }
 

@@ -38,7 +38,7 @@ func (db *DB) CreateClient(ctx context.Context, c *gatehouse.Client) error {
 	}
 	c.CreatedAt = normTime(c.CreatedAt)
 	c.PrevSecretExpiresAt = normTimePtr(c.PrevSecretExpiresAt)
-	_, err = db.w.ExecContext(ctx, `
+	_, err = db.exec(ctx, "create client", processCrash, `
 		INSERT INTO oauth_clients (`+clientColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		c.ID, c.TenantID, c.Name, string(uris), scopes, c.Confidential, grants,
@@ -81,7 +81,7 @@ func (db *DB) ListClients(ctx context.Context, tenantID string) ([]*gatehouse.Cl
 // token endpoint only.
 func (db *DB) UpdateClientSecret(ctx context.Context, c *gatehouse.Client) error {
 	c.PrevSecretExpiresAt = normTimePtr(c.PrevSecretExpiresAt)
-	res, err := db.w.ExecContext(ctx, `
+	res, err := db.exec(ctx, "update client secret", powerLoss, `
 		UPDATE oauth_clients
 		SET secret_hash = $3, secret_hint = $4, prev_secret_hash = $5, prev_secret_expires_at = $6
 		WHERE tenant_id = $1 AND id = $2`,
@@ -100,7 +100,7 @@ func (db *DB) UpdateClientSecret(ctx context.Context, c *gatehouse.Client) error
 // on the app's row while they add its tokens, so the delete waits for them
 // and the revocation, a later statement, sees what they committed.
 func (db *DB) DeleteClient(ctx context.Context, tenantID, clientID string, now time.Time) error {
-	return db.change(ctx, "delete client", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "delete client", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		res, err := tx.ExecContext(ctx,
 			`DELETE FROM oauth_clients WHERE tenant_id = $1 AND id = $2`, tenantID, clientID)
 		if err := mustAffect(res, err); err != nil {

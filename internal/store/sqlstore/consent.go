@@ -28,14 +28,17 @@ func (db *DB) SaveConsent(ctx context.Context, c *gatehouse.Consent) error {
 		c.CreatedAt = c.UpdatedAt
 	}
 	var created dbTime
-	err = db.w.QueryRowContext(ctx, `
+	// powerLoss: a replaced consent may grant fewer scopes than before.
+	err = db.write(ctx, "save consent", powerLoss, func(q querier) error {
+		return q.QueryRowContext(ctx, `
 		INSERT INTO oauth_consents (`+consentColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (tenant_id, user_id, client_id) DO UPDATE SET
 			scopes = excluded.scopes,
 			updated_at = excluded.updated_at
 		RETURNING created_at`,
-		c.TenantID, c.UserID, c.ClientID, scopes, db.d.time(c.CreatedAt), db.d.time(c.UpdatedAt)).Scan(&created)
+			c.TenantID, c.UserID, c.ClientID, scopes, db.d.time(c.CreatedAt), db.d.time(c.UpdatedAt)).Scan(&created)
+	})
 	if err != nil {
 		return wrap("save consent", "consent", err)
 	}
@@ -77,7 +80,7 @@ func (db *DB) ListConsents(ctx context.Context, tenantID, userID string) ([]*gat
 // that is not revoked yet; subscribers hear of each. No consent is
 // ENOTFOUND and nothing is revoked.
 func (db *DB) DeleteConsent(ctx context.Context, tenantID, userID, clientID string, now time.Time) error {
-	return db.change(ctx, "delete consent", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "delete consent", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		res, err := tx.ExecContext(ctx,
 			`DELETE FROM oauth_consents WHERE tenant_id = $1 AND user_id = $2 AND client_id = $3`,
 			tenantID, userID, clientID)

@@ -14,7 +14,7 @@ import (
 // taken). RFC 6749 §4.1.2: authorization codes are single use; RFC 5849
 // §3.3: nonces too.
 func (db *DB) ConsumeOnce(ctx context.Context, namespace, key string, expires time.Time) error {
-	res, err := db.w.ExecContext(ctx, `
+	res, err := db.exec(ctx, "consume", powerLoss, `
 		INSERT INTO consumed (namespace, key, expires_at) VALUES ($1, $2, $3)
 		ON CONFLICT (namespace, key) DO UPDATE SET expires_at = excluded.expires_at
 		WHERE consumed.expires_at <= $4`,
@@ -34,6 +34,6 @@ func (db *DB) ConsumeOnce(ctx context.Context, namespace, key string, expires ti
 
 // PruneConsumed forgets marks that expired before now.
 func (db *DB) PruneConsumed(ctx context.Context, now time.Time) error {
-	_, err := db.w.ExecContext(ctx, `DELETE FROM consumed WHERE expires_at < $1`, db.d.time(now))
+	_, err := db.exec(ctx, "prune consumed", powerLoss, `DELETE FROM consumed WHERE expires_at < $1`, db.d.time(now))
 	return wrap("prune consumed", "mark", err)
 }

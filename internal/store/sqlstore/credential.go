@@ -29,7 +29,7 @@ func (db *DB) CreateCredential(ctx context.Context, c *gatehouse.Credential) err
 	if err != nil {
 		return fmt.Errorf("create credential: %w", err)
 	}
-	return db.tx(ctx, "create credential", func(tx *sql.Tx) error {
+	return db.tx(ctx, "create credential", processCrash, func(tx *sql.Tx) error {
 		return db.insertCredential(ctx, tx, "create credential", c, scopes)
 	})
 }
@@ -143,7 +143,7 @@ func (db *DB) ListCredentials(ctx context.Context, tenantID string, f gatehouse.
 // RevokeCredential sets RevokedAt; a revoked credential keeps its first
 // revocation time.
 func (db *DB) RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error {
-	return db.change(ctx, "revoke credential", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "revoke credential", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		c := gatehouse.Change{TenantID: tenantID, CredentialID: id}
 		err := tx.QueryRowContext(ctx, `
 			UPDATE credentials SET revoked_at = COALESCE(revoked_at, $3)
@@ -159,7 +159,7 @@ func (db *DB) RevokeCredential(ctx context.Context, tenantID, id string, at time
 // DeleteCredential removes the credential; its allowlist goes with it (the
 // foreign key cascades).
 func (db *DB) DeleteCredential(ctx context.Context, tenantID, id string) error {
-	return db.change(ctx, "delete credential", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "delete credential", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		c := gatehouse.Change{TenantID: tenantID, CredentialID: id}
 		err := tx.QueryRowContext(ctx,
 			`DELETE FROM credentials WHERE tenant_id = $1 AND id = $2 RETURNING hash`,
@@ -185,7 +185,7 @@ func (db *DB) TouchCredentials(ctx context.Context, used map[string]time.Time) e
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	return db.tx(ctx, "touch credentials", func(tx *sql.Tx) error {
+	return db.tx(ctx, "touch credentials", processCrash, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `
 			UPDATE credentials SET last_used_at = $2
 			WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)`)

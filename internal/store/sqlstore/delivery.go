@@ -22,7 +22,7 @@ func (db *DB) AddDelivery(ctx context.Context, d *gatehouse.Delivery) error {
 	}
 	d.Time = normTime(d.Time)
 	d.Duration = d.Duration.Truncate(time.Microsecond)
-	_, err := db.w.ExecContext(ctx, `
+	_, err := db.exec(ctx, "add delivery", processCrash, `
 		INSERT INTO integration_deliveries (`+deliveryColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 		d.ID, d.TenantID, d.IntegrationID, db.d.time(d.Time), d.URL, d.Status, d.Error, d.Duration.Microseconds())

@@ -41,15 +41,19 @@ type dialect struct {
 	forShare string
 	// notify emits pg_notify for every Change inside the writing transaction.
 	notify bool
+	// syncPragma: connections run PRAGMA synchronous=NORMAL and a
+	// powerLoss write raises its own to FULL (see durability).
+	syncPragma bool
 }
 
 var (
 	sqliteDialect = dialect{
-		name:     "sqlite",
-		driver:   "sqlite",
-		goose:    goose.DialectSQLite3,
-		dir:      "migrations/sqlite",
-		unixTime: true,
+		name:       "sqlite",
+		driver:     "sqlite",
+		goose:      goose.DialectSQLite3,
+		dir:        "migrations/sqlite",
+		unixTime:   true,
+		syncPragma: true,
 	}
 	postgresDialect = dialect{
 		name:      "postgres",
@@ -133,9 +137,10 @@ func sqliteDSN(path string, readOnly bool) string {
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
-	// SPEC §9: an acknowledged revocation or consumption survives power
-	// loss, so every commit syncs the WAL.
-	q.Add("_pragma", "synchronous(FULL)")
+	// SPEC §9: a commit survives a process crash at NORMAL (WAL mode);
+	// the writes that must survive power loss too (revocations,
+	// consumptions, …) raise their own transaction to FULL (DB.pin).
+	q.Add("_pragma", "synchronous(NORMAL)")
 	if readOnly {
 		// Security: readers cannot write even if a method picks the wrong pool.
 		q.Set("_query_only", "1")

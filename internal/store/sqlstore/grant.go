@@ -72,7 +72,7 @@ func (db *DB) RevokeGrant(ctx context.Context, tenantID, grantID string, now tim
 	if grantID == "" {
 		return fmt.Errorf("revoke grant: %w", gatehouse.FieldError("grant_id", "a grant id is required"))
 	}
-	return db.change(ctx, "revoke grant", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "revoke grant", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		// Mark the grant first: this waits for writers adding to it, and
 		// refuses those that come after.
 		_, err := tx.ExecContext(ctx, `
@@ -109,7 +109,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, tenantID, oldID string, no
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	return db.change(ctx, op, func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		var clientID, grantID string
 		var userID sql.NullString
 		err := tx.QueryRowContext(ctx,

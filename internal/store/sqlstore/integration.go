@@ -51,7 +51,7 @@ func (db *DB) CreateIntegration(ctx context.Context, i *gatehouse.Integration) e
 		i.UpdatedAt = i.CreatedAt
 	}
 	i.UpdatedAt = normTime(i.UpdatedAt)
-	_, err = db.w.ExecContext(ctx, `
+	_, err = db.exec(ctx, "create integration", processCrash, `
 		INSERT INTO integrations (`+integrationColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
 		i.ID, i.TenantID, i.Name, i.Email, i.CallbackURL, i.IdentityLinkURL, i.AllResources,
@@ -140,7 +140,7 @@ func (db *DB) UpdateIntegration(ctx context.Context, i *gatehouse.Integration) e
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	at := now()
-	err = db.change(ctx, op, func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	err = db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		res, err := tx.ExecContext(ctx, `
 			UPDATE integrations
 			SET name = $3, email = $4, callback_url = $5, identity_link_url = $6, all_resources = $7,
@@ -176,7 +176,7 @@ func (db *DB) UpdateIntegration(ctx context.Context, i *gatehouse.Integration) e
 // tenant's integration is ENOTFOUND and nothing changes.
 func (db *DB) DeleteIntegration(ctx context.Context, tenantID, id string, now time.Time) error {
 	const op = "delete integration"
-	return db.change(ctx, op, func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		res, err := tx.ExecContext(ctx,
 			`DELETE FROM integrations WHERE tenant_id = $1 AND id = $2`, tenantID, id)
 		if err := mustAffect(res, err); err != nil {
@@ -218,7 +218,7 @@ func (db *DB) IssueIntegrationToken(ctx context.Context, tenantID, integrationID
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = now
 	}
-	return db.change(ctx, op, func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		var (
 			stored    gatehouse.Integration
 			resources string
@@ -259,7 +259,7 @@ func (db *DB) IssueIntegrationToken(ctx context.Context, tenantID, integrationID
 // tenant is ENOTFOUND.
 func (db *DB) RevokeIntegrationTokens(ctx context.Context, tenantID, integrationID string, now time.Time) error {
 	const op = "revoke integration tokens"
-	return db.change(ctx, op, func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		var one int
 		err := tx.QueryRowContext(ctx,
 			`SELECT 1 FROM integrations WHERE tenant_id = $1 AND id = $2`+db.d.forUpdate,

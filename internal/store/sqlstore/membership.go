@@ -15,7 +15,7 @@ func (db *DB) AddMembership(ctx context.Context, m *gatehouse.Membership) error 
 		m.CreatedAt = now()
 	}
 	m.CreatedAt = normTime(m.CreatedAt)
-	_, err := db.w.ExecContext(ctx,
+	_, err := db.exec(ctx, "add membership", processCrash,
 		`INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)`,
 		m.TenantID, m.UserID, string(m.Role), db.d.time(m.CreatedAt))
 	return wrap("add membership", "membership", err)
@@ -96,7 +96,7 @@ func (db *DB) ListUserTenants(ctx context.Context, userID string) ([]*gatehouse.
 // SetMembershipRole changes a member's role. Verification answers for the
 // member's credentials may depend on the role, so subscribers hear of each.
 func (db *DB) SetMembershipRole(ctx context.Context, tenantID, userID string, role gatehouse.Role) error {
-	return db.change(ctx, "set membership role", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "set membership role", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2`,
 			tenantID, userID, string(role))
@@ -115,7 +115,7 @@ func (db *DB) SetMembershipRole(ctx context.Context, tenantID, userID string, ro
 // revokes (at now) every credential the user still holds in that tenant, so
 // a person who leaves cannot keep using a staff token or PAT.
 func (db *DB) RemoveMembership(ctx context.Context, tenantID, userID string, now time.Time) error {
-	return db.change(ctx, "remove membership", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "remove membership", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		res, err := tx.ExecContext(ctx,
 			`DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID)
 		if err := mustAffect(res, err); err != nil {

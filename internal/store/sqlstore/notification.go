@@ -25,7 +25,7 @@ func (db *DB) AddNotification(ctx context.Context, n *gatehouse.Notification) er
 	}
 	n.CreatedAt = normTime(n.CreatedAt)
 	n.ReadAt = normTimePtr(n.ReadAt)
-	_, err := db.w.ExecContext(ctx, `
+	_, err := db.exec(ctx, "add notification", processCrash, `
 		INSERT INTO notifications (`+notificationColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		n.ID, n.TenantID, n.Message, n.Link, db.d.time(n.CreatedAt), db.d.timePtr(n.ReadAt))
@@ -71,7 +71,7 @@ func (db *DB) ListNotifications(ctx context.Context, tenantID string, unreadOnly
 // MarkNotificationsRead marks the tenant's unread notifications read at
 // now; those read before keep their time. Other tenants' are untouched.
 func (db *DB) MarkNotificationsRead(ctx context.Context, tenantID string, now time.Time) error {
-	_, err := db.w.ExecContext(ctx,
+	_, err := db.exec(ctx, "mark notifications read", processCrash,
 		`UPDATE notifications SET read_at = $2 WHERE tenant_id = $1 AND read_at IS NULL`,
 		tenantID, db.d.time(now))
 	return wrap("mark notifications read", "notification", err)

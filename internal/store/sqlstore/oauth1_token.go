@@ -36,7 +36,7 @@ func (db *DB) CreateRequestToken(ctx context.Context, t *gatehouse.OAuth1Token) 
 	t.CreatedAt = normTime(t.CreatedAt)
 	t.ExpiresAt = normTime(t.ExpiresAt)
 	t.UsedAt = normTimePtr(t.UsedAt)
-	_, err := db.w.ExecContext(ctx, `
+	_, err := db.exec(ctx, "create request token", processCrash, `
 		INSERT INTO oauth1_request_tokens (`+requestTokenColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		t.Hash, t.TenantID, t.IntegrationID, t.Secret,
@@ -61,21 +61,31 @@ func (db *DB) FindRequestToken(ctx context.Context, hash []byte) (*gatehouse.OAu
 // caller's to check (RFC 5849 §2.3: the request token is exchanged once).
 func (db *DB) ConsumeRequestToken(ctx context.Context, hash []byte, now time.Time) (*gatehouse.OAuth1Token, error) {
 	const op = "consume request token"
-	t, err := scanRequestToken(db.w.QueryRowContext(ctx, `
-		UPDATE oauth1_request_tokens SET used_at = $2
-		WHERE hash = $1 AND used_at IS NULL
-		RETURNING `+requestTokenColumns, hash, db.d.time(now)))
-	if !errors.Is(err, sql.ErrNoRows) {
-		return t, wrap(op, "request token", err)
-	}
-	// Used already, or unknown. A used token stays used, so reading it
-	// outside the UPDATE's transaction cannot disagree with it.
-	t, err = scanRequestToken(db.w.QueryRowContext(ctx,
-		`SELECT `+requestTokenColumns+` FROM oauth1_request_tokens WHERE hash = $1`, hash))
+	var t *gatehouse.OAuth1Token
+	used := false
+	err := db.write(ctx, op, powerLoss, func(q querier) error {
+		var err error
+		t, err = scanRequestToken(q.QueryRowContext(ctx, `
+			UPDATE oauth1_request_tokens SET used_at = $2
+			WHERE hash = $1 AND used_at IS NULL
+			RETURNING `+requestTokenColumns, hash, db.d.time(now)))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// Used already, or unknown. A used token stays used, so reading
+		// it outside the UPDATE's transaction cannot disagree with it.
+		used = true
+		t, err = scanRequestToken(q.QueryRowContext(ctx,
+			`SELECT `+requestTokenColumns+` FROM oauth1_request_tokens WHERE hash = $1`, hash))
+		return err
+	})
 	if err != nil {
 		return nil, wrap(op, "request token", err)
 	}
-	return t, fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.ECONFLICT, "request token already used"))
+	if used {
+		return t, fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.ECONFLICT, "request token already used"))
+	}
+	return t, nil
 }
 
 func scanRequestToken(s scanner) (*gatehouse.OAuth1Token, error) {

@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,6 +80,11 @@ type DB struct {
 	log    *slog.Logger
 	lis    *listener // PostgreSQL: started by the first Subscribe
 	closed bool
+
+	// onSync, when set (by tests, before any use), is called in every
+	// SQLite write with its op and the PRAGMA synchronous level (1 NORMAL,
+	// 2 FULL) read on its connection, inside its transaction if any.
+	onSync func(op string, level int)
 }
 
 var _ gatehouse.Store = (*DB)(nil)
@@ -313,13 +319,134 @@ func (db *DB) publish(changes []gatehouse.Change) {
 	}
 }
 
-// tx runs fn in a write transaction and commits it when fn returns nil.
-func (db *DB) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+// durability is how much a write must survive once it is acknowledged
+// (SPEC §9). Every write method states it when it calls tx, change or
+// write, so the choice is visible where the write is.
+//
+// On PostgreSQL both are the same: every commit waits for the WAL flush
+// (synchronous_commit=on, set in parseURL). On SQLite (WAL mode) the writer
+// connection runs synchronous=NORMAL, the DSN default, which keeps a
+// committed transaction through a process crash but may lose the last
+// commits to an OS crash or power loss; a powerLoss write raises its own
+// transaction to synchronous=FULL, which syncs the WAL at its commit (and
+// with it every earlier commit, so a revocation that survives never refers
+// to a creation that was lost).
+type durability bool
+
+const (
+	// processCrash: creations and bookkeeping, which survive SIGKILL.
+	processCrash durability = false
+	// powerLoss: anything that revokes, deletes, consumes, rotates or
+	// narrows access; when in doubt, this one.
+	powerLoss durability = true
+)
+
+// querier runs statements: the writer pool, a pinned connection or a
+// transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// pinned reports whether a write of durability d runs on a connection
+// pinned for it: on SQLite when it must raise synchronous, or when a test
+// records the level (the level is per connection, so it is read on the
+// connection the write uses).
+func (db *DB) pinned(d durability) bool {
+	return db.d.syncPragma && (d == powerLoss || db.onSync != nil)
+}
+
+// pin takes the writer connection for one write; done hands it back. For
+// a powerLoss write on SQLite it sets synchronous=FULL now and NORMAL in
+// done. SQLite refuses to change the level inside a transaction, and the
+// writer pool has one connection, so pinning it is what confines FULL to
+// exactly this write: no other write can use the connection between the
+// two pragmas. The caller must end every transaction it begins before
+// done. Errors are the driver's, for the caller to wrap.
+func (db *DB) pin(ctx context.Context, d durability) (c *sql.Conn, done func(), err error) {
+	if c, err = db.w.Conn(ctx); err != nil {
+		return nil, nil, err
+	}
+	if d != powerLoss || !db.d.syncPragma {
+		return c, func() { c.Close() }, nil
+	}
+	done = func() {
+		// Not cancelled with ctx: the connection must not go back to the
+		// pool at FULL (slow) or in an unknown state. If the reset fails
+		// anyway, discard it; its replacement opens at the DSN's NORMAL.
+		if _, err := c.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=NORMAL"); err != nil {
+			c.Raw(func(any) error { return driver.ErrBadConn }) //nolint:errcheck // ErrBadConn by design
+		}
+		c.Close()
+	}
+	if _, err := c.ExecContext(ctx, "PRAGMA synchronous=FULL"); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return c, done, nil
+}
+
+// recordSync hands db.onSync the synchronous level q runs at (tests only).
+func (db *DB) recordSync(ctx context.Context, op string, q querier) error {
+	if db.onSync == nil {
+		return nil
+	}
+	var level int
+	if err := q.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&level); err != nil {
+		return err
+	}
+	db.onSync(op, level)
+	return nil
+}
+
+// write runs fn's statements at durability d outside a transaction (each
+// commits on its own). Errors are fn's or the driver's, for the caller to
+// wrap.
+func (db *DB) write(ctx context.Context, op string, d durability, fn func(q querier) error) error {
+	if !db.pinned(d) {
+		return fn(db.w)
+	}
+	c, done, err := db.pin(ctx, d)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if err := db.recordSync(ctx, op, c); err != nil {
+		return err
+	}
+	return fn(c)
+}
+
+// exec runs one statement at durability d; see write.
+func (db *DB) exec(ctx context.Context, op string, d durability, query string, args ...any) (res sql.Result, err error) {
+	err = db.write(ctx, op, d, func(q querier) error {
+		res, err = q.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
+
+// tx runs fn in a write transaction at durability d and commits it when fn
+// returns nil.
+func (db *DB) tx(ctx context.Context, op string, d durability, fn func(tx *sql.Tx) error) error {
+	begin := db.w.BeginTx
+	if db.pinned(d) {
+		c, done, err := db.pin(ctx, d)
+		if err != nil {
+			return wrap(op, "transaction", err)
+		}
+		defer done() // after the deferred Rollback below
+		begin = c.BeginTx
+	}
+	tx, err := begin(ctx, nil)
 	if err != nil {
 		return wrap(op, "transaction", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := db.recordSync(ctx, op, tx); err != nil {
+		return wrap(op, "transaction", err)
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -331,11 +458,12 @@ func (db *DB) tx(ctx context.Context, op string, fn func(tx *sql.Tx) error) erro
 
 // change runs fn in a write transaction that alters verification answers:
 // fn returns the Changes it made; they are sent with pg_notify inside the
-// transaction (PostgreSQL) and to the subscribers after the commit.
-func (db *DB) change(ctx context.Context, op string, fn func(tx *sql.Tx) ([]gatehouse.Change, error)) error {
+// transaction (PostgreSQL) and to the subscribers after the commit. d is
+// as for tx.
+func (db *DB) change(ctx context.Context, op string, d durability, fn func(tx *sql.Tx) ([]gatehouse.Change, error)) error {
 	var changes []gatehouse.Change
 	committing := false
-	err := db.tx(ctx, op, func(tx *sql.Tx) error {
+	err := db.tx(ctx, op, d, func(tx *sql.Tx) error {
 		var err error
 		if changes, err = fn(tx); err != nil {
 			return err

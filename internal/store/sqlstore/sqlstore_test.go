@@ -131,7 +131,7 @@ func TestSQLiteSetup(t *testing.T) {
 		for pragma, want := range map[string]string{
 			"journal_mode": "wal",
 			"foreign_keys": "1",
-			"synchronous":  "2", // FULL
+			"synchronous":  "1", // NORMAL; powerLoss writes raise their own to FULL
 			"busy_timeout": "5000",
 		} {
 			var got string
@@ -155,6 +155,85 @@ func TestSQLiteSetup(t *testing.T) {
 	db2.Close()
 	if err := Migrate(t.Context(), path); err != nil {
 		t.Fatalf("migrate migrated database: %v", err)
+	}
+}
+
+// TestSQLiteDurability checks the synchronous level each kind of write
+// runs at (SPEC §9): NORMAL for creations, FULL for revocations and
+// consumptions, and NORMAL again after them, even after a failed one.
+func TestSQLiteDurability(t *testing.T) {
+	db := OpenTestSQLite(t)
+	ctx := t.Context()
+	var got []string
+	db.onSync = func(op string, level int) { got = append(got, fmt.Sprintf("%s=%d", op, level)) }
+	const normal, full = 1, 2
+	check := func(want ...string) {
+		t.Helper()
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("levels (-want +got):\n%s", diff)
+		}
+		got = nil
+	}
+	level := func(op string, l int) string { return fmt.Sprintf("%s=%d", op, l) }
+
+	tn := &gatehouse.Tenant{Slug: "acme", Name: "Acme", Plan: gatehouse.PlanStandard}
+	if err := db.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	c := &gatehouse.Credential{TenantID: tn.ID, Kind: gatehouse.KindPAT, Hash: []byte("0123456789abcdef0123456789abcdef")}
+	if err := db.CreateCredential(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	check(level("create tenant", normal), level("create credential", normal))
+
+	if err := db.RevokeCredential(ctx, tn.ID, c.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ConsumeAuthCode(ctx, []byte("no such code"), time.Now(), nil); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		t.Fatalf("consume unknown code: %v", err)
+	}
+	if err := db.ConsumeOnce(ctx, "nonce", "n1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ConsumeRequestToken(ctx, []byte("no such token"), time.Now()); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		t.Fatalf("consume unknown request token: %v", err)
+	}
+	if err := db.DeleteSession(ctx, "sess_missing"); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		t.Fatalf("delete missing session: %v", err)
+	}
+	// The writer is back at NORMAL for the next creation.
+	c2 := &gatehouse.Credential{TenantID: tn.ID, Kind: gatehouse.KindPAT, Hash: []byte("fedcba9876543210fedcba9876543210")}
+	if err := db.CreateCredential(ctx, c2); err != nil {
+		t.Fatal(err)
+	}
+	check(level("revoke credential", full), level("consume authorization code", full),
+		level("consume", full), level("consume request token", full),
+		level("delete session", full), level("create credential", normal))
+
+	// A durable write that fails (its context is done) leaves no FULL behind.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := db.RevokeCredential(cctx, tn.ID, c2.ID, time.Now()); err == nil {
+		t.Fatal("revoke with a cancelled context succeeded")
+	}
+	if err := db.TouchCredentials(ctx, map[string]time.Time{c2.ID: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	check(level("touch credentials", normal))
+	var sync int
+	if err := db.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != normal {
+		t.Errorf("writer left at synchronous=%d (%v), want %d", sync, err, normal)
+	}
+
+	// Why the level is set between transactions: SQLite refuses to change
+	// it inside one.
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "PRAGMA synchronous=FULL"); err == nil {
+		t.Error("PRAGMA synchronous changed inside a transaction")
 	}
 }
 

@@ -18,7 +18,7 @@ func (db *DB) CreateTenant(ctx context.Context, t *gatehouse.Tenant) error {
 		t.CreatedAt = now()
 	}
 	t.CreatedAt = normTime(t.CreatedAt)
-	_, err := db.w.ExecContext(ctx,
+	_, err := db.exec(ctx, "create tenant", processCrash,
 		`INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		t.ID, t.Slug, t.Name, t.Plan, t.Disabled, db.d.time(t.CreatedAt))
 	return wrap("create tenant", "tenant", err)
@@ -57,7 +57,7 @@ func (db *DB) ListTenants(ctx context.Context) ([]*gatehouse.Tenant, error) {
 // UpdateTenant saves Name, Plan and Disabled. Disabling a tenant changes
 // every verification answer of it, so subscribers hear of it.
 func (db *DB) UpdateTenant(ctx context.Context, t *gatehouse.Tenant) error {
-	return db.change(ctx, "update tenant", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "update tenant", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		res, err := tx.ExecContext(ctx,
 			`UPDATE tenants SET name = $2, plan = $3, disabled = $4 WHERE id = $1`,
 			t.ID, t.Name, t.Plan, t.Disabled)
@@ -94,7 +94,7 @@ func (db *DB) Settings(ctx context.Context, tenantID string) (gatehouse.Settings
 // SaveSettings stores the tenant's settings; subscribers hear of it because
 // settings change verification answers.
 func (db *DB) SaveSettings(ctx context.Context, tenantID string, s gatehouse.Settings) error {
-	return db.change(ctx, "save settings", func(tx *sql.Tx) ([]gatehouse.Change, error) {
+	return db.change(ctx, "save settings", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		_, err := tx.ExecContext(ctx, `
 			INSERT INTO tenant_settings (tenant_id, allow_anonymous_guest_access, enhanced_security, oauth1_tokens_as_bearer, require_client_header)
 			VALUES ($1, $2, $3, $4, $5)

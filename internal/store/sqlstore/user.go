@@ -18,7 +18,7 @@ func (db *DB) CreateUser(ctx context.Context, u *gatehouse.User) error {
 		u.CreatedAt = now()
 	}
 	u.CreatedAt = normTime(u.CreatedAt)
-	_, err := db.w.ExecContext(ctx,
+	_, err := db.exec(ctx, "create user", processCrash,
 		`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5)`,
 		u.ID, u.Email, u.PasswordHash, u.Locale, db.d.time(u.CreatedAt))
 	return wrap("create user", "user", err)
@@ -38,7 +38,7 @@ func (db *DB) FindUserByEmail(ctx context.Context, email string) (*gatehouse.Use
 
 // UpdateUser saves PasswordHash and Locale.
 func (db *DB) UpdateUser(ctx context.Context, u *gatehouse.User) error {
-	res, err := db.w.ExecContext(ctx,
+	res, err := db.exec(ctx, "update user", powerLoss,
 		`UPDATE users SET password_hash = $2, locale = $3 WHERE id = $1`,
 		u.ID, u.PasswordHash, u.Locale)
 	return wrap("update user", "user", mustAffect(res, err))
