@@ -565,7 +565,10 @@ func startInProcess(ctx context.Context, opts *Options, upstream string, rep *Re
 	up, _ := url.Parse(upstream)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	fmt.Fprintf(opts.Progress, "bench: starting Gatehouse on %s (%s)\n", cfg.Addr, rep.Run.Database)
-	s, err := server.New(ctx, cfg, server.Options{Log: log, Upstream: up, Routes: []byte(gatewayRoutes)})
+	// The cache must hold every token of (c) with room to spare: its
+	// shards evict at random once over their share.
+	cacheSize := max(verify.DefaultCacheSize, 2*opts.Tokens)
+	s, err := server.New(ctx, cfg, server.Options{Log: log, Upstream: up, Routes: []byte(gatewayRoutes), VerifyCacheSize: cacheSize})
 	if err != nil {
 		ln.Close()
 		return nil, err

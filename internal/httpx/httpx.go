@@ -5,6 +5,7 @@
 package httpx
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -100,11 +102,28 @@ func WriteJSONError(w http.ResponseWriter, r *http.Request, log *slog.Logger, er
 	WriteJSON(w, status, ErrorBody{detail})
 }
 
+// Header values every response shares. They are assigned to the header map
+// directly (the keys are canonical), so no response allocates them; their
+// capacity is their length, so a later Header.Add copies instead of writing
+// into the shared array.
+var (
+	contentTypeJSON = []string{"application/json; charset=utf-8"}[:1:1]
+	noStore         = []string{"no-store"}[:1:1]
+	nosniff         = []string{"nosniff"}[:1:1]
+	noReferrer      = []string{"no-referrer"}[:1:1]
+	frameDeny       = []string{"DENY"}[:1:1]
+)
+
+// SetJSONHeaders sets the headers of a JSON answer: the content type and
+// no-store caching.
+func SetJSONHeaders(h http.Header) {
+	h["Content-Type"] = contentTypeJSON
+	h["Cache-Control"] = noStore
+}
+
 // WriteJSON writes v as JSON with the given status and no-store caching.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
+	SetJSONHeaders(w.Header())
 	w.WriteHeader(status)
 	if v != nil {
 		json.NewEncoder(w).Encode(v)
@@ -116,14 +135,79 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // type when one is declared. Errors are *StatusError with code
 // "bad_request" or "too_large".
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, _ := strings.Cut(ct, ";")
-		mt = strings.TrimSpace(strings.ToLower(mt))
-		if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
-			return &StatusError{http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json"}
+	if err := checkContentType(r); err != nil {
+		return err
+	}
+	return decodeFrom(json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody)), v)
+}
+
+func checkContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" || ct == "application/json" {
+		return nil // the common case, without lowering a copy
+	}
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(strings.ToLower(mt))
+	if mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return &StatusError{http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json"}
+	}
+	return nil
+}
+
+// Body is a request body read whole by ReadJSONBody into a pooled buffer.
+// B is valid until Release.
+type Body struct {
+	B []byte
+}
+
+var bodyPool = sync.Pool{New: func() any { return &Body{B: make([]byte, 0, 1024)} }}
+
+// maxPooledBody bounds the buffers kept for reuse, so that one large
+// request does not pin a megabyte per pooled buffer.
+const maxPooledBody = 64 << 10
+
+// Release returns the buffer to the pool; b must not be used after.
+func (b *Body) Release() {
+	if cap(b.B) > maxPooledBody {
+		return
+	}
+	b.B = b.B[:0]
+	bodyPool.Put(b)
+}
+
+// ReadJSONBody checks the content type like DecodeJSON and reads the whole
+// body (at most MaxBody bytes, 413 beyond) into a pooled buffer, for
+// handlers that parse a fixed request shape themselves and fall back to
+// DecodeJSONBytes for anything else. Release the Body when done.
+func ReadJSONBody(w http.ResponseWriter, r *http.Request) (*Body, error) {
+	if err := checkContentType(r); err != nil {
+		return nil, err
+	}
+	b := bodyPool.Get().(*Body)
+	rd := http.MaxBytesReader(w, r.Body, MaxBody)
+	for {
+		if len(b.B) == cap(b.B) {
+			b.B = append(b.B, 0)[:len(b.B)]
+		}
+		n, err := rd.Read(b.B[len(b.B):cap(b.B)])
+		b.B = b.B[:len(b.B)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			b.Release()
+			return nil, decodeError(err)
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody))
+}
+
+// DecodeJSONBytes decodes a body read by ReadJSONBody into v with exactly
+// the rules and errors of DecodeJSON.
+func DecodeJSONBytes(body []byte, v any) error {
+	return decodeFrom(json.NewDecoder(bytes.NewReader(body)), v)
+}
+
+func decodeFrom(dec *json.Decoder, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
@@ -162,9 +246,9 @@ func decodeError(err error) error {
 func SecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
+		h["X-Content-Type-Options"] = nosniff
+		h["Referrer-Policy"] = noReferrer
+		h["X-Frame-Options"] = frameDeny
 		next.ServeHTTP(w, r)
 	})
 }

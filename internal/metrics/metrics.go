@@ -44,7 +44,7 @@ type Metrics struct {
 	// keys would allocate on every lookup.
 	mu             sync.RWMutex
 	reqChildren    map[reqKey]prometheus.Counter
-	durChildren    map[string]prometheus.Observer
+	routes         atomic.Pointer[map[string]*routeMetrics]
 	verifyChildren map[verifyKey]prometheus.Counter
 	verifyFast     [len(verifyKinds)][len(verifyCodes)]atomic.Pointer[counterBox]
 }
@@ -62,7 +62,6 @@ func New() *Metrics {
 	m := &Metrics{
 		reg:            prometheus.NewRegistry(),
 		reqChildren:    map[reqKey]prometheus.Counter{},
-		durChildren:    map[string]prometheus.Observer{},
 		verifyChildren: map[verifyKey]prometheus.Counter{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_http_requests_total",
@@ -80,6 +79,7 @@ func New() *Metrics {
 			Help: "Credential verifications, by credential kind and verification code (SPEC §5).",
 		}, []string{"kind", "code"}),
 	}
+	m.routes.Store(&map[string]*routeMetrics{})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -151,6 +151,49 @@ func (m *Metrics) ObserveVerify(kind, code string) {
 	c.Inc()
 }
 
+// routeMetrics are the label children of one route: its duration
+// observer and its request counters by status. Statuses below 600 sit in a
+// fixed array reached without locks.
+type routeMetrics struct {
+	dur   prometheus.Observer
+	codes [600]atomic.Pointer[counterBox]
+}
+
+// route returns the children of route, from a copy-on-write map read
+// without locks (routes are a bounded set, so it stops growing).
+func (m *Metrics) route(route string) *routeMetrics {
+	if rm := (*m.routes.Load())[route]; rm != nil {
+		return rm
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.routes.Load()
+	if rm := old[route]; rm != nil {
+		return rm
+	}
+	rm := &routeMetrics{dur: m.duration.WithLabelValues(route)}
+	next := make(map[string]*routeMetrics, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[route] = rm
+	m.routes.Store(&next)
+	return rm
+}
+
+func (rm *routeMetrics) counter(m *Metrics, route string, code int) prometheus.Counter {
+	if code < 0 || code >= len(rm.codes) {
+		return m.requestCounter(route, code)
+	}
+	slot := &rm.codes[code]
+	b := slot.Load()
+	if b == nil {
+		b = &counterBox{m.requestCounter(route, code)}
+		slot.CompareAndSwap(nil, b) // a racing twin is the same child
+	}
+	return b.c
+}
+
 func (m *Metrics) requestCounter(route string, code int) prometheus.Counter {
 	k := reqKey{route, code}
 	m.mu.RLock()
@@ -165,28 +208,26 @@ func (m *Metrics) requestCounter(route string, code int) prometheus.Counter {
 	return c
 }
 
-func (m *Metrics) durationObserver(route string) prometheus.Observer {
-	m.mu.RLock()
-	o, ok := m.durChildren[route]
-	m.mu.RUnlock()
-	if !ok {
-		o = m.duration.WithLabelValues(route)
-		m.mu.Lock()
-		m.durChildren[route] = o
-		m.mu.Unlock()
-	}
-	return o
-}
-
-// routeHolder carries the route label from the innermost handler back out
-// to Instrument: muxes mounted below (http.StripPrefix, nested ServeMux)
-// work on copies of the request, so the outer *http.Request never sees
-// their Pattern.
-type routeHolder struct {
+// reqState is what Instrument keeps per request, in one allocation: it is
+// the request's context (carrying the route label from the innermost
+// handler back out: muxes mounted below, http.StripPrefix or a nested
+// ServeMux, work on copies of the request, so the outer *http.Request never
+// sees their Pattern) and the status-recording ResponseWriter.
+type reqState struct {
+	context.Context
 	route string
+	sw    statusWriter
 }
 
 type holderKey struct{}
+
+// Value answers holderKey itself and asks the parent for anything else.
+func (s *reqState) Value(key any) any {
+	if _, ok := key.(holderKey); ok {
+		return s
+	}
+	return s.Context.Value(key)
+}
 
 // SetRoute names the route of the request being served, overriding the
 // pattern of the top-level mux. Inner muxes and handlers such as the gateway
@@ -194,7 +235,7 @@ type holderKey struct{}
 // (patterns, route files), never from the request. Without Instrument
 // around, it does nothing.
 func SetRoute(ctx context.Context, route string) {
-	if h, ok := ctx.Value(holderKey{}).(*routeHolder); ok {
+	if h, ok := ctx.Value(holderKey{}).(*reqState); ok {
 		h.route = route
 	}
 }
@@ -220,32 +261,37 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		h := &routeHolder{}
-		r = r.WithContext(context.WithValue(r.Context(), holderKey{}, h))
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			status := sw.status
-			p := recover()
-			if p != nil && status == 0 {
-				status = http.StatusInternalServerError // net/http recovers it after us
-			} else if status == 0 {
-				status = http.StatusOK
-			}
-			route := h.route
-			if route == "" {
-				route = r.Pattern // set in place by a top-level ServeMux
-			}
-			if route == "" {
-				route = RouteOther
-			}
-			m.requestCounter(route, status).Inc()
-			m.durationObserver(route).Observe(time.Since(start).Seconds())
-			if p != nil {
-				panic(p) // keep http.ErrAbortHandler and friends meaningful
-			}
-		}()
-		next.ServeHTTP(sw, r)
+		st := &reqState{Context: r.Context()}
+		st.sw.ResponseWriter = w
+		r = r.WithContext(st)
+		defer m.done(st, r, start)
+		next.ServeHTTP(&st.sw, r)
 	})
+}
+
+// done records the request of Instrument; it runs deferred, so that a
+// panicking handler is counted too.
+func (m *Metrics) done(st *reqState, r *http.Request, start time.Time) {
+	status := st.sw.status
+	p := recover()
+	if p != nil && status == 0 {
+		status = http.StatusInternalServerError // net/http recovers it after us
+	} else if status == 0 {
+		status = http.StatusOK
+	}
+	route := st.route
+	if route == "" {
+		route = r.Pattern // set in place by a top-level ServeMux
+	}
+	if route == "" {
+		route = RouteOther
+	}
+	rm := m.route(route)
+	rm.counter(m, route, status).Inc()
+	rm.dur.Observe(time.Since(start).Seconds())
+	if p != nil {
+		panic(p) // keep http.ErrAbortHandler and friends meaningful
+	}
 }
 
 // statusWriter remembers the status code. It keeps http.ResponseController

@@ -55,6 +55,9 @@ type Options struct {
 	Routes   []byte
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// VerifyCacheSize bounds the verifier's credential cache (default
+	// verify.DefaultCacheSize; negative turns it off).
+	VerifyCacheSize int
 }
 
 // New opens the database (running migrations) and builds the handler.
@@ -99,10 +102,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 
 	s.Metrics = metrics.New()
 	s.Verifier = verify.New(st, tree, verify.Options{
-		Now:      now,
-		CacheTTL: cacheTTL(cfg.CacheTTL),
-		Metrics:  s.Metrics,
-		Logger:   log,
+		Now:       now,
+		CacheTTL:  cacheTTL(cfg.CacheTTL),
+		CacheSize: opts.VerifyCacheSize,
+		Metrics:   s.Metrics,
+		Logger:    log,
 	})
 	s.closers = append(s.closers, s.Verifier.Close)
 	s.Admin = admin.New(st, tree, admin.Options{

@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -88,7 +90,7 @@ type verifyResponse struct {
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 	// Answers name credentials and their owners: no cache may keep them.
-	w.Header().Set("Cache-Control", "no-store")
+	w.Header()["Cache-Control"] = noStore
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return &httpx.StatusError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "use POST"}
@@ -98,8 +100,8 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	var in verifyRequest
-	if err := httpx.DecodeJSON(w, r, &in); err != nil {
+	in, err := decodeRequest(w, r)
+	if err != nil {
 		return err
 	}
 	req := Request{Credential: in.Credential, Resource: in.Resource, ClientID: in.ClientID}
@@ -126,8 +128,240 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 		// answered exactly as one that does not exist, whatever its state.
 		res = Result{Code: gatehouse.CodeUnknown, Kind: res.Kind}
 	}
-	httpx.WriteJSON(w, http.StatusOK, responseOf(res))
+	writeResponse(w, responseOf(res))
 	return nil
+}
+
+// decodeRequest reads the body with httpx.DecodeJSON's rules (JSON content
+// type, at most httpx.MaxBody bytes, exactly one object, unknown fields and
+// wrong types refused). The usual body is parsed by parseRequest without
+// reflection; anything it does not accept goes to encoding/json, which
+// decides and words the error exactly as DecodeJSON would.
+func decodeRequest(w http.ResponseWriter, r *http.Request) (verifyRequest, error) {
+	var in verifyRequest
+	body, err := httpx.ReadJSONBody(w, r)
+	if err != nil {
+		return in, err
+	}
+	defer body.Release()
+	if parseRequest(body.B, &in) {
+		return in, nil
+	}
+	in = verifyRequest{}
+	return in, httpx.DecodeJSONBytes(body.B, &in)
+}
+
+// parseRequest parses the shape clients send: one object whose members are
+// the known keys spelled exactly, each at most once, with string values of
+// printable ASCII without escapes, and nothing but whitespace around it.
+// It reports false for anything else (including everything encoding/json
+// would refuse, and what it would accept differently: case-folded keys,
+// duplicates, null, escapes, non-ASCII), leaving the decision to it. The
+// values share one copy of the body.
+func parseRequest(b []byte, in *verifyRequest) bool {
+	i := skipSpace(b, 0)
+	if i == len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return skipSpace(b, i+1) == len(b)
+	}
+	var str string // the body as a string, made on the first value
+	var seen uint8
+	for {
+		ks, ke, ok := plainString(b, i)
+		if !ok {
+			return false
+		}
+		var dst *string
+		var bit uint8
+		switch string(b[ks:ke]) {
+		case "credential":
+			dst, bit = &in.Credential, 1
+		case "resource":
+			dst, bit = &in.Resource, 2
+		case "ip":
+			dst, bit = &in.IP, 4
+		case "client_id":
+			dst, bit = &in.ClientID, 8
+		default:
+			return false
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		i = skipSpace(b, ke+1)
+		if i == len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipSpace(b, i+1)
+		vs, ve, ok := plainString(b, i)
+		if !ok {
+			return false
+		}
+		if str == "" {
+			str = string(b)
+		}
+		*dst = str[vs:ve]
+		i = skipSpace(b, ve+1)
+		if i == len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case '}':
+			return skipSpace(b, i+1) == len(b)
+		default:
+			return false
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString returns the bounds of the contents of the JSON string at
+// b[i] (end is the index of the closing quote) if it has no escapes, no
+// control characters and no bytes beyond ASCII.
+func plainString(b []byte, i int) (start, end int, ok bool) {
+	if i == len(b) || b[i] != '"' {
+		return 0, 0, false
+	}
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return i + 1, j, true
+		case c < 0x20 || c == '\\' || c >= utf8.RuneSelf:
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
+}
+
+var noStore = []string{"no-store"}[:1:1] // shared: capacity = length
+
+var responsePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// writeResponse writes out as httpx.WriteJSON would, byte for byte (see
+// TestResponseEncodingMatchesEncodingJSON), without reflection.
+func writeResponse(w http.ResponseWriter, out verifyResponse) {
+	if t := out.ExpiresAt; t != nil && (t.Year() < 0 || t.Year() > 9999) {
+		// encoding/json refuses these; keep its behaviour.
+		httpx.WriteJSON(w, http.StatusOK, out)
+		return
+	}
+	bp := responsePool.Get().(*[]byte)
+	b := appendResponse((*bp)[:0], &out)
+	httpx.SetJSONHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	if cap(b) <= 4096 {
+		*bp = b
+		responsePool.Put(bp)
+	}
+}
+
+// appendResponse appends the JSON of out and a newline, as json.Encoder
+// writes it (HTML-safe escaping, RFC 3339 times). ExpiresAt must be in the
+// years 0 to 9999.
+func appendResponse(b []byte, out *verifyResponse) []byte {
+	if out.Valid {
+		b = append(b, `{"valid":true,"code":`...)
+	} else {
+		b = append(b, `{"valid":false,"code":`...)
+	}
+	b = appendJSONString(b, string(out.Code))
+	b = append(b, `,"tenant":`...)
+	b = appendJSONString(b, out.Tenant)
+	b = append(b, `,"subject":`...)
+	b = appendJSONString(b, out.Subject)
+	b = append(b, `,"kind":`...)
+	b = appendJSONString(b, string(out.Kind))
+	b = append(b, `,"scopes":`...)
+	if out.Scopes == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, s := range out.Scopes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, s)
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"expires_at":`...)
+	if out.ExpiresAt == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '"')
+		b = out.ExpiresAt.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	return append(b, "}\n"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString is encoding/json's string encoding with HTML escaping
+// (its default): <, > and & as \u003c…, control characters escaped,
+// invalid UTF-8 as \ufffd, U+2028 and U+2029 escaped.
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 func badRequest(msg string) error {

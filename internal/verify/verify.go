@@ -57,9 +57,12 @@ const (
 	// enough to absorb a client retrying a bad token in a loop, short
 	// enough not to matter.
 	DefaultNegativeTTL = time.Second
-	// DefaultCacheSize is the number of credentials kept (≈ 280 bytes
-	// each, see TestCacheMemory).
-	DefaultCacheSize = 100_000
+	// DefaultCacheSize is the number of credentials kept. The cache is
+	// sharded with random eviction per shard, so it must hold the whole
+	// working set: one sized just at the working set keeps missing in the
+	// shards that got more than their share. A million entries is about
+	// 260 MiB of heap at most (TestCacheMemory), allocated only as used.
+	DefaultCacheSize = 1_000_000
 	// DefaultFlushInterval is how often last-use times are written.
 	DefaultFlushInterval = 5 * time.Second
 	// DefaultLoadTimeout bounds one store read on a cache miss.
