@@ -2,7 +2,6 @@ package gatehouse
 
 import (
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -19,13 +18,27 @@ const (
 	IntegrationActive   IntegrationStatus = "active"
 )
 
-// OAuth1ValueRE is the shape of Magento-compatible OAuth 1.0a values:
-// consumer keys and secrets, tokens, token secrets and verifiers are 32
-// characters of [a-z0-9] (SPEC §2), so existing Magento integrations work.
-var OAuth1ValueRE = regexp.MustCompile(`^[a-z0-9]{32}$`)
-
 // OAuth1ValueLen is the length of every OAuth 1.0a value.
 const OAuth1ValueLen = 32
+
+// OAuth1Alphabet is what OAuth 1.0a values are made of.
+const OAuth1Alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+// IsOAuth1Value reports whether s has the shape of a Magento-compatible
+// OAuth 1.0a value: consumer keys and secrets, tokens, token secrets and
+// verifiers are 32 characters of [a-z0-9] (SPEC §2), so existing Magento
+// integrations work. It does not allocate (the verifier calls it).
+func IsOAuth1Value(s string) bool {
+	if len(s) != OAuth1ValueLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // Integration is a Magento-style integration: an OAuth 1.0a consumer of
 // one tenant with the resources it may call (System › Extensions ›

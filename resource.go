@@ -84,14 +84,6 @@ func (t *ResourceTree) Find(id string) (*Resource, bool) {
 	return r, ok
 }
 
-// Depth returns how deep id sits in the tree (0 for roots).
-func (t *ResourceTree) Depth(id string) int {
-	d := 0
-	for p := t.parent[id]; p != ""; p = t.parent[p] {
-		d++
-	}
-	return d
-}
 
 // Known reports whether id may appear in a scope list: a resource of the
 // tree, "all", or a reserved resource.

@@ -87,11 +87,9 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		Short: "Apply database migrations and exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := g.openStore(cmd.Context())
-			if err != nil {
+			if err := sqlstore.Migrate(cmd.Context(), config.ResolveDatabaseURL(g.database)); err != nil {
 				return err
 			}
-			defer st.Close()
 			fmt.Fprintln(g.stdout, "database is up to date")
 			return nil
 		},

@@ -51,7 +51,7 @@ func (s *Service) ConfirmPassword(ctx context.Context, a Actor, password string)
 		s.throttle.fail(keys, now)
 		return gatehouse.FieldError("password", "your password is incorrect")
 	}
-	s.throttle.reset(keys[0], now)
+	s.throttle.reset(keys[0])
 	return nil
 }
 
@@ -67,7 +67,7 @@ func TokenSecretAAD(tokenHash []byte) []byte {
 // NewOAuth1Value returns a fresh Magento-compatible value: 32 characters of
 // [a-z0-9] from crypto/rand (≈165 bits).
 func NewOAuth1Value() string {
-	return secret.RandomString(gatehouse.OAuth1ValueLen, "abcdefghijklmnopqrstuvwxyz0123456789")
+	return secret.RandomString(gatehouse.OAuth1ValueLen, gatehouse.OAuth1Alphabet)
 }
 
 func (s *Service) integrationFrom(in IntegrationInput, i *gatehouse.Integration) error {

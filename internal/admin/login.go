@@ -36,7 +36,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*gateh
 		s.throttle.fail(keys, now)
 		return nil, gatehouse.Errorf(gatehouse.EUNAUTHORIZED, "the email or password is incorrect")
 	}
-	s.throttle.reset("email:"+email, now)
+	s.throttle.reset("email:" + email)
 	return u, nil
 }
 
@@ -97,7 +97,7 @@ func (t *throttle) fail(keys []string, now time.Time) {
 	}
 }
 
-func (t *throttle) reset(key string, _ time.Time) {
+func (t *throttle) reset(key string) {
 	t.mu.Lock()
 	delete(t.fails, key)
 	t.mu.Unlock()

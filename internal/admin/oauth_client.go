@@ -66,7 +66,7 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (*g
 	}
 	var sec string
 	if c.Confidential {
-		sec = secret.RandomString(clientSecretLen, alphabet62)
+		sec = secret.RandomString(clientSecretLen, secret.Alphabet62)
 		c.SecretHash, c.SecretHint = secret.HashBytes(sec), sec[:4]+"…"
 	}
 	if err := s.store.CreateClient(ctx, c); err != nil {
@@ -77,8 +77,6 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (*g
 	}
 	return c, sec, nil
 }
-
-const alphabet62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 // Clients lists the tenant's apps.
 func (s *Service) Clients(ctx context.Context, a Actor) ([]*gatehouse.Client, error) {
@@ -130,7 +128,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, a Actor, clientID stri
 	if grace < 0 || grace > MaxSecretGrace {
 		return nil, "", gatehouse.FieldError("grace_period", "the grace period must be between 0 and %s", MaxSecretGrace)
 	}
-	sec := secret.RandomString(clientSecretLen, alphabet62)
+	sec := secret.RandomString(clientSecretLen, secret.Alphabet62)
 	c.PrevSecretHash, c.PrevSecretExpiresAt = nil, nil
 	if grace > 0 {
 		until := s.Now().Add(grace)

@@ -129,7 +129,7 @@ func TestIntegrations(t *testing.T) {
 			if erp.Name != "ERP sync" || erp.Email != "dev@erp.example" || erp.Status != "inactive" || !erp.Insecure ||
 				erp.ResourceAccess != "custom" || !slices.Equal(erp.Resources, []string{"catalog", "sales.orders"}) ||
 				erp.CallbackURL != "" || erp.IdentityLinkURL != "http://erp.example/login" ||
-				!gatehouse.OAuth1ValueRE.MatchString(erp.ConsumerKey) || erp.CreatedAt.IsZero() || erp.UpdatedAt.IsZero() {
+				!gatehouse.IsOAuth1Value(erp.ConsumerKey) || erp.CreatedAt.IsZero() || erp.UpdatedAt.IsZero() {
 				t.Errorf("created = %+v", erp)
 			}
 			if got := res.header.Get("Location"); got != "/api/v1/integrations/"+erp.ID {
@@ -185,7 +185,7 @@ func TestIntegrations(t *testing.T) {
 				t.Errorf("activated = %s", res.body)
 			}
 			for _, v := range []string{first.ConsumerSecret, first.AccessToken, first.AccessTokenSecret} {
-				if !gatehouse.OAuth1ValueRE.MatchString(v) {
+				if !gatehouse.IsOAuth1Value(v) {
 					t.Errorf("value %q is not 32 [a-z0-9]", v)
 				}
 			}
@@ -210,7 +210,7 @@ func TestIntegrations(t *testing.T) {
 				t.Errorf("reauthorize answers more than the token: %s", res.body)
 			}
 			got := decode[fourValuesJSON](t, res.body)
-			if !gatehouse.OAuth1ValueRE.MatchString(got.AccessToken) || !gatehouse.OAuth1ValueRE.MatchString(got.AccessTokenSecret) ||
+			if !gatehouse.IsOAuth1Value(got.AccessToken) || !gatehouse.IsOAuth1Value(got.AccessTokenSecret) ||
 				got.AccessToken == first.AccessToken || got.AccessTokenSecret == first.AccessTokenSecret {
 				t.Errorf("reauthorized = %s", res.body)
 			}
@@ -293,7 +293,7 @@ func TestIntegrationCallback(t *testing.T) {
 				t.Errorf("posted fields = %v", keys)
 			}
 			if got.Get("oauth_consumer_key") != in.ConsumerKey || got.Get("store_base_url") != testPublicURL+"/" ||
-				!gatehouse.OAuth1ValueRE.MatchString(got.Get("oauth_consumer_secret")) || !gatehouse.OAuth1ValueRE.MatchString(got.Get("oauth_verifier")) {
+				!gatehouse.IsOAuth1Value(got.Get("oauth_consumer_secret")) || !gatehouse.IsOAuth1Value(got.Get("oauth_verifier")) {
 				t.Errorf("posted = %v", got)
 			}
 			if got := decode[integrationJSON](t, e.get(t, path, f.token)); got.Status != "pending" {
@@ -469,7 +469,7 @@ func TestIntegrationSecretsAtRest(t *testing.T) {
 		posted := cb.received()[0]
 		secrets = append(secrets, posted.Get("oauth_consumer_secret"), posted.Get("oauth_verifier"))
 		for _, s := range secrets {
-			if !gatehouse.OAuth1ValueRE.MatchString(s) {
+			if !gatehouse.IsOAuth1Value(s) {
 				t.Fatalf("secret %q", s)
 			}
 		}

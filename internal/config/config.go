@@ -100,21 +100,6 @@ func IsPostgres(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
 }
 
-// DataDir is the directory for generated files (the key file): the SQLite
-// database's directory, or ./gatehouse-data for PostgreSQL.
-func DataDir(databaseURL string) string {
-	u := ResolveDatabaseURL(databaseURL)
-	if IsPostgres(u) {
-		return DefaultDataDir
-	}
-	p := strings.TrimPrefix(u, "sqlite:")
-	p = strings.TrimPrefix(p, "file:")
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
-	}
-	return filepath.Dir(p)
-}
-
 // Validate checks the configuration and fills derived defaults
 // (DatabaseURL, PublicURL). It reports every problem, not just the first.
 func (c *Config) Validate() error {

@@ -34,9 +34,6 @@ func TestEnvAndDefaults(t *testing.T) {
 	if c.PublicURL != "http://127.0.0.1:9999" || c.DatabaseURL != "sqlite:gatehouse-data/gatehouse.db" || c.CacheTTL.String() != "2s" {
 		t.Fatalf("derived config wrong: %+v", c)
 	}
-	if DataDir(c.DatabaseURL) != "gatehouse-data" || DataDir("postgres://x/y") != "gatehouse-data" || DataDir("/tmp/a/b.db") != "/tmp/a" {
-		t.Fatal("DataDir wrong")
-	}
 	bad := Default()
 	if err := bad.FromEnv(func(k string) string { return map[string]string{"GATEHOUSE_CACHE_TTL": "soon"}[k] }); err == nil {
 		t.Fatal("bad duration accepted")

@@ -241,7 +241,7 @@ func TestIntegrationAddWithPassword(t *testing.T) {
 		i := list[0]
 		id = i.ID
 		if i.Name != "Shipping Sync" || i.Email != "dev@extension.test" || i.Status != gatehouse.IntegrationInactive ||
-			i.AllResources || strings.Join(i.Resources, " ") != "catalog sales.orders" || !gatehouse.OAuth1ValueRE.MatchString(i.ConsumerKey) {
+			i.AllResources || strings.Join(i.Resources, " ") != "catalog sales.orders" || !gatehouse.IsOAuth1Value(i.ConsumerKey) {
 			t.Errorf("saved = %+v", i)
 		}
 		res = b.get("/console/integrations")
@@ -440,7 +440,7 @@ func TestIntegrationActivateWithCallback(t *testing.T) {
 		}
 		got := forms[1]
 		if len(got) != 4 || got.Get("oauth_consumer_key") != i.ConsumerKey || got.Get("store_base_url") != "http://gatehouse.test/" ||
-			!gatehouse.OAuth1ValueRE.MatchString(got.Get("oauth_consumer_secret")) || !gatehouse.OAuth1ValueRE.MatchString(got.Get("oauth_verifier")) {
+			!gatehouse.IsOAuth1Value(got.Get("oauth_consumer_secret")) || !gatehouse.IsOAuth1Value(got.Get("oauth_verifier")) {
 			t.Errorf("posted form = %v", got)
 		}
 		if strings.Contains(res.body, got.Get("oauth_consumer_secret")) || strings.Contains(res.body, got.Get("oauth_verifier")) {

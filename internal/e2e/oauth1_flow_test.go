@@ -207,7 +207,7 @@ func TestOAuth1IntegrationFlow(t *testing.T) {
 			t.Fatalf("callback form %v", form)
 		}
 		for _, k := range keys {
-			if len(form[k]) != 1 || (k != "store_base_url" && !gatehouse.OAuth1ValueRE.MatchString(form.Get(k))) {
+			if len(form[k]) != 1 || (k != "store_base_url" && !gatehouse.IsOAuth1Value(form.Get(k))) {
 				t.Fatalf("callback field %s = %q", k, form[k])
 			}
 		}
@@ -242,7 +242,7 @@ func TestOAuth1IntegrationFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, v := range []string{rt, rs, at, as} {
-			if !gatehouse.OAuth1ValueRE.MatchString(v) {
+			if !gatehouse.IsOAuth1Value(v) {
 				t.Fatalf("token %q is not 32 [a-z0-9]", v)
 			}
 		}

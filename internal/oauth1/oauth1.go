@@ -177,13 +177,13 @@ func (p *Provider) parse(r *http.Request, extra ...string) (*signed, error) {
 	}
 	// Magento's values are 32 characters of [a-z0-9] (SPEC §2); a value of
 	// another length is a client bug, answered 400 as Magento does.
-	if !IsValue(s.consumerKey) {
+	if !gatehouse.IsOAuth1Value(s.consumerKey) {
 		return nil, problem(ParameterRejected, "oauth_consumer_key must be 32 characters of a-z and 0-9")
 	}
-	if _, ok := ps.Get("oauth_token"); ok && !IsValue(s.token) {
+	if _, ok := ps.Get("oauth_token"); ok && !gatehouse.IsOAuth1Value(s.token) {
 		return nil, problem(ParameterRejected, "the token length is invalid: oauth_token must be 32 characters of a-z and 0-9")
 	}
-	if _, ok := ps.Get("oauth_verifier"); ok && !IsValue(s.verifier) {
+	if _, ok := ps.Get("oauth_verifier"); ok && !gatehouse.IsOAuth1Value(s.verifier) {
 		return nil, problem(ParameterRejected, "oauth_verifier must be 32 characters of a-z and 0-9")
 	}
 	if len(s.nonce) > maxNonceLen {
@@ -203,21 +203,6 @@ func (p *Provider) parse(r *http.Request, extra ...string) (*signed, error) {
 		return nil, problem(TimestampRefused, fmt.Sprintf("oauth_timestamp must be within %d seconds of the server's time (%d); check the client's clock", skew, now))
 	}
 	return s, nil
-}
-
-// IsValue reports whether v has the shape of a Magento-compatible OAuth
-// 1.0a value: 32 characters of [a-z0-9]. It does not allocate.
-func IsValue(v string) bool {
-	if len(v) != gatehouse.OAuth1ValueLen {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // consumer finds the integration of a consumer key and opens its secret.

@@ -261,7 +261,7 @@ func (e *env) requestToken(c call) (tok, sec string) {
 		e.t.Fatalf("request token: %d %s", status, body)
 	}
 	tok, sec = v.Get("oauth_token"), v.Get("oauth_token_secret")
-	if !IsValue(tok) || !IsValue(sec) {
+	if !gatehouse.IsOAuth1Value(tok) || !gatehouse.IsOAuth1Value(sec) {
 		e.t.Fatalf("request token %q secret %q: not 32 [a-z0-9]", tok, sec)
 	}
 	return tok, sec
@@ -275,7 +275,7 @@ func (e *env) accessToken(rt, rs string) (tok, sec string) {
 		e.t.Fatalf("access token: %d %s", status, body)
 	}
 	tok, sec = v.Get("oauth_token"), v.Get("oauth_token_secret")
-	if !IsValue(tok) || !IsValue(sec) {
+	if !gatehouse.IsOAuth1Value(tok) || !gatehouse.IsOAuth1Value(sec) {
 		e.t.Fatalf("access token %q secret %q: not 32 [a-z0-9]", tok, sec)
 	}
 	return tok, sec

@@ -177,7 +177,7 @@ func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, userID st
 	if err := p.store.SaveConsent(ctx, consent); err != nil {
 		return "", fmt.Errorf("save consent: %w", err)
 	}
-	code := secret.RandomString(secret.RandomLen, alphabet62)
+	code := secret.RandomString(secret.RandomLen, secret.Alphabet62)
 	ac := &gatehouse.AuthCode{
 		Hash:          secret.HashBytes(code),
 		TenantID:      req.Tenant.ID,
@@ -186,7 +186,7 @@ func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, userID st
 		RedirectURI:   req.RedirectURI,
 		Scopes:        req.Scopes,
 		CodeChallenge: req.CodeChallenge,
-		GrantID:       "grt_" + strings.ToLower(secret.RandomString(26, alphabet36)),
+		GrantID:       newGrantID(),
 		ExpiresAt:     now.Add(AuthCodeTTL),
 		CreatedAt:     now,
 	}
@@ -225,7 +225,4 @@ func (p *Provider) redirect(req *AuthorizeRequest, params url.Values) string {
 	return u.String()
 }
 
-const (
-	alphabet62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-	alphabet36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-)
+const alphabet36 = "0123456789abcdefghijklmnopqrstuvwxyz"

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -125,10 +124,6 @@ func (p *Provider) bearerCaller(r *http.Request, tok string) (string, error) {
 		Challenge: verify.BearerChallenge(res.Code, gatehouse.ScopeVerify)}
 }
 
-// oauth1TokenRE is the shape of an OAuth 1.0a access token (SPEC §2: 32
-// characters of [a-z0-9], as Magento's).
-var oauth1TokenRE = regexp.MustCompile(`^[a-z0-9]{32}$`)
-
 var inactive = &introspection{Active: false}
 
 // describe answers for tok as seen by a caller of tenantID.
@@ -136,7 +131,7 @@ func (p *Provider) describe(ctx context.Context, tenantID, tok string) (*introsp
 	kind, ok := secret.ParseToken(tok)
 	switch {
 	case ok:
-	case oauth1TokenRE.MatchString(tok):
+	case gatehouse.IsOAuth1Value(tok):
 		kind = gatehouse.KindIntegration
 	default:
 		return inactive, nil

@@ -202,7 +202,7 @@ func (p *Provider) secretMatches(c *gatehouse.Client, sec string) bool {
 
 // newGrantID names the tokens of one grant, for grant-wide revocation.
 func newGrantID() string {
-	return "grt_" + strings.ToLower(secret.RandomString(26, alphabet36))
+	return "grt_" + secret.RandomString(26, alphabet36)
 }
 
 // issued is one token made for a response: its plaintext and its row.

@@ -16,7 +16,9 @@ import (
 )
 
 const (
-	alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	// Alphabet62 is base62 in the SPEC's order: 0-9, A-Z, a-z.
+	Alphabet62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	alphabet   = Alphabet62
 	// RandomLen base62 characters carry 32*log2(62) ≈ 190 bits (SPEC: ≥ 160).
 	RandomLen   = 32
 	checksumLen = 6

@@ -61,7 +61,7 @@ func (s *Server) SeedDemo(ctx context.Context) (*DemoCredentials, error) {
 		return nil, err
 	}
 	a.Name = admin.OperatorName
-	scopes := []string{"catalog", "sales", "manage", "verify"}
+	scopes := []string{"catalog", "sales", gatehouse.ScopeManage, gatehouse.ScopeVerify}
 	c, tok, err := s.Admin.CreatePAT(ctx, a, admin.PATInput{
 		Name:   "demo " + time.Now().UTC().Format("2006-01-02 15:04:05"),
 		Scopes: scopes,

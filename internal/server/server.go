@@ -257,7 +257,14 @@ func loadKeys(cfg config.Config) (*secret.Keyring, error) {
 			return nil, fmt.Errorf("GATEHOUSE_SECRET_KEY: %w", err)
 		}
 	} else {
-		key, err = secret.LoadOrCreateKeyFile(filepath.Join(config.DataDir(cfg.DatabaseURL), "secret.key"))
+		dir, err := sqlstore.DataDir(cfg.DatabaseURL)
+		if err != nil {
+			return nil, err
+		}
+		if dir == "" { // PostgreSQL
+			dir = config.DefaultDataDir
+		}
+		key, err = secret.LoadOrCreateKeyFile(filepath.Join(dir, "secret.key"))
 		if err != nil {
 			return nil, err
 		}

@@ -213,20 +213,6 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ver
 	return v
 }
 
-// isOAuth1Value reports whether s has the shape of a Magento-compatible
-// OAuth 1.0a value: 32 characters of [a-z0-9]. It does not allocate.
-func isOAuth1Value(s string) bool {
-	if len(s) != gatehouse.OAuth1ValueLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
-}
-
 // Close stops listening to store changes. It does not flush last-use
 // times: Run does that when its context ends, or call Flush.
 func (v *Verifier) Close() error {
@@ -271,7 +257,7 @@ func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
 	}
 	kind, ok := secret.ParseToken(req.Credential)
 	if !ok {
-		if !isOAuth1Value(req.Credential) {
+		if !gatehouse.IsOAuth1Value(req.Credential) {
 			// A typo, a truncated paste or a foreign secret: refused on
 			// the checksum alone, so guessing costs the database nothing.
 			return Result{Code: gatehouse.CodeMalformed}, nil

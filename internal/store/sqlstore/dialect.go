@@ -83,6 +83,20 @@ type target struct {
 	path string // SQLite: the database file
 }
 
+// DataDir is the directory beside a SQLite database where Gatehouse keeps
+// generated files (the key file), or "" for PostgreSQL. It reads the URL
+// exactly as Open does.
+func DataDir(databaseURL string) (string, error) {
+	t, err := parseURL(databaseURL)
+	if err != nil {
+		return "", err
+	}
+	if t.path == "" {
+		return "", nil
+	}
+	return filepath.Dir(t.path), nil
+}
+
 // parseURL understands "sqlite:PATH", "sqlite://PATH", "postgres://…",
 // "postgresql://…" and, as SQLite, a plain file path.
 func parseURL(raw string) (*target, error) {

@@ -284,3 +284,28 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestDataDir: the key file's directory is read from the URL as Open reads it.
+func TestDataDir(t *testing.T) {
+	abs := func(p string) string {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for url, want := range map[string]string{
+		"sqlite:gatehouse-data/gatehouse.db": abs("gatehouse-data"),
+		"sqlite://data/gh.db":                abs("data"),
+		"/tmp/a/b.db":                        "/tmp/a",
+		"postgres://x@h/y":                   "",
+	} {
+		got, err := DataDir(url)
+		if err != nil || got != want {
+			t.Errorf("DataDir(%q) = %q, %v; want %q", url, got, err, want)
+		}
+	}
+	if _, err := DataDir(":memory:"); err == nil {
+		t.Error("DataDir(:memory:) accepted")
+	}
+}
