@@ -84,7 +84,6 @@ func (t *ResourceTree) Find(id string) (*Resource, bool) {
 	return r, ok
 }
 
-
 // Known reports whether id may appear in a scope list: a resource of the
 // tree, "all", or a reserved resource.
 func (t *ResourceTree) Known(id string) bool {
