@@ -43,15 +43,11 @@ type apiKeyJSON struct {
 }
 
 func apiKeyOut(c *gatehouse.Credential) apiKeyJSON {
-	scopes := c.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
 	return apiKeyJSON{
 		ID:          c.ID,
 		Description: c.Name,
 		Hint:        c.Hint,
-		Scopes:      scopes,
+		Scopes:      nonNil(c.Scopes),
 		ExpiresAt:   utc(c.ExpiresAt),
 		LastUsedAt:  utc(c.LastUsedAt),
 		RevokedAt:   utc(c.RevokedAt),

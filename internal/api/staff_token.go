@@ -78,15 +78,11 @@ func allowListOut(list []gatehouse.AllowEntry) []allowListJSON {
 }
 
 func (h *handler) staffTokenOut(c *gatehouse.Credential) staffTokenJSON {
-	scopes := c.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
 	return staffTokenJSON{
 		ID:     c.ID,
 		UserID: c.UserID,
 		Hint:   c.Hint,
-		Scopes: scopes,
+		Scopes: nonNil(c.Scopes),
 		// An expired token keeps its place until it is deleted (seed 001:
 		// delete it and generate a new one), so say so plainly.
 		ExpiresAt:   utc(c.ExpiresAt),

@@ -43,16 +43,12 @@ type tokenJSON struct {
 }
 
 func tokenOut(c *gatehouse.Credential) tokenJSON {
-	scopes := c.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
 	return tokenJSON{
 		ID:         c.ID,
 		Name:       c.Name,
 		UserID:     c.UserID,
 		Hint:       c.Hint,
-		Scopes:     scopes,
+		Scopes:     nonNil(c.Scopes),
 		ExpiresAt:  utc(c.ExpiresAt),
 		LastUsedAt: utc(c.LastUsedAt),
 		RevokedAt:  utc(c.RevokedAt),

@@ -433,7 +433,7 @@ func TestOAuth1IntegrationFlow(t *testing.T) {
 				t.Fatal(err)
 			}
 			status, ref := get(t, api, base+"/rest/V1/products")
-			wantRefused(t, "old token", status, ref, 401, "REVOKED", "token_revoked")
+			wantRefused(t, "old token", status, ref, 401, "REVOKED", "revoked")
 			// The new verifier reached the callback; the old one is refused.
 			f := cb.last(t)
 			if f.Get("oauth_verifier") == verifier {

@@ -192,7 +192,7 @@ func TestTwoNodeRevocation(t *testing.T) {
 		t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, terminated, err)
 	}
 	cut := time.Now()
-	pid, back := listeningAgain(pid)
+	_, back := listeningAgain(pid)
 	t.Logf("listener connection terminated: node B listened again %v later", back.Sub(cut).Round(time.Millisecond))
 	id2, t2 := newPAT("t2", "sales")
 	cached = cacheOnB(t2)

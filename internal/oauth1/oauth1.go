@@ -428,9 +428,9 @@ func (p *Provider) authenticate(r *http.Request) (string, error) {
 		return "", fmt.Errorf("find credential: %w", err)
 	case c.Kind != gatehouse.KindIntegration || c.ClientID != i.ID || c.TenantID != i.TenantID:
 		return "", problem(TokenRejected, "oauth_token is not an access token of this consumer")
-	case c.Revoked():
-		return "", problem(TokenRevoked, "the access token has been revoked (the integration was reauthorized or deleted)")
 	}
+	// Security: revocation is not told here, before the signature proves the
+	// caller holds the secrets; the verifier answers REVOKED after it.
 	tokenSecret, err := p.keys.Open(c.Secret, admin.TokenSecretAAD(hash))
 	if err != nil {
 		return "", fmt.Errorf("open access token secret: %w", err)
