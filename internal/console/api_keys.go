@@ -99,26 +99,22 @@ type apiKeyCreatedView struct {
 // apiKeyCreate is Add New. Security: the key is rendered only in this
 // POST's response (Cache-Control: no-store); a reload is a no-op.
 func (c *Console) apiKeyCreate(w http.ResponseWriter, r *http.Request, rq *request) error {
+	scopes := r.PostForm["scopes"]
 	f := apiKeyForm{
 		Description: r.PostFormValue("description"),
 		ExpiresAt:   strings.TrimSpace(r.PostFormValue("expires_at")),
-		Scopes:      map[string]bool{},
-	}
-	scopes := r.PostForm["scopes"]
-	for _, s := range scopes {
-		f.Scopes[s] = true
+		Scopes:      setOf(scopes),
 	}
 	if ok, err := c.consumeNonce(w, r, rq, Prefix+"/api-keys"); !ok || err != nil {
 		return err
 	}
 	in := admin.APIKeyInput{Description: f.Description, Scopes: scopes}
 	if f.ExpiresAt != "" {
-		d, err := time.Parse(time.DateOnly, f.ExpiresAt)
+		end, err := endOfDay(f.ExpiresAt)
 		if err != nil {
 			return c.renderAPIKeys(w, r, rq, http.StatusUnprocessableEntity, f,
 				fieldError("expires_at", rq.loc.T(msg("error.field.expires_at_format"))))
 		}
-		end := d.AddDate(0, 0, 1).Add(-time.Second) // through the whole day (UTC), as for tokens
 		in.ExpiresAt = &end
 	}
 	cred, key, err := c.admin.CreateAPIKey(r.Context(), rq.actor, in)

@@ -98,10 +98,7 @@ func (c *Console) authorizeGet(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, loginURL(AuthorizePath+"?"+r.URL.RawQuery), http.StatusFound)
 		return nil
 	}
-	if member, err := c.enterTenant(r, u, s, req.Tenant); err != nil || !member {
-		if err == nil {
-			err = errNotMember{tenant: req.Tenant.Name}
-		}
+	if err := c.enterTenant(r, u, s, req.Tenant); err != nil {
 		return err
 	}
 	covered, err := c.oauth.ConsentCovers(r.Context(), req, u.ID)
@@ -144,10 +141,7 @@ func (c *Console) authorizePost(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch r.PostForm.Get(decisionField) {
 	case decisionAllow:
-		if member, err := c.enterTenant(r, u, s, req.Tenant); err != nil || !member {
-			if err == nil {
-				err = errNotMember{tenant: req.Tenant.Name}
-			}
+		if err := c.enterTenant(r, u, s, req.Tenant); err != nil {
 			return err
 		}
 		to, err := c.oauth.Approve(r.Context(), req, u.ID)
@@ -198,22 +192,22 @@ func authorizeParams(form url.Values) url.Values {
 }
 
 // enterTenant makes the app's tenant the session's tenant when the user is
-// a member of it (member=false otherwise), so that the console shows the
+// a member of it (errNotMember otherwise), so that the console shows the
 // tenant whose data the user is about to share.
-func (c *Console) enterTenant(r *http.Request, u *gatehouse.User, s *gatehouse.Session, t *gatehouse.Tenant) (member bool, err error) {
+func (c *Console) enterTenant(r *http.Request, u *gatehouse.User, s *gatehouse.Session, t *gatehouse.Tenant) error {
 	if _, err := c.store.FindMembership(r.Context(), t.ID, u.ID); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-			return false, nil
+			return errNotMember{tenant: t.Name}
 		}
-		return false, err
+		return err
 	}
 	if s.TenantID != t.ID {
 		if err := c.store.SetSessionTenant(r.Context(), s.ID, t.ID); err != nil {
-			return false, err
+			return err
 		}
 		s.TenantID = t.ID
 	}
-	return true, nil
+	return nil
 }
 
 // errNotMember: the signed-in user cannot allow an app of a tenant they do
@@ -387,19 +381,16 @@ func (c *Console) authorizeFail(w http.ResponseWriter, r *http.Request, err erro
 	default:
 		code := gatehouse.ErrorCode(err)
 		status = httpx.Status(code)
-		switch code {
-		case gatehouse.EINVALID:
+		var known bool
+		v.Heading, v.Message, known = errorText(code)
+		switch {
+		case code == gatehouse.EINVALID:
 			status = http.StatusBadRequest // a malformed consent form
 			v.Heading, v.Message, v.Detail = msg("oauth.error.title"), msg("oauth.error.request"), gatehouse.ErrorMessage(err)
-		case gatehouse.EFORBIDDEN:
-			v.Heading, v.Message = msg("error.forbidden.title"), msg("oauth.error.forbidden")
-		case gatehouse.ENOTFOUND:
-			v.Heading, v.Message = msg("error.notfound.title"), msg("error.notfound.message")
-		case gatehouse.EUNAVAILABLE:
-			v.Heading, v.Message = msg("error.unavailable.title"), msg("error.unavailable.message")
-		default:
+		case code == gatehouse.EFORBIDDEN:
+			v.Message = msg("oauth.error.forbidden")
+		case !known:
 			status = http.StatusInternalServerError
-			v.Heading, v.Message = msg("error.internal.title"), msg("error.internal.message")
 			c.log.ErrorContext(r.Context(), "oauth2: authorize failed", "method", r.Method, "err", err)
 		}
 	}

@@ -23,7 +23,6 @@ type connectedAppRow struct {
 	Name     string // "" when the app has since been deleted
 	Scopes   []consentScope
 	Since    time.Time
-	Updated  time.Time
 }
 
 func (c *Console) connectedApps(w http.ResponseWriter, r *http.Request, rq *request) error {
@@ -39,7 +38,7 @@ func (c *Console) connectedApps(w http.ResponseWriter, r *http.Request, rq *requ
 }
 
 func (c *Console) connectedRow(consent *gatehouse.Consent, app *gatehouse.Client) connectedAppRow {
-	row := connectedAppRow{ClientID: consent.ClientID, Scopes: c.consentScopes(consent.Scopes), Since: consent.CreatedAt, Updated: consent.UpdatedAt}
+	row := connectedAppRow{ClientID: consent.ClientID, Scopes: c.consentScopes(consent.Scopes), Since: consent.CreatedAt}
 	if app != nil {
 		row.Name = app.Name
 	}

@@ -389,6 +389,24 @@ func SafeRedirect(next string) string {
 // state and a PKCE challenge fits easily.
 const maxNext = 4096
 
+// errorText is the heading and message (IDs) of the error page for an
+// error code; known is false for a code that is shown as a 500.
+func errorText(code string) (heading, message string, known bool) {
+	switch code {
+	case gatehouse.EFORBIDDEN:
+		return msg("error.forbidden.title"), msg("error.forbidden.message"), true
+	case gatehouse.ENOTFOUND:
+		return msg("error.notfound.title"), msg("error.notfound.message"), true
+	case gatehouse.ETOOMANY:
+		return msg("error.toomany.title"), msg("error.toomany.message"), true
+	case gatehouse.EUNAVAILABLE:
+		return msg("error.unavailable.title"), msg("error.unavailable.message"), true
+	case gatehouse.EINVALID, gatehouse.ECONFLICT:
+		return msg("error.invalid.title"), msg("error.invalid.message"), true
+	}
+	return msg("error.internal.title"), msg("error.internal.message"), false
+}
+
 // fail renders err as a page: 403 for a failed CSRF check or a role the
 // admin service refused, 404 for unknown (or other tenants') objects,
 // 429/503 as such, and 500 with no internal detail for anything else (the
@@ -408,20 +426,9 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		code := gatehouse.ErrorCode(err)
 		status = httpx.Status(code)
-		switch code {
-		case gatehouse.EFORBIDDEN:
-			v.Heading, v.Message = msg("error.forbidden.title"), msg("error.forbidden.message")
-		case gatehouse.ENOTFOUND:
-			v.Heading, v.Message = msg("error.notfound.title"), msg("error.notfound.message")
-		case gatehouse.ETOOMANY:
-			v.Heading, v.Message = msg("error.toomany.title"), msg("error.toomany.message")
-		case gatehouse.EUNAVAILABLE:
-			v.Heading, v.Message = msg("error.unavailable.title"), msg("error.unavailable.message")
-		case gatehouse.EINVALID, gatehouse.ECONFLICT:
-			v.Heading, v.Message = msg("error.invalid.title"), msg("error.invalid.message")
-		default:
+		var known bool
+		if v.Heading, v.Message, known = errorText(code); !known {
 			status = http.StatusInternalServerError
-			v.Heading, v.Message = msg("error.internal.title"), msg("error.internal.message")
 		}
 	}
 	if status >= 500 || errors.Is(err, errCSRF) {

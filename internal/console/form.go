@@ -3,6 +3,8 @@ package console
 import (
 	"errors"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
@@ -76,4 +78,42 @@ func (c *Console) formErrorFor(rq *request, err error, fields map[string]string)
 // fieldError is a FormErrors with a single input's message.
 func fieldError(field, message string) *FormErrors {
 	return &FormErrors{Fields: map[string]string{field: message}}
+}
+
+// consumeNonce spends the form's single-use nonce. A second use (a reload
+// of a page showing a secret) sets a flash and redirects to back; ok is
+// then false and the caller must stop.
+func (c *Console) consumeNonce(w http.ResponseWriter, r *http.Request, rq *request, back string) (ok bool, err error) {
+	nonce := r.PostFormValue("nonce")
+	if nonce == "" || len(nonce) > 64 {
+		return true, nil
+	}
+	err = c.store.ConsumeOnce(r.Context(), "console_form", rq.session.ID+":"+nonce, rq.session.ExpiresAt)
+	if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
+		c.setFlash(w, msg("flash.form_resubmitted"))
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// endOfDay reads a date input (YYYY-MM-DD, surrounding space ignored) as
+// the last second of that day in UTC: a credential expiring on a date works
+// through the whole day, which is also what the lists show.
+func endOfDay(s string) (time.Time, error) {
+	d, err := time.ParseInLocation(time.DateOnly, strings.TrimSpace(s), time.UTC)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return d.AddDate(0, 0, 1).Add(-time.Second), nil
+}
+
+// setOf turns a group of checkbox values into the set a form re-renders
+// them from.
+func setOf(v []string) map[string]bool {
+	set := make(map[string]bool, len(v))
+	for _, s := range v {
+		set[s] = true
+	}
+	return set
 }

@@ -49,15 +49,14 @@ type integrationActivatedView struct {
 
 // deliveryRow is one attempt to POST the credentials to the callback URL.
 type deliveryRow struct {
-	Time     time.Time
-	URL      string
-	Status   int // 0: no response
-	Error    string
-	Duration time.Duration
+	Time   time.Time
+	URL    string
+	Status int // 0: no response
+	Error  string
 }
 
 func deliveryRowOf(d *gatehouse.Delivery) *deliveryRow {
-	return &deliveryRow{Time: d.Time, URL: d.URL, Status: d.Status, Error: d.Error, Duration: d.Duration.Round(time.Millisecond)}
+	return &deliveryRow{Time: d.Time, URL: d.URL, Status: d.Status, Error: d.Error}
 }
 
 func (c *Console) allowView(r *http.Request, rq *request, title string) (*integrationAllowView, error) {

@@ -26,7 +26,7 @@ type integrationFormView struct {
 	Errors *FormErrors
 	Tree   []*scopeNode
 	Tab    string // the tab shown first: "info" or "api"
-	Nonce  string
+	Nonce  string // create only: integrationCreate spends it
 }
 
 // integrationForm is what the user typed (never the password).
@@ -68,13 +68,10 @@ func (c *Console) integrationEdit(w http.ResponseWriter, r *http.Request, rq *re
 	}
 	f := integrationForm{
 		Name: i.Name, Email: i.Email, CallbackURL: i.CallbackURL, IdentityLinkURL: i.IdentityLinkURL,
-		ResourceAccess: "custom", Resources: map[string]bool{},
+		ResourceAccess: "custom", Resources: setOf(i.Resources),
 	}
 	if i.AllResources {
 		f.ResourceAccess = "all"
-	}
-	for _, s := range i.Resources {
-		f.Resources[s] = true
 	}
 	return c.renderIntegrationForm(w, r, rq, http.StatusOK, i, f, nil)
 }
@@ -86,11 +83,12 @@ func (c *Console) renderIntegrationForm(w http.ResponseWriter, r *http.Request, 
 		Errors: fe,
 		Tree:   scopeTree(c.admin.Tree().Roots(), f.Resources),
 		Tab:    "info",
-		Nonce:  randomToken(16),
 	}
 	if i != nil {
 		v.Edit, v.ID, v.Status = true, i.ID, string(i.Status)
 		v.Title = msg("integration.edit.title")
+	} else {
+		v.Nonce = randomToken(16)
 	}
 	if fe != nil && !fe.Any() {
 		fe = nil
@@ -109,20 +107,17 @@ func (c *Console) renderIntegrationForm(w http.ResponseWriter, r *http.Request, 
 // readIntegrationForm reads the posted form into the view's form and the
 // admin service's input.
 func readIntegrationForm(r *http.Request) (integrationForm, admin.IntegrationInput) {
+	resources := r.PostForm["resources"]
 	f := integrationForm{
 		Name:            r.PostFormValue("name"),
 		Email:           r.PostFormValue("email"),
 		CallbackURL:     strings.TrimSpace(r.PostFormValue("callback_url")),
 		IdentityLinkURL: strings.TrimSpace(r.PostFormValue("identity_link_url")),
 		ResourceAccess:  "custom",
-		Resources:       map[string]bool{},
+		Resources:       setOf(resources),
 	}
 	if r.PostFormValue("resource_access") == "all" {
 		f.ResourceAccess = "all"
-	}
-	resources := r.PostForm["resources"]
-	for _, s := range resources {
-		f.Resources[s] = true
 	}
 	in := admin.IntegrationInput{
 		Name: f.Name, Email: f.Email, CallbackURL: f.CallbackURL, IdentityLinkURL: f.IdentityLinkURL,

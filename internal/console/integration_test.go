@@ -145,19 +145,33 @@ func fourValues(t *testing.T, res *response) [4]string {
 	return out
 }
 
+// wantNotInDB checks that none of values occurs in the database file or
+// its sidecars (-wal, -shm). The main file must be readable and non-empty,
+// so the check cannot pass by reading nothing.
 func wantNotInDB(t *testing.T, e *env, values ...string) {
 	t.Helper()
+	if fi, err := os.Stat(e.dbPath); err != nil || fi.Size() == 0 {
+		t.Fatalf("database file %s: %v (size 0 or unreadable)", e.dbPath, err)
+	}
 	files, _ := filepath.Glob(e.dbPath + "*")
+	read := 0
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			continue
+			if f == e.dbPath {
+				t.Fatal(err)
+			}
+			continue // a sidecar removed meanwhile
 		}
+		read += len(data)
 		for _, v := range values {
 			if bytes.Contains(data, []byte(v)) {
 				t.Errorf("%s contains the secret %s…", filepath.Base(f), v[:6])
 			}
 		}
+	}
+	if read == 0 {
+		t.Fatalf("read no bytes of %s*", e.dbPath)
 	}
 }
 

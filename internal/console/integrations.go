@@ -30,12 +30,8 @@ type integrationRow struct {
 	IdentityLinkURL string
 	Status          string // inactive, pending, active
 	Insecure        bool   // the "Integration not secure" label
-	AllResources    bool
-	Resources       []string
 	ConsumerKey     string
-	HandshakeAt     *time.Time
 	CreatedAt       time.Time
-	UpdatedAt       time.Time
 }
 
 // Active reports whether the row offers Reauthorize rather than Activate.
@@ -44,8 +40,7 @@ func (r integrationRow) Active() bool { return r.Status == string(gatehouse.Inte
 func integrationRowOf(i *gatehouse.Integration) integrationRow {
 	return integrationRow{
 		ID: i.ID, Name: i.Name, Email: i.Email, CallbackURL: i.CallbackURL, IdentityLinkURL: i.IdentityLinkURL,
-		Status: string(i.Status), Insecure: i.Insecure(), AllResources: i.AllResources, Resources: i.Resources,
-		ConsumerKey: i.ConsumerKey, HandshakeAt: i.HandshakeAt, CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt,
+		Status: string(i.Status), Insecure: i.Insecure(), ConsumerKey: i.ConsumerKey, CreatedAt: i.CreatedAt,
 	}
 }
 

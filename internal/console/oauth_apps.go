@@ -149,20 +149,13 @@ func (c *Console) authorizeLinks(a *gatehouse.Client) []authorizeLink {
 // oauthAppCreate is Activate. Security: the secret is rendered only in this
 // POST's response (Cache-Control: no-store); a reload is a no-op.
 func (c *Console) oauthAppCreate(w http.ResponseWriter, r *http.Request, rq *request) error {
+	scopes, grants := r.PostForm["scopes"], r.PostForm["grant_types"]
 	f := oauthAppForm{
 		Name:         r.PostFormValue("name"),
 		RedirectURIs: r.PostFormValue("redirect_uris"),
 		Confidential: r.PostFormValue("client_type") != "public",
-		Grants:       map[string]bool{},
-		Scopes:       map[string]bool{},
-	}
-	scopes := r.PostForm["scopes"]
-	for _, s := range scopes {
-		f.Scopes[s] = true
-	}
-	grants := r.PostForm["grant_types"]
-	for _, g := range grants {
-		f.Grants[g] = true
+		Grants:       setOf(grants),
+		Scopes:       setOf(scopes),
 	}
 	if ok, err := c.consumeNonce(w, r, rq, Prefix+"/oauth-apps"); !ok || err != nil {
 		return err

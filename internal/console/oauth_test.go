@@ -97,7 +97,7 @@ func TestOAuthAppsActivateShownOnce(t *testing.T) {
 	if string(stored.SecretHash) != string(secret.HashBytes(clientSecret)) || stored.TenantID != e.tenantA.ID || len(stored.RedirectURIs) != 2 {
 		t.Errorf("stored = %+v", stored)
 	}
-	wantNoSecretInDB(t, e, "gate_xxx_"+clientSecret)
+	wantNotInDB(t, e, "gate_xxx_"+clientSecret, clientSecret[:21])
 
 	// A reload re-posts the same nonce: no second app, no secret.
 	again := b.post("/console/oauth-apps", f)

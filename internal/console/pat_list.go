@@ -33,6 +33,14 @@ type patRow struct {
 	Expired    bool
 }
 
+// patRowOf is the row of token cr, owned by the user with e-mail owner.
+func patRowOf(cr *gatehouse.Credential, owner string, now time.Time) patRow {
+	return patRow{
+		ID: cr.ID, Name: cr.Name, Hint: cr.Hint, Owner: owner, Scopes: cr.Scopes,
+		CreatedAt: cr.CreatedAt, ExpiresAt: cr.ExpiresAt, LastUsedAt: cr.LastUsedAt, Expired: cr.Expired(now),
+	}
+}
+
 // patForm is what the user typed into "Generate Token".
 type patForm struct {
 	Name      string
@@ -113,10 +121,7 @@ func (c *Console) renderPATList(w http.ResponseWriter, r *http.Request, rq *requ
 	}
 	v.Form.Nonce = randomToken(16)
 	for _, cr := range creds {
-		v.Tokens = append(v.Tokens, patRow{
-			ID: cr.ID, Name: cr.Name, Hint: cr.Hint, Owner: emails[cr.UserID], Scopes: cr.Scopes,
-			CreatedAt: cr.CreatedAt, ExpiresAt: cr.ExpiresAt, LastUsedAt: cr.LastUsedAt, Expired: cr.Expired(now),
-		})
+		v.Tokens = append(v.Tokens, patRowOf(cr, emails[cr.UserID], now))
 	}
 	return c.render(w, r, rq, status, "pat_list", v)
 }
@@ -136,38 +141,24 @@ type patCreatedView struct {
 // into a URL, a cookie or the store, so it is shown exactly once.
 func (c *Console) patCreate(w http.ResponseWriter, r *http.Request, rq *request) error {
 	ctx := r.Context()
+	scopes := r.PostForm["scopes"]
 	f := patForm{
 		Name:      r.PostFormValue("name"),
 		ExpiresAt: r.PostFormValue("expires_at"),
-		Scopes:    map[string]bool{},
-	}
-	scopes := r.PostForm["scopes"]
-	for _, s := range scopes {
-		f.Scopes[s] = true
+		Scopes:    setOf(scopes),
 	}
 	// A reload of the result page re-posts the form; the single-use nonce
 	// makes that a no-op instead of a second token.
-	if nonce := r.PostFormValue("nonce"); nonce != "" && len(nonce) <= 64 {
-		err := c.store.ConsumeOnce(ctx, "console_form", rq.session.ID+":"+nonce, rq.session.ExpiresAt)
-		if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
-			c.setFlash(w, msg("flash.form_resubmitted"))
-			http.Redirect(w, r, Prefix+"/tokens", http.StatusSeeOther)
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	if ok, err := c.consumeNonce(w, r, rq, Prefix+"/tokens"); !ok || err != nil {
+		return err
 	}
 	in := admin.PATInput{Name: f.Name, Scopes: scopes}
 	if f.ExpiresAt != "" {
-		d, err := time.Parse(time.DateOnly, f.ExpiresAt)
+		end, err := endOfDay(f.ExpiresAt)
 		if err != nil {
 			return c.renderPATList(w, r, rq, http.StatusUnprocessableEntity, f,
 				fieldError("expires_at", rq.loc.T(msg("error.field.expires_at_format"))))
 		}
-		// The token works through the whole chosen day (UTC): it expires at
-		// 23:59:59 of that day, which is also what the lists show.
-		end := d.AddDate(0, 0, 1).Add(-time.Second)
 		in.ExpiresAt = &end
 	}
 	cred, tok, err := c.admin.CreatePAT(ctx, rq.actor, in)
@@ -198,11 +189,8 @@ func (c *Console) patRevokeConfirm(w http.ResponseWriter, r *http.Request, rq *r
 		return err
 	}
 	v := &patRevokeView{
-		Base: Base{Title: msg("pat.revoke.title"), Nav: "tokens"},
-		Token: patRow{
-			ID: cr.ID, Name: cr.Name, Hint: cr.Hint, Scopes: cr.Scopes,
-			CreatedAt: cr.CreatedAt, ExpiresAt: cr.ExpiresAt, LastUsedAt: cr.LastUsedAt, Expired: cr.Expired(c.now()),
-		},
+		Base:  Base{Title: msg("pat.revoke.title"), Nav: "tokens"},
+		Token: patRowOf(cr, "", c.now()),
 	}
 	return c.render(w, r, rq, http.StatusOK, "pat_revoke", v)
 }

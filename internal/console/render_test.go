@@ -170,8 +170,8 @@ func sampleViews() map[string]viewModel {
 	staffMember := memberRow{UserID: "usr_3", Email: "vendor@partner.test", Role: gatehouse.RoleStaff, CreatedAt: now}
 	app := oauthAppRow{ID: "APIK-1", Name: "Fax <b>", Confidential: true, RedirectURIs: []string{"https://a.test/cb"}, Scopes: []string{"all"}, GrantTypes: []string{"authorization_code", "refresh_token"}, SecretHint: "AbCd…", PrevSecretExpiresAt: &later, CreatedAt: now}
 	publicApp := oauthAppRow{ID: "APIK-2", Name: "SPA", RedirectURIs: []string{"http://127.0.0.1:8/cb"}, Scopes: []string{"sales"}, GrantTypes: []string{"authorization_code"}, CreatedAt: now}
-	integ := integrationRow{ID: "int_1", Name: "Shop <b>", Email: "a@b.test", CallbackURL: "http://x.test/cb", IdentityLinkURL: "http://x.test/login", Status: "pending", Insecure: true, Resources: []string{"catalog"}, ConsumerKey: "ck", HandshakeAt: &now, CreatedAt: now}
-	activeInteg := integrationRow{ID: "int_2", Name: "ERP", Status: "active", AllResources: true, ConsumerKey: "ck2", CreatedAt: now}
+	integ := integrationRow{ID: "int_1", Name: "Shop <b>", Email: "a@b.test", CallbackURL: "http://x.test/cb", IdentityLinkURL: "http://x.test/login", Status: "pending", Insecure: true, ConsumerKey: "ck", CreatedAt: now}
+	activeInteg := integrationRow{ID: "int_2", Name: "ERP", Status: "active", ConsumerKey: "ck2", CreatedAt: now}
 	fe := &FormErrors{Fields: map[string]string{"grant_types": "bad grants", "redirect_uris": "bad uris", "grace_period": "bad grace", "cidr": "bad cidr", "description": "bad description", "name": "bad name", "scopes": "bad scopes", "expires_at": "bad date", "email": "bad email", "role": "bad role", "password": "bad password"}, Form: "form problem"}
 	return map[string]viewModel{
 		"login": &loginView{Base: Base{Title: "login.title"}, Email: "a@b.test", Next: "/console/users", Errors: &FormErrors{Form: "wrong"}},

@@ -40,6 +40,14 @@ type staffTokenRow struct {
 	Expired    bool
 }
 
+// staffTokenRowOf is the row of staff token tok.
+func staffTokenRowOf(tok *gatehouse.Credential, now time.Time) staffTokenRow {
+	return staffTokenRow{
+		Hint: tok.Hint, Scopes: tok.Scopes, CreatedAt: tok.CreatedAt,
+		ExpiresAt: tok.ExpiresAt, LastUsedAt: tok.LastUsedAt, Expired: tok.Expired(now),
+	}
+}
+
 // allowRow is one IP whitelist entry.
 type allowRow struct {
 	ID        string
@@ -97,7 +105,7 @@ func (c *Console) renderAPIAuth(w http.ResponseWriter, r *http.Request, rq *requ
 	now := c.now()
 	v := &apiAuthView{
 		Base:       Base{Title: msg("staff.title"), Nav: "users"},
-		Member:     memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role, CreatedAt: m.CreatedAt, Self: m.UserID == rq.user.ID},
+		Member:     memberRowOf(m, rq.user.ID),
 		Tab:        "api-auth",
 		MaxEntries: gatehouse.MaxAllowEntries,
 		Form:       f,
@@ -109,10 +117,8 @@ func (c *Console) renderAPIAuth(w http.ResponseWriter, r *http.Request, rq *requ
 	v.Picker.Legend, v.Picker.Help = msg("staff.form.apis"), msg("staff.form.apis.help")
 	v.Form.Nonce = randomToken(16)
 	if tok != nil {
-		v.Token = &staffTokenRow{
-			Hint: tok.Hint, Scopes: tok.Scopes, CreatedAt: tok.CreatedAt,
-			ExpiresAt: tok.ExpiresAt, LastUsedAt: tok.LastUsedAt, Expired: tok.Expired(now),
-		}
+		row := staffTokenRowOf(tok, now)
+		v.Token = &row
 		v.Entries = allowRows(tok.AllowList)
 		v.Full = len(v.Entries) >= gatehouse.MaxAllowEntries
 	}
@@ -148,11 +154,8 @@ type staffTokenCreatedView struct {
 func (c *Console) staffTokenGenerate(w http.ResponseWriter, r *http.Request, rq *request) error {
 	ctx := r.Context()
 	id := r.PathValue("id")
-	f := staffTokenForm{ExpiresAt: strings.TrimSpace(r.PostFormValue("expires_at")), Scopes: map[string]bool{}}
 	scopes := r.PostForm["scopes"]
-	for _, s := range scopes {
-		f.Scopes[s] = true
-	}
+	f := staffTokenForm{ExpiresAt: strings.TrimSpace(r.PostFormValue("expires_at")), Scopes: setOf(scopes)}
 	back := Prefix + "/users/" + id + "/api-auth"
 	if ok, err := c.consumeNonce(w, r, rq, back); !ok || err != nil {
 		return err
@@ -186,7 +189,7 @@ func (c *Console) staffTokenGenerate(w http.ResponseWriter, r *http.Request, rq 
 	}
 	v := &staffTokenCreatedView{
 		Base:   Base{Title: msg("staff.created.title"), Nav: "users"},
-		Member: memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role},
+		Member: memberRowOf(m, rq.user.ID),
 		Token:  tok, Scopes: cred.Scopes, ExpiresAt: cred.ExpiresAt,
 	}
 	return c.render(w, r, rq, http.StatusOK, "staff_token_created", v)
@@ -200,28 +203,7 @@ func parseExpiry(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	d, err := time.ParseInLocation(time.DateOnly, s, time.UTC)
-	if err != nil {
-		return time.Time{}, err
-	}
-	return d.AddDate(0, 0, 1).Add(-time.Second), nil
-}
-
-// consumeNonce spends the form's single-use nonce. A second use (a reload
-// of a page showing a secret) sets a flash and redirects to back; ok is
-// then false and the caller must stop.
-func (c *Console) consumeNonce(w http.ResponseWriter, r *http.Request, rq *request, back string) (ok bool, err error) {
-	nonce := r.PostFormValue("nonce")
-	if nonce == "" || len(nonce) > 64 {
-		return true, nil
-	}
-	err = c.store.ConsumeOnce(r.Context(), "console_form", rq.session.ID+":"+nonce, rq.session.ExpiresAt)
-	if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
-		c.setFlash(w, msg("flash.form_resubmitted"))
-		http.Redirect(w, r, back, http.StatusSeeOther)
-		return false, nil
-	}
-	return err == nil, err
+	return endOfDay(s)
 }
 
 // staffTokenDeleteView is the view model of pages/staff_token_delete.html,
@@ -242,10 +224,9 @@ func (c *Console) staffTokenDeleteConfirm(w http.ResponseWriter, r *http.Request
 		return gatehouse.Errorf(gatehouse.ENOTFOUND, "the user has no API token")
 	}
 	v := &staffTokenDeleteView{
-		Base:   Base{Title: msg("staff.delete.title"), Nav: "users"},
-		Member: memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role},
-		Token: staffTokenRow{Hint: tok.Hint, Scopes: tok.Scopes, CreatedAt: tok.CreatedAt,
-			ExpiresAt: tok.ExpiresAt, LastUsedAt: tok.LastUsedAt, Expired: tok.Expired(c.now())},
+		Base:    Base{Title: msg("staff.delete.title"), Nav: "users"},
+		Member:  memberRowOf(m, rq.user.ID),
+		Token:   staffTokenRowOf(tok, c.now()),
 		Entries: len(tok.AllowList),
 	}
 	return c.render(w, r, rq, http.StatusOK, "staff_token_delete", v)
@@ -290,7 +271,7 @@ func (c *Console) renderIPWhitelistNew(w http.ResponseWriter, r *http.Request, r
 	}
 	v := &ipWhitelistView{
 		Base:       Base{Title: msg("staff.ip.new.title"), Nav: "users"},
-		Member:     memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role},
+		Member:     memberRowOf(m, rq.user.ID),
 		Name:       name,
 		CIDR:       cidr,
 		Errors:     fe,
@@ -343,7 +324,7 @@ func (c *Console) ipWhitelistDeleteConfirm(w http.ResponseWriter, r *http.Reques
 		if e.ID == r.PathValue("entry") {
 			v := &ipWhitelistDeleteView{
 				Base:   Base{Title: msg("staff.ip.delete.title"), Nav: "users"},
-				Member: memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role},
+				Member: memberRowOf(m, rq.user.ID),
 				Entry:  e,
 			}
 			return c.render(w, r, rq, http.StatusOK, "ip_whitelist_delete", v)

@@ -22,7 +22,7 @@ func (c *Console) userPage(w http.ResponseWriter, r *http.Request, rq *request) 
 	}
 	v := &userView{
 		Base:   Base{Title: msg("user.title"), Nav: "users"},
-		Member: memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role, CreatedAt: m.CreatedAt, Self: m.UserID == rq.user.ID},
+		Member: memberRowOf(m, rq.user.ID),
 		Roles:  roleOptions,
 		Tab:    "profile",
 	}

@@ -29,6 +29,11 @@ type memberRow struct {
 	Self      bool
 }
 
+// memberRowOf is the row of member m; selfID is the signed-in user's ID.
+func memberRowOf(m *gatehouse.Member, selfID string) memberRow {
+	return memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role, CreatedAt: m.CreatedAt, Self: m.UserID == selfID}
+}
+
 // roleOption is one choice of a role select, with its message IDs.
 type roleOption struct {
 	Role        gatehouse.Role
@@ -66,7 +71,7 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, rq *reques
 		RowErrors: rowErrs,
 	}
 	for _, m := range members {
-		v.Members = append(v.Members, memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role, CreatedAt: m.CreatedAt, Self: m.UserID == rq.user.ID})
+		v.Members = append(v.Members, memberRowOf(m, rq.user.ID))
 	}
 	return c.render(w, r, rq, status, "users", v)
 }
@@ -119,7 +124,7 @@ func (c *Console) userRemoveConfirm(w http.ResponseWriter, r *http.Request, rq *
 	}
 	v := &userRemoveView{
 		Base:   Base{Title: msg("users.remove.title"), Nav: "users"},
-		Member: memberRow{UserID: m.UserID, Email: m.Email, Role: m.Role, CreatedAt: m.CreatedAt, Self: m.UserID == rq.user.ID},
+		Member: memberRowOf(m, rq.user.ID),
 	}
 	return c.render(w, r, rq, http.StatusOK, "user_remove", v)
 }
