@@ -156,3 +156,7 @@ func (c *Console) clearCookie(w http.ResponseWriter, name string, ss http.SameSi
 		HttpOnly: true, Secure: c.secure, SameSite: ss,
 	})
 }
+
+// Cookies names every cookie the console sets, so the gateway can strip
+// them all before forwarding a call upstream.
+func Cookies() []string { return []string{SessionCookie, preSessionCookie, flashCookie} }

@@ -200,7 +200,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 			Routes:         routes,
 			Verifier:       s.Verifier,
 			TrustedProxies: trusted,
-			StripCookies:   []string{console.SessionCookie, "gatehouse_csrf", "gatehouse_flash"},
+			StripCookies:   console.Cookies(),
 			Extractors:     append(gateway.DefaultExtractors(), gateway.OAuth1Extractor(oauth1Provider)),
 			Logger:         log,
 		})
