@@ -1,6 +1,7 @@
 package middleware
 
 import (
+	"net/netip"
 	"sync"
 )
 
@@ -13,8 +14,12 @@ const numShards = 32
 const maxAnswersPerCredential = 32
 
 // qkey is a question about a credential, without the credential.
+// The address is kept as a netip.Addr (unmapped), so a cache hit formats
+// nothing; it becomes a string only when Gatehouse is asked.
 type qkey struct {
-	resource, ip, client string
+	resource string
+	ip       netip.Addr
+	client   string
 }
 
 // cached is one answer, immutable once stored.

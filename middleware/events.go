@@ -158,7 +158,11 @@ func (v *Verifier) dispatch(name, data string, ready *bool) error {
 		if err := json.Unmarshal([]byte(data), &ev); err != nil {
 			return fmt.Errorf("invalidate event %.100q: %v", data, err)
 		}
-		if n, err := hex.Decode(h[:], []byte(ev.Hash)); err != nil || n != len(h) {
+		// The length is checked first: hex.Decode writes len/2 bytes.
+		if len(ev.Hash) != hex.EncodedLen(len(h)) {
+			return fmt.Errorf("invalidate event: hash %.100q is not a hex SHA-256", ev.Hash)
+		}
+		if _, err := hex.Decode(h[:], []byte(ev.Hash)); err != nil {
 			return fmt.Errorf("invalidate event: hash %.100q is not a hex SHA-256", ev.Hash)
 		}
 		v.gen.Add(1)

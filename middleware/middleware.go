@@ -89,6 +89,8 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
 // Defaults of Config.
@@ -101,10 +103,10 @@ const (
 	RequestTimeout = 5 * time.Second
 )
 
-// Headers read from requests.
+// Headers read from requests (the gateway's: internal/httpx).
 const (
-	HeaderAPIKey = "X-Api-Key"
-	HeaderClient = "X-Gatehouse-Client"
+	HeaderAPIKey = httpx.HeaderAPIKey
+	HeaderClient = httpx.HeaderClient
 )
 
 // Config configures a Verifier.
@@ -267,7 +269,7 @@ func (v *Verifier) Require(resource string) func(http.Handler) http.Handler {
 			ans, err := v.Verify(r.Context(), Question{
 				Credential: cred,
 				Resource:   resource,
-				IP:         clientIP(r, v.trusted),
+				IP:         httpx.ClientIP(r, v.trusted),
 				ClientID:   r.Header.Get(HeaderClient),
 			})
 			if err != nil {
@@ -306,18 +308,14 @@ func (v *Verifier) Verify(ctx context.Context, q Question) (Answer, error) {
 	}
 	// Read-only view of the string: no copy on the hot path.
 	h := sha256.Sum256(unsafe.Slice(unsafe.StringData(q.Credential), len(q.Credential)))
-	var ip string
-	if q.IP.IsValid() {
-		ip = q.IP.Unmap().String()
-	}
-	k := qkey{resource: q.Resource, ip: ip, client: q.ClientID}
+	k := qkey{resource: q.Resource, ip: q.IP.Unmap(), client: q.ClientID}
 	if v.cache != nil {
 		if a := v.cache.get(&h, k); a != nil && v.usable(a, v.now().UnixNano()) {
 			return a.answer, nil
 		}
 	}
 	// Concurrent misses on one question share one call.
-	sk := string(h[:]) + "\x00" + k.resource + "\x00" + k.ip + "\x00" + k.client
+	sk := string(h[:]) + "\x00" + k.resource + "\x00" + ipString(k.ip) + "\x00" + k.client
 	res, err, _ := v.loads.Do(sk, func() (any, error) {
 		return v.load(q.Credential, &h, k)
 	})
@@ -363,6 +361,14 @@ func (v *Verifier) load(cred string, h *[32]byte, k qkey) (Answer, error) {
 	return ans, nil
 }
 
+// ipString is a as Gatehouse is asked about it: "" when unknown.
+func ipString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
 type verifyRequest struct {
 	Credential string `json:"credential"`
 	Resource   string `json:"resource,omitempty"`
@@ -382,7 +388,7 @@ type verifyResponse struct {
 
 // ask calls POST /api/v1/verify.
 func (v *Verifier) ask(ctx context.Context, cred string, k qkey) (Answer, error) {
-	body, err := json.Marshal(verifyRequest{Credential: cred, Resource: k.resource, IP: k.ip, ClientID: k.client})
+	body, err := json.Marshal(verifyRequest{Credential: cred, Resource: k.resource, IP: ipString(k.ip), ClientID: k.client})
 	if err != nil {
 		return Answer{}, err
 	}
@@ -445,9 +451,8 @@ func credential(r *http.Request) (string, gatehouse.Code) {
 		}
 		return k, ""
 	}
-	scheme, rest, _ := strings.Cut(strings.TrimSpace(auth[0]), " ")
-	tok := strings.TrimSpace(rest)
-	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
+	tok, found := verify.BearerToken(strings.TrimSpace(auth[0]))
+	if !found || tok == "" {
 		return "", gatehouse.CodeMalformed
 	}
 	return tok, ""
@@ -458,84 +463,11 @@ func refuse(w http.ResponseWriter, code gatehouse.Code, resource, message string
 	if message == "" {
 		message = code.Message()
 	}
-	w.Header().Set("WWW-Authenticate", challenge(code, resource))
+	w.Header().Set("WWW-Authenticate", verify.BearerChallenge(code, resource))
 	writeError(w, code.Status(), string(code), message)
 }
 
-// challenge is the WWW-Authenticate value for a refusal (RFC 6750 §3).
-func challenge(code gatehouse.Code, scope string) string {
-	if code == gatehouse.CodeMissing {
-		return `Bearer realm="gatehouse"`
-	}
-	if code.Status() == http.StatusUnauthorized {
-		return `Bearer realm="gatehouse", error="invalid_token", error_description="` + code.Message() + `"`
-	}
-	c := `Bearer realm="gatehouse", error="insufficient_scope", error_description="` + code.Message() + `"`
-	if code == gatehouse.CodeInsufficientScope && scope != "" {
-		c += `, scope="` + scope + `"`
-	}
-	return c
-}
-
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
 func writeError(w http.ResponseWriter, status int, code, message string) {
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: code, Message: message}})
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
-}
-
-// clientIP is the TCP peer, unless the peer is a trusted proxy: then
-// X-Forwarded-For is read from the right, skipping trusted hops (SPEC §9).
-// A garbled hop leaves the client unknown (the zero Addr), which every
-// non-empty allowlist refuses.
-func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}
-	}
-	peer = peer.Unmap().WithZone("")
-	if !isTrusted(peer, trusted) {
-		return peer
-	}
-	hops := r.Header.Values("X-Forwarded-For")
-	addr := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		parts := strings.Split(hops[i], ",")
-		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
-			if err != nil {
-				return netip.Addr{}
-			}
-			addr = a.Unmap().WithZone("")
-			if !isTrusted(addr, trusted) {
-				return addr
-			}
-		}
-	}
-	return addr
-}
-
-func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: code, Message: message}})
 }

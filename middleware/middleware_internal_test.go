@@ -256,32 +256,6 @@ func TestRequire(t *testing.T) {
 	})
 }
 
-func TestClientIP(t *testing.T) {
-	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
-	tests := []struct {
-		remote, xff, want string
-	}{
-		{"203.0.113.1:5000", "198.51.100.7", "203.0.113.1"}, // untrusted peer: header ignored
-		{"10.0.0.2:5000", "198.51.100.7", "198.51.100.7"},
-		{"10.0.0.2:5000", "198.51.100.7, 10.0.0.3", "198.51.100.7"}, // trusted hops skipped
-		{"10.0.0.2:5000", "1.2.3.4, 198.51.100.7", "198.51.100.7"},  // rightmost untrusted wins
-		{"10.0.0.2:5000", "garbage", ""},
-		{"10.0.0.2:5000", "", "10.0.0.2"},
-		{"[::ffff:10.0.0.2]:1", "198.51.100.7", "198.51.100.7"},
-	}
-	for _, tc := range tests {
-		r := httptest.NewRequest("GET", "/", nil)
-		r.RemoteAddr = tc.remote
-		if tc.xff != "" {
-			r.Header.Set("X-Forwarded-For", tc.xff)
-		}
-		got := clientIP(r, trusted)
-		if (tc.want == "" && got.IsValid()) || (tc.want != "" && got.String() != tc.want) {
-			t.Errorf("clientIP(%s, %q) = %v, want %q", tc.remote, tc.xff, got, tc.want)
-		}
-	}
-}
-
 func TestCacheTTLAndExpiry(t *testing.T) {
 	f, srv := newFake(t)
 	c := newClock()
@@ -465,6 +439,33 @@ func TestInvalidationStream(t *testing.T) {
 	waitFor(t, "the reconnection after a bad event", func() bool { return f.connects.Load() > connects+1 && v.Connected() })
 }
 
+func TestInvalidateLongHash(t *testing.T) {
+	// A hash longer than a SHA-256 must not overrun the decoding buffer:
+	// the event is refused (the stream is then treated as lost, and the
+	// reconnection drops everything) and nothing is dropped here.
+	v, err := New(Config{Endpoint: "https://gatehouse.internal", Token: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256([]byte("good"))
+	v.cache.put(&h, &cached{qkey: qkey{resource: "r"}}, func() bool { return true })
+	gen := v.gen.Load()
+	ready := true
+	long := hex.EncodeToString(h[:]) + "ab" // 66 hex characters
+	if err := v.dispatch("invalidate", `{"hash":"`+long+`"}`, &ready); err == nil {
+		t.Fatal("a 66-character hash was accepted")
+	}
+	if v.gen.Load() != gen || v.cache.get(&h, qkey{resource: "r"}) == nil {
+		t.Fatal("a refused event dropped answers")
+	}
+	if err := v.dispatch("invalidate", `{"hash":"`+hex.EncodeToString(h[:])+`"}`, &ready); err != nil {
+		t.Fatal(err)
+	}
+	if v.cache.get(&h, qkey{resource: "r"}) != nil {
+		t.Fatal("a good invalidate event did not drop the answer")
+	}
+}
+
 func TestStreamDownTTL(t *testing.T) {
 	// While the stream is down (here: never up), the TTL applies to every
 	// answer, including ones fetched while an earlier connection was up.
@@ -498,13 +499,13 @@ func TestCacheBounds(t *testing.T) {
 	}
 	h := sha256.Sum256([]byte("many"))
 	for i := range 100 {
-		c.put(&h, &cached{qkey: qkey{ip: fmt.Sprint(i)}}, ok)
+		c.put(&h, &cached{qkey: qkey{ip: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})}}, ok)
 	}
 	s := c.shard(&h)
 	if n := len(s.m[h]); n != maxAnswersPerCredential {
 		t.Fatalf("%d answers for one credential, want %d", n, maxAnswersPerCredential)
 	}
-	if c.get(&h, qkey{ip: "99"}) == nil || c.get(&h, qkey{ip: "0"}) != nil {
+	if c.get(&h, qkey{ip: netip.AddrFrom4([4]byte{10, 0, 0, 99})}) == nil || c.get(&h, qkey{ip: netip.AddrFrom4([4]byte{10, 0, 0, 0})}) != nil {
 		t.Fatal("the newest answers should be kept")
 	}
 	// A put that lost a race with an event stores nothing.

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
 // Extracted is what an Extractor found in a request.
@@ -90,15 +92,14 @@ func authorizationHeader(r *http.Request) (Extracted, bool) {
 	default:
 		return Extracted{Code: gatehouse.CodeMalformed}, true
 	}
-	scheme, rest, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
-	switch {
-	case strings.EqualFold(scheme, "Bearer"):
-		tok := strings.TrimSpace(rest)
+	v := strings.TrimSpace(vals[0])
+	if tok, found := verify.BearerToken(v); found {
 		if tok == "" {
 			return Extracted{Code: gatehouse.CodeMalformed}, true
 		}
 		return Extracted{Credential: tok}, true
-	case strings.EqualFold(scheme, "OAuth"):
+	}
+	if isScheme(v, "OAuth") {
 		return Extracted{}, false
 	}
 	return Extracted{Code: gatehouse.CodeMalformed}, true
@@ -106,7 +107,7 @@ func authorizationHeader(r *http.Request) (Extracted, bool) {
 
 // apiKeyHeader reads "X-Api-Key: <key>" (seed 003's API Portal keys).
 func apiKeyHeader(r *http.Request) (Extracted, bool) {
-	vals := r.Header.Values(HeaderAPIKey)
+	vals := r.Header.Values(httpx.HeaderAPIKey)
 	switch len(vals) {
 	case 0:
 		return Extracted{}, false

@@ -32,7 +32,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -56,11 +55,6 @@ const (
 	HeaderSubject = "X-Gatehouse-Subject" // user id, client id or integration id
 	HeaderKind    = "X-Gatehouse-Kind"    // credential kind, or "guest"
 	HeaderScopes  = "X-Gatehouse-Scopes"  // granted resources, space-separated
-	// HeaderClient is the OAuth 2.0 client header a caller sends (seed 002).
-	HeaderClient = "X-Gatehouse-Client"
-	// HeaderAPIKey carries an API key (seed 003), as an alternative to
-	// Authorization: Bearer.
-	HeaderAPIKey = "X-Api-Key"
 )
 
 // Config configures a Gateway.
@@ -135,7 +129,7 @@ func New(cfg Config) (*Gateway, error) {
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
-			if isTrustedPeer(pr.In, g.trusted) {
+			if httpx.PeerTrusted(pr.In, g.trusted) {
 				// Only a trusted proxy's chain is kept; a client's own
 				// X-Forwarded-For is dropped (ReverseProxy removed it
 				// from Out before calling Rewrite).
@@ -229,7 +223,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			Credential: x.Credential,
 			Resource:   rt.Resource,
 			IP:         httpx.ClientIP(r, g.trusted),
-			ClientID:   r.Header.Get(HeaderClient),
+			ClientID:   r.Header.Get(httpx.HeaderClient),
 			Signed:     x.Signed,
 		})
 	case rt.Guest:
@@ -303,7 +297,7 @@ func (g *Gateway) rewriteHeaders(out *http.Request, p *gatehouse.Principal) {
 	h := out.Header
 	// Security: the credential stays here; the upstream gets the verdict.
 	h.Del("Authorization")
-	h.Del(HeaderAPIKey)
+	h.Del(httpx.HeaderAPIKey)
 	for k := range h {
 		// Header keys are canonical (textproto), so one prefix test covers
 		// every spelling a client might send.
@@ -381,26 +375,4 @@ func (rs *Routes) hostTenant(host string) string {
 		return rs.TenantHosts[h]
 	}
 	return ""
-}
-
-func isTrustedPeer(r *http.Request, trusted []netip.Prefix) bool {
-	if len(trusted) == 0 {
-		return false
-	}
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return false
-	}
-	a := ap.Addr().Unmap()
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// String describes the gateway for start-up logs.
-func (g *Gateway) String() string {
-	return fmt.Sprintf("gateway: %d routes", len(g.routes.Routes))
 }

@@ -48,10 +48,6 @@ type Route struct {
 	prefix string
 }
 
-// Pattern is the ServeMux pattern of the route ("GET /rest/V1/orders"), also
-// its metrics label.
-func (rt *Route) Pattern() string { return rt.pattern }
-
 // LoadRoutes reads and parses a routes file.
 func LoadRoutes(path string) (*Routes, error) {
 	b, err := os.ReadFile(path)

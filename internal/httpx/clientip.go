@@ -11,7 +11,9 @@ import (
 // peer, unless the peer is one of the trusted proxies; only then is
 // X-Forwarded-For believed, read from the right and skipping trusted hops
 // (SPEC §9), so a client cannot spoof its address by sending the header.
-// IPv4-mapped IPv6 addresses are unmapped. The zero Addr means unknown.
+// IPv4-mapped IPv6 addresses are unmapped and IPv6 zones dropped. The zero
+// Addr means unknown: a garbled hop written by a trusted proxy leaves the
+// client unknown, which every non-empty allowlist refuses.
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	peer := parseHost(r.RemoteAddr)
 	if !peer.IsValid() || !isTrusted(peer, trusted) {
@@ -28,7 +30,7 @@ func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 				// client unknown; an invalid address fails every allowlist.
 				return netip.Addr{}
 			}
-			addr = a.Unmap()
+			addr = a.Unmap().WithZone("")
 			if !isTrusted(addr, trusted) {
 				return addr
 			}
@@ -46,7 +48,16 @@ func parseHost(hostport string) netip.Addr {
 	if err != nil {
 		return netip.Addr{}
 	}
-	return a.Unmap()
+	return a.Unmap().WithZone("")
+}
+
+// PeerTrusted says whether the TCP peer of r is one of the trusted proxies,
+// whose X-Forwarded-For may be believed and passed on.
+func PeerTrusted(r *http.Request, trusted []netip.Prefix) bool {
+	if len(trusted) == 0 {
+		return false
+	}
+	return isTrusted(parseHost(r.RemoteAddr), trusted)
 }
 
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {

@@ -252,3 +252,12 @@ func SecurityHeaders(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// Request headers the gateway, the verify endpoint and the middleware read.
+const (
+	// HeaderAPIKey carries an API key (seed 003), as an alternative to
+	// Authorization: Bearer.
+	HeaderAPIKey = "X-Api-Key"
+	// HeaderClient is the OAuth 2.0 client header a caller sends (seed 002).
+	HeaderClient = "X-Gatehouse-Client"
+)

@@ -19,6 +19,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
 // RouteOther labels requests that matched no pattern, so that scanners
@@ -43,15 +46,9 @@ type Metrics struct {
 	// Typed maps under a read lock rather than sync.Map, whose interface
 	// keys would allocate on every lookup.
 	mu             sync.RWMutex
-	reqChildren    map[reqKey]prometheus.Counter
 	routes         atomic.Pointer[map[string]*routeMetrics]
 	verifyChildren map[verifyKey]prometheus.Counter
 	verifyFast     [len(verifyKinds)][len(verifyCodes)]atomic.Pointer[counterBox]
-}
-
-type reqKey struct {
-	route string
-	code  int
 }
 
 type verifyKey struct{ kind, code string }
@@ -61,7 +58,6 @@ type verifyKey struct{ kind, code string }
 func New() *Metrics {
 	m := &Metrics{
 		reg:            prometheus.NewRegistry(),
-		reqChildren:    map[reqKey]prometheus.Counter{},
 		verifyChildren: map[verifyKey]prometheus.Counter{},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_http_requests_total",
@@ -88,9 +84,6 @@ func New() *Metrics {
 	return m
 }
 
-// Registry returns the registry, for packages that add their own metrics.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Handler serves the registry in the Prometheus exposition format, for
 // GET /metrics.
 func (m *Metrics) Handler() http.Handler {
@@ -100,10 +93,16 @@ func (m *Metrics) Handler() http.Handler {
 // Known verification label values. Their counters live in a fixed array
 // reached without locks, so that counting a verification on every core does
 // not serialise on one mutex; anything else goes through a locked map.
+// The codes are those verify.Verifier reports: the verification codes but
+// ROUTE_NOT_FOUND (the gateway's own, never a verification), and ERROR.
 var (
-	verifyKinds = [...]string{KindNone, "pat", "staff", "apikey", "oauth2", "oauth2_refresh", "integration", "guest"}
-	verifyCodes = [...]string{"VALID", "MISSING", "MALFORMED", "UNKNOWN", "EXPIRED", "REVOKED",
-		"IP_NOT_ALLOWED", "INSUFFICIENT_SCOPE", "CLIENT_MISMATCH", "TENANT_DISABLED", "ROUTE_NOT_FOUND", "ERROR"}
+	verifyKinds = [...]string{KindNone, string(gatehouse.KindPAT), string(gatehouse.KindStaff),
+		string(gatehouse.KindAPIKey), string(gatehouse.KindOAuth2Access), string(gatehouse.KindOAuth2Refresh),
+		string(gatehouse.KindIntegration), string(verify.KindGuest)}
+	verifyCodes = [...]string{string(gatehouse.CodeValid), string(gatehouse.CodeMissing),
+		string(gatehouse.CodeMalformed), string(gatehouse.CodeUnknown), string(gatehouse.CodeExpired),
+		string(gatehouse.CodeRevoked), string(gatehouse.CodeIPNotAllowed), string(gatehouse.CodeInsufficientScope),
+		string(gatehouse.CodeClientMismatch), string(gatehouse.CodeTenantDisabled), verify.CodeError}
 )
 
 type counterBox struct{ c prometheus.Counter }
@@ -183,29 +182,17 @@ func (m *Metrics) route(route string) *routeMetrics {
 
 func (rm *routeMetrics) counter(m *Metrics, route string, code int) prometheus.Counter {
 	if code < 0 || code >= len(rm.codes) {
-		return m.requestCounter(route, code)
+		// A nonstandard status (600-999, which net/http allows): rare
+		// enough to look up every time.
+		return m.requests.WithLabelValues(route, strconv.Itoa(code))
 	}
 	slot := &rm.codes[code]
 	b := slot.Load()
 	if b == nil {
-		b = &counterBox{m.requestCounter(route, code)}
+		b = &counterBox{m.requests.WithLabelValues(route, strconv.Itoa(code))}
 		slot.CompareAndSwap(nil, b) // a racing twin is the same child
 	}
 	return b.c
-}
-
-func (m *Metrics) requestCounter(route string, code int) prometheus.Counter {
-	k := reqKey{route, code}
-	m.mu.RLock()
-	c, ok := m.reqChildren[k]
-	m.mu.RUnlock()
-	if !ok {
-		c = m.requests.WithLabelValues(route, strconv.Itoa(code))
-		m.mu.Lock()
-		m.reqChildren[k] = c
-		m.mu.Unlock()
-	}
-	return c
 }
 
 // reqState is what Instrument keeps per request, in one allocation: it is
@@ -238,18 +225,6 @@ func SetRoute(ctx context.Context, route string) {
 	if h, ok := ctx.Value(holderKey{}).(*reqState); ok {
 		h.route = route
 	}
-}
-
-// RecordPattern is SetRoute with r.Pattern, for handlers registered on an
-// inner ServeMux: wrap them with it (or call it first thing) to label the
-// request by the inner pattern.
-func RecordPattern(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Pattern != "" {
-			SetRoute(r.Context(), r.Pattern)
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // Instrument counts and times every request served by next. The route label

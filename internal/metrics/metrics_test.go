@@ -22,14 +22,7 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 
 func TestInstrumentLabels(t *testing.T) {
 	m := metrics.New()
-	inner := http.NewServeMux()
-	// An inner mux works on a copy of the request: RecordPattern carries
-	// its pattern out.
-	inner.Handle("GET /api/v1/tokens/{id}", metrics.RecordPattern(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.WriteHeader(http.StatusNoContent)
-	})))
 	top := http.NewServeMux()
-	top.Handle("/api/", http.StripPrefix("", inner))
 	top.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	top.HandleFunc("/gw/", func(w http.ResponseWriter, r *http.Request) {
 		metrics.SetRoute(r.Context(), "gateway GET /rest/V1/orders")
@@ -38,7 +31,7 @@ func TestInstrumentLabels(t *testing.T) {
 	srv := httptest.NewServer(m.Instrument(top))
 	defer srv.Close()
 
-	for _, p := range []string{"/healthz", "/healthz", "/api/v1/tokens/42", "/gw/x", "/nope/1", "/nope/2"} {
+	for _, p := range []string{"/healthz", "/healthz", "/gw/x", "/nope/1", "/nope/2"} {
 		resp, err := http.Get(srv.URL + p)
 		if err != nil {
 			t.Fatal(err)
@@ -48,7 +41,6 @@ func TestInstrumentLabels(t *testing.T) {
 	out := scrape(t, m)
 	for _, want := range []string{
 		`gatehouse_http_requests_total{code="200",route="GET /healthz"} 2`,
-		`gatehouse_http_requests_total{code="204",route="GET /api/v1/tokens/{id}"} 1`,
 		`gatehouse_http_requests_total{code="403",route="gateway GET /rest/V1/orders"} 1`,
 		`gatehouse_http_requests_total{code="404",route="other"} 2`,
 		`gatehouse_http_request_duration_seconds_count{route="GET /healthz"} 2`,

@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // Signature methods (RFC 5849 §3.4). Magento supports the two HMACs;
@@ -164,7 +166,7 @@ func SignedURL(r *http.Request, trusted []netip.Prefix) string {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
-	} else if fp := r.Header.Get("X-Forwarded-Proto"); fp != "" && peerTrusted(r, trusted) {
+	} else if fp := r.Header.Get("X-Forwarded-Proto"); fp != "" && httpx.PeerTrusted(r, trusted) {
 		// Security: only a trusted proxy may say the client used https;
 		// anyone else could make a signature for another URL verify.
 		first, _, _ := strings.Cut(fp, ",")
@@ -183,27 +185,6 @@ func requestPath(r *http.Request) string {
 		return p
 	}
 	return r.URL.EscapedPath()
-}
-
-func peerTrusted(r *http.Request, trusted []netip.Prefix) bool {
-	if len(trusted) == 0 {
-		return false
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
 
 // checkSignature verifies ps's oauth_signature against the request's

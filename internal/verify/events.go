@@ -153,7 +153,7 @@ func (h *eventsHandler) serve(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Allow", http.MethodGet)
 		return &httpx.StatusError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "use GET"}
 	}
-	tenantID, err := h.auth.authenticate(w, r)
+	tenantID, caller, err := h.auth.authenticate(w, r)
 	if err != nil {
 		return err
 	}
@@ -162,14 +162,8 @@ func (h *eventsHandler) serve(w http.ResponseWriter, r *http.Request) error {
 	var recheck *Request
 	var own [32]byte
 	if tenantID != "" {
-		tok, _ := BearerToken(r.Header.Get("Authorization"))
-		recheck = &Request{
-			Credential: tok,
-			Resource:   gatehouse.ScopeVerify,
-			IP:         httpx.ClientIP(r, h.opts.TrustedProxies),
-			ClientID:   r.Header.Get("X-Gatehouse-Client"),
-		}
-		own = secret.Hash(tok)
+		recheck = &caller
+		own = secret.Hash(caller.Credential)
 	}
 
 	ctx, cancel := context.WithCancel(r.Context())

@@ -90,12 +90,13 @@ type verifyResponse struct {
 
 func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 	// Answers name credentials and their owners: no cache may keep them.
-	w.Header()["Cache-Control"] = noStore
+	// Every answer, refusals included, is written with
+	// httpx.SetJSONHeaders, which says no-store.
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		return &httpx.StatusError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed", Message: "use POST"}
 	}
-	callerTenant, err := h.authenticate(w, r)
+	callerTenant, _, err := h.authenticate(w, r)
 	if err != nil {
 		return err
 	}
@@ -245,8 +246,6 @@ func plainString(b []byte, i int) (start, end int, ok bool) {
 	return 0, 0, false
 }
 
-var noStore = []string{"no-store"}[:1:1] // shared: capacity = length
-
 var responsePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // writeResponse writes out as httpx.WriteJSON would, byte for byte (see
@@ -385,38 +384,40 @@ func responseOf(res Result) verifyResponse {
 
 // authenticate checks the caller's Bearer token and returns the tenant the
 // caller may ask about ("" for the operator's service token, which may ask
-// about all).
-func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (tenantID string, err error) {
+// about all) and, for a tenant-scoped caller, the verification question
+// its own token was checked with (the event stream asks it again).
+func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (tenantID string, caller Request, err error) {
 	tok, found := BearerToken(r.Header.Get("Authorization"))
 	if !found || tok == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
-		return "", &httpx.StatusError{Status: http.StatusUnauthorized, Code: gatehouse.EUNAUTHORIZED,
+		return "", Request{}, &httpx.StatusError{Status: http.StatusUnauthorized, Code: gatehouse.EUNAUTHORIZED,
 			Message: "authenticate with Authorization: Bearer and a token holding the verify resource"}
 	}
 	if h.opts.ServiceToken != "" && secret.Equal(tok, h.opts.ServiceToken) {
-		return "", nil
+		return "", Request{}, nil
 	}
-	res, err := h.v.Verify(r.Context(), Request{
+	caller = Request{
 		Credential: tok,
 		Resource:   gatehouse.ScopeVerify,
 		IP:         httpx.ClientIP(r, h.opts.TrustedProxies),
-		ClientID:   r.Header.Get("X-Gatehouse-Client"),
-	})
+		ClientID:   r.Header.Get(httpx.HeaderClient),
+	}
+	res, err := h.v.Verify(r.Context(), caller)
 	if err != nil {
-		return "", h.unavailable(w, r, err)
+		return "", Request{}, h.unavailable(w, r, err)
 	}
 	if res.Valid() {
-		return res.Principal.TenantID, nil
+		return res.Principal.TenantID, caller, nil
 	}
 	msg := "the caller's token: " + res.Code.Message()
 	if res.Code.Status() == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", BearerChallenge(res.Code, ""))
-		return "", &httpx.StatusError{Status: http.StatusUnauthorized, Code: gatehouse.EUNAUTHORIZED, Message: msg}
+		return "", Request{}, &httpx.StatusError{Status: http.StatusUnauthorized, Code: gatehouse.EUNAUTHORIZED, Message: msg}
 	}
 	// RFC 6750 §3.1: a valid token lacking scope is 403 insufficient_scope;
 	// the same for a token used from the wrong address or client.
 	w.Header().Set("WWW-Authenticate", BearerChallenge(res.Code, gatehouse.ScopeVerify))
-	return "", &httpx.StatusError{Status: http.StatusForbidden, Code: gatehouse.EFORBIDDEN, Message: msg}
+	return "", Request{}, &httpx.StatusError{Status: http.StatusForbidden, Code: gatehouse.EFORBIDDEN, Message: msg}
 }
 
 // unavailable logs a store failure and returns the 503 the caller gets.

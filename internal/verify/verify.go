@@ -47,11 +47,12 @@ const KindGuest gatehouse.Kind = "guest"
 // Defaults of Options.
 const (
 	// DefaultCacheTTL bounds how long a node may answer from its cache
-	// after a change made on another node. Changes on this node invalidate
-	// at once through Store.Subscribe; SPEC §7 asks for one second across
-	// nodes, which LISTEN/NOTIFY will give, and until then 5 s keeps the
-	// database load of busy credentials low while revocations still take
-	// effect everywhere within seconds.
+	// after a change whose notification it missed. Changes invalidate at
+	// once through Store.Subscribe, on this node and, with PostgreSQL's
+	// LISTEN/NOTIFY (internal/store/sqlstore/listen.go), on every other
+	// (SPEC §7: one second across nodes); the TTL is the safety net for a
+	// lost notification, long enough to keep the database load of busy
+	// credentials low.
 	DefaultCacheTTL = 5 * time.Second
 	// DefaultNegativeTTL is how long an UNKNOWN answer is remembered: long
 	// enough to absorb a client retrying a bad token in a loop, short
@@ -70,9 +71,15 @@ const (
 )
 
 // Observer receives one call per verification; *metrics.Metrics is one.
+// code is the verification code, or CodeError when the store could not
+// answer.
 type Observer interface {
 	ObserveVerify(kind, code string)
 }
+
+// CodeError is the code an Observer gets for a verification that failed
+// with an error (and was refused with 503).
+const CodeError = "ERROR"
 
 // Options configure a Verifier. The zero value is usable.
 type Options struct {
@@ -131,8 +138,9 @@ type Result struct {
 	// IP_NOT_ALLOWED, CLIENT_MISMATCH, INSUFFICIENT_SCOPE), so that callers
 	// can tell whose credential it is — and keep tenants apart.
 	//
-	// It is built for this answer, but its Scopes and ExpiresAt are shared
-	// with the cache and other callers: do not modify them.
+	// It may be shared (Guest answers every call of a tenant with the same
+	// Principal) and so may its Scopes and ExpiresAt (shared with the
+	// cache): treat it as read-only.
 	Principal *gatehouse.Principal
 	// Detail, when set, explains the code better than Code.Message (a
 	// constant: no allocation).
@@ -244,7 +252,7 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
 	if v.obs != nil {
 		code := string(res.Code)
 		if err != nil {
-			code = "ERROR"
+			code = CodeError
 		}
 		v.obs.ObserveVerify(string(res.Kind), code)
 	}
@@ -429,7 +437,9 @@ func (v *Verifier) load(ctx context.Context, h [32]byte) (*entry, error) {
 		// A credential whose tenant is gone is nobody's credential.
 		return nil, nil
 	}
-	if v.cache == nil {
+	if v.cache == nil || v.cache.perShard == 0 {
+		// Credentials are not cached: the entry serves this answer only,
+		// so it is built without interning.
 		return (*cache)(nil).newEntry(c, t, 0), nil
 	}
 	e := v.cache.newEntry(c, t, now+v.ttl)
@@ -440,13 +450,11 @@ func (v *Verifier) load(ctx context.Context, h [32]byte) (*entry, error) {
 // tenantByID returns the tenant's snapshot, cached; nil when it does not
 // exist.
 func (v *Verifier) tenantByID(ctx context.Context, id string, now int64) (*tenantSnap, error) {
+	var epoch uint64
 	if v.cache != nil {
 		if t := v.cache.tenant(id, now); t != nil {
 			return t, nil
 		}
-	}
-	var epoch uint64
-	if v.cache != nil {
 		epoch = v.cache.epoch.Load()
 	}
 	t, err := v.store.FindTenantByID(ctx, id)
@@ -492,7 +500,7 @@ func (v *Verifier) Guest(ctx context.Context, slug string) (Result, error) {
 	if v.obs != nil {
 		code := string(res.Code)
 		if err != nil {
-			code = "ERROR"
+			code = CodeError
 		}
 		v.obs.ObserveVerify(string(KindGuest), code)
 	}
