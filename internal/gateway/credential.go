@@ -128,6 +128,12 @@ func apiKeyHeader(r *http.Request) (Extracted, bool) {
 // header that no extractor took (OAuth without an OAuth 1.0a provider) is
 // MALFORMED too.
 func (g *Gateway) credential(r *http.Request) Extracted {
+	// Refused before any extractor runs, so that a request carrying two
+	// transports cannot make the OAuth 1.0a one read the store or spend a
+	// nonce for a call that is refused anyway.
+	if len(r.Header.Values("Authorization"))+len(r.Header.Values(httpx.HeaderAPIKey)) > 1 {
+		return Extracted{Code: gatehouse.CodeMalformed}
+	}
 	var found Extracted
 	n := 0
 	for _, ex := range g.extract {

@@ -70,10 +70,16 @@ func TestGatewayOAuth1(t *testing.T) {
 	if r.status != 401 || r.code() != "UNKNOWN" || !strings.Contains(r.body, "oauth1_tokens_as_bearer") {
 		t.Fatalf("bearer: %d %s", r.status, r.body)
 	}
-	// Two transports at once.
+	// Two transports at once: refused before the signature is checked, so
+	// the nonce is not spent and the store is not read.
+	signed := 0
+	answer = func(*http.Request) (string, gatehouse.Code, error) { signed++; return tok, "", nil }
 	two := map[string]string{"Authorization": oauth["Authorization"], "X-Api-Key": "gate_key_x"}
 	if r := gw.do(t, "GET", "/rest/V1/products/24-MB01", two); r.status != 401 || r.code() != "MALFORMED" {
 		t.Fatalf("oauth and api key: %d %s", r.status, r.body)
+	}
+	if signed != 0 {
+		t.Fatalf("the OAuth 1.0a signature was checked %d times for a request refused anyway", signed)
 	}
 
 	answer = func(*http.Request) (string, gatehouse.Code, error) {
