@@ -12,8 +12,10 @@ import (
 // 6749 §4.4): only confidential clients allowed the grant; the token's
 // subject is the app (no user) and it gets no refresh token (§4.4.3). The
 // scope defaults to every scope the app may have; it may be narrower,
-// never wider. Each token is a grant of its own, so revoking it touches
-// nothing else.
+// never wider. Each token stands alone: it belongs to no grant, since
+// nothing revokes a client_credentials grant as a whole (revoking an
+// access token revokes it alone), and a grant row with its index entries
+// was a third of what issuing a token wrote.
 func (p *Provider) grantClientCredentials(ctx context.Context, client *gatehouse.Client, form url.Values) (*tokenResponse, error) {
 	if !client.Confidential || !client.AllowsGrant(gatehouse.GrantClientCredentials) {
 		return nil, unauthorizedClient("the client may not use the client_credentials grant")
@@ -34,7 +36,7 @@ func (p *Provider) grantClientCredentials(ctx context.Context, client *gatehouse
 	case !p.tree.Subset(scopes, client.Scopes):
 		return nil, invalidScope("the requested scope exceeds the app's scopes")
 	}
-	access := p.newAccess(client, "", newGrantID(), scopes, p.clock())
+	access := p.newAccess(client, "", "", scopes, p.clock())
 	if err := p.storeTokens(ctx, access); err != nil {
 		return nil, err
 	}

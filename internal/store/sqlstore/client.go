@@ -14,6 +14,9 @@ import (
 const clientColumns = `id, tenant_id, name, redirect_uris, scopes, confidential, grant_types,
 	secret_hash, secret_hint, prev_secret_hash, prev_secret_expires_at, created_at`
 
+// findClientSQL is FindClient's query, run by every token request.
+const findClientSQL = `SELECT ` + clientColumns + ` FROM oauth_clients WHERE id = $1`
+
 // CreateClient stores an OAuth 2.0 app, assigning ID (ClientIDPrefix and
 // random characters) and CreatedAt when empty. A client id that is taken,
 // in any tenant, is ECONFLICT; a missing tenant is ENOTFOUND.
@@ -49,8 +52,7 @@ func (db *DB) CreateClient(ctx context.Context, c *gatehouse.Client) error {
 
 // FindClient returns the app with the given client id, in any tenant.
 func (db *DB) FindClient(ctx context.Context, clientID string) (*gatehouse.Client, error) {
-	c, err := scanClient(db.r.QueryRowContext(ctx,
-		`SELECT `+clientColumns+` FROM oauth_clients WHERE id = $1`, clientID))
+	c, err := scanClient(db.queryRow(ctx, findClientSQL, clientID))
 	return c, wrap("find client", "client", err)
 }
 

@@ -22,6 +22,16 @@ const credentialSelect = `
 		a.id, a.name, a.cidr, a.created_at
 	FROM credentials c LEFT JOIN allow_entries a ON a.credential_id = c.id`
 
+// findCredentialByHashSQL is the verification lookup.
+const findCredentialByHashSQL = credentialSelect + ` WHERE c.hash = $1 ORDER BY a.seq`
+
+// insertCredentialSQL stores a credential's row (its allowlist entries
+// are rows of their own).
+const insertCredentialSQL = `
+	INSERT INTO credentials (id, tenant_id, kind, name, hash, hint, secret, user_id, client_id, grant_id,
+		scopes, expires_at, revoked_at, rotated_at, last_used_at, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+
 // CreateCredential stores c and its AllowList in one transaction, assigning
 // IDs and CreatedAt when empty. A hash that is already stored is ECONFLICT.
 func (db *DB) CreateCredential(ctx context.Context, c *gatehouse.Credential) error {
@@ -29,8 +39,10 @@ func (db *DB) CreateCredential(ctx context.Context, c *gatehouse.Credential) err
 	if err != nil {
 		return fmt.Errorf("create credential: %w", err)
 	}
-	return db.tx(ctx, "create credential", processCrash, func(tx *sql.Tx) error {
-		return db.insertCredential(ctx, tx, "create credential", c, scopes)
+	// Issuance under load is many concurrent creations: on SQLite they
+	// share commits.
+	return db.grouped(ctx, &db.creates, func(ctx context.Context, tx *sql.Tx) error {
+		return db.insertCredential(ctx, tx, db.creates.op, c, scopes)
 	})
 }
 
@@ -70,10 +82,7 @@ func (db *DB) insertCredential(ctx context.Context, tx *sql.Tx, op string, c *ga
 	if err := db.lockCredentialParents(ctx, tx, c.TenantID, c.ClientID, c.UserID, c.GrantID, c.CreatedAt); err != nil {
 		return wrap(op, "credential", err)
 	}
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO credentials (id, tenant_id, kind, name, hash, hint, secret, user_id, client_id, grant_id,
-			scopes, expires_at, revoked_at, rotated_at, last_used_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+	_, err := db.execTx(ctx, tx, insertCredentialSQL,
 		c.ID, c.TenantID, string(c.Kind), c.Name, c.Hash, c.Hint, nullBytes(c.Secret), nullString(c.UserID), c.ClientID, c.GrantID,
 		scopes, db.d.timePtr(c.ExpiresAt), db.d.timePtr(c.RevokedAt), db.d.timePtr(c.RotatedAt),
 		db.d.timePtr(c.LastUsedAt), db.d.time(c.CreatedAt))
@@ -90,18 +99,19 @@ func (db *DB) insertCredential(ctx context.Context, tx *sql.Tx, op string, c *ga
 
 // FindCredentialByHash is the verification lookup, across tenants.
 func (db *DB) FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error) {
-	c, err := db.findCredential(ctx, `WHERE c.hash = $1`, hash)
+	c, err := db.findCredential(ctx, findCredentialByHashSQL, hash)
 	return c, wrap("find credential", "credential", err)
 }
 
 // FindCredential returns the tenant's credential with the given id.
 func (db *DB) FindCredential(ctx context.Context, tenantID, id string) (*gatehouse.Credential, error) {
-	c, err := db.findCredential(ctx, `WHERE c.tenant_id = $1 AND c.id = $2`, tenantID, id)
+	c, err := db.findCredential(ctx, credentialSelect+` WHERE c.tenant_id = $1 AND c.id = $2 ORDER BY a.seq`, tenantID, id)
 	return c, wrap("find credential", "credential", err)
 }
 
-func (db *DB) findCredential(ctx context.Context, where string, args ...any) (*gatehouse.Credential, error) {
-	rows, err := db.r.QueryContext(ctx, credentialSelect+" "+where+" ORDER BY a.seq", args...)
+// findCredential runs query, a credentialSelect for one credential.
+func (db *DB) findCredential(ctx context.Context, query string, args ...any) (*gatehouse.Credential, error) {
+	rows, err := db.query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -44,16 +44,20 @@ type dialect struct {
 	// syncPragma: connections run PRAGMA synchronous=NORMAL and a
 	// powerLoss write raises its own to FULL (see durability).
 	syncPragma bool
+	// groupCommit: concurrent creations share transactions (see group);
+	// the database has a single writer.
+	groupCommit bool
 }
 
 var (
 	sqliteDialect = dialect{
-		name:       "sqlite",
-		driver:     "sqlite",
-		goose:      goose.DialectSQLite3,
-		dir:        "migrations/sqlite",
-		unixTime:   true,
-		syncPragma: true,
+		name:        "sqlite",
+		driver:      "sqlite",
+		goose:       goose.DialectSQLite3,
+		dir:         "migrations/sqlite",
+		unixTime:    true,
+		syncPragma:  true,
+		groupCommit: true,
 	}
 	postgresDialect = dialect{
 		name:      "postgres",

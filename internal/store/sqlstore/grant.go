@@ -21,6 +21,13 @@ import (
 // and only the grant check matters. OAuth 1.0a integrations follow the same
 // rule with the integration's row as the parent (see integration.go).
 
+// upsertGrantSQL records a grant seen for the first time and affects no
+// row when the grant has been revoked (or is another tenant's).
+const upsertGrantSQL = `
+	INSERT INTO oauth_grants (id, tenant_id, created_at) VALUES ($1, $2, $3)
+	ON CONFLICT (id) DO UPDATE SET created_at = oauth_grants.created_at
+	WHERE oauth_grants.revoked_at IS NULL AND oauth_grants.tenant_id = excluded.tenant_id`
+
 // lockCredentialParents takes, in tx, the locks a write adding a credential
 // bound to clientID, userID and grantID needs (see Lock order above). A
 // grant that has been revoked is ECONFLICT; a grant seen for the first time
@@ -45,11 +52,7 @@ func (db *DB) lockCredentialParents(ctx context.Context, tx *sql.Tx, tenantID, c
 	if grantID == "" {
 		return nil
 	}
-	res, err := tx.ExecContext(ctx, `
-		INSERT INTO oauth_grants (id, tenant_id, created_at) VALUES ($1, $2, $3)
-		ON CONFLICT (id) DO UPDATE SET created_at = oauth_grants.created_at
-		WHERE oauth_grants.revoked_at IS NULL AND oauth_grants.tenant_id = excluded.tenant_id`,
-		grantID, tenantID, db.d.time(at))
+	res, err := db.execTx(ctx, tx, upsertGrantSQL, grantID, tenantID, db.d.time(at))
 	if err != nil {
 		return err
 	}

@@ -69,6 +69,9 @@ type DB struct {
 	// r runs single-statement reads. On SQLite it is a pool of read-only
 	// connections (WAL lets them read while w writes); on PostgreSQL it is w.
 	r *sql.DB
+	// wstmts and rstmts are the hot statements prepared on w and r, by
+	// their text (SQLite; see hotWrites).
+	wstmts, rstmts map[string]*sql.Stmt
 
 	// PostgreSQL: the pool's URL (which the listener also uses), the
 	// schema the tables live in, and this value's NotifyMessage.Origin.
@@ -80,6 +83,9 @@ type DB struct {
 	log    *slog.Logger
 	lis    *listener // PostgreSQL: started by the first Subscribe
 	closed bool
+
+	// creates groups concurrent CreateCredential calls (SQLite).
+	creates group
 
 	// onSync, when set (by tests, before any use), is called in every
 	// SQLite write with its op and the PRAGMA synchronous level (1 NORMAL,
@@ -105,7 +111,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	if err := migrate(ctx, t); err != nil {
 		return nil, err
 	}
-	db := &DB{d: t.d, dsn: t.dsn, subs: make(map[uint64]func(gatehouse.Change)), log: slog.Default()}
+	db := &DB{
+		d: t.d, dsn: t.dsn, subs: make(map[uint64]func(gatehouse.Change)), log: slog.Default(),
+		creates: group{op: "create credential", d: processCrash},
+	}
 	if db.w, err = open(ctx, t, t.dsn); err != nil {
 		return nil, err
 	}
@@ -122,6 +131,11 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		db.r.SetMaxOpenConns(n)
 		db.r.SetMaxIdleConns(n)
 		db.r.SetConnMaxIdleTime(5 * time.Minute)
+		if err := db.prepareHot(ctx); err != nil {
+			db.w.Close()
+			db.r.Close()
+			return nil, err
+		}
 	} else {
 		// Many nodes share one server: keep each node's share modest.
 		db.w.SetMaxOpenConns(20)

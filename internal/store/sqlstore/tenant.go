@@ -9,6 +9,9 @@ import (
 
 const tenantColumns = `id, slug, name, plan, disabled, created_at`
 
+// findTenantByIDSQL is FindTenantByID's query, run by every token request.
+const findTenantByIDSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE id = $1`
+
 // CreateTenant stores t, assigning ID and CreatedAt when empty.
 func (db *DB) CreateTenant(ctx context.Context, t *gatehouse.Tenant) error {
 	if t.ID == "" {
@@ -26,7 +29,7 @@ func (db *DB) CreateTenant(ctx context.Context, t *gatehouse.Tenant) error {
 
 // FindTenantByID returns the tenant with the given id.
 func (db *DB) FindTenantByID(ctx context.Context, id string) (*gatehouse.Tenant, error) {
-	t, err := scanTenant(db.r.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+	t, err := scanTenant(db.queryRow(ctx, findTenantByIDSQL, id))
 	return t, wrap("find tenant", "tenant", err)
 }
 

@@ -3,14 +3,17 @@ package storetest
 import (
 	"context"
 	"net/netip"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
 
 // Bench measures the store on the verification hot path
 // (FindCredentialByHash, what a cache miss costs) and on issuing
-// (CreateCredential). newStore returns an empty, migrated store.
+// (CreateCredential, alone and as many concurrent token requests make
+// it). newStore returns an empty, migrated store.
 func Bench(b *testing.B, newStore func(b *testing.B) gatehouse.Store) {
 	b.Run("FindCredentialByHash", func(b *testing.B) {
 		s := newStore(b)
@@ -54,4 +57,37 @@ func Bench(b *testing.B, newStore func(b *testing.B) gatehouse.Store) {
 			}
 		}
 	})
+	b.Run("CreateCredentialParallel", func(b *testing.B) {
+		// client_credentials issuance: access tokens of an app (of no
+		// grant), from benchClients concurrent requests.
+		s := newStore(b)
+		ctx := context.Background()
+		tn := &gatehouse.Tenant{Slug: "acme", Name: "Acme", Plan: gatehouse.PlanEnterprise}
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			b.Fatal(err)
+		}
+		app := &gatehouse.Client{TenantID: tn.ID, Name: "ERP", Confidential: true,
+			Scopes: []string{"catalog"}, GrantTypes: []string{gatehouse.GrantClientCredentials}}
+		if err := s.CreateClient(ctx, app); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.SetParallelism(max(1, benchClients/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				exp := time.Now().Add(time.Hour)
+				c := &gatehouse.Credential{TenantID: tn.ID, Kind: gatehouse.KindOAuth2Access, Name: app.Name,
+					Hash: randomHash(), ClientID: app.ID, Scopes: app.Scopes, ExpiresAt: &exp}
+				if err := s.CreateCredential(ctx, c); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+	})
 }
+
+// benchClients is the concurrency of CreateCredentialParallel: the load
+// generator of `gatehouse bench` runs 64 clients.
+const benchClients = 64

@@ -12,9 +12,10 @@ import (
 
 // RunConcurrency checks the invariants that must hold however many callers
 // race: single use (of marks, authorization codes and refresh tokens), the
-// allowlist limit, hash uniqueness, revocations that no concurrent issue
-// escapes, single-use OAuth 1.0a request tokens and one live token per
-// integration. Run it with -race. Run calls it too.
+// allowlist limit, hash uniqueness, creations that fail alone,
+// revocations that no concurrent issue escapes, single-use OAuth 1.0a
+// request tokens and one live token per integration. Run it with -race.
+// Run calls it too.
 func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	tests := []struct {
 		name string
@@ -24,6 +25,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"ConsumeExpired", testConcurrentConsumeExpired},
 		{"AllowListLimit", testConcurrentAllowList},
 		{"CreateSameHash", testConcurrentCreateSameHash},
+		{"CreateSomeBad", testConcurrentCreateSomeBad},
 		{"RevokeAndTouch", testConcurrentRevokeAndTouch},
 		{"ConsumeAuthCode", testConcurrentConsumeAuthCode},
 		{"RotateRefreshToken", testConcurrentRotate},
@@ -129,6 +131,45 @@ func testConcurrentCreateSameHash(t *testing.T, s gatehouse.Store) {
 	})
 	if ok := count(t, errs, gatehouse.ECONFLICT); ok != 1 {
 		t.Errorf("%d of 10 racing creates with one hash succeeded, want exactly 1", ok)
+	}
+}
+
+// testConcurrentCreateSomeBad races many creations, a few of which must
+// fail (a hash taken, a revoked grant, a missing tenant): each fails alone,
+// and every other one is stored when its call returns. (A store that
+// commits concurrent creations together must not let one bad creation
+// fail or lose the others.)
+func testConcurrentCreateSomeBad(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	tn := newTenant(t, s, "acme")
+	taken := newCredential(t, s, tn.ID, nil)
+	must(t, s.RevokeGrant(ctx, tn.ID, "grant-revoked", base), "revoke grant")
+	bad := map[int]string{
+		7:  gatehouse.ECONFLICT, // hash taken
+		19: gatehouse.ECONFLICT, // grant revoked
+		31: gatehouse.ENOTFOUND, // no such tenant
+	}
+	creds := make([]*gatehouse.Credential, 40)
+	for i := range creds {
+		creds[i] = &gatehouse.Credential{TenantID: tn.ID, Kind: gatehouse.KindOAuth2Access, Hash: randomHash(),
+			ClientID: "app", GrantID: fmt.Sprint("grant-", i)}
+	}
+	creds[7].Hash = taken.Hash
+	creds[19].GrantID = "grant-revoked"
+	creds[31].TenantID = "ten_missing"
+	errs := race(len(creds), func(i int) error {
+		err := s.CreateCredential(ctx, creds[i])
+		if err == nil {
+			if _, ferr := s.FindCredentialByHash(ctx, creds[i].Hash); ferr != nil {
+				return fmt.Errorf("created, then not found: %w", ferr)
+			}
+		}
+		return err
+	})
+	for i, err := range errs {
+		if code := gatehouse.ErrorCode(err); code != bad[i] {
+			t.Errorf("creation %d: %v, want code %q", i, err, bad[i])
+		}
 	}
 }
 

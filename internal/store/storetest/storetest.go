@@ -5,7 +5,7 @@
 //
 // Run covers the behaviour the Store interface documents; RunConcurrency the
 // atomic invariants under racing callers (run it with -race); Bench the
-// verification hot path.
+// hot paths of verification and issuing.
 package storetest
 
 import (
