@@ -200,8 +200,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		Target:      opts.Target,
 		GoVersion:   runtime.Version(),
 	}}
-	client := NewClient(opts.Concurrency)
-	defer client.CloseIdleConnections()
 
 	// The ceiling and the trivial upstream are plain net/http servers in
 	// this process, on loopback, configured like Gatehouse's own.
@@ -261,7 +259,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		fmt.Fprintf(opts.Progress, "bench: %-12s warming the cache with %d tokens\n", sc.Name, len(t.many))
 		start := time.Now()
-		if err := t.warm(ctx, sc, opts.Concurrency, client); err != nil {
+		if err := t.warm(ctx, sc, opts.Concurrency); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(opts.Progress, "bench: %-12s warmed in %v\n", sc.Name, time.Since(start).Round(time.Millisecond))
@@ -306,7 +304,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	recs := make([]recording, len(scenarios))
 	for round := range rounds {
 		for i, sc := range scenarios {
-			l := Load{Concurrency: opts.Concurrency, Duration: opts.Duration / time.Duration(rounds), Client: client,
+			l := Load{Concurrency: opts.Concurrency, Duration: opts.Duration / time.Duration(rounds),
 				Warmup: opts.warmup()}
 			if round > 0 {
 				// Connections are open and caches warm: settle briefly.
@@ -488,9 +486,9 @@ func (t *target) close() {
 // process it asks the verifier directly (much faster than over HTTP, and
 // it fills the same cache: entries are keyed by the token's hash, not by
 // the question).
-func (t *target) warm(ctx context.Context, sc Scenario, concurrency int, client *http.Client) error {
+func (t *target) warm(ctx context.Context, sc Scenario, concurrency int) error {
 	if t.srv == nil {
-		_, err := Sweep(ctx, sc, concurrency, client)
+		_, err := Sweep(ctx, sc, concurrency)
 		return err
 	}
 	errc := make(chan error, runtime.GOMAXPROCS(0)*2)
