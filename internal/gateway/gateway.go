@@ -189,17 +189,17 @@ func principalFrom(ctx context.Context) *gatehouse.Principal {
 // ServeHTTP guards one call: route, credential, verification, forward.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !canonicalPath(r) {
-		metrics.SetRoute(r.Context(), labelOther)
+		metrics.SetRoute(w, labelOther)
 		g.refuse(w, gatehouse.CodeRouteNotFound, "")
 		return
 	}
 	rt, pathTenant := g.routes.match(r)
 	if rt == nil {
-		metrics.SetRoute(r.Context(), labelOther)
+		metrics.SetRoute(w, labelOther)
 		g.refuse(w, gatehouse.CodeRouteNotFound, "")
 		return
 	}
-	metrics.SetRoute(r.Context(), rt.label)
+	metrics.SetRoute(w, rt.label)
 
 	x := g.credential(r)
 	if x.Err != nil {
