@@ -40,7 +40,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -75,8 +74,8 @@ type Config struct {
 	// Extractors find the credential in a request, in order (nil:
 	// DefaultExtractors).
 	Extractors []Extractor
-	// Transport overrides the upstream transport (tests); nil means a tuned
-	// keep-alive pool (see NewTransport).
+	// Transport overrides the upstream transport (tests); nil means
+	// NewTransport's.
 	Transport http.RoundTripper
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
@@ -144,25 +143,6 @@ func New(cfg Config) (*Gateway, error) {
 		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 	return g, nil
-}
-
-// NewTransport is the upstream transport: a large keep-alive pool, since
-// every call goes to the same upstream host, with bounded dial and header
-// timeouts and no environment proxy.
-func NewTransport() *http.Transport {
-	return &http.Transport{
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-	}
 }
 
 // labelOther is the metrics route of calls that match no route.
