@@ -18,8 +18,10 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench: %v\n%s", err, out)
 	}
 	var doc struct {
-		Results []map[string]any   `json:"results"`
-		Ratios  map[string]float64 `json:"ratios"`
+		Results  []map[string]any   `json:"results"`
+		Ratios   map[string]float64 `json:"ratios"`
+		AddedP50 *float64           `json:"gateway_added_p50_ms"`
+		Latency  []map[string]any   `json:"latency"`
 	}
 	if err := json.Unmarshal([]byte(out), &doc); err != nil {
 		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
@@ -53,6 +55,9 @@ func TestBench(t *testing.T) {
 	}
 	if len(doc.Ratios) != 4 {
 		t.Errorf("ratios = %v, want exactly the four of issue 6", doc.Ratios)
+	}
+	if doc.AddedP50 == nil || len(doc.Latency) != 2 || doc.Latency[0]["name"] != "gateway" || doc.Latency[1]["name"] != "direct" {
+		t.Errorf("latency probe: added p50 %v, results %v", doc.AddedP50, doc.Latency)
 	}
 }
 

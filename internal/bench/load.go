@@ -10,10 +10,12 @@
 // its cores on purpose: that is the issue's definition of the ratios ("on
 // this 2-core machine, in one run"), and it is what an operator running
 // the command on a node measures. To keep the client's share small and
-// equal across scenarios, each worker builds its request once and reuses
-// it (and its body bytes), reads answers into a reused buffer, and records
-// latencies in its own preallocated slice; the slices are merged and
-// sorted after the run, so no lock or histogram update sits on the path.
+// equal across scenarios, each worker owns one keep-alive connection of a
+// minimal HTTP/1.1 client (client.go: one write of a prebuilt request, one
+// buffered read of the answer), reads answers into a reused buffer, and
+// records latencies in its own preallocated slice; the slices are merged
+// and sorted after the run, so no lock or histogram update sits on the
+// path.
 package bench
 
 import (
@@ -21,8 +23,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -72,43 +72,18 @@ type Load struct {
 	Warmup time.Duration
 	// Duration is the measured window.
 	Duration time.Duration
-	// Client sends the requests; NewClient builds a suitable one.
-	Client *http.Client
 }
 
-// NewClient returns a client tuned for load generation over loopback:
-// keep-alive with an idle pool at least as large as the concurrency (so no
-// connection is ever closed for lack of room and re-dialled), no
-// compression, no proxy, HTTP/1.1.
-func NewClient(concurrency int) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        4 * concurrency,
-		MaxIdleConnsPerHost: 2 * concurrency,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
-		WriteBufferSize:     4 << 10,
-		ReadBufferSize:      4 << 10,
-	}}
-}
-
-// worker is one client goroutine's reusable state.
+// worker is one client goroutine's reusable state: its own keep-alive
+// connection, the answer buffer and its latencies.
 type worker struct {
 	id      int
-	req     *http.Request
-	body    bytes.Reader
-	cur     []byte // the body being sent, for GetBody
+	conn    conn
 	buf     bytes.Buffer
 	samples []int64 // nanoseconds
 	errors  int64
 	first   error
 }
-
-type nopCloser struct{ *bytes.Reader }
-
-func (nopCloser) Close() error { return nil }
 
 // Measure measures one scenario: Warmup unrecorded, then Duration recorded.
 func Measure(ctx context.Context, sc Scenario, l Load) (Result, error) {
@@ -160,18 +135,15 @@ func record(ctx context.Context, sc Scenario, l Load) (*recording, error) {
 	if l.Concurrency < 1 {
 		return nil, errors.New("concurrency must be at least 1")
 	}
+	tmpl, err := newTemplate(sc)
+	if err != nil {
+		return nil, err
+	}
 	ws := make([]*worker, l.Concurrency)
 	// Room for the expected samples: appends past it are rare.
 	capHint := 1 << 12
 	for i := range ws {
-		req, err := http.NewRequestWithContext(ctx, sc.Method, sc.URL, nil)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range sc.Header {
-			req.Header[k] = v
-		}
-		ws[i] = &worker{id: i, req: req, samples: make([]int64, 0, capHint)}
+		ws[i] = &worker{id: i, conn: conn{t: tmpl}, samples: make([]int64, 0, capHint)}
 	}
 
 	var stop, measuring atomic.Bool
@@ -180,7 +152,8 @@ func record(ctx context.Context, sc Scenario, l Load) (*recording, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.loop(ctx, sc, l.Client, len(ws), &stop, &measuring)
+			defer w.conn.close()
+			w.loop(ctx, sc, len(ws), &stop, &measuring)
 		}()
 	}
 	sleep(ctx, l.Warmup)
@@ -213,30 +186,28 @@ func record(ctx context.Context, sc Scenario, l Load) (*recording, error) {
 // Sweep sends every body of sc exactly once, spread over the workers
 // (cache warming); it returns the number of failed requests and the first
 // failure.
-func Sweep(ctx context.Context, sc Scenario, concurrency int, client *http.Client) (int64, error) {
+func Sweep(ctx context.Context, sc Scenario, concurrency int) (int64, error) {
+	tmpl, err := newTemplate(sc)
+	if err != nil {
+		return 0, err
+	}
 	var next atomic.Int64
 	var failed atomic.Int64
 	var firstMu sync.Mutex
 	var first error
 	var wg sync.WaitGroup
 	for i := 0; i < concurrency; i++ {
-		req, err := http.NewRequestWithContext(ctx, sc.Method, sc.URL, nil)
-		if err != nil {
-			return 0, err
-		}
-		for k, v := range sc.Header {
-			req.Header[k] = v
-		}
-		w := &worker{id: i, req: req}
+		w := &worker{id: i, conn: conn{t: tmpl}}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer w.conn.close()
 			for ctx.Err() == nil {
 				k := int(next.Add(1) - 1)
 				if k >= len(sc.Bodies) {
 					return
 				}
-				if err := w.do(sc, client, sc.Bodies[k]); err != nil {
+				if err := w.do(sc, sc.Bodies[k]); err != nil {
 					failed.Add(1)
 					firstMu.Lock()
 					if first == nil {
@@ -254,7 +225,7 @@ func Sweep(ctx context.Context, sc Scenario, concurrency int, client *http.Clien
 	return failed.Load(), first
 }
 
-func (w *worker) loop(ctx context.Context, sc Scenario, client *http.Client, n int, stop, measuring *atomic.Bool) {
+func (w *worker) loop(ctx context.Context, sc Scenario, n int, stop, measuring *atomic.Bool) {
 	var body []byte
 	k := 0
 	recording := false
@@ -269,7 +240,7 @@ func (w *worker) loop(ctx context.Context, sc Scenario, client *http.Client, n i
 			w.errors, w.first = 0, nil
 		}
 		t0 := time.Now()
-		err := w.do(sc, client, body)
+		err := w.do(sc, body)
 		d := time.Since(t0)
 		if !recording {
 			continue
@@ -290,35 +261,16 @@ func (w *worker) loop(ctx context.Context, sc Scenario, client *http.Client, n i
 }
 
 // do sends one request and reads the whole answer.
-func (w *worker) do(sc Scenario, client *http.Client, body []byte) error {
-	if sc.Bodies != nil {
-		w.cur = body
-		w.body.Reset(body)
-		w.req.Body = nopCloser{&w.body}
-		w.req.ContentLength = int64(len(body))
-		if w.req.GetBody == nil {
-			// Lets the transport resend on a keep-alive connection the
-			// server closed; allocates only when used.
-			w.req.GetBody = func() (io.ReadCloser, error) {
-				return io.NopCloser(bytes.NewReader(w.cur)), nil
-			}
-		}
-	}
-	resp, err := client.Do(w.req)
-	if err != nil {
-		return err
-	}
-	w.buf.Reset()
-	_, err = w.buf.ReadFrom(resp.Body)
-	resp.Body.Close()
+func (w *worker) do(sc Scenario, body []byte) error {
+	status, err := w.conn.do(body, &w.buf)
 	if err != nil {
 		return err
 	}
 	if sc.Check != nil {
-		return sc.Check(resp.StatusCode, w.buf.Bytes())
+		return sc.Check(status, w.buf.Bytes())
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d: %.200s", resp.StatusCode, w.buf.Bytes())
+	if status != http.StatusOK {
+		return fmt.Errorf("status %d: %.200s", status, w.buf.Bytes())
 	}
 	return nil
 }

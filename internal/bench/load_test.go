@@ -46,10 +46,8 @@ func TestMeasure(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	client := NewClient(4)
-	defer client.CloseIdleConnections()
 	sc := Scenario{Name: "x", Method: "POST", URL: srv.URL, Bodies: [][]byte{[]byte("0"), []byte("1"), []byte("2")}}
-	res, err := Measure(context.Background(), sc, Load{Concurrency: 4, Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond, Client: client})
+	res, err := Measure(context.Background(), sc, Load{Concurrency: 4, Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +67,7 @@ func TestMeasure(t *testing.T) {
 	for i := range seen {
 		seen[i].Store(0)
 	}
-	failed, err := Sweep(context.Background(), sc, 2, client)
+	failed, err := Sweep(context.Background(), sc, 2)
 	if failed != 1 || err == nil {
 		t.Fatalf("Sweep = %d, %v; want 1 failure", failed, err)
 	}
@@ -81,7 +79,7 @@ func TestMeasure(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Measure(ctx, sc, Load{Concurrency: 1, Duration: time.Second, Client: client}); !errors.Is(err, context.Canceled) {
+	if _, err := Measure(ctx, sc, Load{Concurrency: 1, Duration: time.Second}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Measure = %v", err)
 	}
 }

@@ -40,7 +40,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -75,8 +74,8 @@ type Config struct {
 	// Extractors find the credential in a request, in order (nil:
 	// DefaultExtractors).
 	Extractors []Extractor
-	// Transport overrides the upstream transport (tests); nil means a tuned
-	// keep-alive pool (see NewTransport).
+	// Transport overrides the upstream transport (tests); nil means
+	// NewTransport's.
 	Transport http.RoundTripper
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
@@ -146,25 +145,6 @@ func New(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-// NewTransport is the upstream transport: a large keep-alive pool, since
-// every call goes to the same upstream host, with bounded dial and header
-// timeouts and no environment proxy.
-func NewTransport() *http.Transport {
-	return &http.Transport{
-		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-	}
-}
-
 // labelOther is the metrics route of calls that match no route.
 const labelOther = "gateway " + metrics.RouteOther
 
@@ -189,17 +169,17 @@ func principalFrom(ctx context.Context) *gatehouse.Principal {
 // ServeHTTP guards one call: route, credential, verification, forward.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !canonicalPath(r) {
-		metrics.SetRoute(r.Context(), labelOther)
+		metrics.SetRoute(w, labelOther)
 		g.refuse(w, gatehouse.CodeRouteNotFound, "")
 		return
 	}
 	rt, pathTenant := g.routes.match(r)
 	if rt == nil {
-		metrics.SetRoute(r.Context(), labelOther)
+		metrics.SetRoute(w, labelOther)
 		g.refuse(w, gatehouse.CodeRouteNotFound, "")
 		return
 	}
-	metrics.SetRoute(r.Context(), rt.label)
+	metrics.SetRoute(w, rt.label)
 
 	x := g.credential(r)
 	if x.Err != nil {

@@ -184,7 +184,13 @@ func ReadJSONBody(w http.ResponseWriter, r *http.Request) (*Body, error) {
 		return nil, err
 	}
 	b := bodyPool.Get().(*Body)
-	rd := http.MaxBytesReader(w, r.Body, MaxBody)
+	rd := r.Body
+	if r.ContentLength < 0 || r.ContentLength > MaxBody {
+		// Without a declared length within the limit, read through the
+		// limiter (413 past MaxBody). With one, net/http's body already
+		// stops at it: no wrapper to allocate.
+		rd = http.MaxBytesReader(w, r.Body, MaxBody)
+	}
 	for {
 		if len(b.B) == cap(b.B) {
 			b.B = append(b.B, 0)[:len(b.B)]

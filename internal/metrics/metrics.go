@@ -9,7 +9,6 @@
 package metrics
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"sync"
@@ -195,66 +194,58 @@ func (rm *routeMetrics) counter(m *Metrics, route string, code int) prometheus.C
 	return b.c
 }
 
-// reqState is what Instrument keeps per request, in one allocation: it is
-// the request's context (carrying the route label from the innermost
-// handler back out: muxes mounted below, http.StripPrefix or a nested
-// ServeMux, work on copies of the request, so the outer *http.Request never
-// sees their Pattern) and the status-recording ResponseWriter.
-type reqState struct {
-	context.Context
-	route string
-	sw    statusWriter
-}
-
-type holderKey struct{}
-
-// Value answers holderKey itself and asks the parent for anything else.
-func (s *reqState) Value(key any) any {
-	if _, ok := key.(holderKey); ok {
-		return s
-	}
-	return s.Context.Value(key)
-}
-
 // SetRoute names the route of the request being served, overriding the
 // pattern of the top-level mux. Inner muxes and handlers such as the gateway
-// call it with their own pattern. The name must come from a bounded set
-// (patterns, route files), never from the request. Without Instrument
-// around, it does nothing.
-func SetRoute(ctx context.Context, route string) {
-	if h, ok := ctx.Value(holderKey{}).(*reqState); ok {
-		h.route = route
+// call it with their own pattern (muxes mounted below, http.StripPrefix or a
+// nested ServeMux work on copies of the request, so the outer
+// *http.Request never sees their Pattern). w is the ResponseWriter the
+// handler was given; Instrument's writer is found through Unwrap. The name
+// must come from a bounded set (patterns, route files), never from the
+// request. Without Instrument around, it does nothing.
+func SetRoute(w http.ResponseWriter, route string) {
+	for {
+		switch x := w.(type) {
+		case *statusWriter:
+			x.route = route
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
 	}
 }
 
 // Instrument counts and times every request served by next. The route label
 // is, in order: what an inner handler set with SetRoute, the Pattern the
 // (top-level) ServeMux next chose, or "other".
+//
+// It costs one small allocation per request (the status-recording writer,
+// which also carries the route label back out); the request itself is
+// passed on as it is, not copied with a new context.
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	if m == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		st := &reqState{Context: r.Context()}
-		st.sw.ResponseWriter = w
-		r = r.WithContext(st)
-		defer m.done(st, r, start)
-		next.ServeHTTP(&st.sw, r)
+		sw := &statusWriter{ResponseWriter: w}
+		defer m.done(sw, r, start)
+		next.ServeHTTP(sw, r)
 	})
 }
 
 // done records the request of Instrument; it runs deferred, so that a
 // panicking handler is counted too.
-func (m *Metrics) done(st *reqState, r *http.Request, start time.Time) {
-	status := st.sw.status
+func (m *Metrics) done(sw *statusWriter, r *http.Request, start time.Time) {
+	status := sw.status
 	p := recover()
 	if p != nil && status == 0 {
 		status = http.StatusInternalServerError // net/http recovers it after us
 	} else if status == 0 {
 		status = http.StatusOK
 	}
-	route := st.route
+	route := sw.route
 	if route == "" {
 		route = r.Pattern // set in place by a top-level ServeMux
 	}
@@ -269,11 +260,13 @@ func (m *Metrics) done(st *reqState, r *http.Request, start time.Time) {
 	}
 }
 
-// statusWriter remembers the status code. It keeps http.ResponseController
-// working (Flush for streaming proxies, deadlines) through Unwrap.
+// statusWriter remembers the status code and the route label set with
+// SetRoute. It keeps http.ResponseController working (Flush for streaming
+// proxies, deadlines) through Unwrap.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	route  string
 }
 
 func (w *statusWriter) WriteHeader(code int) {

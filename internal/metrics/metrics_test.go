@@ -25,13 +25,19 @@ func TestInstrumentLabels(t *testing.T) {
 	top := http.NewServeMux()
 	top.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	top.HandleFunc("/gw/", func(w http.ResponseWriter, r *http.Request) {
-		metrics.SetRoute(r.Context(), "gateway GET /rest/V1/orders")
+		metrics.SetRoute(w, "gateway GET /rest/V1/orders")
 		w.WriteHeader(http.StatusForbidden)
 	})
+	top.Handle("/wrapped/", http.StripPrefix("/wrapped", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A middleware's writer in between: SetRoute finds Instrument's
+		// through Unwrap.
+		metrics.SetRoute(&unwrapper{w}, "gateway GET /rest/V1/products")
+		w.WriteHeader(http.StatusAccepted)
+	})))
 	srv := httptest.NewServer(m.Instrument(top))
 	defer srv.Close()
 
-	for _, p := range []string{"/healthz", "/healthz", "/gw/x", "/nope/1", "/nope/2"} {
+	for _, p := range []string{"/healthz", "/healthz", "/gw/x", "/wrapped/x", "/nope/1", "/nope/2"} {
 		resp, err := http.Get(srv.URL + p)
 		if err != nil {
 			t.Fatal(err)
@@ -42,6 +48,7 @@ func TestInstrumentLabels(t *testing.T) {
 	for _, want := range []string{
 		`gatehouse_http_requests_total{code="200",route="GET /healthz"} 2`,
 		`gatehouse_http_requests_total{code="403",route="gateway GET /rest/V1/orders"} 1`,
+		`gatehouse_http_requests_total{code="202",route="gateway GET /rest/V1/products"} 1`,
 		`gatehouse_http_requests_total{code="404",route="other"} 2`,
 		`gatehouse_http_request_duration_seconds_count{route="GET /healthz"} 2`,
 		`go_goroutines`,
@@ -55,6 +62,10 @@ func TestInstrumentLabels(t *testing.T) {
 		t.Error("an unmatched path became a label value")
 	}
 }
+
+type unwrapper struct{ http.ResponseWriter }
+
+func (u *unwrapper) Unwrap() http.ResponseWriter { return u.ResponseWriter }
 
 func TestObserveVerify(t *testing.T) {
 	m := metrics.New()

@@ -120,16 +120,16 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 		req.IP = a.WithZone("")
 	}
 
-	res, err := h.v.Verify(r.Context(), req)
+	res, e, err := h.v.answer(r.Context(), req)
 	if err != nil {
 		return h.unavailable(w, r, err)
 	}
-	if callerTenant != "" && res.Principal != nil && res.Principal.TenantID != callerTenant {
+	if callerTenant != "" && e != nil && e.tenant.id != callerTenant {
 		// Security: tenant isolation. Another tenant's credential is
 		// answered exactly as one that does not exist, whatever its state.
-		res = Result{Code: gatehouse.CodeUnknown, Kind: res.Kind}
+		res, e = Result{Code: gatehouse.CodeUnknown, Kind: res.Kind}, nil
 	}
-	writeResponse(w, responseOf(res))
+	writeResponse(w, responseOf(res, e))
 	return nil
 }
 
@@ -139,17 +139,17 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 // reflection; anything it does not accept goes to encoding/json, which
 // decides and words the error exactly as DecodeJSON would.
 func decodeRequest(w http.ResponseWriter, r *http.Request) (verifyRequest, error) {
-	var in verifyRequest
 	body, err := httpx.ReadJSONBody(w, r)
 	if err != nil {
-		return in, err
+		return verifyRequest{}, err
 	}
 	defer body.Release()
+	var in verifyRequest // stays on the stack
 	if parseRequest(body.B, &in) {
 		return in, nil
 	}
-	in = verifyRequest{}
-	return in, httpx.DecodeJSONBytes(body.B, &in)
+	var slow verifyRequest // escapes (encoding/json), allocated only here
+	return slow, httpx.DecodeJSONBytes(body.B, &slow)
 }
 
 // parseRequest parses the shape clients send: one object whose members are
@@ -367,15 +367,17 @@ func badRequest(msg string) error {
 	return &httpx.StatusError{Status: http.StatusBadRequest, Code: "bad_request", Message: msg}
 }
 
-func responseOf(res Result) verifyResponse {
+// responseOf is the answer to res about the credential e (nil when none
+// was found or it is not the caller's to know).
+func responseOf(res Result, e *entry) verifyResponse {
 	out := verifyResponse{Valid: res.Valid(), Code: res.Code, Kind: res.Kind, Scopes: []string{}}
-	if p := res.Principal; p != nil {
-		out.Tenant, out.Subject, out.Kind = p.TenantSlug, p.Subject, p.Kind
-		if p.Scopes != nil {
-			out.Scopes = p.Scopes
+	if e != nil {
+		out.Tenant, out.Subject, out.Kind = e.tenant.slug, e.subject, e.kind.Kind()
+		if *e.scopes != nil {
+			out.Scopes = *e.scopes
 		}
-		if p.ExpiresAt != nil {
-			t := p.ExpiresAt.UTC()
+		if e.expiresAt != nil {
+			t := e.expiresAt.UTC()
 			out.ExpiresAt = &t
 		}
 	}
@@ -402,12 +404,12 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (tenantID
 		IP:         httpx.ClientIP(r, h.opts.TrustedProxies),
 		ClientID:   r.Header.Get(httpx.HeaderClient),
 	}
-	res, err := h.v.Verify(r.Context(), caller)
+	res, e, err := h.v.answer(r.Context(), caller)
 	if err != nil {
 		return "", Request{}, h.unavailable(w, r, err)
 	}
 	if res.Valid() {
-		return res.Principal.TenantID, caller, nil
+		return e.tenant.id, caller, nil
 	}
 	msg := "the caller's token: " + res.Code.Message()
 	if res.Code.Status() == http.StatusUnauthorized {

@@ -248,7 +248,21 @@ func (v *Verifier) Tree() *gatehouse.ResourceTree { return v.tree }
 // not on a non-empty allowlist → IP_NOT_ALLOWED; OAuth 2.0 client header →
 // CLIENT_MISMATCH; resource not granted → INSUFFICIENT_SCOPE.
 func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
-	res, err := v.verify(ctx, req)
+	res, e, err := v.answer(ctx, req)
+	if e != nil {
+		// The Principal is built per answer (one small allocation) rather
+		// than kept in every cache entry: that halves the entry.
+		res.Principal = e.principal()
+	}
+	return res, err
+}
+
+// answer is Verify without the Principal: it returns the found
+// credential's snapshot instead (nil exactly when Verify's Principal would
+// be), for the verify endpoint, which reads a few fields of it and need
+// not allocate. The snapshot is shared: read-only.
+func (v *Verifier) answer(ctx context.Context, req Request) (Result, *entry, error) {
+	res, e, err := v.verify(ctx, req)
 	if v.obs != nil {
 		code := string(res.Code)
 		if err != nil {
@@ -256,19 +270,19 @@ func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
 		}
 		v.obs.ObserveVerify(string(res.Kind), code)
 	}
-	return res, err
+	return res, e, err
 }
 
-func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
+func (v *Verifier) verify(ctx context.Context, req Request) (Result, *entry, error) {
 	if req.Credential == "" {
-		return Result{Code: gatehouse.CodeMissing}, nil
+		return Result{Code: gatehouse.CodeMissing}, nil, nil
 	}
 	kind, ok := secret.ParseToken(req.Credential)
 	if !ok {
 		if !gatehouse.IsOAuth1Value(req.Credential) {
 			// A typo, a truncated paste or a foreign secret: refused on
 			// the checksum alone, so guessing costs the database nothing.
-			return Result{Code: gatehouse.CodeMalformed}, nil
+			return Result{Code: gatehouse.CodeMalformed}, nil, nil
 		}
 		// 32 characters of [a-z0-9]: the Magento-compatible shape of an
 		// integration's OAuth 1.0a access token (SPEC §2), which has no
@@ -280,18 +294,18 @@ func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
 		// authorization server's token endpoint, never to a resource
 		// server. It is well-formed, so not MALFORMED; as a bearer
 		// credential it is UNKNOWN, and answering that needs no lookup.
-		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil
+		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil, nil
 	}
 	h := secret.Hash(req.Credential)
 	now := v.now()
 	e, err := v.lookup(ctx, &h, now.UnixNano())
 	if err != nil {
-		return Result{Kind: kind}, err
+		return Result{Kind: kind}, nil, err
 	}
 	if e == nil || e.kind.Kind() != kind {
 		// Not found, or a prefix that lies about the kind (which only a
 		// forged row could produce): either way nobody issued this token.
-		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil
+		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil, nil
 	}
 	if kind == gatehouse.KindIntegration && !req.Signed && !e.tenant.settings.OAuth1TokensAsBearer {
 		// Magento 2.4.4+: an integration's access token is a signing key,
@@ -299,16 +313,13 @@ func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
 		// oauth1_tokens_as_bearer on. Unsigned it is UNKNOWN, like a
 		// refresh token presented as a bearer credential, and says
 		// nothing more about the token (not even REVOKED).
-		return Result{Code: gatehouse.CodeUnknown, Kind: kind, Detail: DetailUnsignedIntegration}, nil
+		return Result{Code: gatehouse.CodeUnknown, Kind: kind, Detail: DetailUnsignedIntegration}, nil, nil
 	}
-	// The Principal is built per answer (one small allocation) rather
-	// than kept in every cache entry: that halves the entry.
-	res := Result{Kind: kind, Principal: e.principal()}
-	res.Code = v.check(e, &req, now)
+	res := Result{Kind: kind, Code: v.check(e, &req, now)}
 	if res.Code == gatehouse.CodeValid {
 		v.usage.touch(e, now.UnixNano())
 	}
-	return res, nil
+	return res, e, nil
 }
 
 // check applies the per-request checks to a found credential.

@@ -41,6 +41,9 @@ type dialect struct {
 	forShare string
 	// notify emits pg_notify for every Change inside the writing transaction.
 	notify bool
+	// timeCast types a time parameter where nothing else gives it a type
+	// (a VALUES list in PostgreSQL).
+	timeCast string
 	// syncPragma: connections run PRAGMA synchronous=NORMAL and a
 	// powerLoss write raises its own to FULL (see durability).
 	syncPragma bool
@@ -66,6 +69,7 @@ var (
 		dir:       "migrations/postgres",
 		forUpdate: " FOR UPDATE",
 		forShare:  " FOR SHARE",
+		timeCast:  "::timestamptz",
 		notify:    true,
 	}
 )

@@ -585,6 +585,24 @@ func testTouchCredentials(t *testing.T, s gatehouse.Store) {
 			t.Errorf("LastUsedAt (-want +got):\n%s", diff)
 		}
 	}
+
+	// A batch as large as a busy node's flush (written in several
+	// statements) reaches every credential in it.
+	big := map[string]time.Time{c3.ID: t1, c1.ID: base.Add(3 * time.Minute)}
+	for i := range 1200 {
+		big[fmt.Sprintf("cred_gone_%04d", i)] = t2
+	}
+	must(t, s.TouchCredentials(ctx, big), "touch a large batch")
+	for _, tc := range []struct {
+		c    *gatehouse.Credential
+		want time.Time
+	}{{c1, base.Add(3 * time.Minute)}, {c2, t2}, {c3, t1}} {
+		got, err := s.FindCredential(ctx, tn.ID, tc.c.ID)
+		must(t, err, "find touched credential")
+		if got.LastUsedAt == nil || !got.LastUsedAt.Equal(tc.want) {
+			t.Errorf("after a large batch: LastUsedAt = %v, want %v", got.LastUsedAt, tc.want)
+		}
+	}
 }
 
 func testTenantIsolation(t *testing.T, s gatehouse.Store) {
