@@ -319,15 +319,23 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 // background runs the verifier's last-use flushing and prunes expired
 // sessions, single-use marks and authorization codes.
 func (s *Server) background(ctx context.Context) {
-	go s.Verifier.Run(ctx)
+	// Run flushes last-use times once more when ctx ends; wait for that
+	// before returning, since the store is closed after (a second,
+	// concurrent flush here used to race it: one took the batch, the
+	// other returned, and the first wrote into a closed store).
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		if err := s.Verifier.Run(ctx); err != nil {
+			s.Log.Warn("last-use times not recorded at shutdown", "err", err)
+		}
+	}()
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			s.Verifier.Flush(fctx)
-			cancel()
+			<-flushed
 			return
 		case <-t.C:
 			now := time.Now()
