@@ -78,7 +78,8 @@ type entry struct {
 	kind      kindIndex
 	revoked   bool
 	queued    atomic.Bool  // in the usage log (see usage.go)
-	last      atomic.Int64 // last VALID use, unix nanos
+	last      atomic.Int64 // last VALID use queued, unix nanos
+	recorded  atomic.Int64 // last use stored (or being stored), unix nanos
 }
 
 // kindIndex stores a credential kind in one byte; 0 is no known kind (a
@@ -168,6 +169,9 @@ func (c *cache) newEntry(cr *gatehouse.Credential, t *tenantSnap, deadline int64
 	}
 	if len(cr.AllowList) > 0 {
 		e.allow = &cr.AllowList
+	}
+	if cr.LastUsedAt != nil {
+		e.recorded.Store(cr.LastUsedAt.UnixNano())
 	}
 	if e.subject == "" {
 		e.subject = cr.ClientID

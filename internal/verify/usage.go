@@ -12,19 +12,26 @@ import (
 // uses are dropped, as last_used_at is informational and memory is not.
 const maxPending = 1 << 17
 
-// A credential's last-use record lives in its cache entry (entry.last and
-// entry.queued). A verification stores the time and queues the entry only
-// when it is not queued yet, so a busy credential costs one atomic store
-// per request and one map entry per flush.
+// A credential's last-use record lives in its cache entry (entry.last,
+// entry.recorded and entry.queued). last_used_at has a resolution
+// (Options.UsageResolution, a minute by default): a use within that time of
+// the recorded one — read with the credential, or last flushed — is not
+// recorded again, so a busy credential costs one atomic load per request
+// and one row write per resolution, not per flush. A use past it stores the
+// time and queues the entry when it is not queued yet.
 
 // usageLog collects last-use times for the next batch write.
 type usageLog struct {
-	mu      sync.Mutex
-	pending []*entry
-	retry   map[string]time.Time // a failed batch, written with the next one
+	resolution int64 // nanoseconds
+	mu         sync.Mutex
+	pending    []*entry
+	retry      map[string]time.Time // a failed batch, written with the next one
 }
 
 func (l *usageLog) touch(u *entry, now int64) {
+	if now-u.recorded.Load() < l.resolution {
+		return
+	}
 	u.last.Store(now)
 	if u.queued.CompareAndSwap(false, true) {
 		l.mu.Lock()
@@ -50,7 +57,9 @@ func (l *usageLog) take() map[string]time.Time {
 	maps.Copy(batch, retry)
 	for _, u := range pending {
 		u.queued.Store(false)
-		t := time.Unix(0, u.last.Load()).UTC()
+		last := u.last.Load()
+		u.recorded.Store(last)
+		t := time.Unix(0, last).UTC()
 		if old, ok := batch[u.credID]; !ok || t.After(old) {
 			batch[u.credID] = t
 		}

@@ -66,6 +66,9 @@ const (
 	DefaultCacheSize = 1_000_000
 	// DefaultFlushInterval is how often last-use times are written.
 	DefaultFlushInterval = 5 * time.Second
+	// DefaultUsageResolution is the resolution of last_used_at: a use
+	// within a minute of the recorded one is not written again.
+	DefaultUsageResolution = time.Minute
 	// DefaultLoadTimeout bounds one store read on a cache miss.
 	DefaultLoadTimeout = 5 * time.Second
 )
@@ -98,6 +101,9 @@ type Options struct {
 	// FlushInterval is how often Run writes last-use times (default
 	// DefaultFlushInterval).
 	FlushInterval time.Duration
+	// UsageResolution is the resolution of last_used_at (default
+	// DefaultUsageResolution; negative records every use).
+	UsageResolution time.Duration
 	// LoadTimeout bounds the store reads of one cache miss (default
 	// DefaultLoadTimeout).
 	LoadTimeout time.Duration
@@ -199,6 +205,14 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ver
 	}
 	if v.loadTimeout <= 0 {
 		v.loadTimeout = DefaultLoadTimeout
+	}
+	switch {
+	case opts.UsageResolution == 0:
+		v.usage.resolution = int64(DefaultUsageResolution)
+	case opts.UsageResolution > 0:
+		v.usage.resolution = int64(opts.UsageResolution)
+	default:
+		v.usage.resolution = 0
 	}
 	ttl, neg, size := opts.CacheTTL, opts.NegativeTTL, opts.CacheSize
 	if ttl == 0 {

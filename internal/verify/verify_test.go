@@ -424,6 +424,7 @@ func TestLastUsedFlushedInBatches(t *testing.T) {
 		t.Errorf("empty flush wrote (%v)", err)
 	}
 	// A failed write is retried with the next flush.
+	e.Clock.Advance(verify.DefaultUsageResolution)
 	v.Verify(ctx, verify.Request{Credential: tok2})
 	e.Spy.SetErr(verifytest.ErrUnavailable)
 	if err := v.Flush(ctx); err == nil {
@@ -435,6 +436,59 @@ func TestLastUsedFlushedInBatches(t *testing.T) {
 	}
 	if n := e.Spy.Touches.Load(); n != 3 {
 		t.Errorf("%d TouchCredentials calls, want 3", n)
+	}
+}
+
+// TestLastUsedResolution: a use within UsageResolution of the recorded
+// one — read with the credential or flushed by this node — is not written
+// again; a use past it is.
+func TestLastUsedResolution(t *testing.T) {
+	ctx := context.Background()
+	e := verifytest.New(t)
+	v := newVerifier(t, e, verify.Options{UsageResolution: time.Minute})
+	tok, c := e.Credential(verifytest.Cred{Tenant: e.Acme, User: e.Alice})
+	lastUsed := func() *time.Time {
+		t.Helper()
+		got, err := e.DB.FindCredential(ctx, c.TenantID, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.LastUsedAt
+	}
+	use := func() {
+		t.Helper()
+		if res, err := v.Verify(ctx, verify.Request{Credential: tok}); err != nil || !res.Valid() {
+			t.Fatalf("verify = %v, %v", res.Code, err)
+		}
+		if err := v.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	use() // never used: recorded at once
+	if got := lastUsed(); got == nil || !got.Equal(verifytest.Start) {
+		t.Fatalf("first use: last_used_at = %v", got)
+	}
+	e.Clock.Advance(59 * time.Second)
+	use()
+	if got := lastUsed(); !got.Equal(verifytest.Start) || e.Spy.Touches.Load() != 1 {
+		t.Fatalf("a use 59 s later was written: %v (%d writes)", got, e.Spy.Touches.Load())
+	}
+	e.Clock.Advance(time.Second)
+	use()
+	if got := lastUsed(); !got.Equal(verifytest.Start.Add(time.Minute)) {
+		t.Fatalf("a use a minute later: last_used_at = %v", got)
+	}
+
+	// Another node (a fresh verifier, an empty cache) reads the recorded
+	// time with the credential and honours it too.
+	e.Clock.Advance(30 * time.Second)
+	v2 := newVerifier(t, e, verify.Options{UsageResolution: time.Minute})
+	if res, _ := v2.Verify(ctx, verify.Request{Credential: tok}); !res.Valid() {
+		t.Fatal(res.Code)
+	}
+	before := e.Spy.Touches.Load()
+	if err := v2.Flush(ctx); err != nil || e.Spy.Touches.Load() != before {
+		t.Fatalf("a second node wrote a use 30 s after the recorded one (%v)", err)
 	}
 }
 

@@ -181,9 +181,10 @@ func (db *DB) DeleteCredential(ctx context.Context, tenantID, id string) error {
 	})
 }
 
-// TouchCredentials records last use times in one transaction; a time never
-// moves last_used_at backwards, so batches from several nodes may arrive in
-// any order. Credentials deleted meanwhile are skipped.
+// TouchCredentials records last use times; a time never moves
+// last_used_at backwards, so batches from several nodes may arrive in any
+// order, and a batch that fails part-way can be written again whole.
+// Credentials deleted meanwhile are skipped.
 func (db *DB) TouchCredentials(ctx context.Context, used map[string]time.Time) error {
 	if len(used) == 0 {
 		return nil
@@ -195,21 +196,25 @@ func (db *DB) TouchCredentials(ctx context.Context, used map[string]time.Time) e
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	return db.tx(ctx, "touch credentials", processCrash, func(tx *sql.Tx) error {
-		// One statement per touchChunk credentials: a batch holds every
-		// credential used in the last flush interval (100 000 in
-		// `gatehouse bench` (c)), and an UPDATE per row made the flush
-		// a tenth of a core's work on SQLite.
-		for len(ids) > 0 {
-			n := min(len(ids), touchChunk)
-			q, args := db.touchQuery(ids[:n], used)
+	// One statement and one short transaction per touchChunk credentials:
+	// a batch may hold every credential used in the flush interval, and
+	// one transaction for all of them would keep SQLite's single writer
+	// (token issuance, revocations) waiting for the whole batch.
+	for len(ids) > 0 {
+		n := min(len(ids), touchChunk)
+		q, args := db.touchQuery(ids[:n], used)
+		err := db.tx(ctx, "touch credentials", processCrash, func(tx *sql.Tx) error {
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return wrap("touch credentials", "credential", err)
 			}
-			ids = ids[n:]
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // touchChunk is the number of credentials one TouchCredentials statement
