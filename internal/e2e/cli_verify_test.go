@@ -92,6 +92,13 @@ func cliVerify(t *testing.T, db string, proxy *tcpProxy) string {
 		t.Fatalf("VALID answer lacks tenant/kind/expiry: %+v", ans)
 	}
 	want(ask(tok.Token, tok.Token, "sales.orders"), gatehouse.CodeValid) // the token may verify itself: it has `verify`
+	// The endpoint's direct route (server.hotRoute) takes POST only; the
+	// rest reaches the mux as before.
+	if resp, err := client.Get(srv.URL + "/api/v1/verify"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
+		t.Fatalf("GET /api/v1/verify: %v %v, want 405 with Allow: POST", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	want(ask(serviceToken, tok.Token, "catalog.products"), gatehouse.CodeInsufficientScope)
 	typo := []byte(tok.Token)
 	if typo[12] == 'A' { // one character off, still base62

@@ -157,11 +157,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		TrustedProxies: trusted,
 		Log:            log,
 	}))
-	mux.Handle("POST /api/v1/verify", verify.Handler(s.Verifier, verify.HandlerOptions{
+	verifyHandler := verify.Handler(s.Verifier, verify.HandlerOptions{
 		ServiceToken:   cfg.ServiceToken,
 		TrustedProxies: trusted,
 		Logger:         log,
-	}))
+	})
+	// Every method: the handler answers 405 with Allow itself (a method
+	// pattern would leave GET to "/api/v1/"'s 404).
+	mux.Handle("/api/v1/verify", verifyHandler)
 	mux.Handle("/api/v1/verify/events", verify.EventsHandler(s.Verifier, st, verify.HandlerOptions{ServiceToken: cfg.ServiceToken, TrustedProxies: trusted, Logger: log}))
 	mux.Handle("/console/", con)
 	// OAuth 2.0 (SPEC §5): the authorization endpoint is a browser route
@@ -209,9 +212,28 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		}
 		mux.Handle("/", gw)
 	}
-	s.Handler = s.Metrics.Instrument(httpx.SecurityHeaders(mux))
+	s.Handler = s.Metrics.Instrument(httpx.SecurityHeaders(hotRoute(mux, verifyHandler)))
 	ok = true
 	return s, nil
+}
+
+// verifyPattern is POST /api/v1/verify's metrics label.
+const verifyPattern = "POST /api/v1/verify"
+
+// hotRoute sends POST /api/v1/verify — the call every resource server
+// makes for every API call — straight to its handler, and everything else
+// (other methods on that path too: 405 with Allow) through the mux, whose
+// pattern matching was 2 % of the endpoint's CPU in `gatehouse bench`.
+// The exact path needs none of the mux's cleaning or redirects.
+func hotRoute(mux *http.ServeMux, verifyHandler http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/verify" && r.URL.RawPath == "" {
+			metrics.SetRoute(w, verifyPattern)
+			verifyHandler.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // cacheTTL maps the configured TTL to the verifier's: 0 disables the cache.
