@@ -223,7 +223,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuseWith(w, res.Code, rt.Resource, res.Detail, x.oauth)
 		return
 	}
-	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, res.Principal))
+	p := res.Principal // escapes into the context: allocated only here
+	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, &p))
 	g.proxy.ServeHTTP(w, r)
 }
 

@@ -177,7 +177,7 @@ func TestIntrospect(t *testing.T) {
 func keyID(t *testing.T, e *env, key string) string {
 	t.Helper()
 	res, err := e.v.Verify(e.ctx, verifyReq(key, "", ""))
-	if err != nil || res.Principal == nil {
+	if err != nil || !res.Found() {
 		t.Fatalf("verify key: %v %+v", err, res)
 	}
 	return res.Principal.CredentialID

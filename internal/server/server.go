@@ -301,7 +301,10 @@ func (s *Server) authenticateManage(ctx context.Context, token string, ip netip.
 	if err != nil {
 		return nil, "", err
 	}
-	return res.Principal, res.Code, nil
+	if !res.Found() {
+		return nil, res.Code, nil
+	}
+	return &res.Principal, res.Code, nil
 }
 
 // Run serves until ctx ends, runs the verifier's background work, and

@@ -105,8 +105,8 @@ var noScopes = new([]string)
 // principal builds the Principal of e. Subject is the user the credential
 // acts for, else its OAuth client or integration, else (an API key of
 // nobody in particular) the credential itself, so it is never empty.
-func (e *entry) principal() *gatehouse.Principal {
-	return &gatehouse.Principal{
+func (e *entry) principal() gatehouse.Principal {
+	return gatehouse.Principal{
 		TenantID:     e.tenant.id,
 		TenantSlug:   e.tenant.slug,
 		Subject:      e.subject,

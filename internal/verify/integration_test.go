@@ -87,7 +87,7 @@ func TestVerifyIntegrationTokens(t *testing.T) {
 				if (res.Detail != "") != tt.detail {
 					t.Errorf("detail = %q", res.Detail)
 				}
-				if tt.detail && res.Principal != nil {
+				if tt.detail && res.Found() {
 					t.Errorf("an unsigned integration token revealed its principal: %+v", res.Principal)
 				}
 				if reads := e.Spy.Reads.Load() - before; tt.noStore && reads != 0 {

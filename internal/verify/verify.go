@@ -139,15 +139,14 @@ type Result struct {
 	// Kind is the credential's kind when the token's shape told it, even
 	// when the credential is refused ("" for MISSING and MALFORMED).
 	Kind gatehouse.Kind
-	// Principal is set whenever the credential was found: for VALID and for
-	// every refusal after the lookup (REVOKED, EXPIRED, TENANT_DISABLED,
-	// IP_NOT_ALLOWED, CLIENT_MISMATCH, INSUFFICIENT_SCOPE), so that callers
-	// can tell whose credential it is — and keep tenants apart.
-	//
-	// It may be shared (Guest answers every call of a tenant with the same
-	// Principal) and so may its Scopes and ExpiresAt (shared with the
-	// cache): treat it as read-only.
-	Principal *gatehouse.Principal
+	// Principal is set (Found) whenever the credential was found: for VALID
+	// and for every refusal after the lookup (REVOKED, EXPIRED,
+	// TENANT_DISABLED, IP_NOT_ALLOWED, CLIENT_MISMATCH,
+	// INSUFFICIENT_SCOPE), so that callers can tell whose credential it is
+	// — and keep tenants apart. It is a value, so that a cache hit
+	// allocates nothing; its Scopes and ExpiresAt are shared with the
+	// cache: treat them as read-only.
+	Principal gatehouse.Principal
 	// Detail, when set, explains the code better than Code.Message (a
 	// constant: no allocation).
 	Detail string
@@ -161,6 +160,10 @@ const DetailUnsignedIntegration = "integration access tokens must be sent OAuth 
 
 // Valid reports whether the code is VALID.
 func (r Result) Valid() bool { return r.Code == gatehouse.CodeValid }
+
+// Found reports whether Principal is set: the credential (or, for Guest,
+// the tenant) was found. Every principal has a tenant.
+func (r Result) Found() bool { return r.Principal.TenantID != "" }
 
 // Verifier checks credentials against a store, with a cache in front. It is
 // safe for concurrent use. Create it with New, run Run in the background to
@@ -264,8 +267,9 @@ func (v *Verifier) Tree() *gatehouse.ResourceTree { return v.tree }
 func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
 	res, e, err := v.answer(ctx, req)
 	if e != nil {
-		// The Principal is built per answer (one small allocation) rather
-		// than kept in every cache entry: that halves the entry.
+		// The Principal is built per answer (a copy of the entry's fields,
+		// no allocation) rather than kept in every cache entry: that
+		// halves the entry.
 		res.Principal = e.principal()
 	}
 	return res, err
@@ -563,10 +567,10 @@ func (v *Verifier) guest(ctx context.Context, slug string) (Result, error) {
 	switch {
 	case t.disabled:
 		res.Code = gatehouse.CodeTenantDisabled
-		res.Principal = t.guest
+		res.Principal = *t.guest
 	case t.settings.AllowAnonymousGuestAccess:
 		res.Code = gatehouse.CodeValid
-		res.Principal = t.guest
+		res.Principal = *t.guest
 	}
 	return res, nil
 }

@@ -126,7 +126,7 @@ func TestVerifyCodes(t *testing.T) {
 	t.Run("principal", func(t *testing.T) {
 		v := newVerifier(t, e, verify.Options{})
 		res, err := v.Verify(ctx, verify.Request{Credential: pat})
-		if err != nil || res.Principal == nil {
+		if err != nil || !res.Found() {
 			t.Fatalf("Verify = %+v, %v", res, err)
 		}
 		p := res.Principal
@@ -136,7 +136,7 @@ func TestVerifyCodes(t *testing.T) {
 		}
 		// The Principal is known for refusals after the lookup too.
 		res, _ = v.Verify(ctx, verify.Request{Credential: pat, Resource: "catalog"})
-		if res.Principal == nil || res.Principal.TenantID != e.Acme.ID {
+		if !res.Found() || res.Principal.TenantID != e.Acme.ID {
 			t.Errorf("scope refusal principal = %+v", res.Principal)
 		}
 		// An app credential without a user speaks for its client.
