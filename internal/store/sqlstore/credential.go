@@ -203,7 +203,22 @@ func (db *DB) TouchCredentials(ctx context.Context, used map[string]time.Time) e
 	for len(ids) > 0 {
 		n := min(len(ids), touchChunk)
 		q, args := db.touchQuery(ids[:n], used)
+		chunk := ids[:n]
 		err := db.tx(ctx, "touch credentials", processCrash, func(tx *sql.Tx) error {
+			if db.d.forUpdate != "" {
+				// PostgreSQL: lock the rows in id order first. The
+				// UPDATE's join locks them in whatever order its plan
+				// visits them, and two batches (or a batch and a
+				// revocation) locking in different orders deadlock.
+				rows, err := tx.QueryContext(ctx, `SELECT id FROM credentials WHERE id = ANY($1) ORDER BY id`+db.d.forUpdate, chunk)
+				if err != nil {
+					return wrap("touch credentials", "credential", err)
+				}
+				rows.Close()
+				if err := rows.Err(); err != nil {
+					return wrap("touch credentials", "credential", err)
+				}
+			}
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return wrap("touch credentials", "credential", err)
 			}
