@@ -128,7 +128,11 @@ type tenantSnap struct {
 	settings gatehouse.Settings
 	deadline int64
 	stale    atomic.Bool
-	guest    *gatehouse.Principal // the Principal of an anonymous guest call
+}
+
+// guestPrincipal is the Principal of an anonymous guest call to t.
+func (t *tenantSnap) guestPrincipal() gatehouse.Principal {
+	return gatehouse.Principal{TenantID: t.id, TenantSlug: t.slug, Kind: KindGuest}
 }
 
 // newCache returns a cache of size credentials; size < 0 caches tenant

@@ -120,16 +120,16 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request) error {
 		req.IP = a.WithZone("")
 	}
 
-	res, e, err := h.v.answer(r.Context(), req)
+	res, err := h.v.Verify(r.Context(), req)
 	if err != nil {
 		return h.unavailable(w, r, err)
 	}
-	if callerTenant != "" && e != nil && e.tenant.id != callerTenant {
+	if callerTenant != "" && res.Found() && res.Principal.TenantID != callerTenant {
 		// Security: tenant isolation. Another tenant's credential is
 		// answered exactly as one that does not exist, whatever its state.
-		res, e = Result{Code: gatehouse.CodeUnknown, Kind: res.Kind}, nil
+		res = Result{Code: gatehouse.CodeUnknown, Kind: res.Kind}
 	}
-	writeResponse(w, responseOf(res, e))
+	writeResponse(w, responseOf(&res))
 	return nil
 }
 
@@ -367,17 +367,15 @@ func badRequest(msg string) error {
 	return &httpx.StatusError{Status: http.StatusBadRequest, Code: "bad_request", Message: msg}
 }
 
-// responseOf is the answer to res about the credential e (nil when none
-// was found or it is not the caller's to know).
-func responseOf(res Result, e *entry) verifyResponse {
+func responseOf(res *Result) verifyResponse {
 	out := verifyResponse{Valid: res.Valid(), Code: res.Code, Kind: res.Kind, Scopes: []string{}}
-	if e != nil {
-		out.Tenant, out.Subject, out.Kind = e.tenant.slug, e.subject, e.kind.Kind()
-		if *e.scopes != nil {
-			out.Scopes = *e.scopes
+	if p := &res.Principal; res.Found() {
+		out.Tenant, out.Subject, out.Kind = p.TenantSlug, p.Subject, p.Kind
+		if p.Scopes != nil {
+			out.Scopes = p.Scopes
 		}
-		if e.expiresAt != nil {
-			t := e.expiresAt.UTC()
+		if p.ExpiresAt != nil {
+			t := p.ExpiresAt.UTC()
 			out.ExpiresAt = &t
 		}
 	}
@@ -404,12 +402,12 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (tenantID
 		IP:         httpx.ClientIP(r, h.opts.TrustedProxies),
 		ClientID:   r.Header.Get(httpx.HeaderClient),
 	}
-	res, e, err := h.v.answer(r.Context(), caller)
+	res, err := h.v.Verify(r.Context(), caller)
 	if err != nil {
 		return "", Request{}, h.unavailable(w, r, err)
 	}
 	if res.Valid() {
-		return e.tenant.id, caller, nil
+		return res.Principal.TenantID, caller, nil
 	}
 	msg := "the caller's token: " + res.Code.Message()
 	if res.Code.Status() == http.StatusUnauthorized {

@@ -209,13 +209,9 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ver
 	if v.loadTimeout <= 0 {
 		v.loadTimeout = DefaultLoadTimeout
 	}
-	switch {
-	case opts.UsageResolution == 0:
+	v.usage.resolution = int64(max(opts.UsageResolution, 0))
+	if opts.UsageResolution == 0 {
 		v.usage.resolution = int64(DefaultUsageResolution)
-	case opts.UsageResolution > 0:
-		v.usage.resolution = int64(opts.UsageResolution)
-	default:
-		v.usage.resolution = 0
 	}
 	ttl, neg, size := opts.CacheTTL, opts.NegativeTTL, opts.CacheSize
 	if ttl == 0 {
@@ -265,22 +261,7 @@ func (v *Verifier) Tree() *gatehouse.ResourceTree { return v.tree }
 // not on a non-empty allowlist → IP_NOT_ALLOWED; OAuth 2.0 client header →
 // CLIENT_MISMATCH; resource not granted → INSUFFICIENT_SCOPE.
 func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
-	res, e, err := v.answer(ctx, req)
-	if e != nil {
-		// The Principal is built per answer (a copy of the entry's fields,
-		// no allocation) rather than kept in every cache entry: that
-		// halves the entry.
-		res.Principal = e.principal()
-	}
-	return res, err
-}
-
-// answer is Verify without the Principal: it returns the found
-// credential's snapshot instead (nil exactly when Verify's Principal would
-// be), for the verify endpoint, which reads a few fields of it and need
-// not allocate. The snapshot is shared: read-only.
-func (v *Verifier) answer(ctx context.Context, req Request) (Result, *entry, error) {
-	res, e, err := v.verify(ctx, req)
+	res, err := v.verify(ctx, req)
 	if v.obs != nil {
 		code := string(res.Code)
 		if err != nil {
@@ -288,19 +269,19 @@ func (v *Verifier) answer(ctx context.Context, req Request) (Result, *entry, err
 		}
 		v.obs.ObserveVerify(string(res.Kind), code)
 	}
-	return res, e, err
+	return res, err
 }
 
-func (v *Verifier) verify(ctx context.Context, req Request) (Result, *entry, error) {
+func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
 	if req.Credential == "" {
-		return Result{Code: gatehouse.CodeMissing}, nil, nil
+		return Result{Code: gatehouse.CodeMissing}, nil
 	}
 	kind, ok := secret.ParseToken(req.Credential)
 	if !ok {
 		if !gatehouse.IsOAuth1Value(req.Credential) {
 			// A typo, a truncated paste or a foreign secret: refused on
 			// the checksum alone, so guessing costs the database nothing.
-			return Result{Code: gatehouse.CodeMalformed}, nil, nil
+			return Result{Code: gatehouse.CodeMalformed}, nil
 		}
 		// 32 characters of [a-z0-9]: the Magento-compatible shape of an
 		// integration's OAuth 1.0a access token (SPEC §2), which has no
@@ -312,18 +293,18 @@ func (v *Verifier) verify(ctx context.Context, req Request) (Result, *entry, err
 		// authorization server's token endpoint, never to a resource
 		// server. It is well-formed, so not MALFORMED; as a bearer
 		// credential it is UNKNOWN, and answering that needs no lookup.
-		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil, nil
+		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil
 	}
 	h := secret.Hash(req.Credential)
 	now := v.now()
 	e, err := v.lookup(ctx, &h, now.UnixNano())
 	if err != nil {
-		return Result{Kind: kind}, nil, err
+		return Result{Kind: kind}, err
 	}
 	if e == nil || e.kind.Kind() != kind {
 		// Not found, or a prefix that lies about the kind (which only a
 		// forged row could produce): either way nobody issued this token.
-		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil, nil
+		return Result{Code: gatehouse.CodeUnknown, Kind: kind}, nil
 	}
 	if kind == gatehouse.KindIntegration && !req.Signed && !e.tenant.settings.OAuth1TokensAsBearer {
 		// Magento 2.4.4+: an integration's access token is a signing key,
@@ -331,13 +312,16 @@ func (v *Verifier) verify(ctx context.Context, req Request) (Result, *entry, err
 		// oauth1_tokens_as_bearer on. Unsigned it is UNKNOWN, like a
 		// refresh token presented as a bearer credential, and says
 		// nothing more about the token (not even REVOKED).
-		return Result{Code: gatehouse.CodeUnknown, Kind: kind, Detail: DetailUnsignedIntegration}, nil, nil
+		return Result{Code: gatehouse.CodeUnknown, Kind: kind, Detail: DetailUnsignedIntegration}, nil
 	}
-	res := Result{Kind: kind, Code: v.check(e, &req, now)}
+	// The Principal is copied from the entry's fields per answer (a value:
+	// no allocation) rather than kept in every cache entry: that halves
+	// the entry.
+	res := Result{Kind: kind, Code: v.check(e, &req, now), Principal: e.principal()}
 	if res.Code == gatehouse.CodeValid {
 		v.usage.touch(e, now.UnixNano())
 	}
-	return res, e, nil
+	return res, nil
 }
 
 // check applies the per-request checks to a found credential.
@@ -511,7 +495,6 @@ func (v *Verifier) snapTenant(ctx context.Context, t *gatehouse.Tenant, now int6
 		settings: s,
 		deadline: now + v.ttl,
 	}
-	snap.guest = &gatehouse.Principal{TenantID: t.ID, TenantSlug: t.Slug, Kind: KindGuest}
 	if v.cache != nil {
 		v.cache.putTenant(snap, epoch)
 	}
@@ -567,10 +550,10 @@ func (v *Verifier) guest(ctx context.Context, slug string) (Result, error) {
 	switch {
 	case t.disabled:
 		res.Code = gatehouse.CodeTenantDisabled
-		res.Principal = *t.guest
+		res.Principal = t.guestPrincipal()
 	case t.settings.AllowAnonymousGuestAccess:
 		res.Code = gatehouse.CodeValid
-		res.Principal = *t.guest
+		res.Principal = t.guestPrincipal()
 	}
 	return res, nil
 }
