@@ -85,15 +85,6 @@ type worker struct {
 	first   error
 }
 
-// Measure measures one scenario: Warmup unrecorded, then Duration recorded.
-func Measure(ctx context.Context, sc Scenario, l Load) (Result, error) {
-	rec, err := record(ctx, sc, l)
-	if err != nil {
-		return Result{}, err
-	}
-	return rec.result(sc), nil
-}
-
 // recording is the raw outcome of measured windows of one scenario;
 // several windows (rounds) add up.
 type recording struct {
@@ -130,7 +121,8 @@ func (r *recording) result(sc Scenario) Result {
 	return res
 }
 
-// record runs one window of sc under l.
+// record runs one window of sc under l: Warmup unrecorded, then Duration
+// recorded.
 func record(ctx context.Context, sc Scenario, l Load) (*recording, error) {
 	if l.Concurrency < 1 {
 		return nil, errors.New("concurrency must be at least 1")

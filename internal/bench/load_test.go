@@ -29,9 +29,9 @@ func TestQuantile(t *testing.T) {
 	}
 }
 
-// TestMeasure loads a local handler: bodies are sent in turn, the warm-up
+// TestRecord loads a local handler: bodies are sent in turn, the warm-up
 // is not counted, failures are counted apart from latencies.
-func TestMeasure(t *testing.T) {
+func TestRecord(t *testing.T) {
 	var served atomic.Int64
 	seen := make([]atomic.Int64, 3)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -47,10 +47,11 @@ func TestMeasure(t *testing.T) {
 	}))
 	defer srv.Close()
 	sc := Scenario{Name: "x", Method: "POST", URL: srv.URL, Bodies: [][]byte{[]byte("0"), []byte("1"), []byte("2")}}
-	res, err := Measure(context.Background(), sc, Load{Concurrency: 4, Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond})
+	rec, err := record(context.Background(), sc, Load{Concurrency: 4, Warmup: 20 * time.Millisecond, Duration: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	res := rec.result(sc)
 	if res.RPS <= 0 || res.Requests == 0 || res.Errors == 0 || res.FirstError == "" || res.P50 <= 0 || res.P999 < res.P50 {
 		t.Fatalf("result = %+v", res)
 	}
@@ -79,7 +80,7 @@ func TestMeasure(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := Measure(ctx, sc, Load{Concurrency: 1, Duration: time.Second}); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled Measure = %v", err)
+	if _, err := record(ctx, sc, Load{Concurrency: 1, Duration: time.Second}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled record = %v", err)
 	}
 }

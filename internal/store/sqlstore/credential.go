@@ -201,9 +201,8 @@ func (db *DB) TouchCredentials(ctx context.Context, used map[string]time.Time) e
 	// one transaction for all of them would keep SQLite's single writer
 	// (token issuance, revocations) waiting for the whole batch.
 	for len(ids) > 0 {
-		n := min(len(ids), touchChunk)
-		q, args := db.touchQuery(ids[:n], used)
-		chunk := ids[:n]
+		chunk := ids[:min(len(ids), touchChunk)]
+		q, args := db.touchQuery(chunk, used)
 		err := db.tx(ctx, "touch credentials", processCrash, func(tx *sql.Tx) error {
 			if db.d.forUpdate != "" {
 				// PostgreSQL: lock the rows in id order first. The
@@ -227,7 +226,7 @@ func (db *DB) TouchCredentials(ctx context.Context, used map[string]time.Time) e
 		if err != nil {
 			return err
 		}
-		ids = ids[n:]
+		ids = ids[len(chunk):]
 	}
 	return nil
 }
