@@ -27,6 +27,11 @@
 //     bad one is refused even though anonymous access would be allowed.
 //   - A store outage is 503 and nothing is forwarded (SPEC §9); an upstream
 //     that fails is 502.
+//   - A forwarded answer carries the upstream's headers, not Gatehouse's
+//     security defaults (httpx.SecurityHeaders: nosniff, no-referrer,
+//     X-Frame-Options DENY), which stay on Gatehouse's own answers: the
+//     platform may frame its pages or want referrers, and ReverseProxy
+//     would otherwise send its values beside Gatehouse's.
 package gateway
 
 import (
@@ -225,6 +230,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p := res.Principal // escapes into the context: allocated only here
 	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, &p))
+	// The answer is the platform's, with its headers: Gatehouse's security
+	// defaults stay on Gatehouse's own answers (the refusals above).
+	httpx.DropSecurityHeaders(w.Header())
 	g.proxy.ServeHTTP(w, r)
 }
 
@@ -268,6 +276,7 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 		return // the client went away
 	}
 	g.log.WarnContext(r.Context(), "gateway: upstream failed", "path", r.URL.Path, "err", err)
+	httpx.SetSecurityHeaders(w.Header()) // Gatehouse's answer, not the upstream's
 	httpx.WriteJSON(w, http.StatusBadGateway, httpx.ErrorBody{Error: httpx.ErrorDetail{
 		Code: "bad_gateway", Message: "the upstream API did not answer"}})
 }

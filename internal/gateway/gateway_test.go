@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/gateway"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/verify"
 	"github.com/gatehouse/gatehouse/internal/verify/verifytest"
@@ -55,6 +57,9 @@ func newUpstream(t *testing.T) *upstream {
 		u.calls.Add(1)
 		u.last.Store(r.Clone(r.Context()))
 		w.Header().Set("Content-Type", "text/plain")
+		if f := r.URL.Query().Get("frame"); f != "" {
+			w.Header().Set("X-Frame-Options", f)
+		}
 		io.WriteString(w, "upstream "+r.Method+" "+r.URL.RequestURI())
 	}))
 	t.Cleanup(u.srv.Close)
@@ -64,6 +69,7 @@ func newUpstream(t *testing.T) *upstream {
 type gw struct {
 	*verifytest.Env
 	up  *upstream
+	g   *gateway.Gateway
 	srv *httptest.Server
 }
 
@@ -91,7 +97,7 @@ func newGateway(t *testing.T, trusted ...string) *gw {
 	}
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
-	return &gw{Env: e, up: up, srv: srv}
+	return &gw{Env: e, up: up, g: g, srv: srv}
 }
 
 type reply struct {
@@ -251,6 +257,39 @@ func TestGatewayForwardedHeaders(t *testing.T) {
 	}
 	if n := len(in.Header.Values("X-Gatehouse-Tenant")); n != 1 {
 		t.Errorf("%d X-Gatehouse-Tenant values", n)
+	}
+}
+
+// TestGatewaySecurityHeaders: Gatehouse's security headers (set on every
+// answer by httpx.SecurityHeaders, as the server mounts the gateway) stay
+// on the gateway's own refusals but not on a forwarded answer, which is
+// the upstream's: its X-Frame-Options arrives alone, not beside DENY.
+func TestGatewaySecurityHeaders(t *testing.T) {
+	g := newGateway(t)
+	g.srv = httptest.NewServer(httpx.SecurityHeaders(g.g))
+	t.Cleanup(g.srv.Close)
+	tok, _ := g.Credential(verifytest.Cred{Tenant: g.Acme, User: g.Alice, Scopes: []string{"catalog"}})
+
+	r := g.do(t, "GET", "/rest/V1/products/24-MB01?frame=SAMEORIGIN", bearer(tok))
+	if r.status != 200 || !slices.Equal(r.header.Values("X-Frame-Options"), []string{"SAMEORIGIN"}) {
+		t.Errorf("forwarded: %d, X-Frame-Options %q, want the upstream's SAMEORIGIN alone", r.status, r.header.Values("X-Frame-Options"))
+	}
+	r = g.do(t, "GET", "/rest/V1/products/24-MB01", bearer(tok))
+	for _, k := range []string{"X-Frame-Options", "Referrer-Policy", "X-Content-Type-Options"} {
+		if r.status != 200 || r.header[k] != nil {
+			t.Errorf("forwarded: %d, %s = %q, want the upstream's headers only", r.status, k, r.header[k])
+		}
+	}
+	for _, hdr := range []map[string]string{nil, bearer("gate_pat_typo")} {
+		r = g.do(t, "GET", "/rest/V1/products/24-MB01?frame=SAMEORIGIN", hdr)
+		if r.status != http.StatusUnauthorized || r.header.Get("X-Frame-Options") != "DENY" || r.header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("refusal %d: %v, want Gatehouse's security headers", r.status, r.header)
+		}
+	}
+	g.up.srv.Close()
+	r = g.do(t, "GET", "/rest/V1/products/24-MB01", bearer(tok))
+	if r.status != http.StatusBadGateway || r.header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("upstream down: %d %v, want a 502 with Gatehouse's security headers", r.status, r.header)
 	}
 }
 

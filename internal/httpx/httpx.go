@@ -248,15 +248,30 @@ func decodeError(err error) error {
 	return &StatusError{http.StatusBadRequest, "bad_request", "malformed JSON"}
 }
 
-// SecurityHeaders sets the headers every Gatehouse response carries.
+// SecurityHeaders sets the headers every answer of Gatehouse's own
+// carries (SetSecurityHeaders); the gateway drops them from the answers it
+// forwards (DropSecurityHeaders).
 func SecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h["X-Content-Type-Options"] = nosniff
-		h["Referrer-Policy"] = noReferrer
-		h["X-Frame-Options"] = frameDeny
+		SetSecurityHeaders(w.Header())
 		next.ServeHTTP(w, r)
 	})
+}
+
+// SetSecurityHeaders sets nosniff, no-referrer and X-Frame-Options DENY.
+func SetSecurityHeaders(h http.Header) {
+	h["X-Content-Type-Options"] = nosniff
+	h["Referrer-Policy"] = noReferrer
+	h["X-Frame-Options"] = frameDeny
+}
+
+// DropSecurityHeaders removes what SecurityHeaders set, for an answer
+// that is another server's (the gateway's forwarded answers): its own
+// values, or none, rather than two conflicting ones.
+func DropSecurityHeaders(h http.Header) {
+	delete(h, "X-Content-Type-Options")
+	delete(h, "Referrer-Policy")
+	delete(h, "X-Frame-Options")
 }
 
 // Request headers the gateway, the verify endpoint and the middleware read.
