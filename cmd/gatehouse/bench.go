@@ -21,7 +21,9 @@ and --concurrency clients, for --duration each:
   (e) direct       the same upstream called directly
   (f) issuance     POST /oauth2/token, client_credentials
 and prints requests/s, p50/p99/p99.9 latency and the ratios b/a, c/a,
-d/e, f/a.
+d/e, f/a. --floor adds (d)'s GET through the thinnest net/http forwarder
+(proxy_floor) and through a bare httputil.ReverseProxy (bare_proxy),
+neither checking anything: what a second HTTP hop costs on this machine.
 
 The Gatehouse under test runs in-process on a temporary SQLite file, or on
 --database (use a scratch database: the run adds a tenant and 100 000 keys).
@@ -55,6 +57,7 @@ itself), (f) needs --client-id/--client-secret; (c), (d) and (e) are skipped.`,
 	f.StringVar(&opts.ClientID, "client-id", "", "with --target: a confidential OAuth app allowed client_credentials")
 	f.StringVar(&opts.ClientSecret, "client-secret", "", "with --target: the app's secret")
 	f.StringVar(&opts.CPUProfile, "cpuprofile", "", "write a CPU profile of each scenario's first round to PREFIX.<scenario>.pprof")
+	f.BoolVar(&opts.Floor, "floor", false, "also measure (d)'s GET through the thinnest net/http forwarder and a bare ReverseProxy: what bounds d/e")
 	f.BoolVar(&asJSON, "json", false, `print {"results":[…],"ratios":{…}} as JSON`)
 	return cmd
 }

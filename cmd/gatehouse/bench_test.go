@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -58,6 +59,17 @@ func TestBench(t *testing.T) {
 	}
 	if doc.AddedP50 == nil || len(doc.Latency) != 2 || doc.Latency[0]["name"] != "gateway" || doc.Latency[1]["name"] != "direct" {
 		t.Errorf("latency probe: added p50 %v, results %v", doc.AddedP50, doc.Latency)
+	}
+
+	// --floor adds the two forwarders without checks, and their ratios.
+	out, err = run(t, "", "bench", "--duration", "100ms", "--concurrency", "2", "--tokens", "10", "--floor")
+	if err != nil {
+		t.Fatalf("bench --floor: %v\n%s", err, out)
+	}
+	for _, want := range []string{"\nproxy_floor ", "\nbare_proxy ", "\nproxy_floor_vs_direct ", "\nbare_proxy_vs_direct "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench --floor prints no %q line:\n%s", want[1:], out)
+		}
 	}
 }
 

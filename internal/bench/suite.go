@@ -35,6 +35,11 @@ const (
 	Gateway    = "gateway"     // (d) GET through the gateway to a trivial upstream
 	Direct     = "direct"      // (e) the same upstream called directly
 	Issuance   = "issuance"    // (f) POST /oauth2/token, client_credentials
+
+	// With Options.Floor (floor.go): the same GET as (d) through the
+	// thinnest net/http forwarder, and through a bare ReverseProxy.
+	ProxyFloor = "proxy_floor"
+	BareProxy  = "bare_proxy"
 )
 
 // Defaults of Options.
@@ -85,6 +90,10 @@ type Options struct {
 	// server) to PREFIX.<scenario>.pprof.
 	CPUProfile string
 
+	// Floor adds the proxy_floor and bare_proxy scenarios (floor.go),
+	// which show what bounds d/e on this machine.
+	Floor bool
+
 	// Progress receives one line per step (default: discarded).
 	Progress io.Writer
 }
@@ -113,6 +122,10 @@ type Ratios struct {
 	Verify100kVsCeiling *float64 `json:"verify_100k_vs_ceiling,omitempty"` // c/a
 	GatewayVsDirect     *float64 `json:"gateway_vs_direct,omitempty"`      // d/e
 	IssuanceVsCeiling   *float64 `json:"issuance_vs_ceiling,omitempty"`    // f/a
+	// With Options.Floor: the same GET as d through the thinnest net/http
+	// forwarder, and through a bare ReverseProxy, against direct.
+	ProxyFloorVsDirect *float64 `json:"proxy_floor_vs_direct,omitempty"`
+	BareProxyVsDirect  *float64 `json:"bare_proxy_vs_direct,omitempty"`
 }
 
 // RunInfo records the conditions of the run.
@@ -282,6 +295,19 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 				Header: http.Header{"Authorization": {"Bearer " + t.token}}},
 			Scenario{Name: Direct, Title: "GET the same upstream directly",
 				Method: http.MethodGet, URL: upstream.URL + t.gatewayPath})
+		if opts.Floor {
+			floor, bare, err := startFloor(upstream.URL)
+			if err != nil {
+				return nil, err
+			}
+			defer floor.Close()
+			defer bare.Close()
+			scenarios = append(scenarios,
+				Scenario{Name: ProxyFloor, Title: "the same GET through the thinnest net/http forwarder, no checks",
+					Method: http.MethodGet, URL: floor.URL + t.gatewayPath},
+				Scenario{Name: BareProxy, Title: "the same GET through a bare ReverseProxy, no checks",
+					Method: http.MethodGet, URL: bare.URL + t.gatewayPath})
+		}
 	} else {
 		skip(Gateway, "needs the gateway's upstream: runs in-process only")
 		skip(Direct, "runs with the gateway only")
@@ -365,6 +391,9 @@ func (r *Report) ratios() {
 		Verify100kVsCeiling: ratio(Verify100k, Ceiling),
 		GatewayVsDirect:     ratio(Gateway, Direct),
 		IssuanceVsCeiling:   ratio(Issuance, Ceiling),
+
+		ProxyFloorVsDirect: ratio(ProxyFloor, Direct),
+		BareProxyVsDirect:  ratio(BareProxy, Direct),
 	}
 	r.GatewayAddedP50Loaded = addedP50(r.Results)
 	r.GatewayAddedP50 = addedP50(r.Latency)
@@ -450,6 +479,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 	line("verify_100k_vs_ceiling", "c/a", r.Ratios.Verify100kVsCeiling, "≥ 0.65")
 	line("gateway_vs_direct", "d/e", r.Ratios.GatewayVsDirect, "≥ 0.50")
 	line("issuance_vs_ceiling", "f/a", r.Ratios.IssuanceVsCeiling, "≥ 0.08 on SQLite")
+	if r.Ratios.ProxyFloorVsDirect != nil {
+		fmt.Fprintf(&b, "%-24s %-6s %8.3f   (the bound on d/e: a second net/http hop, nothing else)\n",
+			"proxy_floor_vs_direct", "", *r.Ratios.ProxyFloorVsDirect)
+	}
+	if r.Ratios.BareProxyVsDirect != nil {
+		fmt.Fprintf(&b, "%-24s %-6s %8.3f   (httputil.ReverseProxy as the gateway's, no checks)\n",
+			"bare_proxy_vs_direct", "", *r.Ratios.BareProxyVsDirect)
+	}
 	if r.GatewayAddedP50 != nil {
 		fmt.Fprintf(&b, "%-24s %-6s %8.0f µs (issue 6: ≤ 150 µs; 1 client: gateway p50 %.0f µs, direct %.0f µs)\n",
 			"gateway_added_p50", "d−e", *r.GatewayAddedP50*1000, r.Latency[0].P50*1000, r.Latency[1].P50*1000)
