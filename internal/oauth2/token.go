@@ -136,16 +136,33 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 		// something is confused, or is not who it claims to be.
 		return nil, invalidClient("a public client must not send a client secret")
 	}
-	t, err := p.store.FindTenantByID(ctx, client.TenantID)
-	if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+	found, disabled, err := p.tenantState(ctx, client.TenantID)
+	switch {
+	case err != nil:
+		return nil, err
+	case !found:
 		return nil, invalidClient("client authentication failed")
-	} else if err != nil {
-		return nil, fmt.Errorf("find tenant: %w", err)
-	}
-	if t.Disabled {
+	case disabled:
 		return nil, invalidClient("the app's tenant is disabled")
 	}
 	return client, nil
+}
+
+// tenantState reports whether the tenant exists and is disabled: from the
+// verifier's cached tenant snapshot when there is a verifier (the one
+// that refuses a disabled tenant's tokens, invalidated by the same
+// changes on every node), else from the store.
+func (p *Provider) tenantState(ctx context.Context, id string) (found, disabled bool, err error) {
+	if p.v != nil {
+		return p.v.TenantState(ctx, id)
+	}
+	t, err := p.store.FindTenantByID(ctx, id)
+	if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		return false, false, nil
+	} else if err != nil {
+		return false, false, fmt.Errorf("find tenant: %w", err)
+	}
+	return true, t.Disabled, nil
 }
 
 // clientCredentials extracts the client id and secret from the request.

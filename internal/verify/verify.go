@@ -460,6 +460,19 @@ func (v *Verifier) load(ctx context.Context, h [32]byte) (*entry, error) {
 	return e, nil
 }
 
+// TenantState reports whether the tenant exists and whether it is
+// disabled, from the same cached snapshot verification uses (invalidated
+// by tenant changes on every node, like credentials): the token endpoint
+// checks an app's tenant with it instead of reading the tenant row on
+// every request.
+func (v *Verifier) TenantState(ctx context.Context, id string) (found, disabled bool, err error) {
+	t, err := v.tenantByID(ctx, id, v.now().UnixNano())
+	if err != nil || t == nil {
+		return false, false, err
+	}
+	return true, t.disabled, nil
+}
+
 // tenantByID returns the tenant's snapshot, cached; nil when it does not
 // exist.
 func (v *Verifier) tenantByID(ctx context.Context, id string, now int64) (*tenantSnap, error) {
