@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"sync"
 
 	"github.com/gatehouse/gatehouse/internal/gateway"
 )
@@ -58,15 +57,9 @@ func bareReverseProxy(upstream *url.URL, rt http.RoundTripper) http.Handler {
 			pr.SetXForwarded()
 		},
 		Transport:  rt,
-		BufferPool: &copyBuffers{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}},
+		BufferPool: gateway.NewBufferPool(),
 	}
 }
-
-// copyBuffers is an httputil.BufferPool, as the gateway has one.
-type copyBuffers struct{ p sync.Pool }
-
-func (c *copyBuffers) Get() []byte  { return *c.p.Get().(*[]byte) }
-func (c *copyBuffers) Put(b []byte) { c.p.Put(&b) }
 
 // startFloor starts both floor proxies in front of upstream.
 func startFloor(upstream string) (floor, bare *local, err error) {

@@ -143,7 +143,7 @@ func New(cfg Config) (*Gateway, error) {
 			g.rewriteHeaders(pr.Out, principalFrom(pr.In.Context()))
 		},
 		Transport:    transport,
-		BufferPool:   newBufferPool(),
+		BufferPool:   NewBufferPool(),
 		ErrorHandler: g.upstreamError,
 		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
@@ -155,11 +155,13 @@ const labelOther = "gateway " + metrics.RouteOther
 
 type principalKey struct{}
 
-// bufferPool recycles the 32 KiB copy buffers ReverseProxy would otherwise
-// allocate for every response body.
+// bufferPool is an httputil.BufferPool.
 type bufferPool struct{ p sync.Pool }
 
-func newBufferPool() *bufferPool {
+// NewBufferPool returns the gateway's ReverseProxy buffer pool: it
+// recycles the 32 KiB copy buffers ReverseProxy would otherwise allocate
+// for every response body.
+func NewBufferPool() httputil.BufferPool {
 	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
 }
 
