@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/oauth2"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
 const password = "correct horse battery"
@@ -81,7 +82,9 @@ func newEnv(t *testing.T) *env {
 	}
 	svc := admin.New(db, tree, admin.Options{Now: clk.Now, Log: log, LoginFailures: 3,
 		Keys: keys, Deliver: deliverHTTP, PublicURL: "http://gatehouse.test"})
-	provider := oauth2.New(oauth2.Config{Store: db, Tree: tree, Issuer: "http://gatehouse.test", Now: clk.Now, Log: log})
+	v := verify.New(db, tree, verify.Options{Now: clk.Now, Logger: log})
+	t.Cleanup(func() { v.Close() })
+	provider := oauth2.New(oauth2.Config{Store: db, Tree: tree, Verifier: v, Issuer: "http://gatehouse.test", Now: clk.Now, Log: log})
 	c, err := console.New(console.Config{OAuth2: provider, Admin: svc, Store: db, Keys: keys, PublicURL: "http://gatehouse.test", Log: log, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

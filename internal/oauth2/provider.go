@@ -26,8 +26,9 @@ const (
 type Config struct {
 	Store gatehouse.Store
 	Tree  *gatehouse.ResourceTree
-	// Verifier answers introspection for the credential kinds it knows and
-	// authenticates Bearer callers of /oauth2/introspect.
+	// Verifier (required) answers introspection for the credential kinds
+	// it knows, authenticates Bearer callers of /oauth2/introspect and
+	// tells the token endpoint whether an app's tenant is enabled.
 	Verifier *verify.Verifier
 	// Issuer is the public URL (GATEHOUSE_PUBLIC_URL), without a trailing
 	// slash: the metadata's issuer and the iss of authorization responses.

@@ -136,7 +136,9 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 		// something is confused, or is not who it claims to be.
 		return nil, invalidClient("a public client must not send a client secret")
 	}
-	found, disabled, err := p.tenantState(ctx, client.TenantID)
+	// The tenant's cached snapshot, the one that refuses the tenant's
+	// tokens: tenant changes invalidate it on every node.
+	found, disabled, err := p.v.TenantState(ctx, client.TenantID)
 	switch {
 	case err != nil:
 		return nil, err
@@ -146,23 +148,6 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 		return nil, invalidClient("the app's tenant is disabled")
 	}
 	return client, nil
-}
-
-// tenantState reports whether the tenant exists and is disabled: from the
-// verifier's cached tenant snapshot when there is a verifier (the one
-// that refuses a disabled tenant's tokens, invalidated by the same
-// changes on every node), else from the store.
-func (p *Provider) tenantState(ctx context.Context, id string) (found, disabled bool, err error) {
-	if p.v != nil {
-		return p.v.TenantState(ctx, id)
-	}
-	t, err := p.store.FindTenantByID(ctx, id)
-	if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-		return false, false, nil
-	} else if err != nil {
-		return false, false, fmt.Errorf("find tenant: %w", err)
-	}
-	return true, t.Disabled, nil
 }
 
 // clientCredentials extracts the client id and secret from the request.
