@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -75,13 +76,7 @@ func newTemplate(sc Scenario) (*template, error) {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: gatehouse-bench\r\n", sc.Method, u.RequestURI(), u.Host)
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range sc.Header {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(sc.Header)) {
 		for _, v := range sc.Header[k] {
 			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
 		}

@@ -175,48 +175,6 @@ func record(ctx context.Context, sc Scenario, l Load) (*recording, error) {
 	return rec, nil
 }
 
-// Sweep sends every body of sc exactly once, spread over the workers
-// (cache warming); it returns the number of failed requests and the first
-// failure.
-func Sweep(ctx context.Context, sc Scenario, concurrency int) (int64, error) {
-	tmpl, err := newTemplate(sc)
-	if err != nil {
-		return 0, err
-	}
-	var next atomic.Int64
-	var failed atomic.Int64
-	var firstMu sync.Mutex
-	var first error
-	var wg sync.WaitGroup
-	for i := 0; i < concurrency; i++ {
-		w := &worker{id: i, conn: conn{t: tmpl}}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer w.conn.close()
-			for ctx.Err() == nil {
-				k := int(next.Add(1) - 1)
-				if k >= len(sc.Bodies) {
-					return
-				}
-				if err := w.do(sc, sc.Bodies[k]); err != nil {
-					failed.Add(1)
-					firstMu.Lock()
-					if first == nil {
-						first = err
-					}
-					firstMu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return failed.Load(), err
-	}
-	return failed.Load(), first
-}
-
 func (w *worker) loop(ctx context.Context, sc Scenario, n int, stop, measuring *atomic.Bool) {
 	var body []byte
 	k := 0

@@ -279,7 +279,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		fmt.Fprintf(opts.Progress, "bench: %-12s warming the cache with %d tokens\n", sc.Name, len(t.many))
 		start := time.Now()
-		if err := t.warm(ctx, sc, opts.Concurrency); err != nil {
+		if err := t.warm(ctx); err != nil {
 			return nil, err
 		}
 		fmt.Fprintf(opts.Progress, "bench: %-12s warmed in %v\n", sc.Name, time.Since(start).Round(time.Millisecond))
@@ -583,15 +583,11 @@ func (t *target) close() {
 	}
 }
 
-// warm verifies every token once so that (c) measures a warm cache. In
-// process it asks the verifier directly (much faster than over HTTP, and
+// warm verifies every token once so that (c) measures a warm cache. It
+// asks the in-process verifier directly (much faster than over HTTP, and
 // it fills the same cache: entries are keyed by the token's hash, not by
-// the question).
-func (t *target) warm(ctx context.Context, sc Scenario, concurrency int) error {
-	if t.srv == nil {
-		_, err := Sweep(ctx, sc, concurrency)
-		return err
-	}
+// the question); (c) runs in-process only.
+func (t *target) warm(ctx context.Context) error {
 	errc := make(chan error, runtime.GOMAXPROCS(0)*2)
 	n := cap(errc)
 	for w := range n {
@@ -654,8 +650,7 @@ func startInProcess(ctx context.Context, opts *Options, upstream string, rep *Re
 	if err != nil {
 		return nil, err
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
+	key := randomBytes(32)
 	cfg := config.Default()
 	cfg.Addr = ln.Addr().String()
 	cfg.DatabaseURL = db
@@ -694,7 +689,7 @@ func startInProcess(ctx context.Context, opts *Options, upstream string, rep *Re
 }
 
 func (t *target) seed(ctx context.Context, s *server.Server, opts *Options, rep *Report) error {
-	slug := "bench-" + strings.ToLower(hex.EncodeToString(randomBytes(4)))
+	slug := "bench-" + hex.EncodeToString(randomBytes(4))
 	tenant, err := s.Admin.CreateTenant(ctx, slug, "gatehouse bench", gatehouse.PlanEnterprise)
 	if err != nil {
 		return fmt.Errorf("bench tenant: %w", err)
