@@ -5,8 +5,8 @@ import (
 	"database/sql"
 )
 
-// hotWrites and hotReads are the statements of token issuance (and of a
-// verification cache miss). On SQLite they are prepared once, at Open:
+// hotWrites and hotReads are the statements of token issuance and of a
+// verification cache miss. On SQLite they are prepared once, at Open:
 // modernc.org/sqlite parses an unprepared statement again on every call,
 // which cost client_credentials issuance a fifth of its time. database/sql
 // prepares a *sql.Stmt on each connection of its pool as the connection

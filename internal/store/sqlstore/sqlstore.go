@@ -382,7 +382,7 @@ func (db *DB) pin(ctx context.Context, d durability) (c *sql.Conn, done func(), 
 	if c, err = db.w.Conn(ctx); err != nil {
 		return nil, nil, err
 	}
-	if d != powerLoss || !db.d.syncPragma {
+	if d != powerLoss { // pinned only to record the level (onSync)
 		return c, func() { c.Close() }, nil
 	}
 	done = func() {

@@ -9,7 +9,8 @@ import (
 
 const tenantColumns = `id, slug, name, plan, disabled, created_at`
 
-// findTenantByIDSQL is FindTenantByID's query, run by every token request.
+// findTenantByIDSQL is FindTenantByID's query, run when the verifier's
+// tenant snapshot is not cached (a cold cache miss, a token request).
 const findTenantByIDSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE id = $1`
 
 // CreateTenant stores t, assigning ID and CreatedAt when empty.
