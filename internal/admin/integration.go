@@ -90,6 +90,14 @@ func (s *Service) integrationFrom(in IntegrationInput, i *gatehouse.Integration)
 		}
 		scopes, err := s.tree.NormalizeScopes(in.Resources)
 		if err != nil {
+			// The tree names its field "scopes"; an integration's is
+			// "resources" in the console's form and the API alike.
+			var ge *gatehouse.Error
+			if errors.As(err, &ge) && ge.Field == "scopes" {
+				renamed := *ge
+				renamed.Field = "resources"
+				return &renamed
+			}
 			return err
 		}
 		for _, sc := range scopes {
@@ -299,8 +307,7 @@ func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integ
 		Name:     i.Name,
 		Hash:     hash,
 		Hint:     token[:4] + "…",
-		ClientID: i.ID,
-		Scopes:   i.Scopes(),
+		ClientID: i.ID, // Scopes: the store's, read from the locked integration row
 		Secret:   s.keys.Seal([]byte(tokenSecret), TokenSecretAAD(hash)),
 	}
 	if err := s.store.IssueIntegrationToken(ctx, i.TenantID, i.ID, c, s.Now()); err != nil {

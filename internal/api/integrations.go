@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -104,18 +103,12 @@ func resourceInput(access string, resources []string) (all bool, custom []string
 	return false, nil, gatehouse.FieldError("resource_access", `resource_access must be "all" or "custom"`)
 }
 
-// integrationError gives every "no such integration" one answer and names
-// the API's field for resource errors. Security: another tenant's id must
-// be indistinguishable from one that does not exist.
+// integrationError gives every "no such integration" one answer.
+// Security: another tenant's id must be indistinguishable from one that
+// does not exist.
 func integrationError(err error) error {
 	if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 		return gatehouse.Errorf(gatehouse.ENOTFOUND, "no such integration")
-	}
-	var ge *gatehouse.Error
-	if errors.As(err, &ge) && ge.Field == "scopes" {
-		renamed := *ge
-		renamed.Field = "resources"
-		return &renamed
 	}
 	return err
 }

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -21,7 +20,6 @@ type integrationFormView struct {
 	Base
 	Edit   bool
 	ID     string // the integration being edited
-	Status string // its status (edit only)
 	Form   integrationForm
 	Errors *FormErrors
 	Tree   []*scopeNode
@@ -85,7 +83,7 @@ func (c *Console) renderIntegrationForm(w http.ResponseWriter, r *http.Request, 
 		Tab:    "info",
 	}
 	if i != nil {
-		v.Edit, v.ID, v.Status = true, i.ID, string(i.Status)
+		v.Edit, v.ID = true, i.ID
 		v.Title = msg("integration.edit.title")
 	} else {
 		v.Nonce = randomToken(16)
@@ -134,19 +132,7 @@ func readIntegrationForm(r *http.Request) (integrationForm, admin.IntegrationInp
 // integrationFormError turns an admin error into the form's messages (nil,
 // false when it is not the user's to fix).
 func (c *Console) integrationFormError(rq *request, err error) (int, *FormErrors, bool) {
-	return c.formErrorFor(rq, resourcesField(err), integrationFields)
-}
-
-// resourcesField renames the resource tree's "scopes" field to the form's
-// (and the API's) "resources".
-func resourcesField(err error) error {
-	var ge *gatehouse.Error
-	if errors.As(err, &ge) && ge.Field == "scopes" {
-		renamed := *ge
-		renamed.Field = "resources"
-		return &renamed
-	}
-	return err
+	return c.formErrorFor(rq, err, integrationFields)
 }
 
 // integrationCreate is Save on Add New Integration: the password first,

@@ -234,7 +234,7 @@ func sampleViews() map[string]viewModel {
 			Notifications: []notificationRow{{Message: `Integration "Shop <b>" has been authorized.`, Link: "/console/integrations/int_2", CreatedAt: now}},
 		},
 		"integration_form": &integrationFormView{
-			Base: base("integration.edit.title", "integrations"), Edit: true, ID: "int_1", Status: "inactive",
+			Base: base("integration.edit.title", "integrations"), Edit: true, ID: "int_1",
 			Form:   integrationForm{Name: "Shop <b>", Email: "a@b.test", CallbackURL: "http://x.test/cb", ResourceAccess: "custom", Resources: map[string]bool{"catalog": true}},
 			Errors: &FormErrors{Fields: map[string]string{"password": "wrong", "resources": "none"}}, Tree: scopeTree(tree.Roots(), map[string]bool{"catalog": true}), Tab: "api", Nonce: "n",
 		},

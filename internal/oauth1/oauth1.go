@@ -223,8 +223,9 @@ func (p *Provider) consumer(ctx context.Context, key string) (*gatehouse.Integra
 
 // verify checks the signature and then consumes the nonce.
 func (p *Provider) verify(ctx context.Context, r *http.Request, s *signed, consumerSecret, tokenSecret string) error {
-	if !checkSignature(r.Method, SignedURL(r, p.trusted), s.params, consumerSecret, tokenSecret) {
-		return problem(SignatureInvalid, "the signature does not match: check the consumer secret, the token secret and the URL signed ("+SignedURL(r, p.trusted)+")")
+	u := SignedURL(r, p.trusted)
+	if !checkSignature(r.Method, u, s.params, consumerSecret, tokenSecret) {
+		return problem(SignatureInvalid, "the signature does not match: check the consumer secret, the token secret and the URL signed ("+u+")")
 	}
 	expires := time.Unix(s.ts, 0).Add(p.skew)
 	err := p.store.ConsumeOnce(ctx, "oauth1-nonce:"+s.consumerKey, strconv.FormatInt(s.ts, 10)+":"+s.nonce, expires)
@@ -387,12 +388,12 @@ func (p *Provider) accessToken(w http.ResponseWriter, r *http.Request) error {
 
 // Authenticate checks an API call signed with a consumer and an access
 // token (RFC 5849 §3): parameters, timestamp window, consumer, the access
-// token (kind integration, of the consumer's integration, not revoked),
+// token (kind integration, of the consumer's integration),
 // the signature and the nonce. It returns the access token, which the
 // caller then verifies (verify.Request with Signed set) for scope, tenant
 // and IP.
 //
-// A refused call has a non-empty code (MALFORMED, UNKNOWN or REVOKED) and
+// A refused call has a non-empty code (MALFORMED or UNKNOWN) and
 // err a *Problem whose text may be shown to the caller. An empty code with
 // a non-nil err means the store could not answer: refuse with 503.
 func (p *Provider) Authenticate(r *http.Request) (accessToken string, code gatehouse.Code, err error) {

@@ -2,6 +2,7 @@ package oauth1
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -264,8 +265,4 @@ func parseForm(s string) (Params, error) {
 	return ps, nil
 }
 
-type formError struct{}
-
-func (formError) Error() string { return "oauth1: malformed form encoding" }
-
-var errBadForm error = formError{}
+var errBadForm = errors.New("oauth1: malformed form encoding")

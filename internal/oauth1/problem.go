@@ -24,7 +24,6 @@ const (
 	TokenRejected           = "token_rejected"
 	TokenUsed               = "token_used"
 	TokenExpired            = "token_expired"
-	TokenRevoked            = "token_revoked"
 	VerifierInvalid         = "verifier_invalid"
 )
 
@@ -61,13 +60,10 @@ func (p *Problem) Status() int {
 }
 
 // Code is the verification code the gateway answers for the problem: a
-// malformed request is MALFORMED, a revoked token REVOKED, anything else
-// that does not authenticate UNKNOWN.
+// malformed request is MALFORMED, anything else that does not
+// authenticate UNKNOWN (a revoked token is the verifier's REVOKED, after
+// the signature checked out).
 func (p *Problem) Code() gatehouse.Code {
-	switch p.Name {
-	case TokenRevoked:
-		return gatehouse.CodeRevoked
-	}
 	if p.Status() == http.StatusBadRequest {
 		return gatehouse.CodeMalformed
 	}
