@@ -351,6 +351,15 @@ func (s *Service) DismissNotifications(ctx context.Context, a Actor) error {
 // start the token exchange.
 func (s *Service) HandshakeExpiry() time.Duration { return s.handshakeExpiry }
 
+// HandshakeDeadline is when i's token exchange window closes; ok is false
+// when it is not waiting for one.
+func (s *Service) HandshakeDeadline(i *gatehouse.Integration) (deadline time.Time, ok bool) {
+	if i.Status != gatehouse.IntegrationPending || i.HandshakeAt == nil {
+		return time.Time{}, false
+	}
+	return i.HandshakeAt.Add(s.handshakeExpiry), true
+}
+
 // Keys returns the keyring that seals OAuth 1.0a secrets.
 func (s *Service) Keys() *secret.Keyring { return s.keys }
 

@@ -42,8 +42,7 @@ func (c *Console) integrationPage(w http.ResponseWriter, r *http.Request, rq *re
 	for _, d := range ds {
 		v.Deliveries = append(v.Deliveries, deliveryRowOf(d))
 	}
-	if i.HandshakeAt != nil && v.Integration.Status == "pending" {
-		by := i.HandshakeAt.Add(c.admin.HandshakeExpiry())
+	if by, ok := c.admin.HandshakeDeadline(i); ok {
 		v.ExchangeBy, v.Expired = &by, c.now().After(by)
 	}
 	return c.render(w, r, rq, http.StatusOK, "integration", v)

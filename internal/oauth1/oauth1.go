@@ -282,7 +282,7 @@ func (p *Provider) requestToken(w http.ResponseWriter, r *http.Request) error {
 	// integrator hears the plain reason even when something else is wrong
 	// too.
 	now := p.now()
-	deadline, ok := p.handshakeDeadline(i)
+	deadline, ok := p.admin.HandshakeDeadline(i)
 	switch {
 	case !ok:
 		return problem(ConsumerKeyRejected, "the integration is not waiting for a token exchange; activate or reauthorize it first")
@@ -306,15 +306,6 @@ func (p *Provider) requestToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeForm(w, http.StatusOK, "oauth_token="+token+"&oauth_token_secret="+tokenSecret+"&oauth_callback_confirmed=true")
 	return nil
-}
-
-// handshakeDeadline is when the integration's token exchange window
-// closes; ok is false when it is not waiting for one.
-func (p *Provider) handshakeDeadline(i *gatehouse.Integration) (time.Time, bool) {
-	if i.Status != gatehouse.IntegrationPending || i.HandshakeAt == nil {
-		return time.Time{}, false
-	}
-	return i.HandshakeAt.Add(p.admin.HandshakeExpiry()), true
 }
 
 func (p *Provider) accessToken(w http.ResponseWriter, r *http.Request) error {
