@@ -71,7 +71,6 @@ package middleware
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,12 +83,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
@@ -263,7 +262,7 @@ func (v *Verifier) Require(resource string) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			cred, code := credential(r)
 			if code != "" {
-				refuse(w, code, resource, "")
+				refuse(w, code, resource)
 				return
 			}
 			ans, err := v.Verify(r.Context(), Question{
@@ -283,7 +282,7 @@ func (v *Verifier) Require(resource string) func(http.Handler) http.Handler {
 				return
 			}
 			if !ans.Valid() {
-				refuse(w, ans.Code, resource, "")
+				refuse(w, ans.Code, resource)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, ans.Principal)))
@@ -306,8 +305,7 @@ func (v *Verifier) Verify(ctx context.Context, q Question) (Answer, error) {
 	if q.Credential == "" {
 		return Answer{Code: gatehouse.CodeMissing}, nil
 	}
-	// Read-only view of the string: no copy on the hot path.
-	h := sha256.Sum256(unsafe.Slice(unsafe.StringData(q.Credential), len(q.Credential)))
+	h := secret.Hash(q.Credential)
 	k := qkey{resource: q.Resource, ip: q.IP.Unmap(), client: q.ClientID}
 	if v.cache != nil {
 		if a := v.cache.get(&h, k); a != nil && v.usable(a, v.now().UnixNano()) {
@@ -459,12 +457,9 @@ func credential(r *http.Request) (string, gatehouse.Code) {
 }
 
 // refuse writes a refusal like the gateway's (SPEC §5).
-func refuse(w http.ResponseWriter, code gatehouse.Code, resource, message string) {
-	if message == "" {
-		message = code.Message()
-	}
+func refuse(w http.ResponseWriter, code gatehouse.Code, resource string) {
 	w.Header().Set("WWW-Authenticate", verify.BearerChallenge(code, resource))
-	writeError(w, code.Status(), string(code), message)
+	writeError(w, code.Status(), string(code), code.Message())
 }
 
 func writeError(w http.ResponseWriter, status int, code, message string) {

@@ -24,7 +24,6 @@ import (
 // fakeGatehouse speaks the contract of /api/v1/verify and
 // /api/v1/verify/events from a table of answers.
 type fakeGatehouse struct {
-	t      *testing.T
 	caller string
 
 	mu       sync.Mutex
@@ -36,8 +35,8 @@ type fakeGatehouse struct {
 	connects atomic.Int64
 }
 
-func newFake(t *testing.T) (*fakeGatehouse, *httptest.Server) {
-	f := &fakeGatehouse{t: t, caller: "caller-token", answers: map[string]verifyResponse{}}
+func newFake(t testing.TB) (*fakeGatehouse, *httptest.Server) {
+	f := &fakeGatehouse{caller: "caller-token", answers: map[string]verifyResponse{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/verify", f.verify)
 	mux.HandleFunc("GET /api/v1/verify/events", f.events)
@@ -534,8 +533,7 @@ func TestNew(t *testing.T) {
 }
 
 func BenchmarkVerifyHit(b *testing.B) {
-	f, srv := newFake(&testing.T{})
-	defer srv.Close()
+	f, srv := newFake(b)
 	f.set("gate_pat_0123456789abcdefghijklmnopqrstuv012345", valid("catalog.products"))
 	v, _ := New(Config{Endpoint: srv.URL, Token: "caller-token"})
 	q := Question{Credential: "gate_pat_0123456789abcdefghijklmnopqrstuv012345", Resource: "catalog.products",

@@ -157,15 +157,16 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		TrustedProxies: trusted,
 		Log:            log,
 	}))
-	verifyHandler := verify.Handler(s.Verifier, verify.HandlerOptions{
+	vopts := verify.HandlerOptions{
 		ServiceToken:   cfg.ServiceToken,
 		TrustedProxies: trusted,
 		Logger:         log,
-	})
+	}
+	verifyHandler := verify.Handler(s.Verifier, vopts)
 	// Every method: the handler answers 405 with Allow itself (a method
 	// pattern would leave GET to "/api/v1/"'s 404).
 	mux.Handle("/api/v1/verify", verifyHandler)
-	mux.Handle("/api/v1/verify/events", verify.EventsHandler(s.Verifier, st, verify.HandlerOptions{ServiceToken: cfg.ServiceToken, TrustedProxies: trusted, Logger: log}))
+	mux.Handle("/api/v1/verify/events", verify.EventsHandler(s.Verifier, st, vopts))
 	mux.Handle("/console/", con)
 	// OAuth 2.0 (SPEC §5): the authorization endpoint is a browser route
 	// (sessions, CSRF, login and consent pages) served by the console; the

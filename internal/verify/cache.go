@@ -251,10 +251,9 @@ func (c *cache) get(h *[32]byte, now int64) (e *entry, unknown bool) {
 	return nil, now < negDeadline
 }
 
+// put caches e; the caller checked that credentials are cached at all
+// (perShard > 0).
 func (c *cache) put(h *[32]byte, e *entry, epoch uint64) {
-	if c.perShard == 0 {
-		return
-	}
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -96,7 +96,8 @@ type Options struct {
 	// DefaultNegativeTTL, never longer than CacheTTL).
 	NegativeTTL time.Duration
 	// CacheSize bounds the number of cached credentials (default
-	// DefaultCacheSize). Negative disables the cache.
+	// DefaultCacheSize). Negative disables the credential cache (tenant
+	// snapshots stay cached; CacheTTL < 0 disables both).
 	CacheSize int
 	// FlushInterval is how often Run writes last-use times (default
 	// DefaultFlushInterval).
