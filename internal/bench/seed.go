@@ -2,16 +2,13 @@ package bench
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
 
 // insertRows is how many credentials one INSERT statement carries (8
@@ -27,20 +24,7 @@ const insertRows = 500
 // couples this set-up (not the measurement) to the credentials table's
 // columns; the verifier then reads them through the store like any other.
 func insertAPIKeys(ctx context.Context, databaseURL, tenantID string, n int) ([]string, error) {
-	driver, dsn, unix := "pgx", databaseURL, false
-	if !config.IsPostgres(databaseURL) {
-		p := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "sqlite:")
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return nil, err
-		}
-		q := url.Values{}
-		q.Add("_pragma", "busy_timeout(10000)")
-		q.Add("_pragma", "foreign_keys(1)")
-		q.Set("_txlock", "immediate")
-		driver, dsn, unix = "sqlite", "file:"+filepath.ToSlash(abs)+"?"+q.Encode(), true
-	}
-	db, err := sql.Open(driver, dsn)
+	db, unix, err := sqlstore.OpenRaw(databaseURL)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"embed"
 	"errors"
 	"io/fs"
@@ -103,6 +104,19 @@ func DataDir(databaseURL string) (string, error) {
 		return "", nil
 	}
 	return filepath.Dir(t.path), nil
+}
+
+// OpenRaw opens a plain database/sql pool on databaseURL's writer, read
+// as Open reads it (driver, DSN, pragmas), for bulk loads that bypass the
+// Store (gatehouse bench's seeding); unixTime says the schema stores times
+// as unix microseconds (SQLite).
+func OpenRaw(databaseURL string) (db *sql.DB, unixTime bool, err error) {
+	t, err := parseURL(databaseURL)
+	if err != nil {
+		return nil, false, err
+	}
+	db, err = sql.Open(t.d.driver, t.dsn)
+	return db, t.d.unixTime, err
 }
 
 // parseURL understands "sqlite:PATH", "sqlite://PATH", "postgres://…",
