@@ -72,14 +72,11 @@ const maxNonceLen = 255
 
 // Config configures a Provider.
 type Config struct {
-	// Store holds integrations, request tokens, credentials and consumed
-	// nonces (default: Admin.Store()).
-	Store gatehouse.Store
-	// Admin issues the access token at the end of the exchange
-	// (IssueIntegrationAccess) and knows the handshake expiry.
+	// Admin (required) issues the access token at the end of the exchange
+	// (IssueIntegrationAccess) and knows the handshake expiry; its store
+	// holds integrations, request tokens, credentials and consumed nonces,
+	// and its keyring opens sealed consumer and token secrets.
 	Admin *admin.Service
-	// Keys opens sealed consumer and token secrets (default: Admin.Keys()).
-	Keys *secret.Keyring
 	// TrustedProxies may set X-Forwarded-Proto (and X-Forwarded-For).
 	TrustedProxies []netip.Prefix
 	// Now is the clock (default time.Now).
@@ -106,19 +103,13 @@ type Provider struct {
 // New returns a Provider.
 func New(cfg Config) *Provider {
 	p := &Provider{
-		store:   cfg.Store,
+		store:   cfg.Admin.Store(),
 		admin:   cfg.Admin,
-		keys:    cfg.Keys,
+		keys:    cfg.Admin.Keys(),
 		trusted: cfg.TrustedProxies,
 		now:     cfg.Now,
 		log:     cfg.Log,
 		skew:    cfg.MaxSkew,
-	}
-	if p.store == nil && p.admin != nil {
-		p.store = p.admin.Store()
-	}
-	if p.keys == nil && p.admin != nil {
-		p.keys = p.admin.Keys()
 	}
 	if p.now == nil {
 		p.now = time.Now

@@ -119,9 +119,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	// OAuth 1.0a (seed 000, SPEC §5): Magento-compatible token endpoints
 	// and signed API calls through the gateway.
 	oauth1Provider := oauth1.New(oauth1.Config{
-		Store:          st,
 		Admin:          s.Admin,
-		Keys:           keys,
 		TrustedProxies: trusted,
 		Now:            now,
 		Log:            log,
