@@ -13,7 +13,8 @@
 // Signatures are HMAC-SHA1 or HMAC-SHA256; PLAINTEXT and RSA-SHA1 are
 // refused as unsupported, as Magento refuses them. Parameters come from
 // the Authorization header, the query and an
-// application/x-www-form-urlencoded body (§3.4.1.3.1). The base string
+// application/x-www-form-urlencoded body (§3.4.1.3.1); the protocol
+// parameters (oauth_*) from exactly one of them (§3.5). The base string
 // (§3.4.1) sorts parameters in byte order; Magento's PHP libraries sort
 // them with strnatcmp, so that order is accepted as a second try.
 //
@@ -140,7 +141,7 @@ var baseRequired = []string{"oauth_consumer_key", "oauth_signature", "oauth_sign
 // store: version, required parameters, signature method, value shapes and
 // the timestamp window.
 func (p *Provider) parse(r *http.Request, extra ...string) (*signed, error) {
-	ps, err := Collect(r)
+	ps, _, err := Collect(r)
 	if err != nil {
 		return nil, err
 	}
