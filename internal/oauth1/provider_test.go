@@ -575,10 +575,10 @@ func TestDeliverer(t *testing.T) {
 	form := url.Values{"oauth_consumer_key": {"k"}, "oauth_consumer_secret": {"s3cr3t"}, "store_base_url": {"https://g.test/"}, "oauth_verifier": {"v"}}
 	ctx := context.Background()
 
-	if status, err := NewDeliverer(false)(ctx, cb.URL+"/cb", form); err == nil || status != 0 {
+	if status, err := NewDeliverer(DeliverOptions{})(ctx, cb.URL+"/cb", form); err == nil || status != 0 {
 		t.Fatalf("http without allowHTTP: %d %v", status, err)
 	}
-	d := NewDeliverer(true)
+	d := NewDeliverer(DeliverOptions{Callbacks: admin.CallbackPolicy{AllowHTTP: true}})
 	if status, err := d(ctx, cb.URL+"/cb", form); err != nil || status != 200 {
 		t.Fatalf("loopback http: %d %v", status, err)
 	}
@@ -598,7 +598,8 @@ func TestDeliverer(t *testing.T) {
 	// and the error never carries the consumer secret.
 	tlsCB := httptest.NewTLSServer(http.NotFoundHandler())
 	defer tlsCB.Close()
-	if _, err := d(ctx, tlsCB.URL+"/s3cr3t", form); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+	private := NewDeliverer(DeliverOptions{Callbacks: admin.CallbackPolicy{AllowPrivate: true}})
+	if _, err := private(ctx, tlsCB.URL+"/s3cr3t", form); err == nil || err.Error() != "the callback could not be reached" {
 		t.Fatalf("untrusted TLS: %v", err)
 	}
 }

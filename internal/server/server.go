@@ -109,12 +109,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Logger:    log,
 	})
 	s.closers = append(s.closers, s.Verifier.Close)
+	callbacks := admin.CallbackPolicy{AllowHTTP: cfg.AllowHTTPCallbacks, AllowPrivate: cfg.AllowPrivateCallbacks}
 	s.Admin = admin.New(st, tree, admin.Options{
 		Now:       now,
 		Log:       log,
 		Keys:      keys,
-		Deliver:   oauth1.NewDeliverer(cfg.AllowHTTPCallbacks),
+		Deliver:   oauth1.NewDeliverer(oauth1.DeliverOptions{Callbacks: callbacks, Log: log}),
 		PublicURL: cfg.PublicURL,
+		Callbacks: callbacks,
 	})
 	// OAuth 1.0a (seed 000, SPEC §5): Magento-compatible token endpoints
 	// and signed API calls through the gateway.
