@@ -313,8 +313,14 @@ func TestGatewayOAuth1Transports(t *testing.T) {
 	pat, _ := e.Credential(verifytest.Cred{Tenant: e.Acme, User: e.Alice, Scopes: []string{"catalog"}})
 	req, _ := http.NewRequest("GET", srv.URL+"/rest/V1/products/x?oauth_token="+act.AccessToken, nil)
 	req.Header.Set("Authorization", "Bearer "+pat)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
-		t.Fatalf("bearer and oauth query: %v %v", resp, err)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 || (reply{body: string(b)}).code() != "MALFORMED" {
+			t.Fatalf("bearer and oauth query: %d %s", resp.StatusCode, b)
+		}
 	}
 	// A form body past 1 MiB that starts with protocol parameters cannot be
 	// signed: MALFORMED, saying why.
