@@ -368,7 +368,11 @@ func (s *Server) background(ctx context.Context) {
 			if err := s.Store.DeleteExpiredSessions(ctx, now); err != nil {
 				s.Log.Warn("prune sessions", "err", err)
 			}
-			if err := s.Store.PruneConsumed(ctx, now); err != nil {
+			// Security: single-use marks are forgotten an hour after they
+			// expire, not at once, so a node whose clock runs ahead cannot
+			// prune a mark that a node whose clock lags still relies on
+			// (an OAuth 1.0a nonce it would accept again).
+			if err := s.Store.PruneConsumed(ctx, now.Add(-time.Hour)); err != nil {
 				s.Log.Warn("prune consumed", "err", err)
 			}
 			if err := s.Store.PruneAuthCodes(ctx, now); err != nil {
