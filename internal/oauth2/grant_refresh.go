@@ -134,7 +134,7 @@ func (p *Provider) successors(client *gatehouse.Client, cred *gatehouse.Credenti
 func (p *Provider) reuse(ctx context.Context, client *gatehouse.Client, cred *gatehouse.Credential, scopes []string, now time.Time) (*tokenResponse, error) {
 	graceEnd := cred.RotatedAt.Add(RotationGrace)
 	if now.Before(graceEnd) {
-		err := p.store.ConsumeOnce(ctx, graceNamespace, cred.ID, graceEnd)
+		err := p.store.ConsumeOnce(ctx, graceNamespace, cred.ID, now, graceEnd)
 		if err == nil {
 			access, refresh := p.successors(client, cred, scopes, now)
 			if err := p.storeTokens(ctx, access, refresh); err != nil {

@@ -192,7 +192,7 @@ func TestSQLiteDurability(t *testing.T) {
 	if _, err := db.ConsumeAuthCode(ctx, []byte("no such code"), time.Now(), nil); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 		t.Fatalf("consume unknown code: %v", err)
 	}
-	if err := db.ConsumeOnce(ctx, "nonce", "n1", time.Now().Add(time.Hour)); err != nil {
+	if err := db.ConsumeOnce(ctx, "nonce", "n1", time.Now(), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ConsumeRequestToken(ctx, []byte("no such token"), time.Now()); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
