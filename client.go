@@ -116,6 +116,17 @@ func IsLoopbackHost(host string) bool {
 	return strings.HasPrefix(host, "127.")
 }
 
+// AppScopes returns scopes without manage. SPEC §9: an OAuth 2.0 app is
+// never granted manage, whatever its registration says (an app registered
+// before the rule may still list it), so every scope an app's token gets
+// passes through here.
+func AppScopes(scopes []string) []string {
+	if !slices.Contains(scopes, ScopeManage) {
+		return scopes
+	}
+	return slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == ScopeManage })
+}
+
 // Consent remembers that a user allowed an app some scopes in a tenant, so
 // the consent page is not shown again for the same or fewer scopes.
 type Consent struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
@@ -124,25 +125,47 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*Authorize
 }
 
 // requestedScopes turns a scope parameter into the scopes to grant: "all"
-// means every scope the client may have; anything else must be within them.
+// means every resource-tree scope the client may have (SPEC §3: never
+// manage or verify, which must be asked for by name); anything else must be
+// within the client's scopes. manage is never granted to an app (SPEC §9).
 func (p *Provider) requestedScopes(c *gatehouse.Client, param string) ([]string, error) {
 	fields := strings.Fields(param)
 	if len(fields) == 0 {
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "scope is required (resource ids, or all)")
 	}
-	for _, f := range fields {
-		if f == gatehouse.ScopeAll {
-			return c.Scopes, nil
-		}
-	}
 	scopes, err := p.tree.NormalizeScopes(fields)
 	if err != nil {
 		return nil, err
 	}
-	if !p.tree.Subset(scopes, c.Scopes) {
+	if slices.Contains(scopes, gatehouse.ScopeManage) {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "manage cannot be granted to an OAuth app")
+	}
+	allowed := gatehouse.AppScopes(c.Scopes)
+	if slices.Contains(scopes, gatehouse.ScopeAll) {
+		rest := without(scopes, gatehouse.ScopeAll)
+		if !p.tree.Subset(rest, allowed) {
+			return nil, gatehouse.Errorf(gatehouse.EINVALID, "the client may not request %s", strings.Join(rest, " "))
+		}
+		return p.expandAll(allowed, rest), nil
+	}
+	if !p.tree.Subset(scopes, allowed) {
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the client may not request %s", strings.Join(scopes, " "))
 	}
 	return scopes, nil
+}
+
+// expandAll is what a request for "all" (plus the scopes in rest) grants
+// an app allowed allowed: its resource-tree scopes (SPEC §3: "all" never
+// includes manage or verify), and rest.
+func (p *Provider) expandAll(allowed, rest []string) []string {
+	out := slices.DeleteFunc(slices.Clone(allowed), func(s string) bool {
+		return s == gatehouse.ScopeManage || s == gatehouse.ScopeVerify
+	})
+	out = append(out, rest...)
+	if n, err := p.tree.NormalizeScopes(out); err == nil {
+		return n
+	}
+	return out
 }
 
 // ConsentCovers reports whether the user already allowed the client at

@@ -41,11 +41,12 @@ func (p *Provider) grantCode(ctx context.Context, client *gatehouse.Client, form
 		if err := p.checkCode(ctx, client, ac, form, now); err != nil {
 			return nil, err
 		}
-		access := p.newAccess(client, ac.UserID, ac.GrantID, ac.Scopes, now)
+		scopes := gatehouse.AppScopes(ac.Scopes) // SPEC §9: never manage
+		access := p.newAccess(client, ac.UserID, ac.GrantID, scopes, now)
 		creds := []*gatehouse.Credential{access.cred}
 		var refresh *issued
 		if client.AllowsGrant(gatehouse.GrantRefreshToken) {
-			rt := p.newRefresh(client, ac.UserID, ac.GrantID, ac.Scopes, now)
+			rt := p.newRefresh(client, ac.UserID, ac.GrantID, scopes, now)
 			refresh = &rt
 			creds = append(creds, rt.cred)
 		}

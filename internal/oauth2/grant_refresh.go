@@ -79,9 +79,11 @@ func (p *Provider) grantRefresh(ctx context.Context, client *gatehouse.Client, f
 	if err != nil {
 		return nil, err
 	}
+	// SPEC §9: a token issued before apps were refused manage loses it.
+	granted := gatehouse.AppScopes(cred.Scopes)
 	if scopes == nil {
-		scopes = cred.Scopes
-	} else if !p.tree.Subset(scopes, cred.Scopes) {
+		scopes = granted
+	} else if !p.tree.Subset(scopes, granted) {
 		return nil, invalidScope("the requested scope exceeds the scope originally granted")
 	}
 
@@ -124,7 +126,7 @@ func (p *Provider) grantRefresh(ctx context.Context, client *gatehouse.Client, f
 // replaces (RFC 6749 §6) and its CreatedAt (the enhanced-security window).
 func (p *Provider) successors(client *gatehouse.Client, cred *gatehouse.Credential, scopes []string, now time.Time) (access, refresh issued) {
 	access = p.newAccess(client, cred.UserID, cred.GrantID, scopes, now)
-	refresh = p.newRefresh(client, cred.UserID, cred.GrantID, cred.Scopes, now)
+	refresh = p.newRefresh(client, cred.UserID, cred.GrantID, gatehouse.AppScopes(cred.Scopes), now)
 	refresh.cred.CreatedAt = cred.CreatedAt
 	return access, refresh
 }

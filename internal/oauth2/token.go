@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -290,6 +291,10 @@ func (p *Provider) scopeParam(form url.Values) ([]string, error) {
 	scopes, err := p.tree.NormalizeScopes(fields)
 	if err != nil {
 		return nil, invalidScope(gatehouse.ErrorMessage(err))
+	}
+	if slices.Contains(scopes, gatehouse.ScopeManage) {
+		// SPEC §9: an OAuth app is never granted manage.
+		return nil, invalidScope("manage cannot be granted to an OAuth app")
 	}
 	return scopes, nil
 }
