@@ -1,6 +1,7 @@
 package gatehouse
 
 import (
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -107,13 +108,20 @@ func ValidateRedirectURI(raw string) error {
 	return nil
 }
 
-// IsLoopbackHost reports whether host names the loopback interface.
+// IsLoopbackHost reports whether host (a URL's Hostname) names the
+// loopback interface: an IP literal in 127.0.0.0/8 or ::1 (RFC 8252 §7.3),
+// or the name localhost (§8.3 does not recommend it, but it is what
+// developers register; docs/decisions.md says why it is kept).
+//
+// Security: the host is parsed as an address, never matched as a prefix,
+// so 127.evil.example and 127.0.0.1.nip.io (public DNS names) are not
+// loopback. A zone (::1%lo) and IPv4-mapped forms are refused as well.
 func IsLoopbackHost(host string) bool {
-	switch strings.ToLower(host) {
-	case "localhost", "127.0.0.1", "::1":
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	return strings.HasPrefix(host, "127.")
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Zone() == "" && !a.Is4In6() && a.IsLoopback()
 }
 
 // AppScopes returns scopes without manage. SPEC §9: an OAuth 2.0 app is
