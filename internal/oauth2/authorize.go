@@ -40,6 +40,11 @@ type AuthorizeError struct {
 
 func (e *AuthorizeError) Error() string { return e.Code + ": " + e.Description }
 
+// MaxStateLen bounds the state parameter (RFC 6749 §4.1.1), which is
+// echoed in the redirect: 2 KiB is ample for a CSRF token or a signed
+// blob, and keeps a Location header small.
+const MaxStateLen = 2048
+
 // codeChallengeRE is RFC 7636 §4.2's code_challenge for S256: base64url of
 // a SHA-256 digest, 43 characters.
 var codeChallengeRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
@@ -82,6 +87,13 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*Authorize
 	req := &AuthorizeRequest{Client: client, Tenant: tenant, RedirectURI: redirect, State: q.Get("state"), Params: q}
 	fail := func(code, desc string) (*AuthorizeRequest, error) {
 		return nil, &AuthorizeError{Redirect: true, RedirectURL: p.errorRedirect(req, code, desc), Code: code, Description: desc}
+	}
+	if len(req.State) > MaxStateLen {
+		// Security: not echoed — a huge state would make the redirect's
+		// Location (and every log line carrying it) as large as the caller
+		// likes.
+		req.State = ""
+		return fail("invalid_request", fmt.Sprintf("state must be at most %d bytes", MaxStateLen))
 	}
 	for k, v := range q {
 		if len(v) > 1 {
