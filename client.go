@@ -161,3 +161,23 @@ type AuthCode struct {
 	CreatedAt     time.Time
 	UsedAt        *time.Time
 }
+
+// CodeRedemption is a token request's claim on an authorization code
+// (RFC 6749 §4.1.3), for Store.RedeemAuthCode: who presents it, what the
+// code must match, and the tokens to issue for it.
+type CodeRedemption struct {
+	Hash     []byte // SHA-256 of the presented code
+	TenantID string // the authenticated client's tenant
+	ClientID string // the authenticated client
+	// RedirectURI must equal the code's (the caller resolves one that
+	// RFC 6749 §3.1.2.3 lets the client omit).
+	RedirectURI string
+	// Challenge is BASE64URL(SHA-256(code_verifier)) (RFC 7636 §4.6), ""
+	// when no verifier was sent; it must equal the code's CodeChallenge.
+	Challenge string
+	Now       time.Time
+	// Issue are the credentials to store for a good code. The store binds
+	// each to the code: UserID and GrantID are the code's, Scopes the
+	// code's without manage (AppScopes).
+	Issue []*Credential
+}

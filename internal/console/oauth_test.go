@@ -392,7 +392,10 @@ func TestAuthorizeLoginConsentAllow(t *testing.T) {
 	cf.Set("decision", "allow")
 	res = b.post("/oauth2/authorize", cf)
 	code := wantCode(t, res, http.StatusSeeOther)
-	ac, err := f.e.store.ConsumeAuthCode(f.e.ctx, secret.HashBytes(code), f.e.clock.Now(), nil)
+	ac, err := f.e.store.RedeemAuthCode(f.e.ctx, &gatehouse.CodeRedemption{
+		Hash: secret.HashBytes(code), TenantID: f.e.tenantA.ID, ClientID: f.app.ID, RedirectURI: redirectURI,
+		Challenge: strings.Repeat("A", 43), Now: f.e.clock.Now(),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,9 @@ import (
 // Lock order. Every transaction that adds or revokes OAuth 2.0 credentials
 // takes its row locks in this order, so none waits for another in a
 // circle: the app (oauth_clients), the user's consent (oauth_consents), the
-// grant (oauth_grants), then credentials. On PostgreSQL the writers that
+// user's membership (memberships), an authorization code (oauth_codes),
+// the grant (oauth_grants), then credentials. No transaction of these
+// calls back into code that could use a second connection. On PostgreSQL the writers that
 // add credentials hold the first three while they insert, and the ones that
 // revoke take one of them before their revoking UPDATE, so a token added
 // concurrently is either seen by that UPDATE (READ COMMITTED gives each
@@ -76,24 +78,29 @@ func (db *DB) RevokeGrant(ctx context.Context, tenantID, grantID string, now tim
 		return fmt.Errorf("revoke grant: %w", gatehouse.FieldError("grant_id", "a grant id is required"))
 	}
 	return db.change(ctx, "revoke grant", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
-		// Mark the grant first: this waits for writers adding to it, and
-		// refuses those that come after.
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO oauth_grants (id, tenant_id, created_at, revoked_at) VALUES ($1, $2, $3, $3)
-			ON CONFLICT (id) DO UPDATE SET revoked_at = COALESCE(oauth_grants.revoked_at, excluded.revoked_at)
-			WHERE oauth_grants.tenant_id = excluded.tenant_id`,
-			grantID, tenantID, db.d.time(now))
-		if err != nil {
-			return nil, wrap("revoke grant", "grant", err)
-		}
-		rows, err := tx.QueryContext(ctx, `
-			UPDATE credentials SET revoked_at = $3
-			WHERE tenant_id = $1 AND grant_id = $2 AND revoked_at IS NULL
-			RETURNING id, hash`,
-			tenantID, grantID, db.d.time(now))
-		changes, err := credentialChanges(tenantID, rows, err)
-		return changes, wrap("revoke grant", "credential", err)
+		changes, err := db.revokeGrant(ctx, tx, tenantID, grantID, now)
+		return changes, wrap("revoke grant", "grant", err)
 	})
+}
+
+// revokeGrant is RevokeGrant in tx.
+func (db *DB) revokeGrant(ctx context.Context, tx *sql.Tx, tenantID, grantID string, now time.Time) ([]gatehouse.Change, error) {
+	// Mark the grant first: this waits for writers adding to it, and
+	// refuses those that come after.
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO oauth_grants (id, tenant_id, created_at, revoked_at) VALUES ($1, $2, $3, $3)
+		ON CONFLICT (id) DO UPDATE SET revoked_at = COALESCE(oauth_grants.revoked_at, excluded.revoked_at)
+		WHERE oauth_grants.tenant_id = excluded.tenant_id`,
+		grantID, tenantID, db.d.time(now))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `
+		UPDATE credentials SET revoked_at = $3
+		WHERE tenant_id = $1 AND grant_id = $2 AND revoked_at IS NULL
+		RETURNING id, hash`,
+		tenantID, grantID, db.d.time(now))
+	return credentialChanges(tenantID, rows, err)
 }
 
 // RotateRefreshToken marks the tenant's refresh token oldID rotated

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"crypto/rand"
 	"fmt"
 	"slices"
 	"strings"
@@ -327,76 +329,253 @@ func testConsents(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testAuthCodes(t *testing.T, s gatehouse.Store) {
-	ctx := t.Context()
+// codeFixture is a tenant with a member, an app the member consented to
+// and a way to issue and redeem its codes.
+type codeFixture struct {
+	t    *testing.T
+	s    gatehouse.Store
+	tn   *gatehouse.Tenant
+	user *gatehouse.User
+	app  *gatehouse.Client
+}
+
+func newCodeFixture(t *testing.T, s gatehouse.Store) *codeFixture {
 	tn := newTenant(t, s, "acme")
 	u := newUser(t, s, "ana@example.com")
+	newMember(t, s, tn.ID, u.ID, gatehouse.RoleAdmin)
 	app := newClient(t, s, tn.ID, "APIK-APP", nil)
-	code := &gatehouse.AuthCode{
+	must(t, s.SaveConsent(t.Context(), &gatehouse.Consent{TenantID: tn.ID, UserID: u.ID, ClientID: app.ID, Scopes: []string{"catalog"}}), "save consent")
+	return &codeFixture{t: t, s: s, tn: tn, user: u, app: app}
+}
+
+const testChallenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+// code stores a fresh code of the fixture's app and user, changed by mod.
+func (f *codeFixture) code(mod func(c *gatehouse.AuthCode)) *gatehouse.AuthCode {
+	f.t.Helper()
+	c := &gatehouse.AuthCode{
 		Hash:          randomHash(),
-		TenantID:      tn.ID,
-		ClientID:      app.ID,
-		UserID:        u.ID,
+		TenantID:      f.tn.ID,
+		ClientID:      f.app.ID,
+		UserID:        f.user.ID,
 		RedirectURI:   "https://app.example.com/callback?x=1",
 		Scopes:        []string{"sales.orders", "catalog"},
-		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-		GrantID:       "grant-1",
+		CodeChallenge: testChallenge,
+		GrantID:       "grant-" + rand.Text()[:8],
 		ExpiresAt:     base.Add(time.Minute),
 		CreatedAt:     base,
 	}
-	must(t, s.CreateAuthCode(ctx, code), "create code")
-	wantCode(t, s.CreateAuthCode(ctx, &gatehouse.AuthCode{Hash: code.Hash, TenantID: tn.ID, ClientID: app.ID, ExpiresAt: base}),
+	if mod != nil {
+		mod(c)
+	}
+	must(f.t, f.s.CreateAuthCode(f.t.Context(), c), "create code")
+	return c
+}
+
+// redemption is the right claim on c at now, issuing an access token.
+func (f *codeFixture) redemption(c *gatehouse.AuthCode, now time.Time) *gatehouse.CodeRedemption {
+	return &gatehouse.CodeRedemption{
+		Hash: c.Hash, TenantID: c.TenantID, ClientID: c.ClientID, RedirectURI: c.RedirectURI,
+		Challenge: c.CodeChallenge, Now: now,
+		Issue: []*gatehouse.Credential{{TenantID: c.TenantID, Kind: gatehouse.KindOAuth2Access, Hash: randomHash(), ClientID: c.ClientID}},
+	}
+}
+
+// grantCreds returns the stored credentials of the grant.
+func (f *codeFixture) grantCreds(grantID string) []*gatehouse.Credential {
+	f.t.Helper()
+	list, err := f.s.ListCredentials(f.t.Context(), f.tn.ID, gatehouse.CredentialFilter{IncludeRevoked: true})
+	must(f.t, err, "list credentials")
+	var out []*gatehouse.Credential
+	for _, c := range list {
+		if c.GrantID == grantID {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func testAuthCodes(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	f := newCodeFixture(t, s)
+	code := f.code(nil)
+	wantCode(t, s.CreateAuthCode(ctx, &gatehouse.AuthCode{Hash: code.Hash, TenantID: f.tn.ID, ClientID: f.app.ID, ExpiresAt: base}),
 		gatehouse.ECONFLICT, "create code with a taken hash")
-	wantCode(t, s.CreateAuthCode(ctx, &gatehouse.AuthCode{Hash: randomHash(), TenantID: "ten_missing", ClientID: app.ID, ExpiresAt: base}),
+	wantCode(t, s.CreateAuthCode(ctx, &gatehouse.AuthCode{Hash: randomHash(), TenantID: "ten_missing", ClientID: f.app.ID, ExpiresAt: base}),
 		gatehouse.ENOTFOUND, "create code of a missing tenant")
 
 	used := base.Add(10 * time.Second)
-	got, err := s.ConsumeAuthCode(ctx, code.Hash, used, nil)
-	must(t, err, "consume code")
+	r := f.redemption(code, used)
+	r.Issue[0].Scopes = []string{"ignored"} // the code's scopes win
+	got, err := s.RedeemAuthCode(ctx, r)
+	must(t, err, "redeem code")
 	want := *code
 	want.UsedAt = &used
 	if diff := cmp.Diff(&want, got); diff != "" {
-		t.Errorf("consumed code (-want +got):\n%s", diff)
+		t.Errorf("redeemed code (-want +got):\n%s", diff)
 	}
-	// A replay is ECONFLICT and still returns the code (with its grant and
-	// first use), so the caller can revoke what the first use issued.
-	got, err = s.ConsumeAuthCode(ctx, code.Hash, used.Add(time.Second), nil)
-	wantCode(t, err, gatehouse.ECONFLICT, "consume code twice")
+	// The token is stored, bound to the code.
+	tok, err := s.FindCredentialByHash(ctx, r.Issue[0].Hash)
+	must(t, err, "find issued token")
+	if tok.UserID != f.user.ID || tok.GrantID != code.GrantID || strings.Join(tok.Scopes, " ") != "catalog sales.orders" && strings.Join(tok.Scopes, " ") != "sales.orders catalog" {
+		t.Errorf("issued token = %+v, want the code's user, grant and scopes", tok)
+	}
+	// A replay is ECONFLICT, returns the code (with its first use) and
+	// revokes the grant in the same call.
+	got, err = s.RedeemAuthCode(ctx, f.redemption(code, used.Add(time.Second)))
+	wantCode(t, err, gatehouse.ECONFLICT, "redeem code twice")
 	if diff := cmp.Diff(&want, got); diff != "" {
 		t.Errorf("replayed code (-want +got):\n%s", diff)
 	}
-	got, err = s.ConsumeAuthCode(ctx, randomHash(), used, nil)
-	wantCode(t, err, gatehouse.ENOTFOUND, "consume unknown code")
+	if r := revokedAt(t, s, tok)[tok.ID]; r == nil || !r.Equal(used.Add(time.Second)) {
+		t.Errorf("a replay left the first redemption's token live (RevokedAt %v)", r)
+	}
+	got, err = s.RedeemAuthCode(ctx, f.redemption(&gatehouse.AuthCode{Hash: randomHash(), TenantID: f.tn.ID, ClientID: f.app.ID}, used))
+	wantCode(t, err, gatehouse.ENOTFOUND, "redeem unknown code")
 	if got != nil {
 		t.Errorf("unknown code returned %+v", got)
 	}
 
-	// The least a code can be.
-	bare := &gatehouse.AuthCode{Hash: randomHash(), TenantID: tn.ID, ClientID: app.ID, ExpiresAt: base.Add(time.Hour)}
-	must(t, s.CreateAuthCode(ctx, bare), "create bare code")
-	if bare.CreatedAt.IsZero() {
-		t.Error("create code did not assign CreatedAt")
-	}
-	got, err = s.ConsumeAuthCode(ctx, bare.Hash, used, nil)
-	must(t, err, "consume bare code")
-	if got.Scopes != nil || got.UserID != "" || got.CodeChallenge != "" || got.UsedAt == nil || !got.UsedAt.Equal(used) {
-		t.Errorf("bare code: %+v", got)
+	// Manage never reaches a token (SPEC §9), even from a code carrying it.
+	mc := f.code(func(c *gatehouse.AuthCode) { c.Scopes = []string{"catalog", gatehouse.ScopeManage} })
+	r = f.redemption(mc, used)
+	must(t, firstErr(s.RedeemAuthCode(ctx, r)), "redeem a code with manage")
+	if tok, _ := s.FindCredentialByHash(ctx, r.Issue[0].Hash); tok == nil || slices.Contains(tok.Scopes, gatehouse.ScopeManage) {
+		t.Errorf("token of a code with manage = %+v", tok)
 	}
 
 	// Pruning deletes expired codes, used or not, and keeps the others
 	// (a used code is kept until it expires, so a replay is recognised).
-	unused := &gatehouse.AuthCode{Hash: randomHash(), TenantID: tn.ID, ClientID: app.ID, ExpiresAt: base.Add(time.Minute)}
-	must(t, s.CreateAuthCode(ctx, unused), "create unused code")
+	unused := f.code(nil)
+	later := f.code(func(c *gatehouse.AuthCode) { c.ExpiresAt = base.Add(time.Hour) })
 	must(t, s.PruneAuthCodes(ctx, base.Add(time.Minute)), "prune at expiry")
-	_, err = s.ConsumeAuthCode(ctx, code.Hash, used, nil)
+	_, err = s.RedeemAuthCode(ctx, f.redemption(code, used))
 	wantCode(t, err, gatehouse.ECONFLICT, "used code kept until it expires")
 	must(t, s.PruneAuthCodes(ctx, base.Add(time.Minute+time.Microsecond)), "prune after expiry")
 	for _, c := range []*gatehouse.AuthCode{code, unused} {
-		_, err = s.ConsumeAuthCode(ctx, c.Hash, used, nil)
-		wantCode(t, err, gatehouse.ENOTFOUND, "consume pruned code")
+		_, err = s.RedeemAuthCode(ctx, f.redemption(c, used))
+		wantCode(t, err, gatehouse.ENOTFOUND, "redeem pruned code")
 	}
-	_, err = s.ConsumeAuthCode(ctx, bare.Hash, used, nil)
-	wantCode(t, err, gatehouse.ECONFLICT, "code not yet expired survives pruning")
+	must(t, firstErr(s.RedeemAuthCode(ctx, f.redemption(later, used))), "code not yet expired survives pruning")
+}
+
+func firstErr(_ *gatehouse.AuthCode, err error) error { return err }
+
+// testRedeemAuthCodeOtherClient: RFC 6749 §4.1.3 — a code presented by
+// another client (or tenant) is refused and changes nothing: an unused code
+// is not burnt, a used one's grant is not revoked.
+func testRedeemAuthCodeOtherClient(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	f := newCodeFixture(t, s)
+	other := newClient(t, s, f.tn.ID, "APIK-OTHER", nil)
+	b := newTenant(t, s, "bolt")
+	foreign := newClient(t, s, b.ID, "APIK-FOREIGN", nil)
+	claims := func(c *gatehouse.AuthCode) []*gatehouse.CodeRedemption {
+		r1 := f.redemption(c, base)
+		r1.ClientID, r1.Issue[0].ClientID = other.ID, other.ID
+		r2 := f.redemption(c, base)
+		r2.TenantID, r2.ClientID, r2.Issue[0].TenantID, r2.Issue[0].ClientID = b.ID, foreign.ID, b.ID, foreign.ID
+		r3 := f.redemption(c, base)
+		r3.TenantID, r3.Issue[0].TenantID = b.ID, b.ID // the right client id, in another tenant
+		return []*gatehouse.CodeRedemption{r1, r2, r3}
+	}
+
+	unused := f.code(nil)
+	for i, r := range claims(unused) {
+		got, err := s.RedeemAuthCode(ctx, r)
+		wantCode(t, err, gatehouse.EFORBIDDEN, fmt.Sprint("claim ", i, " on an unused code"))
+		if got != nil {
+			t.Errorf("claim %d on another client's code returned it: %+v", i, got)
+		}
+		if _, err := s.FindCredentialByHash(ctx, r.Issue[0].Hash); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+			t.Errorf("claim %d stored a token: %v", i, err)
+		}
+	}
+	must(t, firstErr(s.RedeemAuthCode(ctx, f.redemption(unused, base))), "its own client redeems the code")
+
+	used := f.code(nil)
+	r := f.redemption(used, base)
+	must(t, firstErr(s.RedeemAuthCode(ctx, r)), "redeem")
+	for i, claim := range claims(used) {
+		_, err := s.RedeemAuthCode(ctx, claim)
+		wantCode(t, err, gatehouse.EFORBIDDEN, fmt.Sprint("claim ", i, " on a used code"))
+	}
+	if got := revokedAt(t, s, r.Issue[0])[r.Issue[0].ID]; got != nil {
+		t.Errorf("another client's replay revoked the code's tokens at %v", got)
+	}
+}
+
+// testRedeemAuthCodeRefusals: a code whose checks fail is spent and issues
+// nothing; a failed insert commits nothing.
+func testRedeemAuthCodeRefusals(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	f := newCodeFixture(t, s)
+	for _, tt := range []struct {
+		name   string
+		code   func(c *gatehouse.AuthCode)
+		claim  func(r *gatehouse.CodeRedemption)
+		before func(c *gatehouse.AuthCode)
+	}{
+		{name: "expired", claim: func(r *gatehouse.CodeRedemption) { r.Now = base.Add(time.Minute) }},
+		{name: "other redirect URI", claim: func(r *gatehouse.CodeRedemption) { r.RedirectURI = "https://app.example.com/callback" }},
+		{name: "wrong challenge", claim: func(r *gatehouse.CodeRedemption) { r.Challenge = strings.Repeat("A", 43) }},
+		{name: "no verifier", claim: func(r *gatehouse.CodeRedemption) { r.Challenge = "" }},
+		{name: "verifier without challenge", code: func(c *gatehouse.AuthCode) { c.CodeChallenge = "" },
+			claim: func(r *gatehouse.CodeRedemption) { r.Challenge = testChallenge }},
+		{name: "revoked grant", before: func(c *gatehouse.AuthCode) { must(t, s.RevokeGrant(ctx, c.TenantID, c.GrantID, base), "revoke grant") }},
+		{name: "consent withdrawn", before: func(c *gatehouse.AuthCode) {
+			must(t, s.DeleteConsent(ctx, c.TenantID, c.UserID, c.ClientID, base), "delete consent")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := f.code(tt.code)
+			if tt.before != nil {
+				tt.before(c)
+			}
+			r := f.redemption(c, base)
+			if tt.claim != nil {
+				tt.claim(r)
+			}
+			got, err := s.RedeemAuthCode(ctx, r)
+			wantCode(t, err, gatehouse.EINVALID, "refused redemption")
+			if got == nil || got.GrantID != c.GrantID || got.UsedAt == nil {
+				t.Fatalf("refused redemption returned %+v, want the code, used", got)
+			}
+			if n := len(f.grantCreds(c.GrantID)); n != 0 {
+				t.Errorf("a refused redemption stored %d tokens", n)
+			}
+			// Spent: the right claim is now a replay.
+			_, err = s.RedeemAuthCode(ctx, f.redemption(c, base))
+			wantCode(t, err, gatehouse.ECONFLICT, "a refused code is spent")
+			if tt.name == "consent withdrawn" {
+				must(t, s.SaveConsent(ctx, &gatehouse.Consent{TenantID: f.tn.ID, UserID: f.user.ID, ClientID: f.app.ID}), "consent again")
+			}
+		})
+	}
+	t.Run("member removed", func(t *testing.T) {
+		c := f.code(nil)
+		must(t, s.RemoveMembership(ctx, f.tn.ID, f.user.ID, base), "remove membership")
+		_, err := s.RedeemAuthCode(ctx, f.redemption(c, base))
+		wantCode(t, err, gatehouse.EINVALID, "redeem a removed member's code")
+		newMember(t, s, f.tn.ID, f.user.ID, gatehouse.RoleAdmin)
+	})
+	t.Run("app deleted", func(t *testing.T) {
+		app := newClient(t, s, f.tn.ID, "APIK-GONE", nil)
+		c := f.code(func(c *gatehouse.AuthCode) { c.ClientID = app.ID })
+		must(t, s.DeleteClient(ctx, f.tn.ID, app.ID, base), "delete client")
+		_, err := s.RedeemAuthCode(ctx, f.redemption(c, base))
+		wantCode(t, err, gatehouse.EINVALID, "redeem a deleted app's code")
+	})
+	t.Run("failed insert", func(t *testing.T) {
+		// A duplicate hash makes the insert fail: nothing is committed.
+		dup := newCredential(t, s, f.tn.ID, nil)
+		c := f.code(nil)
+		r := f.redemption(c, base)
+		r.Issue[0].Hash = dup.Hash
+		_, err := s.RedeemAuthCode(ctx, r)
+		wantCode(t, err, gatehouse.ECONFLICT, "insert of a duplicate hash")
+		must(t, firstErr(s.RedeemAuthCode(ctx, f.redemption(c, base))), "a failed insert leaves the code unspent")
+	})
 }
 
 func testRevokeGrant(t *testing.T, s gatehouse.Store) {
@@ -589,25 +768,18 @@ func testRotatedAt(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-// testConcurrentConsumeAuthCode: 20 redemptions of one code yield exactly
-// one success and exactly one stored token; the 19 others are ECONFLICT
-// and get the code back.
-func testConcurrentConsumeAuthCode(t *testing.T, s gatehouse.Store) {
+// testConcurrentRedeemAuthCode: 20 redemptions of one code yield exactly
+// one success; the 19 others are replays (ECONFLICT, with the code), which
+// revoke the grant, so the one token stored does not survive either.
+func testConcurrentRedeemAuthCode(t *testing.T, s gatehouse.Store) {
 	ctx := t.Context()
-	tn := newTenant(t, s, "acme")
-	app := newClient(t, s, tn.ID, "APIK-APP", nil)
+	f := newCodeFixture(t, s)
 	for round := range 3 {
-		code := &gatehouse.AuthCode{Hash: randomHash(), TenantID: tn.ID, ClientID: app.ID,
-			GrantID: fmt.Sprint("grant-", round), ExpiresAt: time.Now().Add(time.Minute)}
-		must(t, s.CreateAuthCode(ctx, code), "create code")
+		code := f.code(nil)
 		got := make([]*gatehouse.AuthCode, 20)
 		errs := race(20, func(i int) error {
 			var err error
-			got[i], err = s.ConsumeAuthCode(ctx, code.Hash, base.Add(time.Duration(i)*time.Millisecond),
-				func(ac *gatehouse.AuthCode) ([]*gatehouse.Credential, error) {
-					return []*gatehouse.Credential{{TenantID: ac.TenantID, Kind: gatehouse.KindOAuth2Access,
-						Hash: randomHash(), ClientID: ac.ClientID, GrantID: ac.GrantID}}, nil
-				})
+			got[i], err = s.RedeemAuthCode(ctx, f.redemption(code, base.Add(time.Duration(i)*time.Millisecond)))
 			return err
 		})
 		if ok := count(t, errs, gatehouse.ECONFLICT); ok != 1 {
@@ -627,48 +799,32 @@ func testConcurrentConsumeAuthCode(t *testing.T, s gatehouse.Store) {
 				t.Errorf("round %d: redemption %d sees UsedAt %v, the winner set %v", round, i, c.UsedAt, first)
 			}
 		}
-		creds, err := s.ListCredentials(ctx, tn.ID, gatehouse.CredentialFilter{Kind: gatehouse.KindOAuth2Access})
-		must(t, err, "list tokens")
-		n := 0
-		for _, c := range creds {
-			if c.GrantID == code.GrantID {
-				n++
-			}
+		creds := f.grantCreds(code.GrantID)
+		if len(creds) != 1 {
+			t.Errorf("round %d: %d tokens stored for the code, want exactly 1", round, len(creds))
 		}
-		if n != 1 {
-			t.Errorf("round %d: %d tokens stored for the code, want exactly 1", round, n)
-		}
+		assertNoneLive(t, s, f.tn.ID, func(c *gatehouse.Credential) bool { return c.GrantID == code.GrantID }, "replayed code")
 	}
 }
 
-// testConsumeAuthCodeRefusal: when issue refuses, the code is spent anyway
-// and nothing is stored; when the insert fails, nothing is committed.
-func testConsumeAuthCodeRefusal(t *testing.T, s gatehouse.Store) {
-	ctx := t.Context()
-	tn := newTenant(t, s, "acme")
-	app := newClient(t, s, tn.ID, "APIK-APP", nil)
-	code := &gatehouse.AuthCode{Hash: randomHash(), TenantID: tn.ID, ClientID: app.ID, GrantID: "g-refused", ExpiresAt: base.Add(time.Minute)}
-	must(t, s.CreateAuthCode(ctx, code), "create code")
-	refusal := gatehouse.Errorf(gatehouse.EINVALID, "wrong verifier")
-	got, err := s.ConsumeAuthCode(ctx, code.Hash, base, func(*gatehouse.AuthCode) ([]*gatehouse.Credential, error) {
-		return nil, refusal
-	})
-	if err != refusal || got == nil || got.GrantID != "g-refused" {
-		t.Fatalf("refused redemption = %+v, %v; want the code and the refusal", got, err)
+// testConcurrentRedeemManyCodes redeems 24 distinct codes at once: every
+// one succeeds (no redemption waits for a connection it holds itself —
+// issue 12's pool exhaustion).
+func testConcurrentRedeemManyCodes(t *testing.T, s gatehouse.Store) {
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	f := newCodeFixture(t, s)
+	codes := make([]*gatehouse.AuthCode, 24)
+	for i := range codes {
+		codes[i] = f.code(nil)
 	}
-	_, err = s.ConsumeAuthCode(ctx, code.Hash, base, nil)
-	wantCode(t, err, gatehouse.ECONFLICT, "a refused code is spent")
-
-	// A duplicate hash makes the insert fail: the consumption rolls back.
-	dup := newCredential(t, s, tn.ID, nil)
-	second := &gatehouse.AuthCode{Hash: randomHash(), TenantID: tn.ID, ClientID: app.ID, GrantID: "g-dup", ExpiresAt: base.Add(time.Minute)}
-	must(t, s.CreateAuthCode(ctx, second), "create second code")
-	_, err = s.ConsumeAuthCode(ctx, second.Hash, base, func(ac *gatehouse.AuthCode) ([]*gatehouse.Credential, error) {
-		return []*gatehouse.Credential{{TenantID: ac.TenantID, Kind: gatehouse.KindOAuth2Access, Hash: dup.Hash, ClientID: ac.ClientID, GrantID: ac.GrantID}}, nil
+	errs := race(len(codes), func(i int) error {
+		_, err := s.RedeemAuthCode(ctx, f.redemption(codes[i], base))
+		return err
 	})
-	wantCode(t, err, gatehouse.ECONFLICT, "insert of a duplicate hash")
-	_, err = s.ConsumeAuthCode(ctx, second.Hash, base, nil)
-	must(t, err, "a failed insert leaves the code unspent")
+	if ok := count(t, errs, ""); ok != len(codes) {
+		t.Errorf("%d of %d distinct codes redeemed", ok, len(codes))
+	}
 }
 
 // testConcurrentRotate: 20 rotations of one refresh token yield exactly one
