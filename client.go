@@ -181,3 +181,18 @@ type CodeRedemption struct {
 	// code's without manage (AppScopes).
 	Issue []*Credential
 }
+
+// RefreshRotation is a public client's refresh request (RFC 6749 §6,
+// RFC 9700 §4.14.2), for Store.RotateRefreshToken.
+type RefreshRotation struct {
+	TenantID string // the authenticated client's tenant
+	ClientID string // the authenticated client
+	ID       string // the presented refresh token's credential ID
+	Now      time.Time
+	// Grace is how long after its rotation a refresh token still works
+	// (SPEC §9: a response lost on the way).
+	Grace time.Duration
+	// Next are the access token and the refresh token to issue. The store
+	// binds each to the presented token: UserID and GrantID are its.
+	Next []*Credential
+}

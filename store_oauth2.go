@@ -59,8 +59,23 @@ type OAuth2Store interface {
 	// records the grant as revoked: a credential added to it afterwards
 	// (CreateCredential, RotateRefreshToken, RedeemAuthCode) is ECONFLICT.
 	RevokeGrant(ctx context.Context, tenantID, grantID string, now time.Time) error
-	// RotateRefreshToken marks the refresh token oldID rotated (RotatedAt =
-	// now) and stores the credentials that replace it, in one transaction.
-	// A token already rotated or revoked is ECONFLICT and nothing is stored.
-	RotateRefreshToken(ctx context.Context, tenantID, oldID string, now time.Time, next []*Credential) error
+	// RotateRefreshToken exchanges a public client's refresh token for
+	// r.Next in one transaction whose checks are its own SQL. The grant
+	// has one live refresh token at any moment:
+	//   - a live token is marked rotated (RotatedAt = r.Now) and r.Next's
+	//     refresh token becomes its successor;
+	//   - a rotated token presented again within r.Grace of its rotation
+	//     while its successor is unused (never presented, so its response
+	//     was lost) replaces that successor: the successor is marked
+	//     rotated and r.Next's refresh token becomes the token's new
+	//     successor. Racing refreshes of one token thus serialise and end
+	//     with exactly one live successor;
+	//   - any other reuse (after the grace, or once the successor has been
+	//     used) is ECONFLICT and revokes the whole grant in the same
+	//     transaction (RFC 9700 §4.14.2).
+	// An unknown ID is ENOTFOUND; a token of another client or tenant is
+	// EFORBIDDEN; a revoked token, a revoked grant, a user no longer a
+	// member or without the consent, or a deleted app is EINVALID. In
+	// every refusal nothing is stored.
+	RotateRefreshToken(ctx context.Context, r *RefreshRotation) error
 }

@@ -127,6 +127,9 @@ func TestNeverManage(t *testing.T) {
 			noManage(t, "refresh", scopeOf(a))
 		})
 		t.Run("refresh of a token that holds manage", func(t *testing.T) {
+			if err := e.store.SaveConsent(e.ctx, &gatehouse.Consent{TenantID: e.tenant.ID, UserID: e.owner.UserID, ClientID: pub.ID, Scopes: []string{"all"}}); err != nil {
+				t.Fatal(err)
+			}
 			rt := secret.NewToken(gatehouse.KindOAuth2Refresh)
 			if err := e.store.CreateCredential(e.ctx, &gatehouse.Credential{
 				TenantID: e.tenant.ID, Kind: gatehouse.KindOAuth2Refresh, Hash: secret.HashBytes(rt), Hint: secret.Hint(rt),

@@ -72,7 +72,7 @@ func (db *DB) RedeemAuthCode(ctx context.Context, r *gatehouse.CodeRedemption) (
 			// or, replaying it, revoke what it issued.
 			return refuse(gatehouse.EFORBIDDEN, "the authorization code was issued to another client")
 		}
-		gone, err := db.lockCodeParents(ctx, tx, c)
+		gone, err := db.lockIssueParents(ctx, tx, c.TenantID, c.ClientID, c.UserID)
 		if err != nil {
 			return nil, wrap(op, "authorization code", err)
 		}
@@ -151,36 +151,6 @@ func (db *DB) RedeemAuthCode(ctx context.Context, r *gatehouse.CodeRedemption) (
 		return code, refusal
 	}
 	return code, nil
-}
-
-// lockCodeParents share-locks, in tx, the rows a redemption of c depends
-// on — the app, the user's consent, the user's membership — and reports
-// (gone) which of them no longer exists, "" when all do.
-func (db *DB) lockCodeParents(ctx context.Context, tx *sql.Tx, c *gatehouse.AuthCode) (gone string, err error) {
-	exists := func(query string, args ...any) (bool, error) {
-		var one int
-		err := tx.QueryRowContext(ctx, query+db.d.forShare, args...).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-	ok, err := exists(`SELECT 1 FROM oauth_clients WHERE tenant_id = $1 AND id = $2`, c.TenantID, c.ClientID)
-	if err != nil || !ok {
-		return "the app has been deleted", err
-	}
-	if c.UserID == "" {
-		return "", nil
-	}
-	ok, err = exists(`SELECT 1 FROM oauth_consents WHERE tenant_id = $1 AND user_id = $2 AND client_id = $3`, c.TenantID, c.UserID, c.ClientID)
-	if err != nil || !ok {
-		return "the user has withdrawn the consent", err
-	}
-	ok, err = exists(`SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2`, c.TenantID, c.UserID)
-	if err != nil || !ok {
-		return "the user who approved the request is no longer a member of the tenant", err
-	}
-	return "", nil
 }
 
 // PruneAuthCodes deletes the codes that expired before now, used or not.

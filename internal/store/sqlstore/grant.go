@@ -103,52 +103,158 @@ func (db *DB) revokeGrant(ctx context.Context, tx *sql.Tx, tenantID, grantID str
 	return credentialChanges(tenantID, rows, err)
 }
 
-// RotateRefreshToken marks the tenant's refresh token oldID rotated
-// (RotatedAt = now) and stores next (assigning IDs and CreatedAt as
-// CreateCredential does), in one transaction. The mark is a conditional
-// UPDATE, so of concurrent rotations of one token exactly one succeeds. A
-// token already rotated or revoked, or whose grant has been revoked, is
-// ECONFLICT and nothing is stored; an unknown oldID is ENOTFOUND.
-// Subscribers hear of the rotated token.
-func (db *DB) RotateRefreshToken(ctx context.Context, tenantID, oldID string, now time.Time, next []*gatehouse.Credential) error {
-	const op = "rotate refresh token"
-	scopes := make([]string, len(next))
-	for i, c := range next {
-		var err error
-		if scopes[i], err = prepareCredential(c); err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
-	}
-	return db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
-		var clientID, grantID string
-		var userID sql.NullString
-		err := tx.QueryRowContext(ctx,
-			`SELECT client_id, user_id, grant_id FROM credentials WHERE tenant_id = $1 AND id = $2`,
-			tenantID, oldID).Scan(&clientID, &userID, &grantID)
-		if err != nil {
-			return nil, wrap(op, "refresh token", err)
-		}
-		if err := db.lockCredentialParents(ctx, tx, tenantID, clientID, userID.String, grantID, now); err != nil {
-			return nil, wrap(op, "refresh token", err)
-		}
-		c := gatehouse.Change{TenantID: tenantID, CredentialID: oldID}
-		err = tx.QueryRowContext(ctx, `
-			UPDATE credentials SET rotated_at = $3
-			WHERE tenant_id = $1 AND id = $2 AND rotated_at IS NULL AND revoked_at IS NULL
-			RETURNING hash`,
-			tenantID, oldID, db.d.time(now)).Scan(&c.Hash)
+// lockIssueParents share-locks, in tx, the rows that issuing a token of
+// the app clientID for userID ("" for none) depends on — the app, the
+// user's consent and membership, in the Lock order — and reports (gone)
+// which of them no longer exists, "" when all do. Held to the end of tx,
+// the locks make DeleteClient, DeleteConsent and RemoveMembership wait, so
+// their revoking UPDATE sees the tokens tx adds.
+func (db *DB) lockIssueParents(ctx context.Context, tx *sql.Tx, tenantID, clientID, userID string) (gone string, err error) {
+	exists := func(query string, args ...any) (bool, error) {
+		var one int
+		err := tx.QueryRowContext(ctx, query+db.d.forShare, args...).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("%s: %w", op,
-				gatehouse.Errorf(gatehouse.ECONFLICT, "refresh token already rotated or revoked"))
+			return false, nil
 		}
+		return err == nil, err
+	}
+	ok, err := exists(`SELECT 1 FROM oauth_clients WHERE tenant_id = $1 AND id = $2`, tenantID, clientID)
+	if err != nil || !ok {
+		return "the app has been deleted", err
+	}
+	if userID == "" {
+		return "", nil
+	}
+	ok, err = exists(`SELECT 1 FROM oauth_consents WHERE tenant_id = $1 AND user_id = $2 AND client_id = $3`, tenantID, userID, clientID)
+	if err != nil || !ok {
+		return "the user has withdrawn the consent", err
+	}
+	ok, err = exists(`SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID)
+	if err != nil || !ok {
+		return "the user who authorized the app is no longer a member of the tenant", err
+	}
+	return "", nil
+}
+
+// RotateRefreshToken exchanges a public client's refresh token (see
+// gatehouse.OAuth2Store). In one transaction: the token's parents are
+// share-locked and checked, its grant row locked — so every rotation of
+// one grant waits for the one before it, on PostgreSQL on that row, on
+// SQLite for the single writer — and the token's state read afresh (READ
+// COMMITTED gives each statement a new snapshot) before anything is
+// decided. Subscribers hear of the token marked rotated.
+func (db *DB) RotateRefreshToken(ctx context.Context, r *gatehouse.RefreshRotation) error {
+	const op = "rotate refresh token"
+	var (
+		refusal  error
+		conflict bool
+	)
+	refuse := func(code, format string, args ...any) ([]gatehouse.Change, error) {
+		refusal = fmt.Errorf("%s: %w", op, gatehouse.Errorf(code, format, args...))
+		return nil, nil
+	}
+	now := normTime(r.Now)
+	err := db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
+		var (
+			kind, clientID, grantID string
+			userID                  sql.NullString
+		)
+		err := tx.QueryRowContext(ctx,
+			`SELECT kind, client_id, user_id, grant_id FROM credentials WHERE tenant_id = $1 AND id = $2`,
+			r.TenantID, r.ID).Scan(&kind, &clientID, &userID, &grantID)
 		if err != nil {
 			return nil, wrap(op, "refresh token", err)
 		}
-		for i, n := range next {
-			if err := db.insertCredential(ctx, tx, op, n, scopes[i]); err != nil {
+		if kind != string(gatehouse.KindOAuth2Refresh) || clientID != r.ClientID || grantID == "" {
+			// RFC 6749 §6: the token must have been issued to this client.
+			return refuse(gatehouse.EFORBIDDEN, "the refresh token was issued to another client")
+		}
+		gone, err := db.lockIssueParents(ctx, tx, r.TenantID, clientID, userID.String)
+		if err != nil {
+			return nil, wrap(op, "refresh token", err)
+		}
+		if gone != "" {
+			return refuse(gatehouse.EINVALID, "%s", gone)
+		}
+		res, err := db.execTx(ctx, tx, upsertGrantSQL, grantID, r.TenantID, db.d.time(now))
+		if err := mustAffect(res, err); errors.Is(err, sql.ErrNoRows) {
+			return refuse(gatehouse.EINVALID, "the grant has been revoked")
+		} else if err != nil {
+			return nil, wrap(op, "grant", err)
+		}
+		// The grant is locked: the state read now is the last committed.
+		state := func(id string) (rotated, revoked dbTime, successor sql.NullString, err error) {
+			err = tx.QueryRowContext(ctx, `
+				SELECT rotated_at, revoked_at, successor_id FROM credentials
+				WHERE tenant_id = $1 AND id = $2`+db.d.forUpdate, r.TenantID, id).Scan(&rotated, &revoked, &successor)
+			return
+		}
+		rotated, revoked, successor, err := state(r.ID)
+		if err != nil {
+			return nil, wrap(op, "refresh token", err)
+		}
+		if revoked.Valid {
+			return refuse(gatehouse.EINVALID, "the refresh token has been revoked")
+		}
+		target := r.ID // the token this exchange retires
+		if rotated.Valid {
+			live := false
+			if successor.Valid && now.Before(rotated.Time.Add(r.Grace)) {
+				// SPEC §9: a response lost on the way. Honoured only while
+				// the successor it carried has never been presented.
+				srot, srev, _, err := state(successor.String)
+				if err != nil {
+					return nil, wrap(op, "refresh token", err)
+				}
+				live = !srot.Valid && !srev.Valid
+			}
+			if !live {
+				// Security: RFC 9700 §4.14.2 — a rotated token used again
+				// means it leaked (or the client is broken); nobody can
+				// tell which copy is legitimate, so the whole grant goes.
+				conflict = true
+				changes, err := db.revokeGrant(ctx, tx, r.TenantID, grantID, now)
+				return changes, wrap(op, "grant", err)
+			}
+			target = successor.String
+		}
+		var next string
+		for _, c := range r.Next {
+			c.UserID, c.GrantID = userID.String, grantID
+			joined, err := prepareCredential(c)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+			if c.Kind == gatehouse.KindOAuth2Refresh {
+				next = c.ID
+			}
+			if err := db.insertCredential(ctx, tx, op, c, joined); err != nil {
 				return nil, err
 			}
 		}
-		return []gatehouse.Change{c}, nil
+		ch := gatehouse.Change{TenantID: r.TenantID, CredentialID: target}
+		err = tx.QueryRowContext(ctx, `
+			UPDATE credentials SET rotated_at = $3, successor_id = $4
+			WHERE tenant_id = $1 AND id = $2 AND rotated_at IS NULL AND revoked_at IS NULL
+			RETURNING hash`, r.TenantID, target, db.d.time(now), nullString(next)).Scan(&ch.Hash)
+		if err != nil {
+			return nil, wrap(op, "refresh token", err)
+		}
+		if target != r.ID {
+			// The presented token's successor is now the new one; its
+			// grace still runs from its own rotation.
+			if _, err := tx.ExecContext(ctx, `UPDATE credentials SET successor_id = $3 WHERE tenant_id = $1 AND id = $2`,
+				r.TenantID, r.ID, nullString(next)); err != nil {
+				return nil, wrap(op, "refresh token", err)
+			}
+		}
+		return []gatehouse.Change{ch}, nil
 	})
+	switch {
+	case err != nil:
+		return err
+	case conflict:
+		return fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.ECONFLICT, "the refresh token was already used; the grant is revoked"))
+	}
+	return refusal
 }
