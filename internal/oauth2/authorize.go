@@ -114,6 +114,10 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*Authorize
 	if tenant.Disabled {
 		return fail("access_denied", "the tenant is disabled")
 	}
+	if tenant.Plan != gatehouse.PlanEnterprise {
+		// Seed 002: OAuth apps are available on the Enterprise plan.
+		return fail("unauthorized_client", "OAuth apps are available on the Enterprise plan, which the app's tenant is not on")
+	}
 	scopes, err := p.requestedScopes(client, q.Get("scope"))
 	if err != nil {
 		return fail("invalid_scope", gatehouse.ErrorMessage(err))
