@@ -1,8 +1,12 @@
 package oauth2_test
 
 import (
+	"context"
+	"errors"
 	"net/url"
 	"testing"
+
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -36,6 +40,26 @@ func TestCodeBoundToClient(t *testing.T) {
 			// The code is not burnt: its own client still redeems it.
 			at, _ := wantTokens(t, e.exchange(victim, vsec, code, verifier))
 			e.wantCode(at, victim.ID, gatehouse.CodeValid)
+		})
+		t.Run("golang.org/x/oauth2 as the other client", func(t *testing.T) {
+			ctx := context.WithValue(e.ctx, oauth2.HTTPClient, e.http)
+			conf := func(id, sec string, style oauth2.AuthStyle) *oauth2.Config {
+				return &oauth2.Config{ClientID: id, ClientSecret: sec, RedirectURL: redirectURI,
+					Endpoint: oauth2.Endpoint{TokenURL: e.srv.URL + "/oauth2/token", AuthStyle: style}}
+			}
+			code := e.code(victim, e.owner.UserID, "catalog", challenge)
+			for _, c := range []*oauth2.Config{conf(attacker.ID, asec, oauth2.AuthStyleInHeader), conf(public.ID, "", oauth2.AuthStyleInParams)} {
+				_, err := c.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+				var re *oauth2.RetrieveError
+				if !errors.As(err, &re) || re.ErrorCode != "invalid_grant" {
+					t.Fatalf("%s redeemed another client's code: %v", c.ClientID, err)
+				}
+			}
+			tok, err := conf(victim.ID, vsec, oauth2.AuthStyleInHeader).Exchange(ctx, code, oauth2.VerifierOption(verifier))
+			if err != nil {
+				t.Fatalf("the code's own client: %v", err)
+			}
+			e.wantCode(tok.AccessToken, victim.ID, gatehouse.CodeValid)
 		})
 		t.Run("its own client's replay still revokes", func(t *testing.T) {
 			code := e.code(victim, e.owner.UserID, "catalog", challenge)
