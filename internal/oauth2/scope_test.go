@@ -149,6 +149,23 @@ func TestNeverManage(t *testing.T) {
 			wantTokens(t, a)
 			noManage(t, "second public refresh", scopeOf(a))
 		})
+		t.Run("an access token issued with manage", func(t *testing.T) {
+			// Issued before the rule: it keeps its other scopes, never manage.
+			at := secret.NewToken(gatehouse.KindOAuth2Access)
+			exp := e.clock.Now().Add(time.Hour)
+			if err := e.store.CreateCredential(e.ctx, &gatehouse.Credential{
+				TenantID: e.tenant.ID, Kind: gatehouse.KindOAuth2Access, Hash: secret.HashBytes(at), Hint: secret.Hint(at),
+				UserID: e.owner.UserID, ClientID: c.ID, Scopes: legacy, ExpiresAt: &exp, CreatedAt: e.clock.Now(),
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if res, _ := e.v.Verify(e.ctx, verifyReq(at, c.ID, gatehouse.ScopeManage)); res.Code != gatehouse.CodeInsufficientScope {
+				t.Errorf("legacy token with manage, checked for manage: %s", res.Code)
+			}
+			if res, _ := e.v.Verify(e.ctx, verifyReq(at, c.ID, "catalog")); res.Code != gatehouse.CodeValid {
+				t.Errorf("legacy token with manage, checked for catalog: %s", res.Code)
+			}
+		})
 		t.Run("client_credentials", func(t *testing.T) {
 			wantError(t, e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"manage"}}, c.ID, sec), 400, "invalid_scope")
 			for _, scope := range []string{"", "all", "catalog"} {

@@ -366,6 +366,11 @@ func (v *Verifier) check(e *entry, req *Request, now time.Time) gatehouse.Code {
 	if req.Resource != "" && !v.tree.Grants(*e.scopes, req.Resource) {
 		return gatehouse.CodeInsufficientScope
 	}
+	if req.Resource == gatehouse.ScopeManage && e.kind.Kind() == gatehouse.KindOAuth2Access {
+		// SPEC §9: an OAuth app is never granted manage, not even by a
+		// token issued before the rule whose scopes still name it.
+		return gatehouse.CodeInsufficientScope
+	}
 	return gatehouse.CodeValid
 }
 
