@@ -128,3 +128,7 @@ func (s *Service) revoke(ctx context.Context, a Actor, id string, kind gatehouse
 	}
 	return s.audit(ctx, a, action, c.ID+" "+c.Name)
 }
+
+// DefaultMaxTokensPerUser is how many live personal access tokens a user
+// may hold in a tenant unless Options.MaxTokensPerUser says otherwise.
+const DefaultMaxTokensPerUser = 100

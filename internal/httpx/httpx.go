@@ -12,8 +12,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -92,6 +94,7 @@ func WriteJSONError(w http.ResponseWriter, r *http.Request, log *slog.Logger, er
 	var ge *gatehouse.Error
 	if errors.As(err, &ge) {
 		detail.Field = ge.Field
+		SetRetryAfter(w.Header(), ge.RetryAfter)
 	}
 	if status >= 500 && log != nil {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -100,6 +103,15 @@ func WriteJSONError(w http.ResponseWriter, r *http.Request, log *slog.Logger, er
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 	}
 	WriteJSON(w, status, ErrorBody{detail})
+}
+
+// SetRetryAfter sets Retry-After (RFC 9110 §10.2.3) to d in whole
+// seconds, rounded up; d <= 0 sets nothing.
+func SetRetryAfter(h http.Header, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	h.Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 }
 
 // Header values every response shares. They are assigned to the header map
