@@ -129,6 +129,10 @@ type Actor struct {
 	Role     gatehouse.Role // the user's role in TenantID
 	IP       string         // client address, "" outside HTTP
 	Operator bool           // the platform operator (CLI): every right in every tenant
+	// Via is the credential the actor authenticated with (the management
+	// API's bearer token); nil for a console session or the operator. What
+	// such an actor creates is bounded by it (see delegate.go).
+	Via *Via
 }
 
 // OperatorName is the audit actor of operations run from the command line.

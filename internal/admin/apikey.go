@@ -40,6 +40,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Actor, in APIKeyInput) (*g
 	if err != nil {
 		return nil, "", err
 	}
+	if err := s.CheckDelegation(a, "scopes", scopes, exp); err != nil {
+		return nil, "", err
+	}
 	return s.issue(ctx, a, &gatehouse.Credential{
 		TenantID:  a.TenantID,
 		Kind:      gatehouse.KindAPIKey,

@@ -41,6 +41,9 @@ func (s *Service) CreatePAT(ctx context.Context, a Actor, in PATInput) (*gatehou
 	if err != nil {
 		return nil, "", err
 	}
+	if err := s.CheckDelegation(a, "scopes", scopes, exp); err != nil {
+		return nil, "", err
+	}
 	return s.issue(ctx, a, &gatehouse.Credential{
 		TenantID:  a.TenantID,
 		Kind:      gatehouse.KindPAT,

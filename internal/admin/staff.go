@@ -41,6 +41,9 @@ func (s *Service) GenerateStaffToken(ctx context.Context, a Actor, userID string
 	if err != nil {
 		return nil, "", err
 	}
+	if err := s.CheckDelegation(a, "scopes", scopes, exp); err != nil {
+		return nil, "", err
+	}
 	if _, err := s.liveStaffToken(ctx, a.TenantID, userID); err == nil {
 		return nil, "", errStaffTokenExists
 	} else if !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {

@@ -80,6 +80,9 @@ func checkGrant(a Actor, role gatehouse.Role) error {
 	if role == gatehouse.RoleOwner && !a.Operator && a.Role != gatehouse.RoleOwner {
 		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may make owners")
 	}
+	if role == gatehouse.RoleOwner {
+		return checkOwnerGrant(a)
+	}
 	return nil
 }
 

@@ -164,7 +164,13 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (admin.Ac
 				ipText = ip.String()
 			}
 			// Non-members (removed since the token was made) are EFORBIDDEN.
-			return h.admin.ActorFor(r.Context(), p.TenantID, p.Subject, ipText)
+			a, err := h.admin.ActorFor(r.Context(), p.TenantID, p.Subject, ipText)
+			if err != nil {
+				return admin.Actor{}, err
+			}
+			// SPEC §9: what the token creates is bounded by what it holds.
+			a.Via = admin.ViaPrincipal(p)
+			return a, nil
 		}
 	}
 	return admin.Actor{}, authError(w, code)
