@@ -26,6 +26,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"AllowListLimit", testConcurrentAllowList},
 		{"CreateSameHash", testConcurrentCreateSameHash},
 		{"CreateSomeBad", testConcurrentCreateSomeBad},
+		{"CredentialLimit", testConcurrentCredentialLimit},
 		{"RevokeAndTouch", testConcurrentRevokeAndTouch},
 		{"ConsumeAuthCode", testConcurrentConsumeAuthCode},
 		{"RotateRefreshToken", testConcurrentRotate},

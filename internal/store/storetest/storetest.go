@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"DeleteCredential", testDeleteCredential},
 		{"HashUnique", testHashUnique},
 		{"OneLiveStaffToken", testOneLiveStaffToken},
+		{"CredentialLimit", testCredentialLimit},
 		{"TouchCredentials", testTouchCredentials},
 		{"TenantIsolation", testTenantIsolation},
 		{"AllowList", testAllowList},
