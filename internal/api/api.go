@@ -263,6 +263,19 @@ func badRequest(msg string) error {
 	return &httpx.StatusError{Status: http.StatusBadRequest, Code: "bad_request", Message: msg}
 }
 
+// checkText applies gatehouse.CheckText to pairs of field name and value
+// (nil: absent), for the names the admin layer below does not check.
+func checkText(pairs ...any) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if s, _ := pairs[i+1].(*string); s != nil {
+			if err := gatehouse.CheckText(pairs[i].(string), *s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // list is the envelope of every collection: {"items":[…]}.
 type list[T any] struct {
 	Items []T `json:"items"`

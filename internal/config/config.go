@@ -39,6 +39,9 @@ type Config struct {
 	CacheTTL           time.Duration // GATEHOUSE_CACHE_TTL, how long a verification result is cached
 	LogLevel           string        // GATEHOUSE_LOG_LEVEL: debug, info, warn, error
 	Demo               bool
+
+	// Management API limits (issue 11).
+	MaxTokensPerUser int // GATEHOUSE_MAX_TOKENS_PER_USER: live PATs per user per tenant (API keys per tenant: 10×)
 }
 
 // Default returns the built-in defaults.
@@ -47,6 +50,8 @@ func Default() Config {
 		Addr:     "127.0.0.1:8080",
 		CacheTTL: 5 * time.Second,
 		LogLevel: "info",
+
+		MaxTokensPerUser: 100,
 	}
 }
 
@@ -82,6 +87,14 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 			errs = append(errs, fmt.Errorf("GATEHOUSE_CACHE_TTL: %q is not a duration", v))
 		}
 		c.CacheTTL = d
+	}
+	// Management API limits.
+	if v := getenv("GATEHOUSE_MAX_TOKENS_PER_USER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("GATEHOUSE_MAX_TOKENS_PER_USER: %q is not a whole number", v))
+		}
+		c.MaxTokensPerUser = n
 	}
 	return errors.Join(errs...)
 }
@@ -133,6 +146,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.MaxTokensPerUser < 1 || c.MaxTokensPerUser > 100_000 {
+		errs = append(errs, fmt.Errorf("max tokens per user %d: want 1 to 100000", c.MaxTokensPerUser))
 	}
 	if c.ServiceToken != "" && len(c.ServiceToken) < 32 {
 		errs = append(errs, errors.New("service token: at least 32 characters"))

@@ -115,6 +115,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Keys:      keys,
 		Deliver:   oauth1.NewDeliverer(cfg.AllowHTTPCallbacks),
 		PublicURL: cfg.PublicURL,
+
+		MaxTokensPerUser: cfg.MaxTokensPerUser,
 	})
 	// OAuth 1.0a (seed 000, SPEC §5): Magento-compatible token endpoints
 	// and signed API calls through the gateway.
