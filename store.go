@@ -19,6 +19,7 @@ import (
 type Store interface {
 	OAuth2Store
 	IntegrationStore
+	LoginStore
 
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -46,6 +46,7 @@ type Options struct {
 	// with ETOOMANY (defaults 5 and 15 minutes); per client address over
 	// all emails 4 times as many, per email over all addresses 10 times
 	// as many (then only from addresses the account logged in from).
+	// The counters live in the store, so the limits hold across nodes.
 	LoginFailures int
 	LoginWindow   time.Duration
 	// PasswordHashes is how many argon2id password hashes may run at once
@@ -100,7 +101,7 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ser
 		now:             opts.Now,
 		log:             opts.Log,
 		throttle:        newThrottle(opts.LoginFailures, opts.LoginWindow),
-		logins:          newLoginThrottle(opts.LoginFailures, opts.LoginWindow),
+		logins:          newLoginThrottle(store, opts.LoginFailures, opts.LoginWindow, opts.Log),
 		hashes:          make(chan struct{}, opts.PasswordHashes),
 		hashWait:        opts.PasswordHashWait,
 		checkPassword:   secret.CheckPassword,

@@ -3,8 +3,10 @@ package admin
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -14,22 +16,25 @@ import (
 // Login checks an email and password. Wrong credentials are EUNAUTHORIZED
 // with one message whether the email exists or not. Failures are counted
 // per (email, client address), per client address and per email (see
-// loginThrottle); a refused attempt is ETOOMANY with a RetryAfter and costs
-// no password hash. At most Options.PasswordHashes hashes run at once on a
-// node; a login that cannot get one within Options.PasswordHashWait is
-// ETOOMANY too, so memory stays flat under any burst.
+// loginThrottle) in the store, so the limits hold across nodes; a refused
+// attempt is ETOOMANY with a RetryAfter and costs no password hash. At most
+// Options.PasswordHashes hashes run at once on a node; a login that cannot
+// get one within Options.PasswordHashWait is ETOOMANY too, so memory stays
+// flat under any burst.
 func (s *Service) Login(ctx context.Context, email, password, ip string) (*gatehouse.User, error) {
 	email, _ = gatehouse.NormalizeEmail(email)
-	now := s.now()
 	// Security: the attempt is reserved before the hash is computed, so N
 	// concurrent wrong passwords evaluate at most the limit, not N.
-	att, wait := s.logins.reserve(email, ip, now)
+	att, wait, err := s.logins.reserve(ctx, email, ip, s.now())
+	if err != nil {
+		return nil, err
+	}
 	if wait > 0 {
 		return nil, tooManyLogins(wait)
 	}
 	u, err := s.store.FindUserByEmail(ctx, email)
 	if err != nil && !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-		s.logins.cancel(att)
+		s.logins.cancel(ctx, att)
 		return nil, fmt.Errorf("find user: %w", err)
 	}
 	hash := ""
@@ -38,13 +43,15 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*gateh
 	}
 	ok, err := s.passwordMatches(ctx, hash, password)
 	if err != nil {
-		s.logins.cancel(att)
+		s.logins.cancel(ctx, att)
 		return nil, err
 	}
 	if !ok {
 		return nil, gatehouse.Errorf(gatehouse.EUNAUTHORIZED, "the email or password is incorrect")
 	}
-	s.logins.succeed(att, s.now())
+	if err := s.logins.succeed(ctx, att, s.now()); err != nil {
+		return nil, err
+	}
 	return u, nil
 }
 
@@ -121,140 +128,91 @@ func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
 //     addresses it has not logged in from successfully before, so its
 //     owner still gets in from their usual address.
 //
-// Every attempt is reserved under the lock before its password hash, so
-// concurrent attempts cannot overrun a limit; a success gives its
-// reservation back. Counters live in memory per node (docs/decisions.md:
-// with N nodes a guesser gets at most N times each limit per window).
+// Every attempt is reserved in the store (one transaction) before its
+// password hash, so concurrent attempts on any number of nodes cannot
+// overrun a limit; a success gives its reservation back.
 type loginThrottle struct {
-	mu                      sync.Mutex
+	store                   gatehouse.LoginStore
 	window                  time.Duration
 	pair, perIP, perAccount int
-	counts                  map[string]*failures
-	known                   map[string]map[string]time.Time // email → address → last successful login
+	lastPrune               atomic.Int64 // unix nanoseconds
+	log                     *slog.Logger
 }
 
 // maxKnownAddrs is how many addresses of successful logins an account
 // remembers (the most recent ones).
 const maxKnownAddrs = 16
 
-// maxThrottleKeys bounds the counters kept, under a spray attack.
-const maxThrottleKeys = 100_000
-
-func newLoginThrottle(pair int, window time.Duration) *loginThrottle {
-	return &loginThrottle{
-		window: window, pair: pair, perIP: 4 * pair, perAccount: 10 * pair,
-		counts: map[string]*failures{}, known: map[string]map[string]time.Time{},
-	}
+func newLoginThrottle(store gatehouse.LoginStore, pair int, window time.Duration, log *slog.Logger) *loginThrottle {
+	return &loginThrottle{store: store, window: window, pair: pair, perIP: 4 * pair, perAccount: 10 * pair, log: log}
 }
 
-// attempt is a reserved login attempt: the keys it counted under.
+// attempt is a reserved login attempt.
 type attempt struct {
 	email, ip string
 	keys      []string
 }
 
-// reserve counts an attempt under its keys when none is at its limit and
-// returns it; otherwise it counts nothing and returns how long to wait.
-func (t *loginThrottle) reserve(email, ip string, now time.Time) (*attempt, time.Duration) {
+func pairKey(email, ip string) string { return "pair:" + email + "|" + ip }
+
+// reserve counts an attempt under its keys when none is at its limit;
+// otherwise it counts nothing and returns how long to wait.
+func (t *loginThrottle) reserve(ctx context.Context, email, ip string, now time.Time) (*attempt, time.Duration, error) {
+	t.prune(ctx, now)
+	known, err := t.store.LoginAddressKnown(ctx, email, ip)
+	if err != nil {
+		return nil, 0, fmt.Errorf("login throttle: %w", err)
+	}
+	perAccount := t.perAccount
+	if known {
+		perAccount = 0 // counted, never refused
+	}
+	cs := []gatehouse.LoginCounter{
+		{Key: pairKey(email, ip), Limit: t.pair},
+		{Key: "ip:" + ip, Limit: t.perIP},
+		{Key: "email:" + email, Limit: perAccount},
+	}
+	wait, err := t.store.ReserveLoginAttempt(ctx, cs, now, t.window)
+	if err != nil || wait > 0 {
+		return nil, wait, err
+	}
 	a := &attempt{email: email, ip: ip}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	type check struct {
-		key   string
-		limit int
+	for _, c := range cs {
+		a.keys = append(a.keys, c.Key)
 	}
-	checks := []check{{"pair:" + email + "\x00" + ip, t.pair}, {"ip:" + ip, t.perIP}}
-	if _, known := t.known[email][ip]; !known {
-		checks = append(checks, check{"email:" + email, t.perAccount})
-	} else {
-		a.keys = append(a.keys, "email:"+email) // counted, never refused
-	}
-	var wait time.Duration
-	for _, c := range checks {
-		if f := t.current(c.key, now); f != nil && f.n >= c.limit {
-			wait = max(wait, t.window-now.Sub(f.first))
-		}
-	}
-	if wait > 0 {
-		return nil, wait
-	}
-	if len(t.counts) > maxThrottleKeys {
-		t.prune(now)
-	}
-	for _, c := range checks {
-		a.keys = append(a.keys, c.key)
-	}
-	for _, k := range a.keys {
-		f := t.current(k, now)
-		if f == nil {
-			f = &failures{first: now}
-			t.counts[k] = f
-		}
-		f.n++
-	}
-	return a, 0
+	return a, 0, nil
 }
 
-// current returns the live counter of key, dropping an expired one.
-func (t *loginThrottle) current(key string, now time.Time) *failures {
-	f := t.counts[key]
-	if f != nil && now.Sub(f.first) >= t.window {
-		delete(t.counts, key)
-		return nil
+// prune deletes ended windows' counters, at most once per window per node.
+func (t *loginThrottle) prune(ctx context.Context, now time.Time) {
+	last := t.lastPrune.Load()
+	if now.UnixNano()-last < int64(t.window) || !t.lastPrune.CompareAndSwap(last, now.UnixNano()) {
+		return
 	}
-	return f
-}
-
-func (t *loginThrottle) prune(now time.Time) {
-	for k, f := range t.counts {
-		if now.Sub(f.first) >= t.window {
-			delete(t.counts, k)
-		}
-	}
-	if len(t.known) > maxThrottleKeys {
-		clear(t.known)
+	if err := t.store.PruneLoginAttempts(ctx, now.Add(-t.window)); err != nil {
+		t.log.WarnContext(ctx, "prune login attempts", "err", err)
 	}
 }
 
 // cancel gives back a reservation whose attempt was not decided (the
 // database failed, or no password-hash slot was free).
-func (t *loginThrottle) cancel(a *attempt) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.undo(a)
-}
-
-func (t *loginThrottle) undo(a *attempt) {
-	for _, k := range a.keys {
-		if f := t.counts[k]; f != nil && f.n > 0 {
-			f.n--
-		}
+func (t *loginThrottle) cancel(ctx context.Context, a *attempt) {
+	if err := t.store.ReleaseLoginAttempt(context.WithoutCancel(ctx), a.keys, nil); err != nil {
+		t.log.WarnContext(ctx, "release login attempt", "err", err)
 	}
 }
 
 // succeed gives back a successful attempt's reservation, clears the
 // failures of its (email, address) and remembers the address as one the
 // account logs in from.
-func (t *loginThrottle) succeed(a *attempt, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.undo(a)
-	delete(t.counts, "pair:"+a.email+"\x00"+a.ip)
-	addrs := t.known[a.email]
-	if addrs == nil {
-		addrs = map[string]time.Time{}
-		t.known[a.email] = addrs
+func (t *loginThrottle) succeed(ctx context.Context, a *attempt, now time.Time) error {
+	if err := t.store.ReleaseLoginAttempt(ctx, a.keys, []string{pairKey(a.email, a.ip)}); err != nil {
+		return fmt.Errorf("login throttle: %w", err)
 	}
-	addrs[a.ip] = now
-	for len(addrs) > maxKnownAddrs {
-		oldest, at := "", now
-		for ip, last := range addrs {
-			if !last.After(at) {
-				oldest, at = ip, last
-			}
-		}
-		delete(addrs, oldest)
+	if err := t.store.RememberLoginAddress(ctx, a.email, a.ip, now, maxKnownAddrs); err != nil {
+		return fmt.Errorf("login throttle: %w", err)
 	}
+	return nil
 }
 
 // throttle counts failures per key in a fixed window (the password
@@ -298,7 +256,7 @@ func (t *throttle) blocked(keys []string, now time.Time) time.Duration {
 func (t *throttle) fail(keys []string, now time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.fails) > maxThrottleKeys { // Security: bound memory under a spray attack.
+	if len(t.fails) > 100_000 { // Security: bound memory under a spray attack.
 		for k, f := range t.fails {
 			if now.Sub(f.first) >= t.window {
 				delete(t.fails, k)

@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -161,4 +162,76 @@ func TestLoginGuessersRotatingAddresses(t *testing.T) {
 	if _, err := svc.Login(ctx, "owner@acme.test", loginPassword, usual); err != nil {
 		t.Fatalf("owner from the usual address: %v", err)
 	}
+}
+
+// TestLoginTwoNodes: two services on one database (two nodes; PostgreSQL
+// when configured, else two handles on one SQLite file) share the
+// throttle: 20 concurrent wrong passwords spread over both evaluate at
+// most the limit together, and the owner still logs in elsewhere.
+func TestLoginTwoNodes(t *testing.T) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			var a, b *sqlstore.DB
+			if backend == "postgres" {
+				u := sqlstore.TestPostgresURL(t)
+				a, b = openURL(t, u), openURL(t, u)
+			} else {
+				u := "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
+				a, b = openURL(t, u), openURL(t, u)
+			}
+			tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
+			if err != nil {
+				t.Fatal(err)
+			}
+			nodes := []*admin.Service{admin.New(a, tree, admin.Options{}), admin.New(b, tree, admin.Options{})}
+			ctx := context.Background()
+			ten, err := nodes[0].CreateTenant(ctx, "acme", "Acme", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			op := admin.Actor{TenantID: ten.ID, Name: admin.OperatorName, Operator: true}
+			if _, err := nodes[0].AddMember(ctx, op, admin.NewMember{Email: "owner@acme.test", Role: gatehouse.RoleOwner, Password: loginPassword}); err != nil {
+				t.Fatal(err)
+			}
+			var wrong atomic.Int32
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range 20 {
+				wg.Go(func() {
+					<-start
+					_, err := nodes[i%2].Login(ctx, "owner@acme.test", "a wrong guess", "203.0.113.9")
+					switch gatehouse.ErrorCode(err) {
+					case gatehouse.EUNAUTHORIZED:
+						wrong.Add(1)
+					case gatehouse.ETOOMANY:
+					default:
+						t.Errorf("Login: %v", err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			if wrong.Load() > 5 {
+				t.Errorf("%d wrong passwords evaluated over two nodes, want at most 5", wrong.Load())
+			}
+			for _, n := range nodes {
+				if _, err := n.Login(ctx, "owner@acme.test", loginPassword, "203.0.113.9"); !gatehouse.IsCode(err, gatehouse.ETOOMANY) {
+					t.Errorf("right password from the guessing address: %v, want ETOOMANY on every node", err)
+				}
+				if _, err := n.Login(ctx, "owner@acme.test", loginPassword, "198.51.100.7"); err != nil {
+					t.Errorf("owner from another address: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func openURL(t *testing.T, u string) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -26,11 +26,11 @@ func (db *DB) CreateCredentialWithin(ctx context.Context, c *gatehouse.Credentia
 		// SQLite's BEGIN IMMEDIATE already serialises writers; PostgreSQL
 		// locks the row the limit belongs to (the membership, or the
 		// tenant) until the commit.
-		if db.d.forShare != "" {
-			lock := `SELECT 1 FROM tenants WHERE id = $1 FOR UPDATE`
+		if db.d.forUpdate != "" {
+			lock := `SELECT 1 FROM tenants WHERE id = $1` + db.d.forUpdate
 			args := []any{c.TenantID}
 			if c.UserID != "" {
-				lock = `SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2 FOR UPDATE`
+				lock = `SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2` + db.d.forUpdate
 				args = append(args, c.UserID)
 			}
 			if _, err := tx.ExecContext(ctx, lock, args...); err != nil {

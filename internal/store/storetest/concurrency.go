@@ -27,6 +27,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"CreateSameHash", testConcurrentCreateSameHash},
 		{"CreateSomeBad", testConcurrentCreateSomeBad},
 		{"CredentialLimit", testConcurrentCredentialLimit},
+		{"LoginAttempts", testConcurrentLoginAttempts},
 		{"RevokeAndTouch", testConcurrentRevokeAndTouch},
 		{"ConsumeAuthCode", testConcurrentConsumeAuthCode},
 		{"RotateRefreshToken", testConcurrentRotate},
