@@ -6,7 +6,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
@@ -67,5 +69,17 @@ func TestDecodeJSONInvalidUTF8(t *testing.T) {
 	var se *httpx.StatusError
 	if !errors.As(err, &se) || se.Status != http.StatusBadRequest {
 		t.Fatalf("err = %v (name %q), want 400", err, v.Name)
+	}
+}
+
+// TestRetryAfter: an ETOOMANY carrying RetryAfter answers 429 with
+// Retry-After in whole seconds, rounded up.
+func TestRetryAfter(t *testing.T) {
+	e := gatehouse.Errorf(gatehouse.ETOOMANY, "too many failed logins")
+	e.RetryAfter = 1500 * time.Millisecond
+	rec := httptest.NewRecorder()
+	httpx.WriteJSONError(rec, httptest.NewRequest(http.MethodPost, "/", nil), nil, e)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "2" {
+		t.Fatalf("status %d, Retry-After %q; want 429 and 2", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }
