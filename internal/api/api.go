@@ -158,6 +158,12 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (admin.Ac
 		if code == gatehouse.CodeValid && (p == nil || p.TenantID == "" || p.Subject == "") {
 			code = gatehouse.CodeUnknown // an Authenticator bug: fail closed
 		}
+		if code == gatehouse.CodeValid && p.Kind == gatehouse.KindOAuth2Access {
+			// SPEC §9: OAuth 2.0 apps are never granted "manage"; a token
+			// that holds it anyway (issued before that rule) is refused
+			// here too, so no app acts with its user's role.
+			code = gatehouse.CodeInsufficientScope
+		}
 		if code == gatehouse.CodeValid {
 			ipText := ""
 			if ip.IsValid() {
@@ -263,17 +269,13 @@ func badRequest(msg string) error {
 	return &httpx.StatusError{Status: http.StatusBadRequest, Code: "bad_request", Message: msg}
 }
 
-// checkText applies gatehouse.CheckText to pairs of field name and value
-// (nil: absent), for the names the admin layer below does not check.
-func checkText(pairs ...any) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if s, _ := pairs[i+1].(*string); s != nil {
-			if err := gatehouse.CheckText(pairs[i].(string), *s); err != nil {
-				return err
-			}
-		}
+// checkText applies gatehouse.CheckText to an optional field (nil:
+// absent), for the names the admin layer below does not check.
+func checkText(field string, s *string) error {
+	if s == nil {
+		return nil
 	}
-	return nil
+	return gatehouse.CheckText(field, *s)
 }
 
 // list is the envelope of every collection: {"items":[…]}.

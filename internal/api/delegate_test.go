@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,11 +110,17 @@ func TestNoWiderCredentials(t *testing.T) {
 			expect(t, post(salesForever, "/api/v1/integrations/"+i.ID+"/activate", nil), http.StatusOK, "")
 		})
 		t.Run("OAuth access token", func(t *testing.T) {
+			// SPEC §9: apps are never granted manage; one that holds it
+			// anyway creates nothing, and makes no owner.
 			at := e.oauthAccessToken(t, f, "manage", "all")
-			field(t, post(at, "/api/v1/tokens", map[string]any{"name": "forever", "scopes": []string{"all"}}), "expires_at")
+			res := post(at, "/api/v1/tokens", map[string]any{"name": "forever", "scopes": []string{"all"}})
+			expect(t, res, http.StatusForbidden, gatehouse.EFORBIDDEN)
+			if h := res.header.Get("WWW-Authenticate"); !strings.Contains(h, "insufficient_scope") {
+				t.Errorf("WWW-Authenticate = %q", h)
+			}
 			expect(t, post(at, "/api/v1/users", map[string]any{"email": "evil@acme.test", "role": "owner"}), http.StatusForbidden, gatehouse.EFORBIDDEN)
 			adminID := e.addMember(t, f.tenant.ID, "admin@acme.test", gatehouse.RoleAdmin)
-			res := e.do(t, req{method: http.MethodPatch, path: "/api/v1/users/" + adminID, token: at, body: map[string]any{"role": "owner"}})
+			res = e.do(t, req{method: http.MethodPatch, path: "/api/v1/users/" + adminID, token: at, body: map[string]any{"role": "owner"}})
 			expect(t, res, http.StatusForbidden, gatehouse.EFORBIDDEN)
 			// An owner's PAT may still make owners.
 			expect(t, post(f.token, "/api/v1/users", map[string]any{"email": "co@acme.test", "role": "owner"}), http.StatusCreated, "")

@@ -152,7 +152,10 @@ func (h *handler) createIntegration(w http.ResponseWriter, r *http.Request, a ad
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := checkText("name", &req.Name, "email", &req.Email); err != nil {
+	if err := checkText("name", &req.Name); err != nil {
+		return err
+	}
+	if err := checkText("email", &req.Email); err != nil {
 		return err
 	}
 	all, resources, err := resourceInput(req.ResourceAccess, req.Resources)
@@ -203,7 +206,10 @@ func (h *handler) patchIntegration(w http.ResponseWriter, r *http.Request, a adm
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := checkText("name", req.Name, "email", req.Email); err != nil {
+	if err := checkText("name", req.Name); err != nil {
+		return err
+	}
+	if err := checkText("email", req.Email); err != nil {
 		return err
 	}
 	i, err := h.admin.Integration(r.Context(), a, r.PathValue("id"))
