@@ -116,8 +116,15 @@ func (e *AllowEntry) Validate() error {
 	if e.Name == "" || utf8.RuneCountInString(e.Name) > MaxAllowEntryName {
 		return FieldError("name", "name must be 1-%d characters", MaxAllowEntryName)
 	}
+	if err := CheckText("name", e.Name); err != nil {
+		return err
+	}
 	if !e.Prefix.IsValid() {
 		return FieldError("cidr", "a valid IP address or CIDR is required")
+	}
+	if e.Prefix.Bits() == 0 {
+		// SPEC §9: an empty allowlist already means no IP restriction.
+		return FieldError("cidr", "%s allows every address, which is what no allowlist means; delete the entries instead", e.Prefix)
 	}
 	return nil
 }

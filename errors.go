@@ -10,6 +10,7 @@ package gatehouse
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes of gatehouse.Error. Transport layers map them to statuses.
@@ -26,10 +27,13 @@ const (
 
 // Error is the domain's error: a machine-readable code and a message that is
 // safe to show to the caller. Field, when set, names the input at fault.
+// RetryAfter, when set on an ETOOMANY, is how long the caller should wait
+// (HTTP answers send it as Retry-After).
 type Error struct {
-	Code    string
-	Message string
-	Field   string
+	Code       string
+	Message    string
+	Field      string
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

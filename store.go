@@ -19,6 +19,7 @@ import (
 type Store interface {
 	OAuth2Store
 	IntegrationStore
+	LoginStore
 
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error
@@ -52,6 +53,11 @@ type Store interface {
 
 	// CreateCredential stores c and its AllowList.
 	CreateCredential(ctx context.Context, c *Credential) error
+	// CreateCredentialWithin stores c like CreateCredential unless the
+	// tenant already holds limit live (not revoked, not expired at
+	// c.CreatedAt) credentials of c.Kind for c.UserID — of any user when
+	// c.UserID is "" — which is ECONFLICT; count and insert are atomic.
+	CreateCredentialWithin(ctx context.Context, c *Credential, limit int) error
 	// FindCredentialByHash is the verification lookup, across tenants.
 	FindCredentialByHash(ctx context.Context, hash []byte) (*Credential, error)
 	FindCredential(ctx context.Context, tenantID, id string) (*Credential, error)

@@ -41,6 +41,9 @@ func (t *Tenant) Validate() error {
 	if t.Name == "" || len([]rune(t.Name)) > 200 {
 		return FieldError("name", "name must be 1-200 characters")
 	}
+	if err := CheckText("name", t.Name); err != nil {
+		return err
+	}
 	switch t.Plan {
 	case PlanStandard, PlanEnterprise:
 	default:

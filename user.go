@@ -34,6 +34,9 @@ type User struct {
 // NormalizeEmail trims and lower-cases an address and checks its syntax.
 func NormalizeEmail(s string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
+	if err := CheckText("email", s); err != nil {
+		return "", err
+	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || len(s) > 254 {
 		return "", FieldError("email", "a valid email address is required")

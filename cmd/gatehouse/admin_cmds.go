@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 func newTenantCmd(g *globals) *cobra.Command {
@@ -51,7 +52,11 @@ func newTenantCmd(g *globals) *cobra.Command {
 
 // tenantSwitchCmd is `tenant disable SLUG` or `tenant enable SLUG`.
 func tenantSwitchCmd(g *globals, verb string, disabled bool) *cobra.Command {
-	short := "Disable a tenant: its credentials stop working at once (nothing is deleted)"
+	// What is true of "when" (issue 11): with PostgreSQL the change is a
+	// NOTIFY every node's listener hears within a second; a server on an
+	// SQLite file is another process the CLI cannot tell, so it notices
+	// when its cached tenant snapshot expires (GATEHOUSE_CACHE_TTL).
+	short := "Disable a tenant: its credentials are refused within a second with PostgreSQL, within the server's cache TTL (GATEHOUSE_CACHE_TTL, 5s by default) with SQLite; nothing is deleted"
 	if !disabled {
 		short = "Enable a disabled tenant again"
 	}
@@ -72,7 +77,11 @@ func tenantSwitchCmd(g *globals, verb string, disabled bool) *cobra.Command {
 			if _, err := svc.SetTenantDisabled(cmd.Context(), t.Slug, disabled); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "tenant %s %sd\n", t.Slug, verb)
+			when := "a running server on this SQLite file notices within its cache TTL (GATEHOUSE_CACHE_TTL, 5s by default)"
+			if config.IsPostgres(config.ResolveDatabaseURL(g.database)) {
+				when = "every node notices within a second"
+			}
+			fmt.Fprintf(g.stdout, "tenant %s %sd; %s\n", t.Slug, verb, when)
 			return nil
 		},
 	}

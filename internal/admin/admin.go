@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 
@@ -21,7 +22,14 @@ type Service struct {
 	tree     *gatehouse.ResourceTree
 	now      func() time.Time
 	log      *slog.Logger
-	throttle *throttle
+	throttle *throttle      // password re-confirmation
+	logins   *loginThrottle // Login
+	// hashes holds one token per running password hash (hashSlot);
+	// checkPassword is secret.CheckPassword (tests count calls).
+	hashes        chan struct{}
+	hashWait      time.Duration
+	checkPassword func(hash, password string) bool
+	maxTokens     int
 
 	keys            *secret.Keyring
 	deliver         Deliverer
@@ -34,11 +42,23 @@ type Service struct {
 type Options struct {
 	Now func() time.Time // default time.Now
 	Log *slog.Logger     // default slog.Default()
-	// LoginFailures is how many failed logins per email, and per client
-	// address, are allowed within LoginWindow before logins are refused
-	// with ETOOMANY (defaults 5 and 15 minutes).
+	// LoginFailures is how many failed logins per email and client
+	// address are allowed within LoginWindow before logins are refused
+	// with ETOOMANY (defaults 5 and 15 minutes); per client address over
+	// all emails 4 times as many, per email over all addresses 10 times
+	// as many (then only from addresses the account logged in from).
+	// The counters live in the store, so the limits hold across nodes.
 	LoginFailures int
 	LoginWindow   time.Duration
+	// PasswordHashes is how many argon2id password hashes may run at once
+	// (default GOMAXPROCS); a login waits at most PasswordHashWait
+	// (default 2 s) for one before it is ETOOMANY.
+	PasswordHashes   int
+	PasswordHashWait time.Duration
+	// MaxTokensPerUser is how many live personal access tokens a user may
+	// hold in a tenant (default DefaultMaxTokensPerUser); the tenant's live
+	// API keys are limited to 10 times as many.
+	MaxTokensPerUser int
 	// Integrations (seed 000): Keys seals OAuth 1.0a secrets; Deliver POSTs
 	// activation credentials to callback URLs; PublicURL is store_base_url
 	// (with a trailing slash) and the base of console links;
@@ -67,6 +87,15 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ser
 	if opts.LoginWindow <= 0 {
 		opts.LoginWindow = 15 * time.Minute
 	}
+	if opts.PasswordHashes <= 0 {
+		opts.PasswordHashes = runtime.GOMAXPROCS(0)
+	}
+	if opts.PasswordHashWait <= 0 {
+		opts.PasswordHashWait = 2 * time.Second
+	}
+	if opts.MaxTokensPerUser <= 0 {
+		opts.MaxTokensPerUser = DefaultMaxTokensPerUser
+	}
 	if opts.HandshakeExpiry <= 0 {
 		opts.HandshakeExpiry = DefaultHandshakeExpiry
 	}
@@ -76,6 +105,11 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ser
 		now:             opts.Now,
 		log:             opts.Log,
 		throttle:        newThrottle(opts.LoginFailures, opts.LoginWindow),
+		logins:          newLoginThrottle(store, opts.LoginFailures, opts.LoginWindow, opts.Log),
+		hashes:          make(chan struct{}, opts.PasswordHashes),
+		hashWait:        opts.PasswordHashWait,
+		checkPassword:   secret.CheckPassword,
+		maxTokens:       opts.MaxTokensPerUser,
 		keys:            opts.Keys,
 		deliver:         opts.Deliver,
 		callbacks:       opts.Callbacks,
@@ -101,6 +135,10 @@ type Actor struct {
 	Role     gatehouse.Role // the user's role in TenantID
 	IP       string         // client address, "" outside HTTP
 	Operator bool           // the platform operator (CLI): every right in every tenant
+	// Via is the credential the actor authenticated with (the management
+	// API's bearer token); nil for a console session or the operator. What
+	// such an actor creates is bounded by it (see delegate.go).
+	Via *Via
 }
 
 // OperatorName is the audit actor of operations run from the command line.

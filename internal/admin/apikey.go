@@ -28,6 +28,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Actor, in APIKeyInput) (*g
 	if desc == "" || utf8.RuneCountInString(desc) > 200 {
 		return nil, "", gatehouse.FieldError("description", "a description of 1-200 characters is required")
 	}
+	if err := gatehouse.CheckText("description", desc); err != nil {
+		return nil, "", err
+	}
 	scopes := in.Scopes
 	if len(scopes) == 0 {
 		scopes = []string{gatehouse.ScopeAll}
@@ -40,14 +43,27 @@ func (s *Service) CreateAPIKey(ctx context.Context, a Actor, in APIKeyInput) (*g
 	if err != nil {
 		return nil, "", err
 	}
-	return s.issue(ctx, a, &gatehouse.Credential{
+	if err := s.CheckDelegation(a, "scopes", scopes, exp); err != nil {
+		return nil, "", err
+	}
+	limit := APIKeysPerTokenLimit * s.maxTokens
+	c, key, err := s.issueWithin(ctx, a, &gatehouse.Credential{
 		TenantID:  a.TenantID,
 		Kind:      gatehouse.KindAPIKey,
 		Name:      desc,
 		Scopes:    scopes,
 		ExpiresAt: exp,
-	}, "api_key.create", desc)
+	}, limit, "api_key.create", desc)
+	if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
+		return nil, "", gatehouse.Errorf(gatehouse.ECONFLICT,
+			"the tenant already holds %d live API keys, the most allowed; revoke unused ones first", limit)
+	}
+	return c, key, err
 }
+
+// APIKeysPerTokenLimit is how many times Options.MaxTokensPerUser live API
+// keys a tenant may hold.
+const APIKeysPerTokenLimit = 10
 
 // APIKeys lists the tenant's live API keys, newest first.
 func (s *Service) APIKeys(ctx context.Context, a Actor) ([]*gatehouse.Credential, error) {

@@ -3,8 +3,10 @@ package admin
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -12,35 +14,209 @@ import (
 )
 
 // Login checks an email and password. Wrong credentials are EUNAUTHORIZED
-// with one message whether the email exists or not; after too many
-// failures for the email or the client address, logins are ETOOMANY for
-// the rest of the window (in memory, per node).
+// with one message whether the email exists or not. Failures are counted
+// per (email, client address), per client address and per email (see
+// loginThrottle) in the store, so the limits hold across nodes; a refused
+// attempt is ETOOMANY with a RetryAfter and costs no password hash. At most
+// Options.PasswordHashes hashes run at once on a node; a login that cannot
+// get one within Options.PasswordHashWait is ETOOMANY too, so memory stays
+// flat under any burst.
 func (s *Service) Login(ctx context.Context, email, password, ip string) (*gatehouse.User, error) {
 	email, _ = gatehouse.NormalizeEmail(email)
-	now := s.now()
-	keys := []string{"email:" + email, "ip:" + ip}
-	if wait := s.throttle.blocked(keys, now); wait > 0 {
-		return nil, gatehouse.Errorf(gatehouse.ETOOMANY,
-			"too many failed logins; try again in %d minutes", int(math.Ceil(wait.Minutes())))
+	// Security: the attempt is reserved before the hash is computed, so N
+	// concurrent wrong passwords evaluate at most the limit, not N.
+	att, wait, err := s.logins.reserve(ctx, email, ip, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if wait > 0 {
+		return nil, tooManyLogins(wait)
 	}
 	u, err := s.store.FindUserByEmail(ctx, email)
 	if err != nil && !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		s.logins.cancel(ctx, att)
 		return nil, fmt.Errorf("find user: %w", err)
 	}
-	if u == nil || u.PasswordHash == "" {
-		secret.DummyCheck(password) // Security: same time as a wrong password.
-		s.throttle.fail(keys, now)
+	hash := ""
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok, err := s.passwordMatches(ctx, hash, password)
+	if err != nil {
+		s.logins.cancel(ctx, att)
+		return nil, err
+	}
+	if !ok {
 		return nil, gatehouse.Errorf(gatehouse.EUNAUTHORIZED, "the email or password is incorrect")
 	}
-	if !secret.CheckPassword(u.PasswordHash, password) {
-		s.throttle.fail(keys, now)
-		return nil, gatehouse.Errorf(gatehouse.EUNAUTHORIZED, "the email or password is incorrect")
+	if err := s.logins.succeed(ctx, att, s.now()); err != nil {
+		return nil, err
 	}
-	s.throttle.reset("email:" + email)
 	return u, nil
 }
 
-// throttle counts failures per key in a fixed window.
+// tooManyLogins is the ETOOMANY of a throttled login.
+func tooManyLogins(wait time.Duration) error {
+	e := gatehouse.Errorf(gatehouse.ETOOMANY,
+		"too many failed logins; try again in %d minutes", int(math.Ceil(wait.Minutes())))
+	e.RetryAfter = wait
+	return e
+}
+
+// passwordMatches compares password with a stored argon2id hash; an empty
+// hash (unknown user, or one without a password) spends the same time and
+// never matches. It holds one of the node's password-hash slots while it
+// works (see hashSlot).
+func (s *Service) passwordMatches(ctx context.Context, hash, password string) (bool, error) {
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	if hash == "" {
+		secret.DummyCheck(password) // Security: same time as a wrong password.
+		return false, nil
+	}
+	return s.checkPassword(hash, password), nil
+}
+
+// hashPassword hashes a new password in one of the node's password-hash
+// slots (argon2id costs 46 MiB while it runs).
+func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return secret.HashPassword(password), nil
+}
+
+// hashSlot waits at most hashWait for one of the node's password-hash
+// slots. Security: argon2id takes 46 MiB per running hash, so the slots
+// (default one per core) bound the memory a burst of logins can take; a
+// caller that waits too long is ETOOMANY (429 with Retry-After), not queued.
+func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case s.hashes <- struct{}{}:
+		return func() { <-s.hashes }, nil
+	default:
+	}
+	t := time.NewTimer(s.hashWait)
+	defer t.Stop()
+	select {
+	case s.hashes <- struct{}{}:
+		return func() { <-s.hashes }, nil
+	case <-t.C:
+		e := gatehouse.Errorf(gatehouse.ETOOMANY, "the service is busy; try again in a few seconds")
+		e.RetryAfter = time.Second
+		return nil, e
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// loginThrottle counts failed logins in fixed windows under three keys, in
+// the manner of GitHub's sign-in protection rather than Keycloak's
+// per-user lock-out (which lets anyone lock the owner out by guessing):
+//
+//   - (email, address): the strict limit; a guesser at one address gets
+//     `pair` tries per account;
+//   - address: `perIP` failures over all emails, against spraying one
+//     password over many accounts;
+//   - email: `perAccount` failures from all addresses, against a guesser
+//     who rotates addresses. Past it the account refuses logins only from
+//     addresses it has not logged in from successfully before, so its
+//     owner still gets in from their usual address.
+//
+// Every attempt is reserved in the store (one transaction) before its
+// password hash, so concurrent attempts on any number of nodes cannot
+// overrun a limit; a success gives its reservation back.
+type loginThrottle struct {
+	store                   gatehouse.LoginStore
+	window                  time.Duration
+	pair, perIP, perAccount int
+	lastPrune               atomic.Int64 // unix nanoseconds
+	log                     *slog.Logger
+}
+
+// maxKnownAddrs is how many addresses of successful logins an account
+// remembers (the most recent ones).
+const maxKnownAddrs = 16
+
+func newLoginThrottle(store gatehouse.LoginStore, pair int, window time.Duration, log *slog.Logger) *loginThrottle {
+	return &loginThrottle{store: store, window: window, pair: pair, perIP: 4 * pair, perAccount: 10 * pair, log: log}
+}
+
+// attempt is a reserved login attempt.
+type attempt struct {
+	email, ip string
+	keys      []string
+}
+
+func pairKey(email, ip string) string { return "pair:" + email + "|" + ip }
+
+// reserve counts an attempt under its keys when none is at its limit;
+// otherwise it counts nothing and returns how long to wait.
+func (t *loginThrottle) reserve(ctx context.Context, email, ip string, now time.Time) (*attempt, time.Duration, error) {
+	t.prune(ctx, now)
+	known, err := t.store.LoginAddressKnown(ctx, email, ip)
+	if err != nil {
+		return nil, 0, fmt.Errorf("login throttle: %w", err)
+	}
+	perAccount := t.perAccount
+	if known {
+		perAccount = 0 // counted, never refused
+	}
+	cs := []gatehouse.LoginCounter{
+		{Key: pairKey(email, ip), Limit: t.pair},
+		{Key: "ip:" + ip, Limit: t.perIP},
+		{Key: "email:" + email, Limit: perAccount},
+	}
+	wait, err := t.store.ReserveLoginAttempt(ctx, cs, now, t.window)
+	if err != nil || wait > 0 {
+		return nil, wait, err
+	}
+	a := &attempt{email: email, ip: ip}
+	for _, c := range cs {
+		a.keys = append(a.keys, c.Key)
+	}
+	return a, 0, nil
+}
+
+// prune deletes ended windows' counters, at most once per window per node.
+func (t *loginThrottle) prune(ctx context.Context, now time.Time) {
+	last := t.lastPrune.Load()
+	if now.UnixNano()-last < int64(t.window) || !t.lastPrune.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	if err := t.store.PruneLoginAttempts(ctx, now.Add(-t.window)); err != nil {
+		t.log.WarnContext(ctx, "prune login attempts", "err", err)
+	}
+}
+
+// cancel gives back a reservation whose attempt was not decided (the
+// database failed, or no password-hash slot was free).
+func (t *loginThrottle) cancel(ctx context.Context, a *attempt) {
+	if err := t.store.ReleaseLoginAttempt(context.WithoutCancel(ctx), a.keys, nil); err != nil {
+		t.log.WarnContext(ctx, "release login attempt", "err", err)
+	}
+}
+
+// succeed gives back a successful attempt's reservation, clears the
+// failures of its (email, address) and remembers the address as one the
+// account logs in from.
+func (t *loginThrottle) succeed(ctx context.Context, a *attempt, now time.Time) error {
+	if err := t.store.ReleaseLoginAttempt(ctx, a.keys, []string{pairKey(a.email, a.ip)}); err != nil {
+		return fmt.Errorf("login throttle: %w", err)
+	}
+	if err := t.store.RememberLoginAddress(ctx, a.email, a.ip, now, maxKnownAddrs); err != nil {
+		return fmt.Errorf("login throttle: %w", err)
+	}
+	return nil
+}
+
+// throttle counts failures per key in a fixed window (the password
+// re-confirmation of integration saves uses it).
 type throttle struct {
 	mu     sync.Mutex
 	limit  int

@@ -33,6 +33,9 @@ func (s *Service) CreatePAT(ctx context.Context, a Actor, in PATInput) (*gatehou
 	if name == "" || utf8.RuneCountInString(name) > 100 {
 		return nil, "", gatehouse.FieldError("name", "name must be 1-100 characters")
 	}
+	if err := gatehouse.CheckText("name", name); err != nil {
+		return nil, "", err
+	}
 	scopes, err := s.tree.NormalizeScopes(in.Scopes)
 	if err != nil {
 		return nil, "", err
@@ -41,22 +44,45 @@ func (s *Service) CreatePAT(ctx context.Context, a Actor, in PATInput) (*gatehou
 	if err != nil {
 		return nil, "", err
 	}
-	return s.issue(ctx, a, &gatehouse.Credential{
+	if err := s.CheckDelegation(a, "scopes", scopes, exp); err != nil {
+		return nil, "", err
+	}
+	c, tok, err := s.issueWithin(ctx, a, &gatehouse.Credential{
 		TenantID:  a.TenantID,
 		Kind:      gatehouse.KindPAT,
 		Name:      name,
 		UserID:    a.UserID,
 		Scopes:    scopes,
 		ExpiresAt: exp,
-	}, "pat.create", name)
+	}, s.maxTokens, "pat.create", name)
+	if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
+		return nil, "", gatehouse.Errorf(gatehouse.ECONFLICT,
+			"you already hold %d live personal access tokens in this tenant, the most allowed; revoke unused ones first", s.maxTokens)
+	}
+	return c, tok, err
 }
 
 // issue generates the token of a validated credential of kind c.Kind,
 // stores only its hash, audits action and returns the plaintext, once.
 func (s *Service) issue(ctx context.Context, a Actor, c *gatehouse.Credential, action, target string) (*gatehouse.Credential, string, error) {
+	return s.issueWithin(ctx, a, c, 0, action, target)
+}
+
+// issueWithin is issue, refused with ECONFLICT when the tenant already
+// holds limit live credentials of c's kind for c's user (for the tenant
+// when c has no user); limit 0 is no limit. Security: a cap on live
+// tokens bounds what one account can make the store and every list carry.
+func (s *Service) issueWithin(ctx context.Context, a Actor, c *gatehouse.Credential, limit int, action, target string) (*gatehouse.Credential, string, error) {
 	tok := secret.NewToken(c.Kind)
 	c.Hash, c.Hint = secret.HashBytes(tok), secret.Hint(tok)
-	if err := s.store.CreateCredential(ctx, c); err != nil {
+	c.CreatedAt = s.Now()
+	create := s.store.CreateCredential
+	if limit > 0 {
+		create = func(ctx context.Context, c *gatehouse.Credential) error {
+			return s.store.CreateCredentialWithin(ctx, c, limit)
+		}
+	}
+	if err := create(ctx, c); err != nil {
 		return nil, "", fmt.Errorf("create %s: %w", c.Kind, err)
 	}
 	if err := s.audit(ctx, a, action, c.ID+" "+target); err != nil {
@@ -128,3 +154,7 @@ func (s *Service) revoke(ctx context.Context, a Actor, id string, kind gatehouse
 	}
 	return s.audit(ctx, a, action, c.ID+" "+c.Name)
 }
+
+// DefaultMaxTokensPerUser is how many live personal access tokens a user
+// may hold in a tenant unless Options.MaxTokensPerUser says otherwise.
+const DefaultMaxTokensPerUser = 100

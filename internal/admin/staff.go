@@ -33,12 +33,20 @@ func (s *Service) GenerateStaffToken(ctx context.Context, a Actor, userID string
 	if err != nil {
 		return nil, "", err
 	}
+	// Security: admins do not act on owners (as SetRole and RemoveMember
+	// refuse); a token in an owner's name would be one an owner never made.
+	if m.Role == gatehouse.RoleOwner && !a.Operator && a.Role != gatehouse.RoleOwner {
+		return nil, "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may generate an API token for an owner")
+	}
 	scopes, err := s.credentialScopes(in.Scopes, "staff API tokens")
 	if err != nil {
 		return nil, "", err
 	}
 	exp, err := s.checkExpiry(in.ExpiresAt)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := s.CheckDelegation(a, "scopes", scopes, exp); err != nil {
 		return nil, "", err
 	}
 	if _, err := s.liveStaffToken(ctx, a.TenantID, userID); err == nil {

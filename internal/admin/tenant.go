@@ -70,8 +70,11 @@ func settingsDiff(a, b gatehouse.Settings) string {
 }
 
 // SetTenantDisabled disables or re-enables a tenant (operator only). A
-// disabled tenant's credentials answer TENANT_DISABLED at once, on every
-// node that sees the change; nothing is deleted, so enabling restores them.
+// disabled tenant's credentials answer TENANT_DISABLED: at once on this
+// process's verifier, within a second on every PostgreSQL node (the store
+// NOTIFYs), and, for a server on an SQLite file this process cannot tell,
+// once its cached tenant snapshot expires (its cache TTL). Nothing is
+// deleted, so enabling restores them.
 func (s *Service) SetTenantDisabled(ctx context.Context, slug string, disabled bool) (*gatehouse.Tenant, error) {
 	t, err := s.store.FindTenantBySlug(ctx, slug)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
 // MinPasswordLen is the shortest password accepted (NIST SP 800-63B: 8).
@@ -42,7 +41,9 @@ func (s *Service) AddMember(ctx context.Context, a Actor, in NewMember) (*gateho
 	case gatehouse.IsCode(err, gatehouse.ENOTFOUND):
 		u = &gatehouse.User{Email: email}
 		if in.Password != "" {
-			u.PasswordHash = secret.HashPassword(in.Password)
+			if u.PasswordHash, err = s.hashPassword(ctx, in.Password); err != nil {
+				return nil, err
+			}
 		}
 		if err := s.store.CreateUser(ctx, u); err != nil {
 			return nil, fmt.Errorf("create user: %w", err)
@@ -78,6 +79,9 @@ func checkGrant(a Actor, role gatehouse.Role) error {
 	}
 	if role == gatehouse.RoleOwner && !a.Operator && a.Role != gatehouse.RoleOwner {
 		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may make owners")
+	}
+	if role == gatehouse.RoleOwner {
+		return checkOwnerGrant(a)
 	}
 	return nil
 }

@@ -158,13 +158,25 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (admin.Ac
 		if code == gatehouse.CodeValid && (p == nil || p.TenantID == "" || p.Subject == "") {
 			code = gatehouse.CodeUnknown // an Authenticator bug: fail closed
 		}
+		if code == gatehouse.CodeValid && p.Kind == gatehouse.KindOAuth2Access {
+			// SPEC §9: OAuth 2.0 apps are never granted "manage"; a token
+			// that holds it anyway (issued before that rule) is refused
+			// here too, so no app acts with its user's role.
+			code = gatehouse.CodeInsufficientScope
+		}
 		if code == gatehouse.CodeValid {
 			ipText := ""
 			if ip.IsValid() {
 				ipText = ip.String()
 			}
 			// Non-members (removed since the token was made) are EFORBIDDEN.
-			return h.admin.ActorFor(r.Context(), p.TenantID, p.Subject, ipText)
+			a, err := h.admin.ActorFor(r.Context(), p.TenantID, p.Subject, ipText)
+			if err != nil {
+				return admin.Actor{}, err
+			}
+			// SPEC §9: what the token creates is bounded by what it holds.
+			a.Via = admin.ViaPrincipal(p)
+			return a, nil
 		}
 	}
 	return admin.Actor{}, authError(w, code)
@@ -255,6 +267,15 @@ func errorBody(code, msg string) httpx.ErrorBody {
 // badRequest is a 400 for malformed input outside the JSON body (query).
 func badRequest(msg string) error {
 	return &httpx.StatusError{Status: http.StatusBadRequest, Code: "bad_request", Message: msg}
+}
+
+// checkText applies gatehouse.CheckText to an optional field (nil:
+// absent), for the names the admin layer below does not check.
+func checkText(field string, s *string) error {
+	if s == nil {
+		return nil
+	}
+	return gatehouse.CheckText(field, *s)
 }
 
 // list is the envelope of every collection: {"items":[…]}.

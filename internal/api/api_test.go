@@ -185,7 +185,7 @@ type fixture struct {
 	tenant  *gatehouse.Tenant
 	ownerID string
 	email   string
-	token   string // plaintext PAT with scopes "manage" and "all"
+	token   string // plaintext PAT with scopes "manage", "verify" and "all"
 	tokenID string
 }
 
@@ -209,7 +209,7 @@ func (e *testEnv) newTenant(t *testing.T, slug string) *fixture {
 		t.Fatalf("add owner: %v", err)
 	}
 	f.ownerID = m.UserID
-	f.tokenID, f.token = e.newPAT(t, ten.ID, m.UserID, "manage", "all")
+	f.tokenID, f.token = e.newPAT(t, ten.ID, m.UserID, "manage", "verify", "all")
 	return f
 }
 

@@ -113,14 +113,56 @@ func integrationError(err error) error {
 	return err
 }
 
+// delegatedResources refuses (SPEC §9) resources wider than the caller's
+// token holds.
+func (h *handler) delegatedResources(a admin.Actor, all bool, resources []string) error {
+	scopes := resources
+	if all {
+		scopes = []string{gatehouse.ScopeAll}
+	}
+	if norm, err := h.admin.Tree().NormalizeScopes(scopes); err == nil {
+		return h.admin.CheckDelegatedScopes(a, "resources", norm)
+	}
+	return nil // admin reports the unknown resource
+}
+
+// checkHandshake refuses (SPEC §9) an activation or reauthorization whose
+// access token would outlive the caller's token (integration tokens never
+// expire) or hold resources it does not.
+func (h *handler) checkHandshake(r *http.Request, a admin.Actor) error {
+	if a.Via == nil {
+		return nil
+	}
+	if err := admin.CheckLasting(a, "integration access tokens"); err != nil {
+		return err
+	}
+	i, err := h.admin.Integration(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		return integrationError(err)
+	}
+	if err := h.admin.CheckDelegatedScopes(a, "resources", i.Scopes()); err != nil {
+		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s", gatehouse.ErrorMessage(err))
+	}
+	return nil
+}
+
 // createIntegration saves a new integration as inactive.
 func (h *handler) createIntegration(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
 	var req integrationRequest
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if err := checkText("name", &req.Name); err != nil {
+		return err
+	}
+	if err := checkText("email", &req.Email); err != nil {
+		return err
+	}
 	all, resources, err := resourceInput(req.ResourceAccess, req.Resources)
 	if err != nil {
+		return err
+	}
+	if err := h.delegatedResources(a, all, resources); err != nil {
 		return err
 	}
 	i, err := h.admin.CreateIntegration(r.Context(), a, admin.IntegrationInput{
@@ -164,6 +206,12 @@ func (h *handler) patchIntegration(w http.ResponseWriter, r *http.Request, a adm
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if err := checkText("name", req.Name); err != nil {
+		return err
+	}
+	if err := checkText("email", req.Email); err != nil {
+		return err
+	}
 	i, err := h.admin.Integration(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return integrationError(err)
@@ -194,6 +242,10 @@ func (h *handler) patchIntegration(w http.ResponseWriter, r *http.Request, a adm
 			resources = i.Resources
 		}
 		if in.AllResources, in.Resources, err = resourceInput(access, resources); err != nil {
+			return err
+		}
+		// Changed resources apply to the live token at once.
+		if err := h.delegatedResources(a, in.AllResources, in.Resources); err != nil {
 			return err
 		}
 	}
@@ -227,6 +279,9 @@ func (h *handler) activateIntegration(w http.ResponseWriter, r *http.Request, a 
 	if err := emptyBody(w, r); err != nil {
 		return err
 	}
+	if err := h.checkHandshake(r, a); err != nil {
+		return err
+	}
 	act, err := h.admin.ActivateIntegration(r.Context(), a, r.PathValue("id"))
 	if err != nil {
 		return integrationError(err)
@@ -243,6 +298,9 @@ func (h *handler) activateIntegration(w http.ResponseWriter, r *http.Request, a 
 
 func (h *handler) reauthorizeIntegration(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
 	if err := emptyBody(w, r); err != nil {
+		return err
+	}
+	if err := h.checkHandshake(r, a); err != nil {
 		return err
 	}
 	act, err := h.admin.ReauthorizeIntegration(r.Context(), a, r.PathValue("id"))

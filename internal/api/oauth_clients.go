@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +81,22 @@ func (h *handler) createOAuthClient(w http.ResponseWriter, r *http.Request, a ad
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if err := checkText("name", &req.Name); err != nil {
+		return err
+	}
+	// SPEC §9: an app's scopes are a ceiling for its tokens, so a token
+	// registers no app wider than itself; and a confidential app allowed
+	// client_credentials mints tokens from a secret that never expires.
+	if scopes, err := h.admin.Tree().NormalizeScopes(req.Scopes); err == nil {
+		if err := h.admin.CheckDelegatedScopes(a, "scopes", scopes); err != nil {
+			return err
+		}
+	}
+	if req.Confidential && slices.Contains(req.GrantTypes, gatehouse.GrantClientCredentials) {
+		if err := admin.CheckLasting(a, "client_credentials app secrets"); err != nil {
+			return err
+		}
+	}
 	c, sec, err := h.admin.CreateClient(r.Context(), a, admin.ClientInput{
 		Name:         req.Name,
 		RedirectURIs: req.RedirectURIs,
@@ -156,6 +173,17 @@ func (h *handler) rotateOAuthClientSecret(w http.ResponseWriter, r *http.Request
 	grace, err := parseGrace(req.GracePeriod)
 	if err != nil {
 		return err
+	}
+	if a.Via != nil {
+		c, err := h.admin.Client(r.Context(), a, r.PathValue("client_id"))
+		if err != nil {
+			return notFoundApp(err)
+		}
+		if c.AllowsGrant(gatehouse.GrantClientCredentials) {
+			if err := admin.CheckLasting(a, "client_credentials app secrets"); err != nil {
+				return err
+			}
+		}
 	}
 	c, sec, err := h.admin.RotateClientSecret(r.Context(), a, r.PathValue("client_id"), grace)
 	if err != nil {

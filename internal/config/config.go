@@ -44,6 +44,8 @@ type Config struct {
 	// and identity link URLs name loopback, private, link-local and
 	// internal hosts, refused by default (issue 11).
 	AllowPrivateCallbacks bool
+	// Management API limits (issue 11).
+	MaxTokensPerUser int // GATEHOUSE_MAX_TOKENS_PER_USER: live PATs per user per tenant (API keys per tenant: 10×)
 }
 
 // Default returns the built-in defaults.
@@ -52,6 +54,8 @@ func Default() Config {
 		Addr:     "127.0.0.1:8080",
 		CacheTTL: 5 * time.Second,
 		LogLevel: "info",
+
+		MaxTokensPerUser: 100,
 	}
 }
 
@@ -94,6 +98,14 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 			errs = append(errs, fmt.Errorf("GATEHOUSE_CACHE_TTL: %q is not a duration", v))
 		}
 		c.CacheTTL = d
+	}
+	// Management API limits.
+	if v := getenv("GATEHOUSE_MAX_TOKENS_PER_USER"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("GATEHOUSE_MAX_TOKENS_PER_USER: %q is not a whole number", v))
+		}
+		c.MaxTokensPerUser = n
 	}
 	return errors.Join(errs...)
 }
@@ -145,6 +157,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.MaxTokensPerUser < 1 || c.MaxTokensPerUser > 100_000 {
+		errs = append(errs, fmt.Errorf("max tokens per user %d: want 1 to 100000", c.MaxTokensPerUser))
 	}
 	if c.ServiceToken != "" && len(c.ServiceToken) < 32 {
 		errs = append(errs, errors.New("service token: at least 32 characters"))

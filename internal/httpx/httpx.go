@@ -12,8 +12,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -92,6 +95,7 @@ func WriteJSONError(w http.ResponseWriter, r *http.Request, log *slog.Logger, er
 	var ge *gatehouse.Error
 	if errors.As(err, &ge) {
 		detail.Field = ge.Field
+		SetRetryAfter(w.Header(), ge.RetryAfter)
 	}
 	if status >= 500 && log != nil {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -100,6 +104,15 @@ func WriteJSONError(w http.ResponseWriter, r *http.Request, log *slog.Logger, er
 		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 	}
 	WriteJSON(w, status, ErrorBody{detail})
+}
+
+// SetRetryAfter sets Retry-After (RFC 9110 §10.2.3) to d in whole
+// seconds, rounded up; d <= 0 sets nothing.
+func SetRetryAfter(h http.Header, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	h.Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
 }
 
 // Header values every response shares. They are assigned to the header map
@@ -131,14 +144,18 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // DecodeJSON reads a JSON request body into v: at most MaxBody bytes (413
-// beyond), unknown fields refused, exactly one value, and a JSON content
-// type when one is declared. Errors are *StatusError with code
-// "bad_request" or "too_large".
+// beyond), UTF-8, unknown fields and duplicate member names refused,
+// exactly one value, and a JSON content type when one is declared. Errors
+// are *StatusError with code "bad_request" or "too_large".
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := checkContentType(r); err != nil {
 		return err
 	}
-	return decodeFrom(json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBody)), v)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		return decodeError(err)
+	}
+	return DecodeJSONBytes(body, v)
 }
 
 func checkContentType(r *http.Request) error {
@@ -210,7 +227,77 @@ func ReadJSONBody(w http.ResponseWriter, r *http.Request) (*Body, error) {
 // DecodeJSONBytes decodes a body read by ReadJSONBody into v with exactly
 // the rules and errors of DecodeJSON.
 func DecodeJSONBytes(body []byte, v any) error {
-	return decodeFrom(json.NewDecoder(bytes.NewReader(body)), v)
+	// RFC 8259 §8.1: JSON text is UTF-8; encoding/json would quietly turn
+	// invalid bytes into U+FFFD.
+	if !utf8.Valid(body) {
+		return &StatusError{http.StatusBadRequest, "bad_request", "the body is not valid UTF-8"}
+	}
+	if err := decodeFrom(json.NewDecoder(bytes.NewReader(body)), v); err != nil {
+		return err
+	}
+	return checkDuplicateNames(body)
+}
+
+// checkDuplicateNames refuses an object that names a member twice, at any
+// depth. Security: RFC 8259 §4 leaves duplicate names' meaning undefined
+// and encoding/json keeps the last, so a filter in front of Gatehouse and
+// Gatehouse itself could read different values ({"role":"staff",
+// "role":"owner"}). Names are compared as encoding/json matches struct
+// fields, case-insensitively, so "Role" repeats "role" too. body has
+// already decoded, so it is well-formed: the stdlib tokenizer walks it.
+func checkDuplicateNames(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var stack []*jsonFrame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF: the value ended (decodeFrom checked the rest)
+		}
+		var top *jsonFrame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.names != nil && top.wantKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				valueDone(stack)
+				continue
+			}
+			name := tok.(string)
+			folded := strings.ToLower(strings.ToUpper(name))
+			if top.names[folded] {
+				return &StatusError{http.StatusBadRequest, "bad_request", fmt.Sprintf("duplicate member %q in a JSON object", name)}
+			}
+			top.names[folded] = true
+			top.wantKey = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &jsonFrame{names: map[string]bool{}, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, &jsonFrame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			valueDone(stack)
+		default:
+			valueDone(stack)
+		}
+	}
+}
+
+// jsonFrame is an open object or array of checkDuplicateNames.
+type jsonFrame struct {
+	names   map[string]bool // nil for an array
+	wantKey bool            // in an object, the next token is a name
+}
+
+// valueDone marks that a value ended: in an enclosing object, a name
+// comes next.
+func valueDone(stack []*jsonFrame) {
+	if n := len(stack); n > 0 && stack[n-1].names != nil {
+		stack[n-1].wantKey = true
+	}
 }
 
 func decodeFrom(dec *json.Decoder, v any) error {

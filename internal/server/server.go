@@ -117,6 +117,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Deliver:   oauth1.NewDeliverer(oauth1.DeliverOptions{Callbacks: callbacks, Log: log}),
 		PublicURL: cfg.PublicURL,
 		Callbacks: callbacks,
+
+		MaxTokensPerUser: cfg.MaxTokensPerUser,
 	})
 	// OAuth 1.0a (seed 000, SPEC §5): Magento-compatible token endpoints
 	// and signed API calls through the gateway.

@@ -26,6 +26,8 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"AllowListLimit", testConcurrentAllowList},
 		{"CreateSameHash", testConcurrentCreateSameHash},
 		{"CreateSomeBad", testConcurrentCreateSomeBad},
+		{"CredentialLimit", testConcurrentCredentialLimit},
+		{"LoginAttempts", testConcurrentLoginAttempts},
 		{"RevokeAndTouch", testConcurrentRevokeAndTouch},
 		{"RedeemAuthCode", testConcurrentRedeemAuthCode},
 		{"RedeemManyCodes", testConcurrentRedeemManyCodes},

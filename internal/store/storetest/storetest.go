@@ -42,6 +42,8 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"DeleteCredential", testDeleteCredential},
 		{"HashUnique", testHashUnique},
 		{"OneLiveStaffToken", testOneLiveStaffToken},
+		{"CredentialLimit", testCredentialLimit},
+		{"LoginAttempts", testLoginAttempts},
 		{"TouchCredentials", testTouchCredentials},
 		{"TenantIsolation", testTenantIsolation},
 		{"AllowList", testAllowList},
@@ -620,7 +622,7 @@ func testTenantIsolation(t *testing.T, s gatehouse.Store) {
 	wantCode(t, err, gatehouse.ENOTFOUND, "find another tenant's credential")
 	wantCode(t, s.RevokeCredential(ctx, a.ID, cb.ID, base), gatehouse.ENOTFOUND, "revoke another tenant's credential")
 	wantCode(t, s.DeleteCredential(ctx, a.ID, cb.ID), gatehouse.ENOTFOUND, "delete another tenant's credential")
-	err = s.AddAllowEntry(ctx, a.ID, cb.ID, &gatehouse.AllowEntry{Name: "x", Prefix: netip.MustParsePrefix("0.0.0.0/0")})
+	err = s.AddAllowEntry(ctx, a.ID, cb.ID, &gatehouse.AllowEntry{Name: "x", Prefix: netip.MustParsePrefix("192.0.2.0/24")})
 	wantCode(t, err, gatehouse.ENOTFOUND, "add to another tenant's allowlist")
 	wantCode(t, s.DeleteAllowEntry(ctx, a.ID, cb.ID, cb.AllowList[0].ID), gatehouse.ENOTFOUND, "delete from another tenant's allowlist")
 
