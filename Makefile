@@ -6,7 +6,7 @@ STATICCHECK ?= go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 .PHONY: help run test test-pg test-e2e screenshots bench fuzz lint staticcheck check
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 run: ## run the demo (SQLite in ./gatehouse-data)
 	go run ./cmd/gatehouse serve --demo

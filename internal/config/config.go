@@ -39,6 +39,10 @@ type Config struct {
 	CacheTTL           time.Duration // GATEHOUSE_CACHE_TTL, how long a verification result is cached
 	LogLevel           string        // GATEHOUSE_LOG_LEVEL: debug, info, warn, error
 	Demo               bool
+
+	// ConsoleIdleTimeout (GATEHOUSE_CONSOLE_IDLE_TIMEOUT, default 30m) ends
+	// a console session after this long without a request.
+	ConsoleIdleTimeout time.Duration
 }
 
 // Default returns the built-in defaults.
@@ -47,6 +51,8 @@ func Default() Config {
 		Addr:     "127.0.0.1:8080",
 		CacheTTL: 5 * time.Second,
 		LogLevel: "info",
+
+		ConsoleIdleTimeout: 30 * time.Minute,
 	}
 }
 
@@ -82,6 +88,13 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 			errs = append(errs, fmt.Errorf("GATEHOUSE_CACHE_TTL: %q is not a duration", v))
 		}
 		c.CacheTTL = d
+	}
+	if v := getenv("GATEHOUSE_CONSOLE_IDLE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("GATEHOUSE_CONSOLE_IDLE_TIMEOUT: %q is not a positive duration", v))
+		}
+		c.ConsoleIdleTimeout = d
 	}
 	return errors.Join(errs...)
 }

@@ -53,8 +53,11 @@ type Config struct {
 	Keys           *secret.Keyring
 	PublicURL      string // an https URL makes cookies Secure; the base of authorize links
 	TrustedProxies []netip.Prefix
-	Log            *slog.Logger     // default slog.Default()
-	Now            func() time.Time // default time.Now
+	// IdleTimeout ends a session after this long without a request
+	// (default DefaultIdleTimeout); SessionLifetime bounds it regardless.
+	IdleTimeout time.Duration
+	Log         *slog.Logger     // default slog.Default()
+	Now         func() time.Time // default time.Now
 }
 
 // Console is the admin console, an http.Handler for every path under
@@ -68,6 +71,7 @@ type Console struct {
 	trusted   []netip.Prefix
 	log       *slog.Logger
 	now       func() time.Time
+	idle      time.Duration // Config.IdleTimeout
 	secure    bool
 
 	cat     *catalog
@@ -98,6 +102,10 @@ func New(cfg Config) (*Console, error) {
 		trusted:   cfg.TrustedProxies,
 		log:       cfg.Log,
 		now:       cfg.Now,
+		idle:      cfg.IdleTimeout,
+	}
+	if c.idle <= 0 {
+		c.idle = DefaultIdleTimeout
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)

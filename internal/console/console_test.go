@@ -57,6 +57,7 @@ type env struct {
 	console *console.Console
 	srv     *httptest.Server
 	clock   *clock
+	keys    *secret.Keyring
 	tenantA *gatehouse.Tenant
 	tenantB *gatehouse.Tenant
 }
@@ -95,7 +96,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle(console.AuthorizePath, c.AuthorizeHandler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, ctx: ctx, dbPath: dbPath, store: db, admin: svc, console: c, srv: srv, clock: clk}
+	e := &env{t: t, ctx: ctx, dbPath: dbPath, store: db, admin: svc, console: c, srv: srv, clock: clk, keys: keys}
 	if e.tenantA, err = svc.CreateTenant(ctx, "acme", "Acme Store", ""); err != nil {
 		t.Fatal(err)
 	}
