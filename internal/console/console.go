@@ -374,8 +374,9 @@ func loginURL(next string) string {
 // Security: a login link must not send the user anywhere else (no open
 // redirect). Absolute URLs, schemes, scheme-relative "//host" and "/\host"
 // forms, backslashes, spaces, control and non-ASCII characters are refused;
-// so is a path with a percent-encoded '.', '/', '\' or '%' (browsers
-// treat %2e as a dot segment, and servers differ on %2f), and the path is
+// so is a path with more than plainPath allows, such as a percent-encoded
+// '.', '/', '\' or '%' (browsers treat %2e as a dot segment, and servers
+// differ on %2f), and the path is
 // cleaned (path.Clean, as http.Redirect and browsers do) before its prefix
 // is checked, so "/console/../../evil" cannot leave the console.
 func SafeRedirect(next string) string {
