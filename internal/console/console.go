@@ -376,9 +376,9 @@ func loginURL(next string) string {
 // forms, backslashes, spaces, control and non-ASCII characters are refused;
 // so is a path with more than plainPath allows, such as a percent-encoded
 // '.', '/', '\' or '%' (browsers treat %2e as a dot segment, and servers
-// differ on %2f), and the path is
-// cleaned (path.Clean, as http.Redirect and browsers do) before its prefix
-// is checked, so "/console/../../evil" cannot leave the console.
+// differ on %2f), and the path is cleaned (path.Clean, as http.Redirect
+// and browsers do) before its prefix is checked, so "/console/../../evil"
+// cannot leave the console.
 func SafeRedirect(next string) string {
 	const home = Prefix + "/tokens"
 	if next == "" || len(next) > maxNext || next[0] != '/' {
