@@ -1,6 +1,7 @@
 package gatehouse
 
 import (
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -107,13 +108,31 @@ func ValidateRedirectURI(raw string) error {
 	return nil
 }
 
-// IsLoopbackHost reports whether host names the loopback interface.
+// IsLoopbackHost reports whether host (a URL's Hostname) names the
+// loopback interface: an IP literal in 127.0.0.0/8 or ::1 (RFC 8252 §7.3),
+// or the name localhost (§8.3 does not recommend it, but it is what
+// developers register; docs/decisions.md says why it is kept).
+//
+// Security: the host is parsed as an address, never matched as a prefix,
+// so 127.evil.example and 127.0.0.1.nip.io (public DNS names) are not
+// loopback. A zone (::1%lo) and IPv4-mapped forms are refused as well.
 func IsLoopbackHost(host string) bool {
-	switch strings.ToLower(host) {
-	case "localhost", "127.0.0.1", "::1":
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
-	return strings.HasPrefix(host, "127.")
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Zone() == "" && !a.Is4In6() && a.IsLoopback()
+}
+
+// AppScopes returns scopes without manage. SPEC §9: an OAuth 2.0 app is
+// never granted manage, whatever its registration says (an app registered
+// before the rule may still list it), so every scope an app's token gets
+// passes through here.
+func AppScopes(scopes []string) []string {
+	if !slices.Contains(scopes, ScopeManage) {
+		return scopes
+	}
+	return slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return s == ScopeManage })
 }
 
 // Consent remembers that a user allowed an app some scopes in a tenant, so
@@ -141,4 +160,39 @@ type AuthCode struct {
 	ExpiresAt     time.Time
 	CreatedAt     time.Time
 	UsedAt        *time.Time
+}
+
+// CodeRedemption is a token request's claim on an authorization code
+// (RFC 6749 §4.1.3), for Store.RedeemAuthCode: who presents it, what the
+// code must match, and the tokens to issue for it.
+type CodeRedemption struct {
+	Hash     []byte // SHA-256 of the presented code
+	TenantID string // the authenticated client's tenant
+	ClientID string // the authenticated client
+	// RedirectURI must equal the code's (the caller resolves one that
+	// RFC 6749 §3.1.2.3 lets the client omit).
+	RedirectURI string
+	// Challenge is BASE64URL(SHA-256(code_verifier)) (RFC 7636 §4.6), ""
+	// when no verifier was sent; it must equal the code's CodeChallenge.
+	Challenge string
+	Now       time.Time
+	// Issue are the credentials to store for a good code. The store binds
+	// each to the code: UserID and GrantID are the code's, Scopes the
+	// code's without manage (AppScopes).
+	Issue []*Credential
+}
+
+// RefreshRotation is a public client's refresh request (RFC 6749 §6,
+// RFC 9700 §4.14.2), for Store.RotateRefreshToken.
+type RefreshRotation struct {
+	TenantID string // the authenticated client's tenant
+	ClientID string // the authenticated client
+	ID       string // the presented refresh token's credential ID
+	Now      time.Time
+	// Grace is how long after its rotation a refresh token still works
+	// (SPEC §9: a response lost on the way).
+	Grace time.Duration
+	// Next are the access token and the refresh token to issue. The store
+	// binds each to the presented token: UserID and GrantID are its.
+	Next []*Credential
 }

@@ -73,11 +73,14 @@ type Store interface {
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	ListAudit(ctx context.Context, tenantID string, q AuditQuery) ([]*AuditEvent, error)
 
-	// ConsumeOnce marks key in namespace used. It succeeds for exactly one
-	// caller, however many race, and is ECONFLICT for every other; the mark
-	// may be forgotten after expires. For authorization codes, nonces,
-	// verifiers and rotated refresh tokens.
-	ConsumeOnce(ctx context.Context, namespace, key string, expires time.Time) error
+	// ConsumeOnce marks key in namespace used at now. It succeeds for
+	// exactly one caller, however many race, and is ECONFLICT for every
+	// other as long as the mark lives: through expires, inclusive. A mark
+	// is forgotten (and the key usable once more) only at a now strictly
+	// after its expires. For authorization codes, nonces, verifiers and
+	// rotated refresh tokens; now is the caller's clock, so the edge is
+	// exact and testable.
+	ConsumeOnce(ctx context.Context, namespace, key string, now, expires time.Time) error
 	// PruneConsumed forgets marks that expired before now.
 	PruneConsumed(ctx context.Context, now time.Time) error
 

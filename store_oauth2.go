@@ -32,27 +32,50 @@ type OAuth2Store interface {
 	DeleteConsent(ctx context.Context, tenantID, userID, clientID string, now time.Time) error
 
 	CreateAuthCode(ctx context.Context, c *AuthCode) error
-	// ConsumeAuthCode marks the code used and, in the same transaction,
-	// stores the credentials issue returns for it (issue may be nil). Of
-	// any number of concurrent callers exactly one consumes the code; the
-	// others wait for it to commit, so its tokens exist before they learn
-	// of the replay. A code already used is ECONFLICT and is returned too
-	// (with its GrantID, so the caller can revoke what the first redemption
-	// issued — RFC 6749 §4.1.2); an unknown code is ENOTFOUND. When issue
-	// refuses (an expired code, a wrong PKCE verifier), the consumption is
-	// still committed — a code is good for one attempt — and issue's error
-	// is returned with the code. A credential of a revoked grant is
-	// ECONFLICT (see RevokeGrant).
-	ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time, issue func(*AuthCode) ([]*Credential, error)) (*AuthCode, error)
+	// RedeemAuthCode redeems an authorization code for r.Issue, in one
+	// transaction whose checks are its own SQL (it calls nothing back).
+	// In order:
+	//   - an unknown (or pruned) code is ENOTFOUND;
+	//   - a code issued to another client (or tenant) is EFORBIDDEN and
+	//     nothing changes: it is neither consumed nor revoked (RFC 6749
+	//     §4.1.3, RFC 9700 §4.2.4);
+	//   - a code already used is ECONFLICT, and in the same transaction
+	//     the grant its first redemption started is revoked (RFC 6749
+	//     §4.1.2); the code is returned too, UsedAt its first use;
+	//   - otherwise the code is marked used and, when it has expired, its
+	//     redirect URI or challenge differs, its user is no longer a
+	//     member of the tenant or has withdrawn the consent, the app has
+	//     been deleted or the grant revoked, the consumption is committed
+	//     and EINVALID (its message says which) is returned with the code,
+	//     and nothing is issued: a code is good for one attempt;
+	//   - else r.Issue, bound to the code, are stored with it.
+	// Of concurrent redemptions of one code exactly one consumes it; the
+	// others wait for it to commit and are replays.
+	RedeemAuthCode(ctx context.Context, r *CodeRedemption) (*AuthCode, error)
 	// PruneAuthCodes deletes codes that expired before now.
 	PruneAuthCodes(ctx context.Context, now time.Time) error
 
 	// RevokeGrant revokes every credential of the grant (at now) and
 	// records the grant as revoked: a credential added to it afterwards
-	// (CreateCredential, RotateRefreshToken, ConsumeAuthCode) is ECONFLICT.
+	// (CreateCredential, RotateRefreshToken, RedeemAuthCode) is ECONFLICT.
 	RevokeGrant(ctx context.Context, tenantID, grantID string, now time.Time) error
-	// RotateRefreshToken marks the refresh token oldID rotated (RotatedAt =
-	// now) and stores the credentials that replace it, in one transaction.
-	// A token already rotated or revoked is ECONFLICT and nothing is stored.
-	RotateRefreshToken(ctx context.Context, tenantID, oldID string, now time.Time, next []*Credential) error
+	// RotateRefreshToken exchanges a public client's refresh token for
+	// r.Next in one transaction whose checks are its own SQL. The grant
+	// has one live refresh token at any moment:
+	//   - a live token is marked rotated (RotatedAt = r.Now) and r.Next's
+	//     refresh token becomes its successor;
+	//   - a rotated token presented again within r.Grace of its rotation
+	//     while its successor is unused (never presented, so its response
+	//     was lost) replaces that successor: the successor is marked
+	//     rotated and r.Next's refresh token becomes the token's new
+	//     successor. Racing refreshes of one token thus serialise and end
+	//     with exactly one live successor;
+	//   - any other reuse (after the grace, or once the successor has been
+	//     used) is ECONFLICT and revokes the whole grant in the same
+	//     transaction (RFC 9700 §4.14.2).
+	// An unknown ID is ENOTFOUND; a token of another client or tenant is
+	// EFORBIDDEN; a revoked token, a revoked grant, a user no longer a
+	// member or without the consent, or a deleted app is EINVALID. In
+	// every refusal nothing is stored.
+	RotateRefreshToken(ctx context.Context, r *RefreshRotation) error
 }

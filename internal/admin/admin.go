@@ -25,6 +25,7 @@ type Service struct {
 
 	keys            *secret.Keyring
 	deliver         Deliverer
+	callbacks       CallbackPolicy
 	publicURL       string
 	handshakeExpiry time.Duration
 }
@@ -47,6 +48,9 @@ type Options struct {
 	Deliver         Deliverer
 	PublicURL       string
 	HandshakeExpiry time.Duration
+	// Callbacks is which hosts callback and identity link URLs may name
+	// when saved (the Deliverer checks again when dialling).
+	Callbacks CallbackPolicy
 }
 
 // New returns a Service over store and the resource tree.
@@ -74,6 +78,7 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ser
 		throttle:        newThrottle(opts.LoginFailures, opts.LoginWindow),
 		keys:            opts.Keys,
 		deliver:         opts.Deliver,
+		callbacks:       opts.Callbacks,
 		publicURL:       strings.TrimRight(opts.PublicURL, "/"),
 		handshakeExpiry: opts.HandshakeExpiry,
 	}

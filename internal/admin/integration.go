@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -19,8 +20,151 @@ const DefaultHandshakeExpiry = 300 * time.Second
 
 // Deliverer POSTs an activation's form to a callback URL and returns the
 // response status (0 when none came). The oauth1 package provides the real
-// one: 5 s timeout, no redirects, https unless allowed otherwise.
+// one: 5 s timeout, no redirects, https unless allowed otherwise, public
+// addresses unless allowed otherwise (CallbackPolicy). Its error text is
+// stored and shown to the tenant: a fixed message, never a network error.
 type Deliverer func(ctx context.Context, callbackURL string, form url.Values) (status int, err error)
+
+// CallbackPolicy says which hosts an integration's callback URL (which
+// Gatehouse dials, POSTing the consumer secret) and identity link URL
+// (which the admin's browser opens) may name.
+//
+// Security: a tenant admin chooses these URLs, and the callback is dialled
+// from inside the operator's network, so by default both must name a
+// public host: loopback, private (RFC 1918, fc00::/7), link-local (the
+// 169.254.169.254 metadata service among them), unspecified, shared and
+// reserved addresses are refused, as are names that only resolve inside a
+// network (localhost, single-label names, *.internal such as
+// metadata.google.internal, *.local, *.home.arpa) and numeric forms of IPv4
+// other than the dotted quad. CheckURL refuses them when saving; the
+// deliverer refuses them again when dialling, after DNS resolution, by the
+// address actually dialled (PublicAddr), so a public-looking name that
+// resolves to a private address is refused too.
+type CallbackPolicy struct {
+	// AllowHTTP (GATEHOUSE_ALLOW_HTTP_CALLBACKS, development) also allows
+	// http:// URLs to loopback hosts: the operator asked for exactly that.
+	AllowHTTP bool
+	// AllowPrivate (GATEHOUSE_ALLOW_PRIVATE_CALLBACKS) allows every host.
+	AllowPrivate bool
+}
+
+// TargetError refuses a URL whose host is not public (CallbackPolicy); it
+// is an EINVALID field error, so the API answers 422 naming the field.
+type TargetError struct{ Err *gatehouse.Error }
+
+func (e *TargetError) Error() string { return e.Err.Error() }
+func (e *TargetError) Unwrap() error { return e.Err }
+
+// CheckURL checks the host of a callback or identity link URL that
+// Integration.Validate has accepted (absolute, http or https). field names
+// it in the error.
+func (p CallbackPolicy) CheckURL(field, raw string) error {
+	if p.AllowPrivate || raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return gatehouse.FieldError(field, "%s must be an absolute http(s) URL", field)
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	a, isIP := parseHostAddr(host)
+	loopback := isLoopbackName(host) || (isIP && a.IsLoopback())
+	if p.AllowHTTP && u.Scheme == "http" && loopback {
+		return nil
+	}
+	public := !loopback
+	switch {
+	case isIP:
+		public = public && PublicAddr(a)
+	case host == "" || !strings.Contains(host, "."):
+		public = false // single-label names resolve through search domains
+	default:
+		last := host[strings.LastIndexByte(host, '.')+1:]
+		for _, suffix := range []string{"internal", "local", "localdomain"} {
+			public = public && last != suffix
+		}
+		public = public && !strings.HasSuffix(host, ".home.arpa") && !numericLabel(last)
+	}
+	if !public {
+		return &TargetError{gatehouse.FieldError(field, "%s must name a public host, not a loopback, private, link-local or internal one", field)}
+	}
+	return nil
+}
+
+// parseHostAddr parses an IP literal host (IPv6 without brackets, as
+// url.URL.Hostname gives it; a zone makes it link-local anyway).
+func parseHostAddr(host string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return a.Unmap(), true
+}
+
+func isLoopbackName(h string) bool {
+	return h == "localhost" || strings.HasSuffix(h, ".localhost") || h == "localhost.localdomain"
+}
+
+// numericLabel reports whether a last label is a number (decimal, or hex
+// with 0x): never a DNS top-level domain, but resolvers read "2130706433",
+// "0x7f.1" or "127.1" as IPv4 addresses.
+func numericLabel(l string) bool {
+	if len(l) > 2 && (l[:2] == "0x") {
+		l = l[2:]
+	}
+	if l == "" {
+		return false
+	}
+	for _, c := range l {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	// "cafe" or "beef" are names; a label of only hex letters is a number
+	// only with the 0x prefix, or when it has a digit.
+	return strings.ContainsAny(l, "0123456789")
+}
+
+// nonPublic are ranges IsGlobalUnicast and IsPrivate leave out.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network" (RFC 791); 0.0.0.0 reaches the host itself
+	netip.MustParsePrefix("100.64.0.0/10"),  // shared address space (RFC 6598)
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments (RFC 6890)
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking (RFC 2544)
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved (RFC 1112)
+	netip.MustParsePrefix("::/96"),          // IPv4-compatible (deprecated, RFC 4291)
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64 (RFC 8215)
+	netip.MustParsePrefix("fec0::/10"),      // site-local (deprecated, RFC 3879)
+	netip.MustParsePrefix("2001:db8::/32"),  // documentation (RFC 3849)
+	netip.MustParsePrefix("100::/64"),       // discard-only (RFC 6666)
+}
+
+// PublicAddr reports whether a is a public unicast address a callback may
+// reach: not loopback, private (RFC 1918, fc00::/7), link-local,
+// multicast, unspecified, nor a shared or reserved range; an IPv4 address
+// inside IPv6 (mapped, NAT64 64:ff9b::/96, 6to4 2002::/16) is judged as
+// the IPv4 address it carries.
+func PublicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	if a.Is6() {
+		b := a.As16()
+		switch {
+		case netip.MustParsePrefix("64:ff9b::/96").Contains(a):
+			return PublicAddr(netip.AddrFrom4([4]byte(b[12:16])))
+		case netip.MustParsePrefix("2002::/16").Contains(a):
+			return PublicAddr(netip.AddrFrom4([4]byte(b[2:6])))
+		}
+	}
+	if !a.IsValid() || !a.IsGlobalUnicast() || a.IsPrivate() {
+		return false
+	}
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
 
 // IntegrationInput is the Add/Edit Integration form (seed 000):
 // Integration Info and API.
@@ -107,7 +251,16 @@ func (s *Service) integrationFrom(in IntegrationInput, i *gatehouse.Integration)
 		}
 		i.Resources = scopes
 	}
-	return i.Validate()
+	if err := i.Validate(); err != nil {
+		return err
+	}
+	// Security: see CallbackPolicy. The identity link is opened by the
+	// admin's browser, not dialled, but it is refused the same way: it
+	// would point the admin's browser into their own network.
+	if err := s.callbacks.CheckURL("callback_url", i.CallbackURL); err != nil {
+		return err
+	}
+	return s.callbacks.CheckURL("identity_link_url", i.IdentityLinkURL)
 }
 
 // CreateIntegration saves a new integration as Inactive, with its consumer

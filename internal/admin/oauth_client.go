@@ -52,6 +52,10 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (*g
 	if err != nil {
 		return nil, "", err
 	}
+	if slices.Contains(scopes, gatehouse.ScopeManage) {
+		// SPEC §9: OAuth apps are never granted manage.
+		return nil, "", gatehouse.FieldError("scopes", "OAuth apps cannot be granted manage")
+	}
 	c := &gatehouse.Client{
 		ID:           gatehouse.ClientIDPrefix + secret.RandomString(24, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
 		TenantID:     a.TenantID,

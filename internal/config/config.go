@@ -40,6 +40,11 @@ type Config struct {
 	LogLevel           string        // GATEHOUSE_LOG_LEVEL: debug, info, warn, error
 	Demo               bool
 
+	// AllowPrivateCallbacks (GATEHOUSE_ALLOW_PRIVATE_CALLBACKS) lets callback
+	// and identity link URLs name loopback, private, link-local and
+	// internal hosts, refused by default (issue 11).
+	AllowPrivateCallbacks bool
+
 	// ConsoleIdleTimeout (GATEHOUSE_CONSOLE_IDLE_TIMEOUT, default 30m) ends
 	// a console session after this long without a request.
 	ConsoleIdleTimeout time.Duration
@@ -81,6 +86,13 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 			errs = append(errs, fmt.Errorf("GATEHOUSE_ALLOW_HTTP_CALLBACKS: %q is not a boolean", v))
 		}
 		c.AllowHTTPCallbacks = b
+	}
+	if v := getenv("GATEHOUSE_ALLOW_PRIVATE_CALLBACKS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("GATEHOUSE_ALLOW_PRIVATE_CALLBACKS: %q is not a boolean", v))
+		}
+		c.AllowPrivateCallbacks = b
 	}
 	if v := getenv("GATEHOUSE_CACHE_TTL"); v != "" {
 		d, err := time.ParseDuration(v)

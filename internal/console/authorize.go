@@ -33,7 +33,8 @@ const (
 //     here. A member of the app's tenant who already allowed the requested
 //     scopes is redirected with a code at once; otherwise the consent page
 //     shows the app, the tenant, the scopes in plain words and the redirect
-//     host, with Allow and Deny.
+//     host, with Allow and Deny. A GET never changes the session: the
+//     console's tenant switches to the app's only on the form's POST.
 //   - POST is the consent form: it checks the CSRF token, parses the
 //     authorization parameters again from the form's hidden fields (nothing
 //     about the request is kept server-side between the two steps, so a
@@ -93,12 +94,15 @@ func (c *Console) authorizeGet(w http.ResponseWriter, r *http.Request) error {
 	if stop || err != nil {
 		return err
 	}
-	u, s, ok := c.CurrentUser(r)
+	u, _, ok := c.CurrentUser(r)
 	if !ok {
 		http.Redirect(w, r, loginURL(AuthorizePath+"?"+r.URL.RawQuery), http.StatusFound)
 		return nil
 	}
-	if err := c.enterTenant(r, u, s, req.Tenant); err != nil {
+	// Security: a GET is what any site can make the browser send, so it
+	// changes nothing in the session (the console's tenant is switched only
+	// by the consent form's CSRF-checked POST); it only checks membership.
+	if err := c.requireMember(r, u, req.Tenant); err != nil {
 		return err
 	}
 	covered, err := c.oauth.ConsentCovers(r.Context(), req, u.ID)
@@ -191,14 +195,24 @@ func authorizeParams(form url.Values) url.Values {
 	return out
 }
 
-// enterTenant makes the app's tenant the session's tenant when the user is
-// a member of it (errNotMember otherwise), so that the console shows the
-// tenant whose data the user is about to share.
-func (c *Console) enterTenant(r *http.Request, u *gatehouse.User, s *gatehouse.Session, t *gatehouse.Tenant) error {
+// requireMember refuses (errNotMember) a user who is not a member of the
+// app's tenant.
+func (c *Console) requireMember(r *http.Request, u *gatehouse.User, t *gatehouse.Tenant) error {
 	if _, err := c.store.FindMembership(r.Context(), t.ID, u.ID); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 			return errNotMember{tenant: t.Name}
 		}
+		return err
+	}
+	return nil
+}
+
+// enterTenant makes the app's tenant the session's tenant when the user is
+// a member of it (errNotMember otherwise), so that the console shows the
+// tenant whose data the user has just shared. Only the consent form's POST
+// calls it.
+func (c *Console) enterTenant(r *http.Request, u *gatehouse.User, s *gatehouse.Session, t *gatehouse.Tenant) error {
+	if err := c.requireMember(r, u, t); err != nil {
 		return err
 	}
 	if s.TenantID != t.ID {

@@ -82,7 +82,8 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	svc := admin.New(db, tree, admin.Options{Now: clk.Now, Log: log, LoginFailures: 3,
-		Keys: keys, Deliver: deliverHTTP, PublicURL: "http://gatehouse.test"})
+		Keys: keys, Deliver: deliverHTTP, PublicURL: "http://gatehouse.test",
+		Callbacks: admin.CallbackPolicy{AllowHTTP: true}}) // receivers are httptest servers on loopback
 	v := verify.New(db, tree, verify.Options{Now: clk.Now, Logger: log})
 	t.Cleanup(func() { v.Close() })
 	provider := oauth2.New(oauth2.Config{Store: db, Tree: tree, Verifier: v, Issuer: "http://gatehouse.test", Now: clk.Now, Log: log})

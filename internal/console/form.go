@@ -88,7 +88,7 @@ func (c *Console) consumeNonce(w http.ResponseWriter, r *http.Request, rq *reque
 	if nonce == "" || len(nonce) > 64 {
 		return true, nil
 	}
-	err = c.store.ConsumeOnce(r.Context(), "console_form", rq.session.ID+":"+nonce, rq.session.ExpiresAt)
+	err = c.store.ConsumeOnce(r.Context(), "console_form", rq.session.ID+":"+nonce, c.now(), rq.session.ExpiresAt)
 	if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
 		c.setFlash(w, msg("flash.form_resubmitted"))
 		http.Redirect(w, r, back, http.StatusSeeOther)

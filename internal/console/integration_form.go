@@ -1,6 +1,7 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -132,6 +133,10 @@ func readIntegrationForm(r *http.Request) (integrationForm, admin.IntegrationInp
 // integrationFormError turns an admin error into the form's messages (nil,
 // false when it is not the user's to fix).
 func (c *Console) integrationFormError(rq *request, err error) (int, *FormErrors, bool) {
+	var te *admin.TargetError
+	if errors.As(err, &te) {
+		return http.StatusUnprocessableEntity, fieldError(te.Err.Field, rq.loc.T(msg("integration.error.url_private"))), true
+	}
 	return c.formErrorFor(rq, err, integrationFields)
 }
 

@@ -224,6 +224,8 @@ func TestIntegrationAddWithPassword(t *testing.T) {
 			}(), "Enter a valid email address"},
 			{"bad callback", integrationForm("x", "ftp://a.test/cb", "", password, "catalog"), "Enter an absolute http://"},
 			{"user info", integrationForm("x", "", "https://u:p@a.test/", password, "catalog"), "Enter an absolute http://"},
+			{"metadata callback", integrationForm("x", "https://169.254.169.254/latest/", "", password, "catalog"), "public internet host"},
+			{"private identity link", integrationForm("x", "", "https://10.0.0.1/login", password, "catalog"), "public internet host"},
 			{"custom without resources", func() url.Values {
 				f := integrationForm("x", "", "", password)
 				f.Set("resource_access", "custom")

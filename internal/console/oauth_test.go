@@ -392,7 +392,10 @@ func TestAuthorizeLoginConsentAllow(t *testing.T) {
 	cf.Set("decision", "allow")
 	res = b.post("/oauth2/authorize", cf)
 	code := wantCode(t, res, http.StatusSeeOther)
-	ac, err := f.e.store.ConsumeAuthCode(f.e.ctx, secret.HashBytes(code), f.e.clock.Now(), nil)
+	ac, err := f.e.store.RedeemAuthCode(f.e.ctx, &gatehouse.CodeRedemption{
+		Hash: secret.HashBytes(code), TenantID: f.e.tenantA.ID, ClientID: f.app.ID, RedirectURI: redirectURI,
+		Challenge: strings.Repeat("A", 43), Now: f.e.clock.Now(),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,11 +514,24 @@ func TestAuthorizeTenantMembership(t *testing.T) {
 		t.Fatal("non-member redirected")
 	}
 
-	// A member of both whose session shows B is moved to A.
+	// A member of both whose session shows B sees A's consent page, but a
+	// GET — which any site can make the browser send — does not switch the
+	// console's tenant; the consent form's POST (CSRF-checked) does.
 	f.e.member(f.e.tenantB, "owner@acme.test", gatehouse.RoleStaff)
 	o := f.e.browser()
 	o.login("owner@acme.test")
 	wantStatus(t, o.submit("/console/connected-apps", "/console/tenant", url.Values{"tenant_id": {f.e.tenantB.ID}}), http.StatusSeeOther)
-	wantStatus(t, o.get(f.authorizeURL()), http.StatusOK)
+	consent := o.get(f.authorizeURL())
+	wantStatus(t, consent, http.StatusOK)
+	wantBody(t, consent, "Demo Store")
+	wantBody(t, o.get("/console/connected-apps"), `<option value="`+f.e.tenantB.ID+`" selected>`)
+	cf := consentForm(t, consent)
+	cf.Set("decision", "allow")
+	wantCode(t, o.post("/oauth2/authorize", cf), http.StatusSeeOther)
 	wantBody(t, o.get("/console/connected-apps"), `<option value="`+f.e.tenantA.ID+`" selected>`)
+
+	// Once allowed, the GET answers with a code at once: still no switch.
+	wantStatus(t, o.submit("/console/connected-apps", "/console/tenant", url.Values{"tenant_id": {f.e.tenantB.ID}}), http.StatusSeeOther)
+	wantCode(t, o.get(f.authorizeURL()), http.StatusFound)
+	wantBody(t, o.get("/console/connected-apps"), `<option value="`+f.e.tenantB.ID+`" selected>`)
 }

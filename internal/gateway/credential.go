@@ -6,6 +6,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/oauth1"
 	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
@@ -48,13 +49,42 @@ type SignedRequestAuthenticator interface {
 	Authenticate(r *http.Request) (accessToken string, code gatehouse.Code, err error)
 }
 
-// OAuth1Extractor reads "Authorization: OAuth …" (RFC 5849 §3.5.1): the
-// signature, timestamp, nonce and consumer are checked by a, and the
-// access token goes on to the verifier with Signed set.
+// OAuth1Extractor reads OAuth 1.0a-signed requests, whose protocol
+// parameters travel in the Authorization: OAuth header, a form body or the
+// query (SPEC §5; RFC 5849 §3.5, exactly one of them): the signature,
+// timestamp, nonce and consumer are checked by a, and the access token goes
+// on to the verifier with Signed set.
+//
+// Decisions:
+//   - A form body (application/x-www-form-urlencoded) of a request with no
+//     other credential is read to look for protocol parameters, at most
+//     oauth1.MaxFormBody (1 MiB), and put back whole for the upstream. A
+//     longer one whose first MiB carries protocol parameters is MALFORMED
+//     (its parameters are signed, so it cannot be checked without holding
+//     it all); protocol parameters later in a longer body are not looked
+//     for, and the call is treated as carrying none.
+//   - Protocol parameters in two places, or beside a Bearer token or an
+//     API key in the query, are MALFORMED before any signature is checked
+//     or nonce spent. The body of a call with another credential is not
+//     read.
+//   - Security: the credential is stripped. The header goes like any
+//     Authorization header; parameters in the query or the body are
+//     removed from what is forwarded (every oauth_* pair, the rest of the
+//     query and body byte for byte), since oauth_token may work as a
+//     Bearer token where a tenant allows it.
 func OAuth1Extractor(a SignedRequestAuthenticator) Extractor {
 	return func(r *http.Request) (Extracted, bool) {
-		vals := r.Header.Values("Authorization")
-		if len(vals) != 1 || !isScheme(vals[0], "OAuth") {
+		if otherCredential(r) {
+			if oauth1.HasProtocolParams(r.URL.RawQuery) {
+				return Extracted{Code: gatehouse.CodeMalformed, Message: "OAuth 1.0a parameters in the query beside another credential; send one credential (RFC 5849 §3.5)", oauth: true}, true
+			}
+			return Extracted{}, false
+		}
+		where, err := oauth1.Locate(r)
+		switch {
+		case err != nil:
+			return Extracted{Code: gatehouse.CodeMalformed, Message: err.Error(), oauth: true}, true
+		case where == oauth1.None:
 			return Extracted{}, false
 		}
 		tok, code, err := a.Authenticate(r)
@@ -68,8 +98,23 @@ func OAuth1Extractor(a SignedRequestAuthenticator) Extractor {
 		case err != nil:
 			return Extracted{Err: err, oauth: true}, true
 		}
+		oauth1.Strip(r, where)
 		return Extracted{Credential: tok, Signed: true, oauth: true}, true
 	}
+}
+
+// otherCredential reports whether r carries a credential header other than
+// Authorization: OAuth.
+func otherCredential(r *http.Request) bool {
+	if len(r.Header.Values(httpx.HeaderAPIKey)) > 0 {
+		return true
+	}
+	for _, v := range r.Header.Values("Authorization") {
+		if !isScheme(v, "OAuth") {
+			return true
+		}
+	}
+	return false
 }
 
 func isScheme(v, scheme string) bool {

@@ -1,7 +1,11 @@
 package oauth1
 
 import (
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -94,7 +98,7 @@ func FuzzBaseString(f *testing.F) {
 		if auth != "" {
 			r.Header.Set("Authorization", auth)
 		}
-		ps, err := Collect(r)
+		ps, _, err := Collect(r)
 		if err != nil {
 			return
 		}
@@ -125,6 +129,126 @@ func FuzzBaseString(f *testing.F) {
 			}
 			if !checkSignature(r.Method, uri, signedPs, "cs", "ts") {
 				t.Fatalf("own %s signature does not verify", m)
+			}
+		}
+	})
+}
+
+// FuzzCollectParams feeds an Authorization header, a query and a form body
+// to Collect (RFC 5849 §3.4.1.3.1 and §3.5). It must never panic, and
+// must agree with a reference decoding: url.ParseQuery for the query and
+// the body, ParseAuthorization for the header. Collect accepts exactly
+// when every source decodes, the protocol parameters (oauth_*) are in one
+// transport (an OAuth header counts even when empty) and none repeats; it
+// then returns every parameter of the three sources, says the right
+// transport, agrees with Locate, and Strip leaves no protocol parameter in
+// the query or body.
+func FuzzCollectParams(f *testing.F) {
+	f.Add(`OAuth realm="r", oauth_consumer_key="k", oauth_nonce="n"`, "b5=%3D%253D&a3=a&c%40=&a2=r%20b", "c2&a3=2+q", true)
+	f.Add("", "oauth_token=t&oauth_nonce=n&x=1&x=1", "y=2", true)
+	f.Add("", "x=1", "oauth_token=t&oauth_consumer_key=k", true)
+	f.Add("", "x=1", "oauth_token=t", false)
+	f.Add(`OAuth oauth_token="t"`, "oauth_nonce=n", "", true)
+	f.Add(`OAuth oauth_token="t"`, "", "oauth%5Fnonce=n", true)
+	f.Add("", "oauth_token=a", "oauth_nonce=b", true)
+	f.Add("", "oauth_nonce=a&oauth_nonce=a", "", true)
+	f.Add(`OAuth realm="r"`, "oauth_token=t", "", true)
+	f.Add("Bearer x", "oauth_token=t", "a;b", true)
+	f.Add("", "a=%zz", "b=%", true)
+	f.Fuzz(func(t *testing.T, auth, query, body string, form bool) {
+		if strings.ContainsAny(auth, "\r\n\x00") || strings.ContainsAny(query, " #\r\n\x00") {
+			return // not what an HTTP server hands over
+		}
+		newRequest := func() *http.Request {
+			r := httptest.NewRequest("POST", "http://h/p", strings.NewReader(body))
+			r.URL.RawQuery = query
+			if form {
+				r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			if auth != "" {
+				r.Header.Set("Authorization", auth)
+			}
+			return r
+		}
+		r := newRequest()
+		ps, where, err := Collect(r)
+		if err != nil {
+			if _, ok := err.(*Problem); !ok {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+		}
+
+		// The reference.
+		valid := true
+		var want Params
+		carriers := map[Transport]bool{}
+		if IsOAuthHeader(auth) {
+			h, herr := ParseAuthorization(auth)
+			valid = valid && herr == nil
+			want = append(want, h...)
+			carriers[Header] = true
+		}
+		decode := func(s string, t Transport) {
+			vs, derr := url.ParseQuery(s)
+			valid = valid && derr == nil
+			for k, list := range vs {
+				for _, v := range list {
+					want = append(want, Param{k, v})
+				}
+				if strings.HasPrefix(k, "oauth_") {
+					carriers[t] = true
+				}
+			}
+		}
+		decode(query, Query)
+		if form && body != "" {
+			if len(body) > MaxFormBody {
+				valid = false
+			}
+			decode(body, Body)
+		}
+		seen := map[string]bool{}
+		for _, p := range want {
+			if strings.HasPrefix(p.Name, "oauth_") {
+				valid = valid && !seen[p.Name]
+				seen[p.Name] = true
+			}
+		}
+		valid = valid && len(carriers) <= 1
+		if !valid {
+			if err == nil {
+				t.Fatalf("accepted %v (transport %v) for header %q query %q body %q", ps, where, auth, query, body)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("refused header %q query %q body %q: %v", auth, query, body, err)
+		}
+		less := func(a, b Param) int { return strings.Compare(a.Name+"\x00"+a.Value, b.Name+"\x00"+b.Value) }
+		got := slices.SortedFunc(slices.Values(ps), less)
+		slices.SortFunc(want, less)
+		if !slices.Equal(got, want) {
+			t.Fatalf("collected %v, want %v", got, want)
+		}
+		wantWhere := None
+		for tr := range carriers {
+			wantWhere = tr
+		}
+		if where != wantWhere {
+			t.Fatalf("transport %v, want %v", where, wantWhere)
+		}
+		if lw, err := Locate(newRequest()); err != nil || lw != where {
+			t.Fatalf("Locate = %v %v, Collect said %v", lw, err, where)
+		}
+		if b, _ := io.ReadAll(r.Body); string(b) != body {
+			t.Fatalf("body put back as %q, want %q", b, body)
+		}
+		if where == Query || where == Body {
+			r := newRequest()
+			Locate(r)
+			Strip(r, where)
+			if HasProtocolParams(r.URL.RawQuery) || (form && func() bool { b, _ := io.ReadAll(r.Body); return HasProtocolParams(string(b)) }()) {
+				t.Fatalf("protocol parameters left after Strip: %q", r.URL.RawQuery)
 			}
 		}
 	})

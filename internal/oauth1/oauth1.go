@@ -13,7 +13,8 @@
 // Signatures are HMAC-SHA1 or HMAC-SHA256; PLAINTEXT and RSA-SHA1 are
 // refused as unsupported, as Magento refuses them. Parameters come from
 // the Authorization header, the query and an
-// application/x-www-form-urlencoded body (§3.4.1.3.1). The base string
+// application/x-www-form-urlencoded body (§3.4.1.3.1); the protocol
+// parameters (oauth_*) from exactly one of them (§3.5). The base string
 // (§3.4.1) sorts parameters in byte order; Magento's PHP libraries sort
 // them with strnatcmp, so that order is accepted as a second try.
 //
@@ -131,6 +132,7 @@ type signed struct {
 	verifier    string
 	nonce       string
 	ts          int64
+	now         time.Time // the clock when the timestamp was checked
 }
 
 var baseRequired = []string{"oauth_consumer_key", "oauth_signature", "oauth_signature_method", "oauth_nonce", "oauth_timestamp"}
@@ -139,7 +141,7 @@ var baseRequired = []string{"oauth_consumer_key", "oauth_signature", "oauth_sign
 // store: version, required parameters, signature method, value shapes and
 // the timestamp window.
 func (p *Provider) parse(r *http.Request, extra ...string) (*signed, error) {
-	ps, err := Collect(r)
+	ps, _, err := Collect(r)
 	if err != nil {
 		return nil, err
 	}
@@ -186,12 +188,16 @@ func (p *Provider) parse(r *http.Request, extra ...string) (*signed, error) {
 		return nil, problem(ParameterRejected, "oauth_timestamp must be a positive number of seconds since 1970")
 	}
 	s.ts = ts
-	// SPEC §9: accepted within ±MaxSkew, so nonces older than that can be
-	// forgotten. The clock's seconds are compared, not its fractions.
-	now := p.now().Unix()
-	skew := int64(p.skew / time.Second)
-	if ts > now+skew || ts < now-skew {
-		return nil, problem(TimestampRefused, fmt.Sprintf("oauth_timestamp must be within %d seconds of the server's time (%d); check the client's clock", skew, now))
+	// SPEC §5 and §9: accepted within ±MaxSkew, edges included, compared at
+	// the clock's full resolution. Security: whole seconds would accept a
+	// timestamp for up to a second past ts+MaxSkew, after its nonce's mark
+	// (kept through ts+MaxSkew, see verify) is gone, so a captured request
+	// could be replayed in that second; now nothing older than the mark is
+	// accepted. (time.Time.Sub saturates, so a huge ts cannot overflow.)
+	now, at := p.now(), time.Unix(ts, 0)
+	s.now = now
+	if now.Sub(at) > p.skew || at.Sub(now) > p.skew {
+		return nil, problem(TimestampRefused, fmt.Sprintf("oauth_timestamp must be within %d seconds of the server's time (%d); check the client's clock", int64(p.skew/time.Second), now.Unix()))
 	}
 	return s, nil
 }
@@ -218,8 +224,12 @@ func (p *Provider) verify(ctx context.Context, r *http.Request, s *signed, consu
 	if !checkSignature(r.Method, u, s.params, consumerSecret, tokenSecret) {
 		return problem(SignatureInvalid, "the signature does not match: check the consumer secret, the token secret and the URL signed ("+u+")")
 	}
+	// RFC 5849 §3.3: a (timestamp, nonce) pair is used once. The mark lives
+	// through ts+MaxSkew, the last instant parse accepts ts, and the store
+	// is given the very instant parse checked: a later reading could fall
+	// past the edge and replace a live mark of a request accepted at it.
 	expires := time.Unix(s.ts, 0).Add(p.skew)
-	err := p.store.ConsumeOnce(ctx, "oauth1-nonce:"+s.consumerKey, strconv.FormatInt(s.ts, 10)+":"+s.nonce, expires)
+	err := p.store.ConsumeOnce(ctx, "oauth1-nonce:"+s.consumerKey, strconv.FormatInt(s.ts, 10)+":"+s.nonce, s.now, expires)
 	if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
 		return problem(NonceUsed, "this oauth_nonce was already used with this oauth_timestamp; use a fresh nonce for every request")
 	}
@@ -353,7 +363,7 @@ func (p *Provider) accessToken(w http.ResponseWriter, r *http.Request) error {
 	// The verifier too: two request tokens cannot both redeem it, even
 	// when they race past the comparison above.
 	verifierExpires := rt.ExpiresAt.Add(p.skew)
-	err = p.store.ConsumeOnce(ctx, "oauth1-verifier:"+s.consumerKey, fmt.Sprintf("%x", vh), verifierExpires)
+	err = p.store.ConsumeOnce(ctx, "oauth1-verifier:"+s.consumerKey, fmt.Sprintf("%x", vh), now, verifierExpires)
 	if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
 		return problem(VerifierInvalid, "oauth_verifier was already used")
 	}

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -161,38 +162,100 @@ func percentDecode(s string) (string, error) {
 	return url.PathUnescape(s)
 }
 
+// Transport is where a request carries its protocol parameters (RFC 5849
+// §3.5): the Authorization header, an application/x-www-form-urlencoded
+// body, or the query.
+type Transport int
+
+// The transports, and None for a request that carries no OAuth parameters.
+const (
+	None Transport = iota
+	Header
+	Body
+	Query
+)
+
+func (t Transport) String() string {
+	switch t {
+	case Header:
+		return "the Authorization header"
+	case Body:
+		return "the form body"
+	case Query:
+		return "the query"
+	}
+	return "nowhere"
+}
+
+// errTwoTransports refuses protocol parameters in more than one place.
+func errTwoTransports(a, b Transport) error {
+	return problem(ParameterRejected, "OAuth parameters were found in "+a.String()+" and in "+b.String()+
+		"; send them in exactly one place: the Authorization header, the form body or the query (RFC 5849 §3.5)")
+}
+
 // Collect gathers a request's parameters from the three sources of RFC
 // 5849 §3.4.1.3.1: the Authorization header (OAuth scheme, realm left
 // out), the query, and a single-part application/x-www-form-urlencoded
 // body. The body is read (at most MaxFormBody) and put back, so a proxy
-// can still forward it. A protocol parameter (oauth_*) may appear only
-// once across all sources (§3.2: 400 for duplicates).
-func Collect(r *http.Request) (Params, error) {
-	var ps Params
+// can still forward it. It also says which one transport carried the
+// protocol parameters.
+//
+// RFC 5849 §3.5: the protocol parameters (every oauth_* name) travel in
+// one and only one of the header, the body and the query; an
+// Authorization: OAuth header is that place even when it is empty, and
+// oauth_* names anywhere else then are refused. §3.1: each protocol
+// parameter appears once per request (a 400, §3.2). Other parameters may
+// repeat and are all signed (§3.4.1.3.2).
+func Collect(r *http.Request) (Params, Transport, error) {
+	var (
+		ps    Params
+		where Transport
+	)
+	carry := func(t Transport, from Params) error {
+		for _, p := range from {
+			if !strings.HasPrefix(p.Name, "oauth_") {
+				continue
+			}
+			if where != None && where != t {
+				return errTwoTransports(where, t)
+			}
+			where = t
+		}
+		return nil
+	}
 	vals := r.Header.Values("Authorization")
 	if len(vals) > 1 {
-		return nil, problem(ParameterRejected, "send one Authorization header")
+		return nil, None, problem(ParameterRejected, "send one Authorization header")
 	}
 	if len(vals) == 1 && IsOAuthHeader(vals[0]) {
 		h, err := ParseAuthorization(vals[0])
 		if err != nil {
-			return nil, err
+			return nil, None, err
 		}
-		ps = h
+		ps, where = h, Header
 	}
 	q, err := parseForm(r.URL.RawQuery)
 	if err != nil {
-		return nil, problem(ParameterRejected, "the query string is malformed")
+		return nil, None, problem(ParameterRejected, "the query string is malformed")
+	}
+	if err := carry(Query, q); err != nil {
+		return nil, None, err
 	}
 	ps = append(ps, q...)
 	if isForm(r) {
-		body, err := readBody(r)
+		body, complete, err := peekBody(r)
 		if err != nil {
-			return nil, err
+			return nil, None, err
+		}
+		if !complete {
+			return nil, None, bodyTooLarge()
 		}
 		f, err := parseForm(string(body))
 		if err != nil {
-			return nil, problem(ParameterRejected, "the form body is malformed")
+			return nil, None, problem(ParameterRejected, "the form body is malformed")
+		}
+		if err := carry(Body, f); err != nil {
+			return nil, None, err
 		}
 		ps = append(ps, f...)
 	}
@@ -202,11 +265,127 @@ func Collect(r *http.Request) (Params, error) {
 			continue
 		}
 		if seen[p.Name] {
-			return nil, problem(ParameterRejected, p.Name+" appears more than once (RFC 5849 §3.5: send protocol parameters in one place)")
+			return nil, None, problem(ParameterRejected, p.Name+" appears more than once (RFC 5849 §3.1: each protocol parameter once per request)")
 		}
 		seen[p.Name] = true
 	}
-	return ps, nil
+	return ps, where, nil
+}
+
+// bodyTooLarge refuses a form body longer than MaxFormBody: its
+// parameters are signed (§3.4.1.3.1), so it would have to be held whole.
+func bodyTooLarge() error {
+	return problem(ParameterRejected, "the form body is too large to be signed (1 MiB at most)")
+}
+
+// Locate says where r carries OAuth protocol parameters, for a proxy that
+// must decide whether a request is OAuth 1.0a-signed before it checks the
+// signature: an Authorization: OAuth header, oauth_* names in the query, or
+// oauth_* names in a form body. It reads a form body (at most MaxFormBody)
+// and puts it back whole, however long it is. A form body longer than that
+// whose first MaxFormBody bytes carry oauth_* names is refused (it could
+// not be signed, see Collect); oauth_* names past that point are not
+// looked for. Parameters in two places are refused (RFC 5849 §3.5).
+func Locate(r *http.Request) (Transport, error) {
+	where := None
+	found := func(t Transport) error {
+		if where != None && where != t {
+			return errTwoTransports(where, t)
+		}
+		where = t
+		return nil
+	}
+	for _, v := range r.Header.Values("Authorization") {
+		if IsOAuthHeader(v) {
+			where = Header
+		}
+	}
+	if HasProtocolParams(r.URL.RawQuery) {
+		if err := found(Query); err != nil {
+			return None, err
+		}
+	}
+	if isForm(r) {
+		body, complete, err := peekBody(r)
+		if err != nil {
+			return None, err
+		}
+		if !complete {
+			// Only whole pairs of the prefix count.
+			if i := strings.LastIndexByte(string(body), '&'); i >= 0 {
+				body = body[:i]
+			} else {
+				body = nil
+			}
+		}
+		if HasProtocolParams(string(body)) {
+			if !complete {
+				return None, bodyTooLarge()
+			}
+			if err := found(Body); err != nil {
+				return None, err
+			}
+		}
+	}
+	return where, nil
+}
+
+// HasProtocolParams reports whether form-encoded s (a query or a form
+// body) names an oauth_* parameter, however its name is encoded.
+func HasProtocolParams(s string) bool {
+	for s != "" {
+		var kv string
+		kv, s, _ = strings.Cut(s, "&")
+		k, _, _ := strings.Cut(kv, "=")
+		if name, err := url.QueryUnescape(k); err == nil && strings.HasPrefix(name, "oauth_") {
+			return true
+		}
+	}
+	return false
+}
+
+// Strip removes the protocol parameters (every oauth_* name) from the
+// query or the form body of r, whichever where says carried them, leaving
+// every other byte as it was; the Authorization header is the caller's to
+// remove. Security: a proxy forwards a verified request without the
+// credential, as it drops the header (oauth_token may work as a Bearer
+// token where a tenant allows it). The body must be one Collect or Locate
+// read whole.
+func Strip(r *http.Request, where Transport) {
+	switch where {
+	case Query:
+		r.URL.RawQuery = dropProtocol(r.URL.RawQuery)
+		r.URL.ForceQuery = false
+	case Body:
+		body, complete, err := peekBody(r)
+		if err != nil || !complete {
+			return
+		}
+		b := []byte(dropProtocol(string(body)))
+		setBody(r, b)
+		r.ContentLength = int64(len(b))
+		if r.Header.Get("Content-Length") != "" {
+			r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		}
+	}
+}
+
+// dropProtocol removes the oauth_* pairs of form-encoded s.
+func dropProtocol(s string) string {
+	var b strings.Builder
+	for s != "" {
+		var kv string
+		kv, s, _ = strings.Cut(s, "&")
+		k, _, _ := strings.Cut(kv, "=")
+		if name, err := url.QueryUnescape(k); err == nil && strings.HasPrefix(name, "oauth_") {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(kv)
+	}
+	return b.String()
 }
 
 // isForm reports whether the body counts (§3.4.1.3.1): single-part,
@@ -223,18 +402,47 @@ func isForm(r *http.Request) bool {
 	return err == nil && mt == "application/x-www-form-urlencoded"
 }
 
-func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, MaxFormBody+1))
-	r.Body.Close()
+// peekBody reads r's body, at most MaxFormBody bytes of it, and puts it
+// back whole: complete is false when there was more, which stays unread
+// behind the bytes returned.
+func peekBody(r *http.Request) (b []byte, complete bool, err error) {
+	if pb, ok := r.Body.(*peekedBody); ok {
+		return pb.b, pb.rest == nil, nil
+	}
+	b, err = io.ReadAll(io.LimitReader(r.Body, MaxFormBody+1))
 	if err != nil {
-		return nil, problem(ParameterRejected, "the form body could not be read")
+		r.Body.Close()
+		return nil, false, problem(ParameterRejected, "the form body could not be read")
 	}
 	if len(b) > MaxFormBody {
-		return nil, problem(ParameterRejected, "the form body is too large to be signed (1 MiB at most)")
+		r.Body = &peekedBody{Reader: io.MultiReader(bytes.NewReader(b), r.Body), b: b, rest: r.Body}
+		r.GetBody = nil
+		return b, false, nil
 	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.Body.Close()
+	setBody(r, b)
+	return b, true, nil
+}
+
+// setBody makes b r's body, readable again through GetBody.
+func setBody(r *http.Request, b []byte) {
+	r.Body = &peekedBody{Reader: bytes.NewReader(b), b: b}
 	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
-	return b, nil
+}
+
+// peekedBody is a body already read (b), with what is left of the
+// original (rest) when it was longer than MaxFormBody.
+type peekedBody struct {
+	io.Reader
+	b    []byte
+	rest io.ReadCloser
+}
+
+func (pb *peekedBody) Close() error {
+	if pb.rest != nil {
+		return pb.rest.Close()
+	}
+	return nil
 }
 
 // parseForm decodes application/x-www-form-urlencoded text into

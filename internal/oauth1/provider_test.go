@@ -575,10 +575,10 @@ func TestDeliverer(t *testing.T) {
 	form := url.Values{"oauth_consumer_key": {"k"}, "oauth_consumer_secret": {"s3cr3t"}, "store_base_url": {"https://g.test/"}, "oauth_verifier": {"v"}}
 	ctx := context.Background()
 
-	if status, err := NewDeliverer(false)(ctx, cb.URL+"/cb", form); err == nil || status != 0 {
+	if status, err := NewDeliverer(DeliverOptions{})(ctx, cb.URL+"/cb", form); err == nil || status != 0 {
 		t.Fatalf("http without allowHTTP: %d %v", status, err)
 	}
-	d := NewDeliverer(true)
+	d := NewDeliverer(DeliverOptions{Callbacks: admin.CallbackPolicy{AllowHTTP: true}})
 	if status, err := d(ctx, cb.URL+"/cb", form); err != nil || status != 200 {
 		t.Fatalf("loopback http: %d %v", status, err)
 	}
@@ -598,7 +598,79 @@ func TestDeliverer(t *testing.T) {
 	// and the error never carries the consumer secret.
 	tlsCB := httptest.NewTLSServer(http.NotFoundHandler())
 	defer tlsCB.Close()
-	if _, err := d(ctx, tlsCB.URL+"/s3cr3t", form); err == nil || strings.Contains(err.Error(), "s3cr3t") {
+	private := NewDeliverer(DeliverOptions{Callbacks: admin.CallbackPolicy{AllowPrivate: true}})
+	if _, err := private(ctx, tlsCB.URL+"/s3cr3t", form); err == nil || err.Error() != "the callback could not be reached" {
 		t.Fatalf("untrusted TLS: %v", err)
+	}
+}
+
+// TestReplayAtWindowEdge replays a signed API call around the end of its
+// timestamp's window (issue 11, hole 5), on SQLite and PostgreSQL: every
+// replay is refused, by the window or by the nonce, and a first use is
+// accepted exactly while the window (±MaxSkew, inclusive, at full
+// resolution) accepts it.
+func TestReplayAtWindowEdge(t *testing.T) {
+	backends := map[string]func(testing.TB) *sqlstore.DB{
+		"sqlite":   func(tb testing.TB) *sqlstore.DB { return sqlstore.OpenTestSQLite(tb) },
+		"postgres": func(tb testing.TB) *sqlstore.DB { return sqlstore.OpenTestPostgres(tb) },
+	}
+	edges := []struct {
+		after  time.Duration // since oauth_timestamp
+		inside bool          // the window accepts it
+	}{
+		{DefaultMaxSkew - time.Nanosecond, true},
+		{DefaultMaxSkew, true},
+		{DefaultMaxSkew + 500*time.Millisecond, false},
+		{DefaultMaxSkew + time.Second, false},
+	}
+	for name, open := range backends {
+		t.Run(name, func(t *testing.T) {
+			e := newEnvOn(t, open(t))
+			rt, rs := e.requestToken(call{})
+			at, as := e.accessToken(rt, rs)
+			start := e.clock.now()
+			api := func(ts int64, nonce string) (int, string) {
+				status, _, body := e.do(call{method: "GET", path: "/api/products", key: e.key, sec: e.sec,
+					token: at, tsec: as, ts: ts, nonce: nonce})
+				return status, body
+			}
+			// A request first used at the edge: accepted once (when the
+			// window still accepts it), then never again at that instant.
+			for i, edge := range edges {
+				ts := start.Unix() - 601
+				e.clock.ns.Store(time.Unix(ts, 0).Add(edge.after).UnixNano())
+				nonce := "edge-" + strconv.Itoa(i)
+				status, body := api(ts, nonce)
+				if edge.inside != (status == 200) {
+					t.Fatalf("first use at ts+%v: %d %s (inside the window: %v)", edge.after, status, body, edge.inside)
+				}
+				for n := range 3 {
+					if status, body := api(ts, nonce); status != 401 {
+						t.Fatalf("replay %d at ts+%v: %d %s, want 401", n+1, edge.after, status, body)
+					}
+				}
+			}
+			// A request used at its timestamp, replayed at each edge.
+			ts := start.Unix() + 3600
+			e.clock.ns.Store(time.Unix(ts, 0).UnixNano())
+			if status, body := api(ts, "early"); status != 200 {
+				t.Fatalf("first use: %d %s", status, body)
+			}
+			for _, edge := range edges {
+				e.clock.ns.Store(time.Unix(ts, 0).Add(edge.after).UnixNano())
+				if status, body := api(ts, "early"); status != 401 {
+					t.Fatalf("replay at ts+%v: %d %s, want 401", edge.after, status, body)
+				}
+			}
+			// And the window's other side: at most MaxSkew ahead.
+			e.clock.ns.Store(time.Unix(ts, 0).UnixNano())
+			if status, body := api(ts+600, "ahead"); status != 200 {
+				t.Fatalf("600 s ahead: %d %s", status, body)
+			}
+			e.clock.ns.Store(time.Unix(ts, 0).Add(-time.Nanosecond).UnixNano())
+			if status, body := api(ts+600, "ahead-1ns"); status != 401 || !strings.HasPrefix(body, "UNKNOWN timestamp_refused") {
+				t.Fatalf("600 s and 1 ns ahead: %d %s", status, body)
+			}
+		})
 	}
 }

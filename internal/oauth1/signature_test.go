@@ -2,6 +2,7 @@ package oauth1
 
 import (
 	"bufio"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -36,7 +37,7 @@ func goldenRequest(t *testing.T) *http.Request {
 // RFC 5849 §3.4.1.1's example request against golden files.
 func TestRFC5849Example(t *testing.T) {
 	r := goldenRequest(t)
-	ps, err := Collect(r)
+	ps, _, err := Collect(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestRFC5849Example(t *testing.T) {
 // TestRFC5849Normalization is §3.4.1.3.2's own example.
 func TestRFC5849Normalization(t *testing.T) {
 	r := goldenRequest(t)
-	ps, err := Collect(r)
+	ps, _, err := Collect(r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,42 +236,114 @@ func TestParseAuthorization(t *testing.T) {
 }
 
 func TestCollectSources(t *testing.T) {
-	// Query only, body only, header only: all three are sources.
-	r := httptest.NewRequest("POST", "http://h/p?oauth_nonce=n1&q=1", strings.NewReader("oauth_token=t&f=2&f=1"))
-	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	r.Header.Set("Authorization", `OAuth oauth_consumer_key="k"`)
-	ps, err := Collect(r)
-	if err != nil {
-		t.Fatal(err)
+	// RFC 5849 §3.4.1.3.1: header (realm left out), query and form body
+	// are all signed; §3.5: the protocol parameters travel in exactly one.
+	for _, c := range []struct {
+		name, target, body, auth string
+		where                    Transport
+		want                     Params
+	}{
+		{"header", "/p?q=1", "f=2&f=1", `OAuth realm="r", oauth_consumer_key="k", oauth_nonce="n1"`, Header,
+			Params{{"oauth_consumer_key", "k"}, {"oauth_nonce", "n1"}, {"q", "1"}, {"f", "2"}, {"f", "1"}}},
+		{"query", "/p?oauth_nonce=n1&q=1&oauth_consumer_key=k", "f=2&f=1", "", Query,
+			Params{{"oauth_nonce", "n1"}, {"q", "1"}, {"oauth_consumer_key", "k"}, {"f", "2"}, {"f", "1"}}},
+		{"body", "/p?q=1", "oauth_token=t&f=2&f=1&oauth_consumer_key=k", "", Body,
+			Params{{"q", "1"}, {"oauth_token", "t"}, {"f", "2"}, {"f", "1"}, {"oauth_consumer_key", "k"}}},
+		{"none", "/p?q=1", "f=2", "", None, Params{{"q", "1"}, {"f", "2"}}},
+		{"a Bearer header is not a source", "/p?oauth_nonce=n", "", "Bearer x", Query, Params{{"oauth_nonce", "n"}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "http://h"+c.target, strings.NewReader(c.body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+			if c.auth != "" {
+				r.Header.Set("Authorization", c.auth)
+			}
+			ps, where, err := Collect(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(c.want, ps); diff != "" || where != c.where {
+				t.Fatalf("transport %v, want %v; params (-want +got):\n%s", where, c.where, diff)
+			}
+			if got, err := Locate(r); err != nil || got != c.where {
+				t.Fatalf("Locate = %v %v, want %v", got, err, c.where)
+			}
+			if b, _ := io.ReadAll(r.Body); string(b) != c.body {
+				t.Fatalf("body put back as %q", b)
+			}
+		})
 	}
-	want := Params{{"oauth_consumer_key", "k"}, {"oauth_nonce", "n1"}, {"q", "1"}, {"oauth_token", "t"}, {"f", "2"}, {"f", "1"}}
-	if diff := cmp.Diff(want, ps); diff != "" {
-		t.Fatalf("(-want +got):\n%s", diff)
+	for _, c := range []struct{ name, target, body, auth string }{
+		{"header and query", "/p?oauth_token=t", "", `OAuth oauth_consumer_key="k"`},
+		{"header and body", "/p", "oauth_token=t", `OAuth oauth_consumer_key="k"`},
+		{"query and body", "/p?oauth_consumer_key=k", "oauth_token=t", ""},
+		{"an empty OAuth header and the query", "/p?oauth_consumer_key=k", "", `OAuth realm="r"`},
+		{"encoded name in the query", "/p?oauth%5Ftoken=t", "", `OAuth oauth_consumer_key="k"`},
+		{"twice in the query", "/p?oauth_nonce=a&oauth_nonce=a", "", ""},
+		{"twice in the body", "/p", "oauth_nonce=a&oauth_nonce=b", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "http://h"+c.target, strings.NewReader(c.body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if c.auth != "" {
+				r.Header.Set("Authorization", c.auth)
+			}
+			_, _, err := Collect(r)
+			if p, ok := err.(*Problem); !ok || p.Name != ParameterRejected {
+				t.Fatalf("Collect error %v, want parameter_rejected", err)
+			}
+		})
 	}
 	// A JSON body is not a parameter source.
-	r = httptest.NewRequest("POST", "http://h/p", strings.NewReader(`oauth_token=t`))
+	r := httptest.NewRequest("POST", "http://h/p", strings.NewReader(`oauth_token=t`))
 	r.Header.Set("Content-Type", "application/json")
-	if ps, err := Collect(r); err != nil || len(ps) != 0 {
+	if ps, _, err := Collect(r); err != nil || len(ps) != 0 {
 		t.Fatalf("json body: %v %v", ps, err)
-	}
-	// The same protocol parameter in two places is refused.
-	r = httptest.NewRequest("GET", "http://h/p?oauth_nonce=a", nil)
-	r.Header.Set("Authorization", `OAuth oauth_nonce="b"`)
-	if _, err := Collect(r); err == nil {
-		t.Fatal("duplicate oauth_nonce accepted")
 	}
 	// Two Authorization headers are refused.
 	r = httptest.NewRequest("GET", "http://h/p", nil)
 	r.Header.Add("Authorization", `OAuth oauth_nonce="b"`)
 	r.Header.Add("Authorization", `OAuth oauth_token="b"`)
-	if _, err := Collect(r); err == nil {
+	if _, _, err := Collect(r); err == nil {
 		t.Fatal("two Authorization headers accepted")
 	}
 	// A form body over the limit is refused.
 	r = httptest.NewRequest("POST", "http://h/p", strings.NewReader("a="+strings.Repeat("x", MaxFormBody)))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if _, err := Collect(r); err == nil {
+	if _, _, err := Collect(r); err == nil {
 		t.Fatal("huge body accepted")
+	}
+	// Locate puts a body over the limit back whole, and refuses one whose
+	// first MiB names a protocol parameter.
+	big := "a=" + strings.Repeat("x", MaxFormBody) + "&oauth_token=t"
+	r = httptest.NewRequest("POST", "http://h/p", strings.NewReader(big))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if where, err := Locate(r); err != nil || where != None {
+		t.Fatalf("Locate on a huge body: %v %v", where, err)
+	}
+	if b, _ := io.ReadAll(r.Body); string(b) != big {
+		t.Fatalf("huge body put back with %d bytes, want %d", len(b), len(big))
+	}
+	r = httptest.NewRequest("POST", "http://h/p", strings.NewReader("oauth_token=t&"+big))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if _, err := Locate(r); err == nil {
+		t.Fatal("Locate accepted a huge signed body")
+	}
+}
+
+func TestStrip(t *testing.T) {
+	r := httptest.NewRequest("POST", "http://h/p?a=1&oauth_token=t&oauth%5Fnonce=n&b=%20", strings.NewReader("x=1&oauth_signature=s%3D&y=&oauth_token=t"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	Strip(r, Query)
+	if r.URL.RawQuery != "a=1&b=%20" {
+		t.Fatalf("query %q", r.URL.RawQuery)
+	}
+	if _, _, err := Collect(r); err != nil {
+		t.Fatal(err)
+	}
+	Strip(r, Body)
+	if b, _ := io.ReadAll(r.Body); string(b) != "x=1&y=" || r.ContentLength != 6 {
+		t.Fatalf("body %q, length %d", b, r.ContentLength)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
@@ -38,6 +39,11 @@ type AuthorizeError struct {
 }
 
 func (e *AuthorizeError) Error() string { return e.Code + ": " + e.Description }
+
+// MaxStateLen bounds the state parameter (RFC 6749 §4.1.1), which is
+// echoed in the redirect: 2 KiB is ample for a CSRF token or a signed
+// blob, and keeps a Location header small.
+const MaxStateLen = 2048
 
 // codeChallengeRE is RFC 7636 §4.2's code_challenge for S256: base64url of
 // a SHA-256 digest, 43 characters.
@@ -82,6 +88,13 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*Authorize
 	fail := func(code, desc string) (*AuthorizeRequest, error) {
 		return nil, &AuthorizeError{Redirect: true, RedirectURL: p.errorRedirect(req, code, desc), Code: code, Description: desc}
 	}
+	if len(req.State) > MaxStateLen {
+		// Security: not echoed — a huge state would make the redirect's
+		// Location (and every log line carrying it) as large as the caller
+		// likes.
+		req.State = ""
+		return fail("invalid_request", fmt.Sprintf("state must be at most %d bytes", MaxStateLen))
+	}
 	for k, v := range q {
 		if len(v) > 1 {
 			return fail("invalid_request", k+" is repeated")
@@ -100,6 +113,10 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*Authorize
 	}
 	if tenant.Disabled {
 		return fail("access_denied", "the tenant is disabled")
+	}
+	if tenant.Plan != gatehouse.PlanEnterprise {
+		// Seed 002: OAuth apps are available on the Enterprise plan.
+		return fail("unauthorized_client", "OAuth apps are available on the Enterprise plan, which the app's tenant is not on")
 	}
 	scopes, err := p.requestedScopes(client, q.Get("scope"))
 	if err != nil {
@@ -124,25 +141,47 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*Authorize
 }
 
 // requestedScopes turns a scope parameter into the scopes to grant: "all"
-// means every scope the client may have; anything else must be within them.
+// means every resource-tree scope the client may have (SPEC §3: never
+// manage or verify, which must be asked for by name); anything else must be
+// within the client's scopes. manage is never granted to an app (SPEC §9).
 func (p *Provider) requestedScopes(c *gatehouse.Client, param string) ([]string, error) {
 	fields := strings.Fields(param)
 	if len(fields) == 0 {
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "scope is required (resource ids, or all)")
 	}
-	for _, f := range fields {
-		if f == gatehouse.ScopeAll {
-			return c.Scopes, nil
-		}
-	}
 	scopes, err := p.tree.NormalizeScopes(fields)
 	if err != nil {
 		return nil, err
 	}
-	if !p.tree.Subset(scopes, c.Scopes) {
+	if slices.Contains(scopes, gatehouse.ScopeManage) {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "manage cannot be granted to an OAuth app")
+	}
+	allowed := gatehouse.AppScopes(c.Scopes)
+	if slices.Contains(scopes, gatehouse.ScopeAll) {
+		rest := without(scopes, gatehouse.ScopeAll)
+		if !p.tree.Subset(rest, allowed) {
+			return nil, gatehouse.Errorf(gatehouse.EINVALID, "the client may not request %s", strings.Join(rest, " "))
+		}
+		return p.expandAll(allowed, rest), nil
+	}
+	if !p.tree.Subset(scopes, allowed) {
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "the client may not request %s", strings.Join(scopes, " "))
 	}
 	return scopes, nil
+}
+
+// expandAll is what a request for "all" (plus the scopes in rest) grants
+// an app allowed allowed: its resource-tree scopes (SPEC §3: "all" never
+// includes manage or verify), and rest.
+func (p *Provider) expandAll(allowed, rest []string) []string {
+	out := slices.DeleteFunc(slices.Clone(allowed), func(s string) bool {
+		return s == gatehouse.ScopeManage || s == gatehouse.ScopeVerify
+	})
+	out = append(out, rest...)
+	if n, err := p.tree.NormalizeScopes(out); err == nil {
+		return n
+	}
+	return out
 }
 
 // ConsentCovers reports whether the user already allowed the client at

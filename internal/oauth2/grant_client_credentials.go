@@ -24,16 +24,20 @@ func (p *Provider) grantClientCredentials(ctx context.Context, client *gatehouse
 	if err != nil {
 		return nil, err
 	}
+	// SPEC §9: never manage, whatever the app's registration says.
+	allowed := gatehouse.AppScopes(client.Scopes)
 	switch {
 	case scopes == nil:
-		scopes = client.Scopes
-	case slices.Contains(scopes, gatehouse.ScopeAll) && !slices.Contains(client.Scopes, gatehouse.ScopeAll):
-		// "all" means everything the app may have, as at authorization.
-		if !p.tree.Subset(without(scopes, gatehouse.ScopeAll), client.Scopes) {
+		scopes = allowed
+	case slices.Contains(scopes, gatehouse.ScopeAll):
+		// "all" means the app's resource-tree scopes (SPEC §3), as at
+		// authorization.
+		rest := without(scopes, gatehouse.ScopeAll)
+		if !p.tree.Subset(rest, allowed) {
 			return nil, invalidScope("the requested scope exceeds the app's scopes")
 		}
-		scopes = client.Scopes
-	case !p.tree.Subset(scopes, client.Scopes):
+		scopes = p.expandAll(allowed, rest)
+	case !p.tree.Subset(scopes, allowed):
 		return nil, invalidScope("the requested scope exceeds the app's scopes")
 	}
 	access := p.newAccess(client, "", "", scopes, p.clock())

@@ -28,7 +28,8 @@ import (
 // is looked up in the store, not in the verifier's cache: an answer here
 // is authoritative. It is active only if it belongs to the caller's
 // tenant, is not revoked, not rotated (refresh tokens), not expired, its
-// tenant is enabled, and — for refresh tokens under enhanced security —
+// tenant is enabled (and, for an app's tokens, on the Enterprise plan), and
+// — for refresh tokens under enhanced security —
 // its 30-day window has not passed. Anything else, another tenant's token
 // included, is exactly {"active":false} (RFC 7662 §2.2).
 func (p *Provider) IntrospectHandler() http.Handler { return p.serve(p.introspect) }
@@ -150,6 +151,10 @@ func (p *Provider) describe(ctx context.Context, tenantID, tok string) (*introsp
 		return nil, fmt.Errorf("find tenant: %w", err)
 	}
 	if t.Disabled {
+		return inactive, nil
+	}
+	if (cred.Kind == gatehouse.KindOAuth2Access || cred.Kind == gatehouse.KindOAuth2Refresh) && t.Plan != gatehouse.PlanEnterprise {
+		// Seed 002: an app's tokens work only on the Enterprise plan.
 		return inactive, nil
 	}
 	exp := cred.ExpiresAt

@@ -224,10 +224,18 @@ func TestRevoke(t *testing.T) {
 			}
 			wantError(t, e.refresh(pub, "", rt2, ""), 400, "invalid_grant")
 		})
-		t.Run("another client's token is left alone", func(t *testing.T) {
-			at, _ := wantTokens(t, e.exchange(c, sec, e.code(c, e.owner.UserID, "catalog", challenge), verifier))
-			revoke(pub, "", at, "")
+		t.Run("another client's token is refused", func(t *testing.T) {
+			// RFC 7009 §2.1: the token must have been issued to the client
+			// asking; otherwise the request is refused (unauthorized_client,
+			// as Hydra answers) and the token left alone.
+			at, rt := wantTokens(t, e.exchange(c, sec, e.code(c, e.owner.UserID, "catalog", challenge), verifier))
+			for _, tok := range []string{at, rt} {
+				wantError(t, e.post("/oauth2/revoke", url.Values{"token": {tok}, "client_id": {pub.ID}}, "", ""), 400, "unauthorized_client")
+				other, osec := e.app(e.owner, true, []string{"catalog"})
+				wantError(t, e.post("/oauth2/revoke", url.Values{"token": {tok}}, other.ID, osec), 400, "unauthorized_client")
+			}
 			e.wantCode(at, c.ID, gatehouse.CodeValid)
+			wantTokens(t, e.refresh(c, sec, rt, ""))
 		})
 		t.Run("unknown and foreign tokens", func(t *testing.T) {
 			revoke(c, sec, "gate_at_nonsense", "")

@@ -2,6 +2,7 @@ package oauth2_test
 
 import (
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,7 +101,13 @@ func TestRefresh(t *testing.T) {
 			}
 			e.wantCode(at2, pub.ID, gatehouse.CodeValid)
 			e.wantCode(at3, pub.ID, gatehouse.CodeValid)
-			// Both successors work; the earlier one stays valid.
+			// The new successor replaced the lost one: one live refresh
+			// token in the grant.
+			for tok, active := range map[string]bool{rt2: false, rt3: true} {
+				if in := e.post("/oauth2/introspect", url.Values{"token": {tok}}, c.ID, sec); in.Body["active"] != active {
+					t.Fatalf("introspect successor: %s, want active %v", in.Raw, active)
+				}
+			}
 			at4, _ := wantTokens(t, e.refresh(pub, "", rt3, ""))
 			// A second reuse, still within the grace: the grant goes.
 			wantError(t, e.refresh(pub, "", rt1, ""), 400, "invalid_grant")
@@ -156,5 +163,51 @@ func TestRefreshEnhancedSecurity(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantTokens(t, e.refresh(c, sec, rt, "")) // off again: no expiry
+	})
+}
+
+// TestParallelRefresh sends n refreshes of one public client's refresh
+// token at once (issue 11 hole 9), through a PostgreSQL pool smaller than
+// n: every one answers, and afterwards exactly one refresh token of the
+// grant is live — the successor some answer carried — and it works.
+func TestParallelRefresh(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		e.store.SetPoolSize(poolSize)
+		pub, _ := e.app(e.owner, false, []string{"catalog"})
+		prober, psec := e.app(e.owner, true, []string{"catalog"}) // introspects for the tenant
+		verifier, challenge := pkce("pr")
+		for _, n := range []int{2, 3, 8, 12} {
+			_, rt := wantTokens(t, e.exchange(pub, "", e.code(pub, e.owner.UserID, "catalog", challenge), verifier))
+			answers := make([]answer, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range n {
+				wg.Go(func() {
+					<-start
+					answers[i] = e.refresh(pub, "", rt, "")
+				})
+			}
+			close(start)
+			wg.Wait()
+			var live []string
+			for i, a := range answers {
+				if a.Status != 200 {
+					t.Errorf("n=%d: refresh %d: %d %s", n, i, a.Status, a.Raw)
+					continue
+				}
+				// A refresh token is live when it can be refreshed; probe
+				// by introspection, which does not use it up.
+				next := a.str("refresh_token")
+				in := e.post("/oauth2/introspect", url.Values{"token": {next}}, prober.ID, psec)
+				if in.Body["active"] == true {
+					live = append(live, next)
+				}
+			}
+			if len(live) != 1 {
+				t.Fatalf("n=%d: %d live successors, want exactly 1", n, len(live))
+			}
+			at, _ := wantTokens(t, e.refresh(pub, "", live[0], ""))
+			e.wantCode(at, pub.ID, gatehouse.CodeValid)
+		}
 	})
 }

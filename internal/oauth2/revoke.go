@@ -18,10 +18,14 @@ import (
 // same authorization grant"). token_type_hint is optional and not needed:
 // the token's prefix tells its kind.
 //
-// A token that is unknown, malformed, already revoked, of another kind
-// (a PAT, an API key) or issued to another client is answered 200 and left
-// alone (RFC 7009 §2.2): the answer never tells whether a token exists, and
-// one client cannot revoke another's tokens.
+// A token that is unknown, malformed, already revoked or of another kind
+// (a PAT, an API key) is answered 200 and left alone (RFC 7009 §2.2). A
+// token issued to another client is refused with unauthorized_client and
+// left alone (RFC 7009 §2.1: the server "verifies whether the token was
+// issued to the client making the revocation request. If this validation
+// fails, the request is refused"; Hydra answers the same): one client
+// cannot revoke another's tokens, and a client that tries learns that it
+// holds a token that is not its own, which it knew.
 func (p *Provider) RevokeHandler() http.Handler { return p.serve(p.revoke) }
 
 func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) error {
@@ -55,7 +59,13 @@ func (p *Provider) revokeToken(ctx context.Context, client *gatehouse.Client, to
 	} else if err != nil {
 		return fmt.Errorf("find token: %w", err)
 	}
-	if cred.Kind != kind || cred.ClientID != client.ID || cred.TenantID != client.TenantID || cred.Revoked() {
+	if cred.Kind != kind {
+		return nil
+	}
+	if cred.ClientID != client.ID || cred.TenantID != client.TenantID {
+		return unauthorizedClient("the token was not issued to this client")
+	}
+	if cred.Revoked() {
 		return nil
 	}
 	now := p.clock()

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,7 +112,9 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 // The tenant of the client must exist and be enabled: a disabled tenant's
 // apps are refused with invalid_client too (after their secret checked
 // out, so the answer tells nothing to someone without it), because the
-// app as a whole is out of service, whatever grant it asks for.
+// app as a whole is out of service, whatever grant it asks for. A tenant
+// that has left the Enterprise plan keeps its apps, but they are refused
+// (unauthorized_client) until the plan returns.
 func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (*gatehouse.Client, error) {
 	id, sec, hasSecret, err := clientCredentials(r, form)
 	if err != nil {
@@ -138,14 +141,18 @@ func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form
 	}
 	// The tenant's cached snapshot, the one that refuses the tenant's
 	// tokens: tenant changes invalidate it on every node.
-	found, disabled, err := p.v.TenantState(ctx, client.TenantID)
+	ts, err := p.v.TenantState(ctx, client.TenantID)
 	switch {
 	case err != nil:
 		return nil, err
-	case !found:
+	case !ts.Found:
 		return nil, invalidClient("client authentication failed")
-	case disabled:
+	case ts.Disabled:
 		return nil, invalidClient("the app's tenant is disabled")
+	case !ts.OAuthApps:
+		// Seed 002: OAuth apps are available on the Enterprise plan. The
+		// app is authentic but out of service until the plan returns.
+		return nil, unauthorizedClient("OAuth apps are available on the Enterprise plan, which the app's tenant is not on")
 	}
 	return client, nil
 }
@@ -290,6 +297,10 @@ func (p *Provider) scopeParam(form url.Values) ([]string, error) {
 	scopes, err := p.tree.NormalizeScopes(fields)
 	if err != nil {
 		return nil, invalidScope(gatehouse.ErrorMessage(err))
+	}
+	if slices.Contains(scopes, gatehouse.ScopeManage) {
+		// SPEC §9: an OAuth app is never granted manage.
+		return nil, invalidScope("manage cannot be granted to an OAuth app")
 	}
 	return scopes, nil
 }

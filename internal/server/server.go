@@ -109,12 +109,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Logger:    log,
 	})
 	s.closers = append(s.closers, s.Verifier.Close)
+	callbacks := admin.CallbackPolicy{AllowHTTP: cfg.AllowHTTPCallbacks, AllowPrivate: cfg.AllowPrivateCallbacks}
 	s.Admin = admin.New(st, tree, admin.Options{
 		Now:       now,
 		Log:       log,
 		Keys:      keys,
-		Deliver:   oauth1.NewDeliverer(cfg.AllowHTTPCallbacks),
+		Deliver:   oauth1.NewDeliverer(oauth1.DeliverOptions{Callbacks: callbacks, Log: log}),
 		PublicURL: cfg.PublicURL,
+		Callbacks: callbacks,
 	})
 	// OAuth 1.0a (seed 000, SPEC §5): Magento-compatible token endpoints
 	// and signed API calls through the gateway.
@@ -367,7 +369,11 @@ func (s *Server) background(ctx context.Context) {
 			if err := s.Store.DeleteExpiredSessions(ctx, now); err != nil {
 				s.Log.Warn("prune sessions", "err", err)
 			}
-			if err := s.Store.PruneConsumed(ctx, now); err != nil {
+			// Security: single-use marks are forgotten an hour after they
+			// expire, not at once, so a node whose clock runs ahead cannot
+			// prune a mark that a node whose clock lags still relies on
+			// (an OAuth 1.0a nonce it would accept again).
+			if err := s.Store.PruneConsumed(ctx, now.Add(-time.Hour)); err != nil {
 				s.Log.Warn("prune consumed", "err", err)
 			}
 			if err := s.Store.PruneAuthCodes(ctx, now); err != nil {

@@ -125,9 +125,12 @@ type tenantSnap struct {
 	id       string
 	slug     string
 	disabled bool
-	settings gatehouse.Settings
-	deadline int64
-	stale    atomic.Bool
+	// oauthApps: the tenant's plan includes OAuth apps (Enterprise, seed
+	// 002); without it its OAuth 2.0 access tokens answer TENANT_DISABLED.
+	oauthApps bool
+	settings  gatehouse.Settings
+	deadline  int64
+	stale     atomic.Bool
 }
 
 // guestPrincipal is the Principal of an anonymous guest call to t.

@@ -159,6 +159,11 @@ type Result struct {
 const DetailUnsignedIntegration = "integration access tokens must be sent OAuth 1.0a-signed (Authorization: OAuth); " +
 	"the tenant does not allow them as Bearer tokens (setting oauth1_tokens_as_bearer)"
 
+// DetailPlan explains the TENANT_DISABLED answer for an OAuth 2.0 access
+// token of a tenant that is enabled but not on the Enterprise plan, which
+// OAuth apps need (seed 002).
+const DetailPlan = "the tenant's plan does not include OAuth apps (Enterprise plan); the token works again if the plan returns"
+
 // Valid reports whether the code is VALID.
 func (r Result) Valid() bool { return r.Code == gatehouse.CodeValid }
 
@@ -258,7 +263,8 @@ func (v *Verifier) Tree() *gatehouse.ResourceTree { return v.tree }
 // store access); refresh token → UNKNOWN (no store access); not found →
 // UNKNOWN; an integration access token without an OAuth 1.0a signature
 // (Request.Signed) while the tenant's oauth1_tokens_as_bearer is off →
-// UNKNOWN (Result.Detail says why); revoked → REVOKED; expired → EXPIRED; tenant disabled → TENANT_DISABLED; address
+// UNKNOWN (Result.Detail says why); revoked → REVOKED; expired → EXPIRED; tenant disabled, or an OAuth 2.0
+// access token of a tenant not on the Enterprise plan → TENANT_DISABLED (Result.Detail says which); address
 // not on a non-empty allowlist → IP_NOT_ALLOWED; OAuth 2.0 client header →
 // CLIENT_MISMATCH; resource not granted → INSUFFICIENT_SCOPE.
 func (v *Verifier) Verify(ctx context.Context, req Request) (Result, error) {
@@ -319,6 +325,9 @@ func (v *Verifier) verify(ctx context.Context, req Request) (Result, error) {
 	// no allocation) rather than kept in every cache entry: that halves
 	// the entry.
 	res := Result{Kind: kind, Code: v.check(e, &req, now), Principal: e.principal()}
+	if res.Code == gatehouse.CodeTenantDisabled && !e.tenant.disabled {
+		res.Detail = DetailPlan
+	}
 	if res.Code == gatehouse.CodeValid {
 		v.usage.touch(e, now.UnixNano())
 	}
@@ -336,6 +345,12 @@ func (v *Verifier) check(e *entry, req *Request, now time.Time) gatehouse.Code {
 		return gatehouse.CodeExpired
 	case e.tenant.disabled:
 		return gatehouse.CodeTenantDisabled
+	case !e.tenant.oauthApps && e.kind.Kind() == gatehouse.KindOAuth2Access:
+		// Seed 002: OAuth apps are available on the Enterprise plan. The
+		// answer comes from the tenant snapshot (no store read), which a
+		// plan change invalidates on every node like disabling does; the
+		// tokens work again when the plan returns, so not REVOKED.
+		return gatehouse.CodeTenantDisabled
 	case e.allow != nil && !gatehouse.AllowListPermits(*e.allow, req.IP):
 		// SPEC §9: an empty list allows all; IPv4-mapped IPv6 is unmapped.
 		return gatehouse.CodeIPNotAllowed
@@ -349,6 +364,11 @@ func (v *Verifier) check(e *entry, req *Request, now time.Time) gatehouse.Code {
 		return gatehouse.CodeClientMismatch
 	}
 	if req.Resource != "" && !v.tree.Grants(*e.scopes, req.Resource) {
+		return gatehouse.CodeInsufficientScope
+	}
+	if req.Resource == gatehouse.ScopeManage && e.kind.Kind() == gatehouse.KindOAuth2Access {
+		// SPEC §9: an OAuth app is never granted manage, not even by a
+		// token issued before the rule whose scopes still name it.
 		return gatehouse.CodeInsufficientScope
 	}
 	return gatehouse.CodeValid
@@ -461,17 +481,26 @@ func (v *Verifier) load(ctx context.Context, h [32]byte) (*entry, error) {
 	return e, nil
 }
 
-// TenantState reports whether the tenant exists and whether it is
-// disabled, from the same cached snapshot verification uses (invalidated
-// by tenant changes on every node, like credentials): the token endpoint
-// checks an app's tenant with it instead of reading the tenant row on
-// every request.
-func (v *Verifier) TenantState(ctx context.Context, id string) (found, disabled bool, err error) {
+// TenantState is what the OAuth 2.0 endpoints need to know of an app's
+// tenant.
+type TenantState struct {
+	Found    bool
+	Disabled bool
+	// OAuthApps: the tenant's plan includes OAuth apps (Enterprise).
+	OAuthApps bool
+}
+
+// TenantState reports whether the tenant exists, whether it is disabled
+// and whether its plan includes OAuth apps, from the same cached snapshot
+// verification uses (invalidated by tenant changes on every node, like
+// credentials): the token endpoint checks an app's tenant with it instead
+// of reading the tenant row on every request.
+func (v *Verifier) TenantState(ctx context.Context, id string) (TenantState, error) {
 	t, err := v.tenantByID(ctx, id, v.now().UnixNano())
 	if err != nil || t == nil {
-		return false, false, err
+		return TenantState{}, err
 	}
-	return true, t.disabled, nil
+	return TenantState{Found: true, Disabled: t.disabled, OAuthApps: t.oauthApps}, nil
 }
 
 // tenantByID returns the tenant's snapshot, cached; nil when it does not
@@ -503,11 +532,12 @@ func (v *Verifier) snapTenant(ctx context.Context, t *gatehouse.Tenant, now int6
 		return nil, fmt.Errorf("verify: tenant settings: %w", err)
 	}
 	snap := &tenantSnap{
-		id:       t.ID,
-		slug:     t.Slug,
-		disabled: t.Disabled,
-		settings: s,
-		deadline: now + v.ttl,
+		id:        t.ID,
+		slug:      t.Slug,
+		disabled:  t.Disabled,
+		oauthApps: t.Plan == gatehouse.PlanEnterprise,
+		settings:  s,
+		deadline:  now + v.ttl,
 	}
 	if v.cache != nil {
 		v.cache.putTenant(snap, epoch)

@@ -2,9 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -38,56 +40,100 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *gatehouse.AuthCode) error {
 	return wrap("create authorization code", "authorization code", err)
 }
 
-// ConsumeAuthCode marks the code used at now and, in the same
-// transaction, stores what issue returns for it. The mark is one
-// conditional UPDATE, so of any number of concurrent callers exactly one
-// succeeds; on PostgreSQL the others wait for its row lock, on SQLite for
-// the single writer, so they find the code used only once its tokens are
-// committed. A code already used is returned WITH an ECONFLICT error — both
-// results are non-nil, and UsedAt is the first use — so the caller can
-// revoke the grant the first redemption started (RFC 6749 §4.1.2). An
-// unknown (or pruned) code is ENOTFOUND. When issue returns an error the
-// consumption is committed anyway and that error is returned with the code.
-func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time, issue func(*gatehouse.AuthCode) ([]*gatehouse.Credential, error)) (*gatehouse.AuthCode, error) {
-	const op = "consume authorization code"
+// RedeemAuthCode redeems an authorization code (see gatehouse.OAuth2Store).
+// Everything happens in one transaction that runs only its own statements:
+// the code is read, its client compared, the app, consent and membership
+// rows share-locked and checked (see Lock order in grant.go), then the
+// code is marked used by one conditional UPDATE — on PostgreSQL concurrent
+// redemptions wait there for the winner's row lock, on SQLite for the
+// single writer, and then find it used — and finally the tokens are
+// inserted. A replay revokes the grant in the same transaction.
+func (db *DB) RedeemAuthCode(ctx context.Context, r *gatehouse.CodeRedemption) (*gatehouse.AuthCode, error) {
+	const op = "redeem authorization code"
 	var (
 		code     *gatehouse.AuthCode
 		refusal  error
 		conflict bool
 	)
+	refuse := func(code, format string, args ...any) ([]gatehouse.Change, error) {
+		refusal = fmt.Errorf("%s: %w", op, gatehouse.Errorf(code, format, args...))
+		return nil, nil
+	}
+	now := normTime(r.Now)
 	err := db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
-		c, err := scanAuthCode(tx.QueryRowContext(ctx, `
-			UPDATE oauth_codes SET used_at = $2
-			WHERE hash = $1 AND used_at IS NULL
-			RETURNING `+authCodeColumns, hash, db.d.time(now)))
-		if errors.Is(err, sql.ErrNoRows) {
-			// Used already, or unknown: nothing to write.
-			c, err = scanAuthCode(tx.QueryRowContext(ctx,
-				`SELECT `+authCodeColumns+` FROM oauth_codes WHERE hash = $1`, hash))
-			if err != nil {
-				return nil, wrap(op, "authorization code", err)
-			}
-			code, conflict = c, true
-			return nil, nil
-		}
+		c, err := scanAuthCode(tx.QueryRowContext(ctx,
+			`SELECT `+authCodeColumns+` FROM oauth_codes WHERE hash = $1`, r.Hash))
 		if err != nil {
 			return nil, wrap(op, "authorization code", err)
 		}
 		code = c
-		if issue == nil {
-			return nil, nil
+		if c.ClientID != r.ClientID || c.TenantID != r.TenantID {
+			// RFC 6749 §4.1.3: only the code's own client may consume it
+			// or, replaying it, revoke what it issued.
+			return refuse(gatehouse.EFORBIDDEN, "the authorization code was issued to another client")
 		}
-		creds, err := issue(c)
+		gone, err := db.lockIssueParents(ctx, tx, c.TenantID, c.ClientID, c.UserID)
 		if err != nil {
-			refusal = err // committed: the code is spent either way
-			return nil, nil
+			return nil, wrap(op, "authorization code", err)
 		}
-		for _, cr := range creds {
-			scopes, err := prepareCredential(cr)
+		var used dbTime
+		err = tx.QueryRowContext(ctx, `
+			UPDATE oauth_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL
+			RETURNING used_at`, r.Hash, db.d.time(now)).Scan(&used)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Used already (by a concurrent caller, if the first read saw
+			// it unused): RFC 6749 §4.1.2, revoke what it issued.
+			if err := tx.QueryRowContext(ctx, `SELECT used_at FROM oauth_codes WHERE hash = $1`, r.Hash).Scan(&used); err != nil {
+				return nil, wrap(op, "authorization code", err)
+			}
+			code.UsedAt, conflict = used.Ptr(), true
+			if c.GrantID == "" {
+				return nil, nil
+			}
+			changes, err := db.revokeGrant(ctx, tx, c.TenantID, c.GrantID, now)
+			return changes, wrap(op, "grant", err)
+		}
+		if err != nil {
+			return nil, wrap(op, "authorization code", err)
+		}
+		code.UsedAt = used.Ptr()
+		// From here the code is spent, whatever the answer.
+		switch {
+		case !now.Before(c.ExpiresAt):
+			return refuse(gatehouse.EINVALID, "the authorization code has expired")
+		case r.RedirectURI != c.RedirectURI:
+			// RFC 6749 §4.1.3: identical to the authorization request's.
+			return refuse(gatehouse.EINVALID, "redirect_uri does not match the authorization request's")
+		case c.CodeChallenge == "" && r.Challenge != "":
+			// RFC 9700 §2.1.1: a verifier for a code without a challenge
+			// is a PKCE downgrade.
+			return refuse(gatehouse.EINVALID, "code_verifier was sent but the authorization request had no code_challenge")
+		case c.CodeChallenge != "" && r.Challenge == "":
+			return refuse(gatehouse.EINVALID, "code_verifier is missing")
+		case subtle.ConstantTimeCompare([]byte(c.CodeChallenge), []byte(r.Challenge)) != 1:
+			// RFC 7636 §4.6.
+			return refuse(gatehouse.EINVALID, "code_verifier does not match the code_challenge")
+		case gone != "":
+			return refuse(gatehouse.EINVALID, "%s", gone)
+		}
+		if c.GrantID != "" {
+			// Lock the grant (Lock order) and refuse one revoked before
+			// the code was redeemed, keeping the consumption.
+			res, err := db.execTx(ctx, tx, upsertGrantSQL, c.GrantID, c.TenantID, db.d.time(now))
+			if err := mustAffect(res, err); errors.Is(err, sql.ErrNoRows) {
+				return refuse(gatehouse.EINVALID, "the grant has been revoked")
+			} else if err != nil {
+				return nil, wrap(op, "grant", err)
+			}
+		}
+		scopes := gatehouse.AppScopes(c.Scopes) // SPEC §9: never manage
+		for _, cr := range r.Issue {
+			cr.UserID, cr.GrantID, cr.Scopes = c.UserID, c.GrantID, slices.Clone(scopes)
+			joined, err := prepareCredential(cr)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", op, err)
 			}
-			if err := db.insertCredential(ctx, tx, op, cr, scopes); err != nil {
+			if err := db.insertCredential(ctx, tx, op, cr, joined); err != nil {
 				return nil, err
 			}
 		}
@@ -97,8 +143,11 @@ func (db *DB) ConsumeAuthCode(ctx context.Context, hash []byte, now time.Time, i
 	case err != nil:
 		return nil, err
 	case conflict:
-		return code, fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.ECONFLICT, "authorization code already used"))
+		return code, fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.ECONFLICT, "the authorization code was already used; the tokens it issued are revoked"))
 	case refusal != nil:
+		if gatehouse.IsCode(refusal, gatehouse.EFORBIDDEN) {
+			return nil, refusal
+		}
 		return code, refusal
 	}
 	return code, nil

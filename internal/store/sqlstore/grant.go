@@ -13,7 +13,9 @@ import (
 // Lock order. Every transaction that adds or revokes OAuth 2.0 credentials
 // takes its row locks in this order, so none waits for another in a
 // circle: the app (oauth_clients), the user's consent (oauth_consents), the
-// grant (oauth_grants), then credentials. On PostgreSQL the writers that
+// user's membership (memberships), an authorization code (oauth_codes),
+// the grant (oauth_grants), then credentials. No transaction of these
+// calls back into code that could use a second connection. On PostgreSQL the writers that
 // add credentials hold the first three while they insert, and the ones that
 // revoke take one of them before their revoking UPDATE, so a token added
 // concurrently is either seen by that UPDATE (READ COMMITTED gives each
@@ -76,72 +78,183 @@ func (db *DB) RevokeGrant(ctx context.Context, tenantID, grantID string, now tim
 		return fmt.Errorf("revoke grant: %w", gatehouse.FieldError("grant_id", "a grant id is required"))
 	}
 	return db.change(ctx, "revoke grant", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
-		// Mark the grant first: this waits for writers adding to it, and
-		// refuses those that come after.
-		_, err := tx.ExecContext(ctx, `
-			INSERT INTO oauth_grants (id, tenant_id, created_at, revoked_at) VALUES ($1, $2, $3, $3)
-			ON CONFLICT (id) DO UPDATE SET revoked_at = COALESCE(oauth_grants.revoked_at, excluded.revoked_at)
-			WHERE oauth_grants.tenant_id = excluded.tenant_id`,
-			grantID, tenantID, db.d.time(now))
-		if err != nil {
-			return nil, wrap("revoke grant", "grant", err)
-		}
-		rows, err := tx.QueryContext(ctx, `
-			UPDATE credentials SET revoked_at = $3
-			WHERE tenant_id = $1 AND grant_id = $2 AND revoked_at IS NULL
-			RETURNING id, hash`,
-			tenantID, grantID, db.d.time(now))
-		changes, err := credentialChanges(tenantID, rows, err)
-		return changes, wrap("revoke grant", "credential", err)
+		changes, err := db.revokeGrant(ctx, tx, tenantID, grantID, now)
+		return changes, wrap("revoke grant", "grant", err)
 	})
 }
 
-// RotateRefreshToken marks the tenant's refresh token oldID rotated
-// (RotatedAt = now) and stores next (assigning IDs and CreatedAt as
-// CreateCredential does), in one transaction. The mark is a conditional
-// UPDATE, so of concurrent rotations of one token exactly one succeeds. A
-// token already rotated or revoked, or whose grant has been revoked, is
-// ECONFLICT and nothing is stored; an unknown oldID is ENOTFOUND.
-// Subscribers hear of the rotated token.
-func (db *DB) RotateRefreshToken(ctx context.Context, tenantID, oldID string, now time.Time, next []*gatehouse.Credential) error {
-	const op = "rotate refresh token"
-	scopes := make([]string, len(next))
-	for i, c := range next {
-		var err error
-		if scopes[i], err = prepareCredential(c); err != nil {
-			return fmt.Errorf("%s: %w", op, err)
-		}
+// revokeGrant is RevokeGrant in tx.
+func (db *DB) revokeGrant(ctx context.Context, tx *sql.Tx, tenantID, grantID string, now time.Time) ([]gatehouse.Change, error) {
+	// Mark the grant first: this waits for writers adding to it, and
+	// refuses those that come after.
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO oauth_grants (id, tenant_id, created_at, revoked_at) VALUES ($1, $2, $3, $3)
+		ON CONFLICT (id) DO UPDATE SET revoked_at = COALESCE(oauth_grants.revoked_at, excluded.revoked_at)
+		WHERE oauth_grants.tenant_id = excluded.tenant_id`,
+		grantID, tenantID, db.d.time(now))
+	if err != nil {
+		return nil, err
 	}
-	return db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
-		var clientID, grantID string
-		var userID sql.NullString
-		err := tx.QueryRowContext(ctx,
-			`SELECT client_id, user_id, grant_id FROM credentials WHERE tenant_id = $1 AND id = $2`,
-			tenantID, oldID).Scan(&clientID, &userID, &grantID)
-		if err != nil {
-			return nil, wrap(op, "refresh token", err)
-		}
-		if err := db.lockCredentialParents(ctx, tx, tenantID, clientID, userID.String, grantID, now); err != nil {
-			return nil, wrap(op, "refresh token", err)
-		}
-		c := gatehouse.Change{TenantID: tenantID, CredentialID: oldID}
-		err = tx.QueryRowContext(ctx, `
-			UPDATE credentials SET rotated_at = $3
-			WHERE tenant_id = $1 AND id = $2 AND rotated_at IS NULL AND revoked_at IS NULL
-			RETURNING hash`,
-			tenantID, oldID, db.d.time(now)).Scan(&c.Hash)
+	rows, err := tx.QueryContext(ctx, `
+		UPDATE credentials SET revoked_at = $3
+		WHERE tenant_id = $1 AND grant_id = $2 AND revoked_at IS NULL
+		RETURNING id, hash`,
+		tenantID, grantID, db.d.time(now))
+	return credentialChanges(tenantID, rows, err)
+}
+
+// lockIssueParents share-locks, in tx, the rows that issuing a token of
+// the app clientID for userID ("" for none) depends on — the app, the
+// user's consent and membership, in the Lock order — and reports (gone)
+// which of them no longer exists, "" when all do. Held to the end of tx,
+// the locks make DeleteClient, DeleteConsent and RemoveMembership wait, so
+// their revoking UPDATE sees the tokens tx adds.
+func (db *DB) lockIssueParents(ctx context.Context, tx *sql.Tx, tenantID, clientID, userID string) (gone string, err error) {
+	exists := func(query string, args ...any) (bool, error) {
+		var one int
+		err := tx.QueryRowContext(ctx, query+db.d.forShare, args...).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("%s: %w", op,
-				gatehouse.Errorf(gatehouse.ECONFLICT, "refresh token already rotated or revoked"))
+			return false, nil
 		}
+		return err == nil, err
+	}
+	ok, err := exists(`SELECT 1 FROM oauth_clients WHERE tenant_id = $1 AND id = $2`, tenantID, clientID)
+	if err != nil || !ok {
+		return "the app has been deleted", err
+	}
+	if userID == "" {
+		return "", nil
+	}
+	ok, err = exists(`SELECT 1 FROM oauth_consents WHERE tenant_id = $1 AND user_id = $2 AND client_id = $3`, tenantID, userID, clientID)
+	if err != nil || !ok {
+		return "the user has withdrawn the consent", err
+	}
+	ok, err = exists(`SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $2`, tenantID, userID)
+	if err != nil || !ok {
+		return "the user who authorized the app is no longer a member of the tenant", err
+	}
+	return "", nil
+}
+
+// RotateRefreshToken exchanges a public client's refresh token (see
+// gatehouse.OAuth2Store). In one transaction: the token's parents are
+// share-locked and checked, its grant row locked — so every rotation of
+// one grant waits for the one before it, on PostgreSQL on that row, on
+// SQLite for the single writer — and the token's state read afresh (READ
+// COMMITTED gives each statement a new snapshot) before anything is
+// decided. Subscribers hear of the token marked rotated.
+func (db *DB) RotateRefreshToken(ctx context.Context, r *gatehouse.RefreshRotation) error {
+	const op = "rotate refresh token"
+	var (
+		refusal  error
+		conflict bool
+	)
+	refuse := func(code, format string, args ...any) ([]gatehouse.Change, error) {
+		refusal = fmt.Errorf("%s: %w", op, gatehouse.Errorf(code, format, args...))
+		return nil, nil
+	}
+	now := normTime(r.Now)
+	err := db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
+		var (
+			kind, clientID, grantID string
+			userID                  sql.NullString
+		)
+		err := tx.QueryRowContext(ctx,
+			`SELECT kind, client_id, user_id, grant_id FROM credentials WHERE tenant_id = $1 AND id = $2`,
+			r.TenantID, r.ID).Scan(&kind, &clientID, &userID, &grantID)
 		if err != nil {
 			return nil, wrap(op, "refresh token", err)
 		}
-		for i, n := range next {
-			if err := db.insertCredential(ctx, tx, op, n, scopes[i]); err != nil {
+		if kind != string(gatehouse.KindOAuth2Refresh) || clientID != r.ClientID || grantID == "" {
+			// RFC 6749 §6: the token must have been issued to this client.
+			return refuse(gatehouse.EFORBIDDEN, "the refresh token was issued to another client")
+		}
+		gone, err := db.lockIssueParents(ctx, tx, r.TenantID, clientID, userID.String)
+		if err != nil {
+			return nil, wrap(op, "refresh token", err)
+		}
+		if gone != "" {
+			return refuse(gatehouse.EINVALID, "%s", gone)
+		}
+		res, err := db.execTx(ctx, tx, upsertGrantSQL, grantID, r.TenantID, db.d.time(now))
+		if err := mustAffect(res, err); errors.Is(err, sql.ErrNoRows) {
+			return refuse(gatehouse.EINVALID, "the grant has been revoked")
+		} else if err != nil {
+			return nil, wrap(op, "grant", err)
+		}
+		// The grant is locked: the state read now is the last committed.
+		state := func(id string) (rotated, revoked dbTime, successor sql.NullString, err error) {
+			err = tx.QueryRowContext(ctx, `
+				SELECT rotated_at, revoked_at, successor_id FROM credentials
+				WHERE tenant_id = $1 AND id = $2`+db.d.forUpdate, r.TenantID, id).Scan(&rotated, &revoked, &successor)
+			return
+		}
+		rotated, revoked, successor, err := state(r.ID)
+		if err != nil {
+			return nil, wrap(op, "refresh token", err)
+		}
+		if revoked.Valid {
+			return refuse(gatehouse.EINVALID, "the refresh token has been revoked")
+		}
+		target := r.ID // the token this exchange retires
+		if rotated.Valid {
+			live := false
+			if successor.Valid && now.Before(rotated.Time.Add(r.Grace)) {
+				// SPEC §9: a response lost on the way. Honoured only while
+				// the successor it carried has never been presented.
+				srot, srev, _, err := state(successor.String)
+				if err != nil {
+					return nil, wrap(op, "refresh token", err)
+				}
+				live = !srot.Valid && !srev.Valid
+			}
+			if !live {
+				// Security: RFC 9700 §4.14.2 — a rotated token used again
+				// means it leaked (or the client is broken); nobody can
+				// tell which copy is legitimate, so the whole grant goes.
+				conflict = true
+				changes, err := db.revokeGrant(ctx, tx, r.TenantID, grantID, now)
+				return changes, wrap(op, "grant", err)
+			}
+			target = successor.String
+		}
+		var next string
+		for _, c := range r.Next {
+			c.UserID, c.GrantID = userID.String, grantID
+			joined, err := prepareCredential(c)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", op, err)
+			}
+			if c.Kind == gatehouse.KindOAuth2Refresh {
+				next = c.ID
+			}
+			if err := db.insertCredential(ctx, tx, op, c, joined); err != nil {
 				return nil, err
 			}
 		}
-		return []gatehouse.Change{c}, nil
+		ch := gatehouse.Change{TenantID: r.TenantID, CredentialID: target}
+		err = tx.QueryRowContext(ctx, `
+			UPDATE credentials SET rotated_at = $3, successor_id = $4
+			WHERE tenant_id = $1 AND id = $2 AND rotated_at IS NULL AND revoked_at IS NULL
+			RETURNING hash`, r.TenantID, target, db.d.time(now), nullString(next)).Scan(&ch.Hash)
+		if err != nil {
+			return nil, wrap(op, "refresh token", err)
+		}
+		if target != r.ID {
+			// The presented token's successor is now the new one; its
+			// grace still runs from its own rotation.
+			if _, err := tx.ExecContext(ctx, `UPDATE credentials SET successor_id = $3 WHERE tenant_id = $1 AND id = $2`,
+				r.TenantID, r.ID, nullString(next)); err != nil {
+				return nil, wrap(op, "refresh token", err)
+			}
+		}
+		return []gatehouse.Change{ch}, nil
 	})
+	switch {
+	case err != nil:
+		return err
+	case conflict:
+		return fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.ECONFLICT, "the refresh token was already used; the grant is revoked"))
+	}
+	return refusal
 }

@@ -119,7 +119,7 @@ func TestSQLiteTwoHandles(t *testing.T) {
 	for i := range 30 {
 		db := dbs[i%2]
 		wg.Go(func() {
-			err := db.ConsumeOnce(ctx, "code", "k", time.Now().Add(time.Minute))
+			err := db.ConsumeOnce(ctx, "code", "k", time.Now(), time.Now().Add(time.Minute))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {

@@ -57,7 +57,7 @@ func (db *DB) FindRequestToken(ctx context.Context, hash []byte) (*gatehouse.OAu
 // The mark is one conditional UPDATE, so of any number of concurrent
 // callers exactly one succeeds. A token already used is returned WITH an
 // ECONFLICT error — both results non-nil, UsedAt the first use — as
-// ConsumeAuthCode does; an unknown one is ENOTFOUND. Expiry is the
+// RedeemAuthCode does with a replayed code; an unknown one is ENOTFOUND. Expiry is the
 // caller's to check (RFC 5849 §2.3: the request token is exchanged once).
 func (db *DB) ConsumeRequestToken(ctx context.Context, hash []byte, now time.Time) (*gatehouse.OAuth1Token, error) {
 	const op = "consume request token"

@@ -189,10 +189,10 @@ func TestSQLiteDurability(t *testing.T) {
 	if err := db.RevokeCredential(ctx, tn.ID, c.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ConsumeAuthCode(ctx, []byte("no such code"), time.Now(), nil); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-		t.Fatalf("consume unknown code: %v", err)
+	if _, err := db.RedeemAuthCode(ctx, &gatehouse.CodeRedemption{Hash: []byte("no such code"), Now: time.Now()}); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		t.Fatalf("redeem unknown code: %v", err)
 	}
-	if err := db.ConsumeOnce(ctx, "nonce", "n1", time.Now().Add(time.Hour)); err != nil {
+	if err := db.ConsumeOnce(ctx, "nonce", "n1", time.Now(), time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.ConsumeRequestToken(ctx, []byte("no such token"), time.Now()); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
@@ -206,7 +206,7 @@ func TestSQLiteDurability(t *testing.T) {
 	if err := db.CreateCredential(ctx, c2); err != nil {
 		t.Fatal(err)
 	}
-	check(level("revoke credential", full), level("consume authorization code", full),
+	check(level("revoke credential", full), level("redeem authorization code", full),
 		level("consume", full), level("consume request token", full),
 		level("delete session", full), level("create credential", normal))
 

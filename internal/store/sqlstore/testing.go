@@ -104,3 +104,12 @@ func adminExec(ctx context.Context, url, stmt string) error {
 	_, err = db.ExecContext(ctx, stmt)
 	return err
 }
+
+// SetPoolSize caps the connections of the pool every write and
+// transaction uses (on PostgreSQL the only pool; SQLite's writer has one
+// connection anyway), so tests can show that no store method waits for a
+// second connection while it holds one.
+func (db *DB) SetPoolSize(n int) {
+	db.w.SetMaxOpenConns(n)
+	db.w.SetMaxIdleConns(n)
+}

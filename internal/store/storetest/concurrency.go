@@ -27,7 +27,8 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"CreateSameHash", testConcurrentCreateSameHash},
 		{"CreateSomeBad", testConcurrentCreateSomeBad},
 		{"RevokeAndTouch", testConcurrentRevokeAndTouch},
-		{"ConsumeAuthCode", testConcurrentConsumeAuthCode},
+		{"RedeemAuthCode", testConcurrentRedeemAuthCode},
+		{"RedeemManyCodes", testConcurrentRedeemManyCodes},
 		{"RotateRefreshToken", testConcurrentRotate},
 		{"RevokeGrant", testConcurrentRevokeGrant},
 		{"DeleteClient", testConcurrentDeleteClient},
@@ -80,7 +81,7 @@ func testConcurrentConsumeOnce(t *testing.T, s gatehouse.Store) {
 	for round := range 3 {
 		key := fmt.Sprint("code-", round)
 		errs := race(20, func(int) error {
-			return s.ConsumeOnce(ctx, "oauth2_code", key, time.Now().Add(time.Minute))
+			return s.ConsumeOnce(ctx, "oauth2_code", key, base, base.Add(time.Minute))
 		})
 		if ok := count(t, errs, gatehouse.ECONFLICT); ok != 1 {
 			t.Errorf("round %d: %d of 20 racing ConsumeOnce calls succeeded, want exactly 1", round, ok)
@@ -90,9 +91,10 @@ func testConcurrentConsumeOnce(t *testing.T, s gatehouse.Store) {
 
 func testConcurrentConsumeExpired(t *testing.T, s gatehouse.Store) {
 	ctx := t.Context()
-	must(t, s.ConsumeOnce(ctx, "nonce", "n", time.Now().Add(-time.Minute)), "consume with past expiry")
+	must(t, s.ConsumeOnce(ctx, "nonce", "n", base, base.Add(time.Minute)), "consume")
+	later := base.Add(2 * time.Minute) // the mark has expired
 	errs := race(20, func(int) error {
-		return s.ConsumeOnce(ctx, "nonce", "n", time.Now().Add(time.Minute))
+		return s.ConsumeOnce(ctx, "nonce", "n", later, later.Add(time.Minute))
 	})
 	if ok := count(t, errs, gatehouse.ECONFLICT); ok != 1 {
 		t.Errorf("%d of 20 racing replacements of an expired mark succeeded, want exactly 1", ok)

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"Audit", testAudit},
 		{"ConsumeOnce", testConsumeOnce},
 		{"PruneConsumed", testPruneConsumed},
+		{"ConsumeOnceEdge", testConsumeOnceEdge},
 		{"Sessions", testSessions},
 		{"Subscribe", testSubscribe},
 		{"Times", testTimes},
@@ -55,7 +56,8 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"DeleteClientRevokes", testDeleteClientRevokes},
 		{"Consents", testConsents},
 		{"AuthCodes", testAuthCodes},
-		{"ConsumeAuthCodeRefusal", testConsumeAuthCodeRefusal},
+		{"RedeemAuthCodeRefusals", testRedeemAuthCodeRefusals},
+		{"RedeemAuthCodeOtherClient", testRedeemAuthCodeOtherClient},
 		{"RevokeGrant", testRevokeGrant},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotatedAt", testRotatedAt},
@@ -86,7 +88,7 @@ var cmpOpts = cmp.Options{
 }
 
 // base is a fixed, microsecond-aligned instant the suite builds times on,
-// so nothing depends on the wall clock except ConsumeOnce's expiry.
+// so nothing depends on the wall clock.
 var base = time.Date(2025, 3, 14, 15, 9, 26, 535897000, time.UTC)
 
 // wantCode fails t unless err carries code.
@@ -775,31 +777,32 @@ func testAudit(t *testing.T, s gatehouse.Store) {
 
 func testConsumeOnce(t *testing.T, s gatehouse.Store) {
 	ctx := t.Context()
-	later := time.Now().Add(10 * time.Minute)
-	must(t, s.ConsumeOnce(ctx, "oauth2_code", "k1", later), "consume")
-	wantCode(t, s.ConsumeOnce(ctx, "oauth2_code", "k1", later), gatehouse.ECONFLICT, "consume twice")
-	must(t, s.ConsumeOnce(ctx, "oauth1_nonce", "k1", later), "same key in another namespace")
-	must(t, s.ConsumeOnce(ctx, "oauth2_code", "k2", later), "another key")
+	now, later := base, base.Add(10*time.Minute)
+	must(t, s.ConsumeOnce(ctx, "oauth2_code", "k1", now, later), "consume")
+	wantCode(t, s.ConsumeOnce(ctx, "oauth2_code", "k1", now, later), gatehouse.ECONFLICT, "consume twice")
+	must(t, s.ConsumeOnce(ctx, "oauth1_nonce", "k1", now, later), "same key in another namespace")
+	must(t, s.ConsumeOnce(ctx, "oauth2_code", "k2", now, later), "another key")
 
 	// An expired mark may be forgotten, and then the key can be used again
 	// (once): what expires is the mark, not the key's single use within it.
-	past := time.Now().Add(-time.Minute)
-	must(t, s.ConsumeOnce(ctx, "nonce", "old", past), "consume with past expiry")
-	must(t, s.ConsumeOnce(ctx, "nonce", "old", later), "consume over an expired mark")
-	wantCode(t, s.ConsumeOnce(ctx, "nonce", "old", later), gatehouse.ECONFLICT, "consume the replaced mark")
+	past := now.Add(-time.Minute)
+	must(t, s.ConsumeOnce(ctx, "nonce", "old", past.Add(-time.Minute), past), "consume with an expiry now past")
+	must(t, s.ConsumeOnce(ctx, "nonce", "old", now, later), "consume over an expired mark")
+	wantCode(t, s.ConsumeOnce(ctx, "nonce", "old", now, later), gatehouse.ECONFLICT, "consume the replaced mark")
 }
 
 func testPruneConsumed(t *testing.T, s gatehouse.Store) {
 	ctx := t.Context()
-	now := time.Now()
-	must(t, s.ConsumeOnce(ctx, "nonce", "a", now.Add(time.Hour)), "consume a")
-	must(t, s.ConsumeOnce(ctx, "nonce", "b", now.Add(3*time.Hour)), "consume b")
+	now := base
+	must(t, s.ConsumeOnce(ctx, "nonce", "a", now, now.Add(time.Hour)), "consume a")
+	must(t, s.ConsumeOnce(ctx, "nonce", "b", now, now.Add(3*time.Hour)), "consume b")
 	must(t, s.PruneConsumed(ctx, now), "prune nothing")
-	wantCode(t, s.ConsumeOnce(ctx, "nonce", "a", now.Add(time.Hour)), gatehouse.ECONFLICT, "a after pruning nothing")
-	// Prune as if two hours had passed: a is forgotten, b is not.
+	wantCode(t, s.ConsumeOnce(ctx, "nonce", "a", now, now.Add(time.Hour)), gatehouse.ECONFLICT, "a after pruning nothing")
+	// Prune as if two hours had passed: a is forgotten, b is not (the
+	// caller's now stays: only pruning forgets a here).
 	must(t, s.PruneConsumed(ctx, now.Add(2*time.Hour)), "prune")
-	must(t, s.ConsumeOnce(ctx, "nonce", "a", now.Add(time.Hour)), "a after pruning")
-	wantCode(t, s.ConsumeOnce(ctx, "nonce", "b", now.Add(time.Hour)), gatehouse.ECONFLICT, "b after pruning")
+	must(t, s.ConsumeOnce(ctx, "nonce", "a", now, now.Add(time.Hour)), "a after pruning")
+	wantCode(t, s.ConsumeOnce(ctx, "nonce", "b", now, now.Add(time.Hour)), gatehouse.ECONFLICT, "b after pruning")
 }
 
 func testSessions(t *testing.T, s gatehouse.Store) {

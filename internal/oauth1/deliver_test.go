@@ -1,0 +1,77 @@
+package oauth1
+
+import (
+	"context"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/admin"
+)
+
+// TestDelivererRefusesPrivateAtDial: a callback whose name resolves to a
+// loopback address is refused when dialling, before any connection, and
+// the stored error is a fixed message (issue 11, hole 7).
+func TestDelivererRefusesPrivateAtDial(t *testing.T) {
+	var conns atomic.Int64
+	cb := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	cb.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	cb.StartTLS()
+	defer cb.Close()
+	_, port, _ := net.SplitHostPort(cb.Listener.Addr().String())
+	form := url.Values{"oauth_consumer_key": {"k"}, "oauth_consumer_secret": {"s3cr3t"}}
+	// "localhost" resolves to 127.0.0.1 (or ::1; the server listens on
+	// 127.0.0.1, so either way nothing else answers).
+	ctx := context.Background()
+	refusing := NewDeliverer(DeliverOptions{Callbacks: admin.CallbackPolicy{AllowHTTP: true}})
+	status, err := refusing(ctx, "https://localhost:"+port+"/cb", form)
+	if err == nil || status != 0 {
+		t.Fatalf("https to a loopback name: %d %v", status, err)
+	}
+	if n := conns.Load(); n != 0 {
+		t.Fatalf("the deliverer connected %d times to a loopback address", n)
+	}
+	if err.Error() != "the callback could not be reached" {
+		t.Fatalf("delivery error %q, want the fixed message", err)
+	}
+	// An address literal, and the addresses the issue names, likewise.
+	for _, u := range []string{cb.URL + "/cb", "https://[::1]:" + port + "/", "https://169.254.169.254/latest/meta-data/",
+		"https://10.0.0.1/cb", "https://[fd00::1]/cb", "https://0.0.0.0:" + port + "/"} {
+		if _, err := refusing(ctx, u, form); err == nil || err.Error() != "the callback could not be reached" {
+			t.Fatalf("%s: %v", u, err)
+		}
+	}
+	if n := conns.Load(); n != 0 {
+		t.Fatalf("the deliverer connected %d times to private addresses", n)
+	}
+	// With GATEHOUSE_ALLOW_PRIVATE_CALLBACKS the same name is delivered to.
+	roots := x509.NewCertPool()
+	roots.AddCert(cb.Certificate())
+	allowing := NewDeliverer(DeliverOptions{Callbacks: admin.CallbackPolicy{AllowPrivate: true}, RootCAs: roots})
+	if status, err := allowing(ctx, "https://127.0.0.1:"+port+"/cb", form); err != nil || status != 200 {
+		t.Fatalf("allowed private callback: %d %v", status, err)
+	}
+	// (httptest's certificate does not name localhost: the name is dialled,
+	// and then fails verification.)
+	before := conns.Load()
+	if _, err := allowing(ctx, "https://localhost:"+port+"/cb", form); err == nil || conns.Load() == before {
+		t.Fatalf("allowed private name: not dialled (%v)", err)
+	}
+	// A failure's stored text is fixed: a closed port reads like a
+	// refused address (the detail is the operator's log's).
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closedURL := strings.Replace(closed.URL, "http://", "https://", 1)
+	closed.Close()
+	if _, err := allowing(ctx, closedURL, form); err == nil || err.Error() != "the callback could not be reached" {
+		t.Fatalf("closed port: %v", err)
+	}
+}
