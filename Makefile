@@ -1,10 +1,12 @@
 # Gatehouse developer tasks. `make help` lists them.
 PG ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+# staticcheck, pinned; `go run` fetches it through the module proxy.
+STATICCHECK ?= go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run test test-pg test-e2e screenshots bench fuzz lint check
+.PHONY: help run test test-pg test-e2e screenshots bench fuzz lint staticcheck check
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 run: ## run the demo (SQLite in ./gatehouse-data)
 	go run ./cmd/gatehouse serve --demo
@@ -30,10 +32,14 @@ fuzz: ## fuzz the parsers briefly (counts, not durations: golang/go#75804)
 	go test -run '^$$' -fuzz FuzzParsePrefix -fuzztime 60000x .
 	go test -run '^$$' -fuzz FuzzParseAuthorization -fuzztime 90000x ./internal/oauth1/
 	go test -run '^$$' -fuzz FuzzBaseString -fuzztime 24000x ./internal/oauth1/
+	go test -run '^$$' -fuzz FuzzSafeRedirect -fuzztime 90000x ./internal/console/
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	go vet ./...
 
-check: lint ## everything CI runs
+staticcheck: ## staticcheck ./...
+	$(STATICCHECK) ./...
+
+check: lint staticcheck ## everything CI runs
 	bash .ci/run

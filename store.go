@@ -94,6 +94,9 @@ type Store interface {
 	FindSessionByHash(ctx context.Context, hash []byte) (*Session, error)
 	// SetSessionTenant switches the session's current tenant.
 	SetSessionTenant(ctx context.Context, id, tenantID string) error
+	// TouchSession records activity on a session: last_seen_at becomes at
+	// unless it is later already; a missing session is no error.
+	TouchSession(ctx context.Context, id string, at time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 	DeleteExpiredSessions(ctx context.Context, now time.Time) error
 
@@ -121,5 +124,9 @@ type Session struct {
 	TenantID  string // the tenant the console currently shows
 	CSRFKey   []byte // per-session secret that CSRF tokens are derived from
 	CreatedAt time.Time
-	ExpiresAt time.Time
+	ExpiresAt time.Time // absolute: activity does not extend it
+	// LastSeenAt is the session's latest request as last recorded (the
+	// console writes it at most once a minute); the idle timeout counts
+	// from it. CreateSession sets it to CreatedAt when zero.
+	LastSeenAt time.Time
 }

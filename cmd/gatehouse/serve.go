@@ -48,6 +48,7 @@ func newServeCmd(g *globals) *cobra.Command {
 	f.BoolVar(&cfg.AllowHTTPCallbacks, "allow-http-callbacks", cfg.AllowHTTPCallbacks, "allow http:// callback URLs on loopback (env GATEHOUSE_ALLOW_HTTP_CALLBACKS)")
 	f.BoolVar(&cfg.AllowPrivateCallbacks, "allow-private-callbacks", cfg.AllowPrivateCallbacks, "allow callback URLs to loopback, private and link-local addresses (env GATEHOUSE_ALLOW_PRIVATE_CALLBACKS)")
 	f.DurationVar(&cfg.CacheTTL, "cache-ttl", cfg.CacheTTL, "how long verification answers are cached; 0 disables (env GATEHOUSE_CACHE_TTL)")
+	f.DurationVar(&cfg.ConsoleIdleTimeout, "console-idle-timeout", cfg.ConsoleIdleTimeout, "end a console session after this long without a request (env GATEHOUSE_CONSOLE_IDLE_TIMEOUT)")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
 	return cmd
 }

@@ -46,6 +46,10 @@ type Config struct {
 	AllowPrivateCallbacks bool
 	// Management API limits (issue 11).
 	MaxTokensPerUser int // GATEHOUSE_MAX_TOKENS_PER_USER: live PATs per user per tenant (API keys per tenant: 10×)
+
+	// ConsoleIdleTimeout (GATEHOUSE_CONSOLE_IDLE_TIMEOUT, default 30m) ends
+	// a console session after this long without a request.
+	ConsoleIdleTimeout time.Duration
 }
 
 // Default returns the built-in defaults.
@@ -55,7 +59,8 @@ func Default() Config {
 		CacheTTL: 5 * time.Second,
 		LogLevel: "info",
 
-		MaxTokensPerUser: 100,
+		MaxTokensPerUser:   100,
+		ConsoleIdleTimeout: 30 * time.Minute,
 	}
 }
 
@@ -106,6 +111,13 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 			errs = append(errs, fmt.Errorf("GATEHOUSE_MAX_TOKENS_PER_USER: %q is not a whole number", v))
 		}
 		c.MaxTokensPerUser = n
+	}
+	if v := getenv("GATEHOUSE_CONSOLE_IDLE_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("GATEHOUSE_CONSOLE_IDLE_TIMEOUT: %q is not a positive duration", v))
+		}
+		c.ConsoleIdleTimeout = d
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateReportsAll(t *testing.T) {
@@ -51,6 +52,22 @@ func TestParseResources(t *testing.T) {
 	for _, bad := range []string{"resources:\n  - id: all\n", "resources:\n  - id: a\n  - id: a\n", "resources: []\n", "nope: 1\n"} {
 		if _, err := ParseResources([]byte(bad)); err == nil {
 			t.Errorf("ParseResources(%q) accepted", bad)
+		}
+	}
+}
+
+func TestConsoleIdleTimeout(t *testing.T) {
+	c := Default()
+	if c.ConsoleIdleTimeout != 30*time.Minute {
+		t.Fatalf("default console idle timeout %v, want 30m", c.ConsoleIdleTimeout)
+	}
+	if err := c.FromEnv(func(k string) string { return map[string]string{"GATEHOUSE_CONSOLE_IDLE_TIMEOUT": "10m"}[k] }); err != nil || c.ConsoleIdleTimeout != 10*time.Minute {
+		t.Fatalf("GATEHOUSE_CONSOLE_IDLE_TIMEOUT=10m: %v, %v", c.ConsoleIdleTimeout, err)
+	}
+	for _, v := range []string{"soon", "0s", "-5m"} {
+		c := Default()
+		if err := c.FromEnv(func(k string) string { return map[string]string{"GATEHOUSE_CONSOLE_IDLE_TIMEOUT": v}[k] }); err == nil {
+			t.Errorf("GATEHOUSE_CONSOLE_IDLE_TIMEOUT=%q accepted", v)
 		}
 	}
 }

@@ -24,6 +24,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,8 +53,11 @@ type Config struct {
 	Keys           *secret.Keyring
 	PublicURL      string // an https URL makes cookies Secure; the base of authorize links
 	TrustedProxies []netip.Prefix
-	Log            *slog.Logger     // default slog.Default()
-	Now            func() time.Time // default time.Now
+	// IdleTimeout ends a session after this long without a request
+	// (default DefaultIdleTimeout); SessionLifetime bounds it regardless.
+	IdleTimeout time.Duration
+	Log         *slog.Logger     // default slog.Default()
+	Now         func() time.Time // default time.Now
 }
 
 // Console is the admin console, an http.Handler for every path under
@@ -66,6 +71,7 @@ type Console struct {
 	trusted   []netip.Prefix
 	log       *slog.Logger
 	now       func() time.Time
+	idle      time.Duration // Config.IdleTimeout
 	secure    bool
 
 	cat     *catalog
@@ -96,6 +102,10 @@ func New(cfg Config) (*Console, error) {
 		trusted:   cfg.TrustedProxies,
 		log:       cfg.Log,
 		now:       cfg.Now,
+		idle:      cfg.IdleTimeout,
+	}
+	if c.idle <= 0 {
+		c.idle = DefaultIdleTimeout
 	}
 	if cfg.PublicURL != "" {
 		u, err := url.Parse(cfg.PublicURL)
@@ -355,13 +365,20 @@ func loginURL(next string) string {
 	return Prefix + "/login?next=" + url.QueryEscape(next)
 }
 
-// SafeRedirect returns next when it is a same-site relative path to a
-// console page ("/console/users?x=1") or to the OAuth 2.0 authorization
-// endpoint ("/oauth2/authorize?client_id=…", where login sends the user
-// back to the consent page), and the console's start page otherwise.
-// Security: it refuses absolute URLs, scheme-relative "//host" and
-// "/\host" forms, control characters and every other path, so a login
-// link cannot send the user to another site (no open redirect).
+// SafeRedirect returns next, its path cleaned, when it is a same-origin
+// relative path to a console page ("/console/users?x=1") or to the OAuth
+// 2.0 authorization endpoint ("/oauth2/authorize?client_id=…", where login
+// sends the user back to the consent page), and the console's start page
+// otherwise.
+//
+// Security: a login link must not send the user anywhere else (no open
+// redirect). Absolute URLs, schemes, scheme-relative "//host" and "/\host"
+// forms, backslashes, spaces, control and non-ASCII characters are refused;
+// so is a path with more than plainPath allows, such as a percent-encoded
+// '.', '/', '\' or '%' (browsers treat %2e as a dot segment, and servers
+// differ on %2f), and the path is cleaned (path.Clean, as http.Redirect
+// and browsers do) before its prefix is checked, so "/console/../../evil"
+// cannot leave the console.
 func SafeRedirect(next string) string {
 	const home = Prefix + "/tokens"
 	if next == "" || len(next) > maxNext || next[0] != '/' {
@@ -370,8 +387,8 @@ func SafeRedirect(next string) string {
 	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
 		return home
 	}
-	for _, r := range next {
-		if r < 0x20 || r == 0x7f || r == '\\' {
+	for i := 0; i < len(next); i++ {
+		if b := next[i]; b <= ' ' || b >= 0x7f || b == '\\' {
 			return home
 		}
 	}
@@ -379,10 +396,45 @@ func SafeRedirect(next string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
 		return home
 	}
-	if u.Path != Prefix && !strings.HasPrefix(u.Path, Prefix+"/") && u.Path != AuthorizePath {
+	raw, _, _ := strings.Cut(next, "?")
+	raw, _, _ = strings.Cut(raw, "#")
+	if !plainPath(raw) {
 		return home
 	}
-	return next
+	p := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && p != "/" {
+		p += "/"
+	}
+	if p != Prefix && !strings.HasPrefix(p, Prefix+"/") && p != AuthorizePath {
+		return home
+	}
+	clean := (&url.URL{Path: p, RawQuery: u.RawQuery}).String()
+	if len(clean) > maxNext || clean[0] != '/' || strings.HasPrefix(clean, "//") {
+		return home
+	}
+	return clean
+}
+
+// plainPath reports whether the raw path s has only letters, digits and
+// "/._~-", and percent escapes of other bytes than '.', '/', '\\', '%' and
+// control characters: every path the console links to, and nothing a
+// browser or a proxy might read differently than path.Clean does (dot
+// segments in disguise, ";" parameters, encoded slashes).
+func plainPath(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch b := s[i]; {
+		case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9', strings.IndexByte("/._~-", b) >= 0:
+		case b == '%' && i+2 < len(s):
+			v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			if err != nil || v < 0x20 || v == 0x7f || strings.IndexByte(".%/\\", byte(v)) >= 0 {
+				return false
+			}
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // maxNext bounds a return address: an authorization request with a long

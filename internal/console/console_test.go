@@ -57,6 +57,7 @@ type env struct {
 	console *console.Console
 	srv     *httptest.Server
 	clock   *clock
+	keys    *secret.Keyring
 	tenantA *gatehouse.Tenant
 	tenantB *gatehouse.Tenant
 }
@@ -96,7 +97,7 @@ func newEnv(t *testing.T) *env {
 	mux.Handle(console.AuthorizePath, c.AuthorizeHandler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	e := &env{t: t, ctx: ctx, dbPath: dbPath, store: db, admin: svc, console: c, srv: srv, clock: clk}
+	e := &env{t: t, ctx: ctx, dbPath: dbPath, store: db, admin: svc, console: c, srv: srv, clock: clk, keys: keys}
 	if e.tenantA, err = svc.CreateTenant(ctx, "acme", "Acme Store", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -665,7 +666,7 @@ func TestCSRFRefused(t *testing.T) {
 		{"add user", "/console/users", url.Values{"email": {"evil@evil.test"}, "role": {"admin"}, "password": {password}}},
 		{"change role", "/console/users/" + staff.UserID + "/role", url.Values{"role": {"admin"}}},
 		{"remove user", "/console/users/" + staff.UserID + "/remove", url.Values{}},
-		{"save settings", "/console/settings", url.Values{"allow_anonymous_guest_access": {"1"}}},
+		{"save settings", "/console/settings", url.Values{"allow_anonymous_guest_access": {"1"}, "password": {password}}},
 		{"switch tenant", "/console/tenant", url.Values{"tenant_id": {e.tenantB.ID}}},
 		{"set locale", "/console/locale", url.Values{"locale": {"ru"}}},
 	}
@@ -709,7 +710,7 @@ func TestCSRFRefused(t *testing.T) {
 
 	// Cross-origin POSTs are refused by the second layer even with a valid token.
 	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/console/settings",
-		strings.NewReader(url.Values{"csrf_token": {b.csrf("/console/settings")}, "allow_anonymous_guest_access": {"1"}}.Encode()))
+		strings.NewReader(url.Values{"csrf_token": {b.csrf("/console/settings")}, "allow_anonymous_guest_access": {"1"}, "password": {password}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	res := b.do(req)
@@ -827,7 +828,7 @@ func TestSettings(t *testing.T) {
 	wantBody(t, page, "Stores › Configuration › Services › Web API Security", "Allow Anonymous Guest Access", "Save Config",
 		`name="allow_anonymous_guest_access"`, `name="enhanced_security"`, `name="oauth1_tokens_as_bearer"`, `name="require_client_header" value="1" checked`)
 
-	res := b.submit("/console/settings", "/console/settings", url.Values{"allow_anonymous_guest_access": {"1"}, "enhanced_security": {"1"}})
+	res := b.submit("/console/settings", "/console/settings", url.Values{"allow_anonymous_guest_access": {"1"}, "enhanced_security": {"1"}, "password": {password}})
 	wantRedirect(t, res, "/console/settings")
 	s, _ := e.store.Settings(e.ctx, e.tenantA.ID)
 	want := gatehouse.Settings{AllowAnonymousGuestAccess: true, EnhancedSecurity: true}
@@ -874,7 +875,7 @@ func TestAuditRecordsConsoleActions(t *testing.T) {
 	e.member(e.tenantA, "owner@acme.test", gatehouse.RoleOwner)
 	b := e.browser()
 	b.login("owner@acme.test")
-	b.submit("/console/settings", "/console/settings", url.Values{"enhanced_security": {"1"}, "require_client_header": {"1"}})
+	b.submit("/console/settings", "/console/settings", url.Values{"enhanced_security": {"1"}, "require_client_header": {"1"}, "password": {password}})
 	page := b.get("/console/audit")
 	wantBody(t, page, "settings.update", "enhanced_security=true", "127.0.0.1")
 }

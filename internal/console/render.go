@@ -155,7 +155,7 @@ func parseTemplates(fsys fs.FS, funcs template.FuncMap) (map[string]*template.Te
 // pageNames are the pages the Go code renders; each must have a template.
 var pageNames = []string{
 	"login", "error", "pat_list", "pat_created", "pat_revoke",
-	"users", "user_remove", "settings", "audit",
+	"users", "user_remove", "user_owner", "settings", "audit",
 	"user", "user_api_auth", "staff_token_created", "staff_token_delete",
 	"ip_whitelist_new", "ip_whitelist_delete",
 	"api_keys", "api_key_created", "api_key_revoke",

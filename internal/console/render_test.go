@@ -191,6 +191,7 @@ func sampleViews() map[string]viewModel {
 		},
 		"user_remove": &userRemoveView{Base: base("users.remove.title", "users"), Member: memberRow{UserID: "usr_2", Email: "s@acme.test", Role: gatehouse.RoleStaff, CreatedAt: now, Self: true}},
 		"user":        &userView{Base: base("user.title", "users"), Member: staffMember, Roles: roleOptions, Tab: "profile"},
+		"user_owner":  &userOwnerView{Base: base("users.owner.title", "users"), Member: staffMember, Errors: fieldError("current_password", "wrong")},
 		"user_api_auth": &apiAuthView{
 			Base: base("staff.title", "users"), Member: staffMember, Tab: "api-auth",
 			Token:   &staffTokenRow{Hint: "gate_stf_AbCd…", Scopes: []string{"catalog.products", "verify"}, CreatedAt: now, ExpiresAt: &now, Expired: true},
@@ -250,7 +251,7 @@ func sampleViews() map[string]viewModel {
 			ConsumerKey: "ck", ConsumerSecret: "cs", AccessToken: "at", AccessTokenSecret: "ats", Expiry: 300 * time.Second, Nonce: "n",
 		},
 		"integration_delete": &integrationDeleteView{Base: base("integration.delete.title", "integrations"), Integration: integ},
-		"settings":           &settingsView{Base: base("settings.title", "settings"), Groups: settingGroups(gatehouse.Settings{EnhancedSecurity: true})},
+		"settings":           &settingsView{Base: base("settings.title", "settings"), Groups: settingGroups(gatehouse.Settings{EnhancedSecurity: true}), Errors: fieldError("password", "wrong")},
 		"audit": &auditView{
 			Base:   base("audit.title", "audit"),
 			Events: []*gatehouse.AuditEvent{{ID: "aud_2", Time: now, Actor: "owner@acme.test", Action: "pat.create", Target: "crd_1 Export", IP: "203.0.113.7"}, {ID: "aud_1", Time: now, Actor: "operator", Action: "tenant.create", Target: "acme"}},

@@ -20,6 +20,14 @@ const (
 	// SessionLifetime is the absolute lifetime of a console session: it is
 	// not extended by activity, so a stolen cookie dies within a working day.
 	SessionLifetime = 12 * time.Hour
+	// DefaultIdleTimeout ends a session that has made no request for this
+	// long (Config.IdleTimeout): a console left open on an unattended
+	// machine does not stay signed in for the rest of the day.
+	DefaultIdleTimeout = 30 * time.Minute
+	// touchInterval is the resolution of a session's stored last request:
+	// it is written at most this often, so page views do not each cost a
+	// database write. The idle timeout may so end up to this much sooner.
+	touchInterval = time.Minute
 )
 
 // ctxKey keys the per-request authentication cache in the request context.
@@ -44,7 +52,8 @@ func hashCookie(v string) []byte {
 }
 
 // CurrentUser returns the user and session of a logged-in request. Expired
-// sessions, sessions of deleted users and missing or malformed cookies all
+// sessions (SessionLifetime after login, or the idle timeout after their
+// last request), sessions of deleted users and missing or malformed cookies all
 // answer ok=false. The result is cached in the request's context by the
 // console's own handlers; other handlers (the OAuth 2.0 login and consent
 // pages) may call it directly.
@@ -79,11 +88,23 @@ func (c *Console) lookupSession(r *http.Request) *authState {
 		}
 		return &authState{}
 	}
-	if !c.now().Before(s.ExpiresAt) {
+	// Security: both limits come from the stored row, so they hold on
+	// every node, whichever served the session's previous requests.
+	now := c.now()
+	if !now.Before(s.ExpiresAt) || !now.Before(s.LastSeenAt.Add(c.idle)) {
 		if err := c.store.DeleteSession(ctx, s.ID); err != nil && !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 			c.log.ErrorContext(ctx, "console: delete expired session", "err", err)
 		}
 		return &authState{}
+	}
+	if now.Sub(s.LastSeenAt) >= touchInterval {
+		if err := c.store.TouchSession(ctx, s.ID, now); err != nil {
+			// The request goes on: a lost touch only makes the session
+			// idle out sooner.
+			c.log.WarnContext(ctx, "console: touch session", "err", err)
+		} else {
+			s.LastSeenAt = now
+		}
 	}
 	u, err := c.store.FindUserByID(ctx, s.UserID)
 	if err != nil {
@@ -114,11 +135,13 @@ func (c *Console) StartSession(w http.ResponseWriter, r *http.Request, u *gateho
 	key := make([]byte, 32)
 	rand.Read(key)
 	s := &gatehouse.Session{
-		Hash:      hashCookie(value),
-		UserID:    u.ID,
-		TenantID:  tenantID,
-		CSRFKey:   key,
-		ExpiresAt: now.Add(SessionLifetime),
+		Hash:       hashCookie(value),
+		UserID:     u.ID,
+		TenantID:   tenantID,
+		CSRFKey:    key,
+		CreatedAt:  now,
+		LastSeenAt: now,
+		ExpiresAt:  now.Add(SessionLifetime),
 	}
 	if err := c.store.CreateSession(ctx, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)

@@ -12,6 +12,7 @@ import (
 type settingsView struct {
 	Base
 	Groups []settingGroup
+	Errors *FormErrors
 }
 
 // settingGroup is one fieldset of the configuration page.
@@ -68,19 +69,35 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, rq *reque
 	if err != nil {
 		return err
 	}
-	v := &settingsView{Base: Base{Title: msg("settings.title"), Nav: "settings"}, Groups: settingGroups(s)}
-	return c.render(w, r, rq, http.StatusOK, "settings", v)
+	return c.renderSettings(w, r, rq, http.StatusOK, s, nil)
+}
+
+func (c *Console) renderSettings(w http.ResponseWriter, r *http.Request, rq *request, status int, s gatehouse.Settings, fe *FormErrors) error {
+	v := &settingsView{Base: Base{Title: msg("settings.title"), Nav: "settings"}, Groups: settingGroups(s), Errors: fe}
+	return c.render(w, r, rq, status, "settings", v)
 }
 
 // settingsSave saves all four switches ("Save Config"); an unchecked box
-// is absent from the form and means off.
+// is absent from the form and means off. Security: the user's password is
+// asked again first; without it nothing changes and the form comes back
+// as it was sent.
 func (c *Console) settingsSave(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if err := requireManager(rq); err != nil {
+		return err
+	}
 	on := func(name string) bool { return r.PostFormValue(name) == "1" }
 	next := gatehouse.Settings{
 		AllowAnonymousGuestAccess: on("allow_anonymous_guest_access"),
 		EnhancedSecurity:          on("enhanced_security"),
 		OAuth1TokensAsBearer:      on("oauth1_tokens_as_bearer"),
 		RequireClientHeader:       on("require_client_header"),
+	}
+	fe, err := c.reconfirm(r, rq, "password")
+	if err != nil {
+		return err
+	}
+	if fe != nil {
+		return c.renderSettings(w, r, rq, http.StatusUnprocessableEntity, next, fe)
 	}
 	if err := c.admin.UpdateSettings(r.Context(), rq.actor, next); err != nil {
 		return err

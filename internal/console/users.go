@@ -77,8 +77,20 @@ func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, rq *reques
 }
 
 // userAdd adds a member (creating the user when the email is new).
+// Security: adding an owner asks the signed-in owner's password again
+// (current_password; password is the new user's). Only owners may make
+// owners: anyone else is refused by the admin service as before.
 func (c *Console) userAdd(w http.ResponseWriter, r *http.Request, rq *request) error {
 	f := userForm{Email: r.PostFormValue("email"), Role: gatehouse.Role(r.PostFormValue("role"))}
+	if f.Role == gatehouse.RoleOwner && rq.actor.Role == gatehouse.RoleOwner {
+		fe, err := c.reconfirm(r, rq, "current_password")
+		if err != nil {
+			return err
+		}
+		if fe != nil {
+			return c.renderUsers(w, r, rq, http.StatusUnprocessableEntity, f, fe, nil)
+		}
+	}
 	_, err := c.admin.AddMember(r.Context(), rq.actor, admin.NewMember{Email: f.Email, Role: f.Role, Password: r.PostFormValue("password")})
 	if err != nil {
 		if status, fe, ok := c.formError(rq, err); ok {
@@ -91,10 +103,36 @@ func (c *Console) userAdd(w http.ResponseWriter, r *http.Request, rq *request) e
 	return nil
 }
 
-// userRole changes a member's role.
+// userRole changes a member's role. Making a member an owner goes through
+// a confirmation step that asks the signed-in owner's password
+// (pages/user_owner.html posts back here with current_password).
 func (c *Console) userRole(w http.ResponseWriter, r *http.Request, rq *request) error {
 	id := r.PathValue("id")
-	_, err := c.admin.SetRole(r.Context(), rq.actor, id, gatehouse.Role(r.PostFormValue("role")))
+	role := gatehouse.Role(r.PostFormValue("role"))
+	if role == gatehouse.RoleOwner && rq.actor.Role == gatehouse.RoleOwner {
+		m, err := c.admin.Member(r.Context(), rq.actor, id)
+		if err != nil {
+			return err
+		}
+		if m.Role != gatehouse.RoleOwner {
+			_, asked := r.PostForm["current_password"]
+			var fe *FormErrors
+			if asked {
+				if fe, err = c.reconfirm(r, rq, "current_password"); err != nil {
+					return err
+				}
+			}
+			if !asked || fe != nil {
+				status := http.StatusOK
+				if fe != nil {
+					status = http.StatusUnprocessableEntity
+				}
+				v := &userOwnerView{Base: Base{Title: msg("users.owner.title"), Nav: "users"}, Member: memberRowOf(m, rq.user.ID), Errors: fe}
+				return c.render(w, r, rq, status, "user_owner", v)
+			}
+		}
+	}
+	_, err := c.admin.SetRole(r.Context(), rq.actor, id, role)
 	if err != nil {
 		if status, fe, ok := c.formError(rq, err); ok {
 			m := fe.Form
@@ -108,6 +146,14 @@ func (c *Console) userRole(w http.ResponseWriter, r *http.Request, rq *request) 
 	c.setFlash(w, msg("flash.user_role"))
 	http.Redirect(w, r, Prefix+"/users", http.StatusSeeOther)
 	return nil
+}
+
+// userOwnerView is the view model of pages/user_owner.html, the password
+// confirmation before a member becomes an owner.
+type userOwnerView struct {
+	Base
+	Member memberRow
+	Errors *FormErrors
 }
 
 // userRemoveView is the view model of pages/user_remove.html, the

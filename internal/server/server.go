@@ -145,6 +145,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Keys:           keys,
 		PublicURL:      cfg.PublicURL,
 		TrustedProxies: trusted,
+		IdleTimeout:    cfg.ConsoleIdleTimeout,
 		Log:            log,
 		Now:            now,
 	})

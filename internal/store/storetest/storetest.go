@@ -819,8 +819,8 @@ func testSessions(t *testing.T, s gatehouse.Store) {
 		ExpiresAt: base.Add(12 * time.Hour),
 	}
 	must(t, s.CreateSession(ctx, ses), "create session")
-	if ses.ID == "" || ses.CreatedAt.IsZero() {
-		t.Fatalf("create session did not assign ID and CreatedAt: %+v", ses)
+	if ses.ID == "" || ses.CreatedAt.IsZero() || !ses.LastSeenAt.Equal(ses.CreatedAt) {
+		t.Fatalf("create session did not assign ID, CreatedAt and LastSeenAt: %+v", ses)
 	}
 	got, err := s.FindSessionByHash(ctx, ses.Hash)
 	must(t, err, "find session")
@@ -845,6 +845,23 @@ func testSessions(t *testing.T, s gatehouse.Store) {
 		t.Errorf("session tenant = %q, want none", got.TenantID)
 	}
 	wantCode(t, s.SetSessionTenant(ctx, ses.ID, "ten_missing"), gatehouse.ENOTFOUND, "switch to missing tenant")
+
+	// Activity moves last_seen_at forward, never back (two nodes may write
+	// in any order), and touching a session that is gone is no error.
+	seen := func(want time.Time, what string) {
+		t.Helper()
+		got, err := s.FindSessionByHash(ctx, ses.Hash)
+		must(t, err, "find session")
+		if !got.LastSeenAt.Equal(want) {
+			t.Errorf("%s: last seen %v, want %v", what, got.LastSeenAt, want)
+		}
+	}
+	later := ses.CreatedAt.Add(5 * time.Minute)
+	must(t, s.TouchSession(ctx, ses.ID, later), "touch session")
+	seen(later, "touched")
+	must(t, s.TouchSession(ctx, ses.ID, later.Add(-time.Minute)), "touch session with an older time")
+	seen(later, "touched with an older time")
+	must(t, s.TouchSession(ctx, "ses_missing", later), "touch missing session")
 	wantCode(t, s.SetSessionTenant(ctx, "ses_missing", a.ID), gatehouse.ENOTFOUND, "switch missing session")
 
 	// No tenant yet (a user with no membership), and already expired.

@@ -1,0 +1,12 @@
+-- Console sessions end after an idle timeout as well as at their absolute
+-- expiry (issue 11, hole 17): last_seen_at is the session's last request,
+-- written at most once a minute, and read by every node. Paired with
+-- migrations/sqlite/0007_session_last_seen.sql.
+
+-- +goose Up
+ALTER TABLE sessions ADD COLUMN last_seen_at timestamptz;
+UPDATE sessions SET last_seen_at = created_at;
+ALTER TABLE sessions ALTER COLUMN last_seen_at SET NOT NULL;
+
+-- +goose Down
+ALTER TABLE sessions DROP COLUMN last_seen_at;
