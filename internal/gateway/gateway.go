@@ -25,6 +25,11 @@
 //     tenant_hosts[Host] (port ignored); a credential's tenant always wins.
 //     A credential on a guest route is verified (without a resource), and a
 //     bad one is refused even though anonymous access would be allowed.
+//   - Protocol upgrades are refused (403 UPGRADE_NOT_ALLOWED, the
+//     connection closed) unless the route says "upgrade: websocket"; then a
+//     websocket upgrade is verified like any call of the route before it
+//     is forwarded and tunnelled. h2c is refused on every route: a switched
+//     connection is a tunnel the gateway no longer routes or verifies.
 //   - A store outage is 503 and nothing is forwarded (SPEC §9); an upstream
 //     that fails is 502.
 //   - A forwarded answer carries the upstream's headers, not Gatehouse's
@@ -187,6 +192,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	metrics.SetRoute(w, rt.label)
+	if proto, asked := requestedUpgrade(r); asked && !(proto == upgradeWebSocket && rt.Upgrade == upgradeWebSocket && r.Method == http.MethodGet) {
+		g.refuseUpgrade(w)
+		return
+	}
 
 	x := g.credential(r)
 	if x.Err != nil {
@@ -261,6 +270,50 @@ func (g *Gateway) refuseWith(w http.ResponseWriter, code gatehouse.Code, resourc
 		}
 	}
 	httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: string(code), Message: message}})
+}
+
+// CodeUpgradeNotAllowed refuses a protocol upgrade the route does not
+// allow (403, as Envoy answers an upgrade on a route without it).
+const CodeUpgradeNotAllowed = "UPGRADE_NOT_ALLOWED"
+
+// upgradeWebSocket is the only upgrade a route may allow (RFC 6455 §4.1).
+const upgradeWebSocket = "websocket"
+
+// requestedUpgrade reports whether r asks to switch protocols (RFC 9110
+// §7.8: an Upgrade header, listed in Connection) and to which one, lower
+// case. A request with only one of the two, or several Upgrade values,
+// asks for something unclear and gets proto "", which no route allows.
+func requestedUpgrade(r *http.Request) (proto string, asked bool) {
+	ups := r.Header.Values("Upgrade")
+	conn := false
+	for _, v := range r.Header.Values("Connection") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				conn = true
+			}
+		}
+	}
+	if len(ups) == 0 && !conn {
+		return "", false
+	}
+	if len(ups) != 1 || !conn || strings.Contains(ups[0], ",") {
+		return "", true
+	}
+	return strings.ToLower(strings.TrimSpace(ups[0])), true
+}
+
+// refuseUpgrade answers an upgrade the route does not allow. Security: once
+// switched, the connection is a raw tunnel to the upstream, and whatever
+// the client writes into it — further requests with any X-Gatehouse-*
+// headers it likes — is never routed or verified. So only routes that say
+// "upgrade: websocket" switch, after the credential was checked for the
+// route; h2c (a tunnel of HTTP/2 requests) never. Connection: close ends
+// the connection after the refusal, as Envoy does, so nothing the client
+// sent after its upgrade request is read as another request.
+func (g *Gateway) refuseUpgrade(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	httpx.WriteJSON(w, http.StatusForbidden, httpx.ErrorBody{Error: httpx.ErrorDetail{
+		Code: CodeUpgradeNotAllowed, Message: "this route does not allow a protocol upgrade"}})
 }
 
 // unavailable answers a store outage: SPEC §9, fail closed — no answer
