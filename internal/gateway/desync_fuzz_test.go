@@ -94,6 +94,7 @@ func FuzzUpstreamResponse(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		call(ctx, method, "/rest/V1/products/first-"+r.nonce) // anything goes
+		time.Sleep(10 * time.Millisecond)                     // see TestGatewayUpstreamDesync
 		resp, b, err := call(ctx, http.MethodGet, "/rest/V1/products/second-"+r.nonce)
 		if err != nil {
 			t.Fatalf("second call: %v", err)

@@ -48,8 +48,10 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -87,6 +89,10 @@ type Config struct {
 	// Transport overrides the upstream transport (tests); nil means
 	// NewTransport's.
 	Transport http.RoundTripper
+	// BodyTimeout bounds a forwarded request body's progress: at least
+	// BodyProgressBytes must arrive in every BodyTimeout, or the call is
+	// cut off with 408 (0: no bound here; the listener's may still apply).
+	BodyTimeout time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -100,7 +106,13 @@ type Gateway struct {
 	proxy   *httputil.ReverseProxy
 	log     *slog.Logger
 	extract []Extractor
+	bodyTO  time.Duration
 }
+
+// BodyProgressBytes is how much of a forwarded body must arrive in every
+// Config.BodyTimeout: 64 KiB, about 2 KiB/s at the default 30 s, far below
+// any real upload and far above a byte-at-a-time trickle.
+const BodyProgressBytes = 64 << 10
 
 // New builds a Gateway. It fails when the routes name resources the tree
 // does not have.
@@ -123,6 +135,7 @@ func New(cfg Config) (*Gateway, error) {
 		cookies: cfg.StripCookies,
 		log:     cfg.Logger,
 		extract: cfg.Extractors,
+		bodyTO:  cfg.BodyTimeout,
 	}
 	if g.extract == nil {
 		g.extract = DefaultExtractors()
@@ -146,11 +159,15 @@ func New(cfg Config) (*Gateway, error) {
 			}
 			pr.SetXForwarded()
 			g.rewriteHeaders(pr.Out, principalFrom(pr.In.Context()))
+			if q := pr.Out.URL.RawQuery; q != "" {
+				pr.Out.URL.RawQuery = stripQueryCredentials(q)
+			}
 		},
-		Transport:    transport,
-		BufferPool:   NewBufferPool(),
-		ErrorHandler: g.upstreamError,
-		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ModifyResponse: g.rewriteResponse,
+		Transport:      transport,
+		BufferPool:     NewBufferPool(),
+		ErrorHandler:   g.upstreamError,
+		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 	return g, nil
 }
@@ -192,7 +209,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	metrics.SetRoute(w, rt.label)
-	if proto, asked := requestedUpgrade(r); asked && !(proto == upgradeWebSocket && rt.Upgrade == upgradeWebSocket && r.Method == http.MethodGet) {
+	proto, upgrade := requestedUpgrade(r)
+	if upgrade && !(proto == upgradeWebSocket && rt.Upgrade == upgradeWebSocket && r.Method == http.MethodGet) {
 		g.refuseUpgrade(w)
 		return
 	}
@@ -244,6 +262,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The answer is the platform's, with its headers: Gatehouse's security
 	// defaults stay on Gatehouse's own answers (the refusals above).
 	httpx.DropSecurityHeaders(w.Header())
+	switch {
+	case upgrade:
+		// A websocket lives as long as its two ends want: no deadline of
+		// the listener's may carry over into the tunnel.
+		rc := http.NewResponseController(w)
+		rc.SetReadDeadline(time.Time{})
+		rc.SetWriteDeadline(time.Time{})
+	case g.bodyTO > 0 && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) && r.Body != nil && r.Body != http.NoBody:
+		// Security: a body may stream for as long as it keeps coming at
+		// BodyProgressBytes per BodyTimeout; a trickle is cut off.
+		r.Body = httpx.ProgressBody(w, r.Body, g.bodyTO, BodyProgressBytes)
+	}
 	g.proxy.ServeHTTP(w, r)
 }
 
@@ -327,6 +357,14 @@ func (g *Gateway) unavailable(w http.ResponseWriter, r *http.Request, rt *Route,
 }
 
 func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if httpx.BodyTimedOut(r.Body) {
+		// The client's fault, not the upstream's: RFC 9110 §15.5.9.
+		httpx.SetSecurityHeaders(w.Header())
+		w.Header().Set("Connection", "close")
+		httpx.WriteJSON(w, http.StatusRequestTimeout, httpx.ErrorBody{Error: httpx.ErrorDetail{
+			Code: "request_timeout", Message: "the request body arrived too slowly"}})
+		return
+	}
 	if errors.Is(err, context.Canceled) {
 		return // the client went away
 	}
@@ -343,6 +381,12 @@ func (g *Gateway) rewriteHeaders(out *http.Request, p *gatehouse.Principal) {
 	// Security: the credential stays here; the upstream gets the verdict.
 	h.Del("Authorization")
 	h.Del(httpx.HeaderAPIKey)
+	// Security: headers an upstream (or a framework in it) may believe
+	// about the client or the call, which only a proxy should set —
+	// Gatehouse sets X-Forwarded-For/-Host/-Proto itself and nothing else.
+	for _, k := range untrustedHeaders {
+		delete(h, k)
+	}
 	for k := range h {
 		// Header keys are canonical (textproto), so one prefix test covers
 		// every spelling a client might send.
@@ -370,6 +414,77 @@ func (g *Gateway) rewriteHeaders(out *http.Request, p *gatehouse.Principal) {
 		vals[3] = strings.Join(p.Scopes, " ")
 		h[HeaderScopes] = vals[3:4:4]
 	}
+}
+
+// untrustedHeaders are removed from every forwarded call (canonical keys):
+// the client address (X-Real-IP, RFC 7239 Forwarded), and a method or path
+// other than the one routed and verified (method overrides, IIS/Symfony's
+// X-Original-URL and X-Rewrite-URL).
+var untrustedHeaders = []string{
+	"X-Real-Ip", "Forwarded", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+	"X-Original-Url", "X-Rewrite-Url",
+}
+
+// queryCredentials are query parameters naming a credential (RFC 6750 §2.3
+// access_token, a common api_key). The gateway does not accept them, and
+// an upstream that did would be authenticated around the gateway.
+var queryCredentials = []string{"access_token", "api_key"}
+
+// stripQueryCredentials removes queryCredentials from a raw query,
+// matching names case-insensitively and after unescaping (an upstream may
+// do either), keeping every other parameter exactly as it was written.
+// (ReverseProxy has already dropped parameters containing ';', which some
+// servers take as a separator.)
+func stripQueryCredentials(q string) string {
+	lq := strings.ToLower(q)
+	if !strings.Contains(lq, "access") && !strings.Contains(lq, "api") && !strings.Contains(lq, "%") {
+		return q
+	}
+	var b strings.Builder
+	changed := false
+	for piece := range strings.SplitSeq(q, "&") {
+		name, _, _ := strings.Cut(piece, "=")
+		if un, err := url.QueryUnescape(name); err == nil {
+			name = un
+		}
+		name = strings.TrimSpace(name)
+		if slices.ContainsFunc(queryCredentials, func(c string) bool { return strings.EqualFold(c, name) }) {
+			changed = true
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(piece)
+	}
+	if !changed {
+		return q
+	}
+	return b.String()
+}
+
+// rewriteResponse drops an upstream's Set-Cookie for Gatehouse's own
+// cookies. Security: the console shares the gateway's origin, so an
+// upstream could otherwise fix or overwrite a console session.
+func (g *Gateway) rewriteResponse(resp *http.Response) error {
+	sc := resp.Header["Set-Cookie"]
+	if len(sc) == 0 || len(g.cookies) == 0 {
+		return nil
+	}
+	kept := sc[:0:0]
+	for _, v := range sc {
+		name, _, _ := strings.Cut(v, "=")
+		if slices.Contains(g.cookies, strings.TrimSpace(name)) {
+			continue
+		}
+		kept = append(kept, v)
+	}
+	if len(kept) == 0 {
+		delete(resp.Header, "Set-Cookie")
+	} else {
+		resp.Header["Set-Cookie"] = kept
+	}
+	return nil
 }
 
 func stripCookies(r *http.Request, names []string) {
