@@ -357,7 +357,7 @@ func (g *Gateway) unavailable(w http.ResponseWriter, r *http.Request, rt *Route,
 }
 
 func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	if httpx.BodyTimedOut(r.Body) {
+	if errors.Is(err, httpx.ErrBodyTimeout) {
 		// The client's fault, not the upstream's: RFC 9110 §15.5.9.
 		httpx.SetSecurityHeaders(w.Header())
 		w.Header().Set("Connection", "close")

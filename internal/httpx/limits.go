@@ -82,15 +82,15 @@ func ProgressBody(w http.ResponseWriter, body io.ReadCloser, window time.Duratio
 	if rc.SetReadDeadline(time.Now().Add(window)) != nil {
 		return body // not a server connection (a recorder in tests)
 	}
-	return &progressBody{ReadCloser: body, rc: rc, window: window, min: min}
+	return &progressBody{ReadCloser: body, rc: rc, h: w.Header(), window: window, min: min}
 }
 
 type progressBody struct {
 	io.ReadCloser
 	rc       *http.ResponseController
+	h        http.Header
 	window   time.Duration
 	min, got int64
-	timedOut bool
 }
 
 func (b *progressBody) Read(p []byte) (int, error) {
@@ -99,7 +99,9 @@ func (b *progressBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		b.rc.SetReadDeadline(time.Time{})
 	case errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, ErrBodyTimeout): // ours, or an inner ProgressBody's
-		b.timedOut = true
+		// The rest of the body is still coming: end the connection after
+		// the answer, or net/http would read it as the next request.
+		b.h.Set("Connection", "close")
 		err = ErrBodyTimeout
 	case b.min > 0:
 		if b.got += int64(n); b.got >= b.min {
@@ -108,13 +110,6 @@ func (b *progressBody) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
-}
-
-// BodyTimedOut reports whether body, as installed by Limit or
-// ProgressBody, ended because it arrived too slowly.
-func BodyTimedOut(body io.Reader) bool {
-	b, ok := body.(*progressBody)
-	return ok && b.timedOut
 }
 
 // progressWriter sets the write deadline before each write.
