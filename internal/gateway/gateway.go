@@ -32,6 +32,17 @@
 //     connection is a tunnel the gateway no longer routes or verifies.
 //   - A store outage is 503 and nothing is forwarded (SPEC §9); an upstream
 //     that fails is 502.
+//   - Forwarded calls lose what only a proxy may say: X-Real-IP, Forwarded,
+//     method overrides (X-HTTP-Method-Override, X-HTTP-Method,
+//     X-Method-Override), X-Original-URL, X-Rewrite-URL, and the query
+//     parameters access_token and api_key (any case, escaped or not);
+//     X-Forwarded-* are the gateway's own. An upstream's Set-Cookie for
+//     one of Gatehouse's cookies (StripCookies) is dropped from its answer.
+//   - A forwarded body must advance by BodyProgressBytes every
+//     BodyTimeout, else 408 and the connection is closed; a body streamed
+//     faster is never cut off, however large.
+//   - The upstream transport is net/http's (NewTransport), which never
+//     reuses a connection whose answer ran past its framing.
 //   - A forwarded answer carries the upstream's headers, not Gatehouse's
 //     security defaults (httpx.SecurityHeaders: nosniff, no-referrer,
 //     X-Frame-Options DENY), which stay on Gatehouse's own answers: the
