@@ -45,11 +45,16 @@ func Limit(next http.Handler, l Limits) http.Handler {
 			r.Body = ProgressBody(w, r.Body, l.BodyTimeout, 0)
 		}
 		if l.WriteTimeout > 0 {
-			pw := &progressWriter{ResponseWriter: w, rc: http.NewResponseController(w), d: l.WriteTimeout}
-			// The deadline outlives the request on a kept-alive connection
-			// (net/http resets it only when its own WriteTimeout is set).
-			defer pw.rc.SetWriteDeadline(time.Time{})
-			w = pw
+			// One allocation: the controller lives inside the writer.
+			pw := &progressWriter{ResponseWriter: w, rc: *http.NewResponseController(w), d: l.WriteTimeout}
+			next.ServeHTTP(pw, r)
+			if pw.set {
+				// The deadline outlives the request on a kept-alive
+				// connection (net/http resets it only when its own
+				// WriteTimeout is set).
+				pw.rc.SetWriteDeadline(time.Time{})
+			}
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -115,12 +120,13 @@ func (b *progressBody) Read(p []byte) (int, error) {
 // progressWriter sets the write deadline before each write.
 type progressWriter struct {
 	http.ResponseWriter
-	rc *http.ResponseController
-	d  time.Duration
+	rc  http.ResponseController
+	d   time.Duration
+	set bool
 }
 
 func (w *progressWriter) Write(p []byte) (int, error) {
-	w.rc.SetWriteDeadline(time.Now().Add(w.d))
+	w.set = w.rc.SetWriteDeadline(time.Now().Add(w.d)) == nil || w.set
 	return w.ResponseWriter.Write(p)
 }
 
