@@ -32,7 +32,8 @@ type Limits struct {
 // is making progress (and ReadTimeout cancels the context of any handler
 // still running when it passes); without any bound, a client trickling a
 // body a byte at a time holds a connection and a goroutine forever. Limit
-// sets the deadlines per request through http.ResponseController instead.
+// sets the connection's deadlines per request instead (as
+// http.ResponseController does).
 func Limit(next http.Handler, l Limits) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if l.MaxHeaders > 0 && headerCount(r.Header) > l.MaxHeaders {
@@ -45,16 +46,15 @@ func Limit(next http.Handler, l Limits) http.Handler {
 			r.Body = ProgressBody(w, r.Body, l.BodyTimeout, 0)
 		}
 		if l.WriteTimeout > 0 {
-			// One allocation: the controller lives inside the writer.
-			pw := &progressWriter{ResponseWriter: w, rc: *http.NewResponseController(w), d: l.WriteTimeout}
-			next.ServeHTTP(pw, r)
-			if pw.set {
-				// The deadline outlives the request on a kept-alive
-				// connection (net/http resets it only when its own
-				// WriteTimeout is set).
-				pw.rc.SetWriteDeadline(time.Time{})
+			if d := writeDeadliner(w); d != nil {
+				// Set at the start, for this answer's final flush (after
+				// the handler returns), and renewed as the answer streams;
+				// never cleared, since the next request on the connection
+				// sets its own.
+				now := time.Now()
+				d.SetWriteDeadline(now.Add(l.WriteTimeout))
+				w = &progressWriter{ResponseWriter: w, dl: d, d: l.WriteTimeout, last: now}
 			}
-			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -117,17 +117,52 @@ func (b *progressBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// progressWriter sets the write deadline before each write.
+// deadliner is what http.ResponseController.SetWriteDeadline reaches.
+type deadliner interface{ SetWriteDeadline(time.Time) error }
+
+// writeDeadliner finds w's write deadline as http.ResponseController does,
+// through Unwrap, without allocating one per request.
+func writeDeadliner(w http.ResponseWriter) deadliner {
+	for {
+		if d, ok := w.(deadliner); ok {
+			return d
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return nil
+		}
+		w = u.Unwrap()
+	}
+}
+
+// progressWriter renews the write deadline as an answer is written: a
+// write may block for at most d (at least 7/8 of it), however long the
+// whole answer takes. Renewing only once d/8 has passed keeps a short
+// answer at the one deadline Limit set.
 type progressWriter struct {
 	http.ResponseWriter
-	rc  http.ResponseController
-	d   time.Duration
-	set bool
+	dl   deadliner
+	d    time.Duration
+	last time.Time
+}
+
+func (w *progressWriter) renew() {
+	if now := time.Now(); now.Sub(w.last) > w.d/8 {
+		w.dl.SetWriteDeadline(now.Add(w.d))
+		w.last = now
+	}
 }
 
 func (w *progressWriter) Write(p []byte) (int, error) {
-	w.set = w.rc.SetWriteDeadline(time.Now().Add(w.d)) == nil || w.set
+	w.renew()
 	return w.ResponseWriter.Write(p)
+}
+
+// WriteHeader renews too: an answer without a body (a 204 after a long
+// call) is written only when the handler returns.
+func (w *progressWriter) WriteHeader(code int) {
+	w.renew()
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // Unwrap is for http.ResponseController (Flush, Hijack, deadlines) and the

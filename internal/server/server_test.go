@@ -43,6 +43,15 @@ type running struct {
 func start(t *testing.T, mod func(*config.Config), opts server.Options) *running {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/rest/big" {
+			chunk := make([]byte, 1<<20)
+			for range bigAnswer >> 20 {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			return
+		}
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
 		if err != nil {
@@ -211,6 +220,34 @@ func TestGatewayStreamsLargeBody(t *testing.T) {
 	if d := time.Since(start); d < 1500*time.Millisecond {
 		t.Logf("streamed in %v only: the bound was not exercised", d)
 	}
+}
+
+// bigAnswer is the size of what the upstream answers to /rest/big.
+const bigAnswer = 64 << 20
+
+// TestSlowReader: a client that stops reading a large answer is cut off
+// after the write bound, rather than holding the gateway's goroutine and
+// upstream connection for as long as it likes.
+func TestSlowReader(t *testing.T) {
+	const bound = time.Second
+	g := start(t, func(c *config.Config) { c.WriteTimeout = bound }, server.Options{})
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /rest/big HTTP/1.1\r\nHost: gatehouse.test\r\nAuthorization: Bearer "+g.token+"\r\n\r\n")
+	time.Sleep(bound + 2*time.Second) // not reading
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := io.Copy(io.Discard, c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("still open after reading %d bytes", n)
+	}
+	if n >= bigAnswer {
+		t.Fatalf("read the whole answer (%d bytes): the write bound did not cut off a client that stopped reading", n)
+	}
+	t.Logf("cut off after %d of %d bytes", n, bigAnswer)
 }
 
 // rawGet sends a GET with extra header lines and returns the status.
