@@ -44,8 +44,9 @@
 //   - The upstream transport is net/http's (NewTransport), which never
 //     reuses a connection whose answer ran past its framing.
 //   - A forwarded answer carries the upstream's headers, not Gatehouse's
-//     security defaults (httpx.SecurityHeaders: nosniff, no-referrer,
-//     X-Frame-Options DENY), which stay on Gatehouse's own answers: the
+//     security defaults (httpx.SetSecurityHeaders: nosniff, no-referrer,
+//     X-Frame-Options DENY), which the gateway sets on its own answers
+//     (refusals, 502, 408) and drops if an outer handler set them: the
 //     platform may frame its pages or want referrers, and ReverseProxy
 //     would otherwise send its values beside Gatehouse's.
 package gateway
@@ -303,6 +304,7 @@ func (g *Gateway) refuseWith(w http.ResponseWriter, code gatehouse.Code, resourc
 	if message == "" {
 		message = code.Message()
 	}
+	httpx.SetSecurityHeaders(w.Header())
 	if status == http.StatusUnauthorized || status == http.StatusForbidden {
 		if oauth {
 			w.Header().Set("WWW-Authenticate", `OAuth realm="gatehouse"`)
@@ -352,6 +354,7 @@ func requestedUpgrade(r *http.Request) (proto string, asked bool) {
 // the connection after the refusal, as Envoy does, so nothing the client
 // sent after its upgrade request is read as another request.
 func (g *Gateway) refuseUpgrade(w http.ResponseWriter) {
+	httpx.SetSecurityHeaders(w.Header())
 	w.Header().Set("Connection", "close")
 	httpx.WriteJSON(w, http.StatusForbidden, httpx.ErrorBody{Error: httpx.ErrorDetail{
 		Code: CodeUpgradeNotAllowed, Message: "this route does not allow a protocol upgrade"}})
@@ -362,6 +365,7 @@ func (g *Gateway) refuseUpgrade(w http.ResponseWriter) {
 func (g *Gateway) unavailable(w http.ResponseWriter, r *http.Request, rt *Route, err error) {
 	g.log.ErrorContext(r.Context(), "gateway: verification unavailable, refusing (fail closed)",
 		"route", rt.pattern, "err", err)
+	httpx.SetSecurityHeaders(w.Header())
 	w.Header().Set("Retry-After", "1")
 	httpx.WriteJSON(w, http.StatusServiceUnavailable, httpx.ErrorBody{Error: httpx.ErrorDetail{
 		Code: gatehouse.EUNAVAILABLE, Message: "verification is temporarily unavailable; try again"}})

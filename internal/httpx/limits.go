@@ -37,6 +37,7 @@ type Limits struct {
 func Limit(next http.Handler, l Limits) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if l.MaxHeaders > 0 && headerCount(r.Header) > l.MaxHeaders {
+			SetSecurityHeaders(w.Header())
 			w.Header().Set("Connection", "close")
 			WriteJSON(w, http.StatusRequestHeaderFieldsTooLarge, ErrorBody{Error: ErrorDetail{
 				Code: "header_fields_too_large", Message: "the request carries too many header fields"}})

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -155,7 +156,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		return nil, fmt.Errorf("console: %w", err)
 	}
 
-	mux := http.NewServeMux()
+	mux := newOwnMux()
 	mux.Handle("/api/v1/", api.New(api.Config{
 		Admin:          s.Admin,
 		Authenticate:   s.authenticateManage,
@@ -215,8 +216,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
+	var gw *gateway.Gateway
 	if upstream != nil {
-		gw, err := gateway.New(gateway.Config{
+		gw, err = gateway.New(gateway.Config{
 			Upstream:       upstream,
 			Routes:         routes,
 			Verifier:       s.Verifier,
@@ -234,7 +236,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	// Security: every path — gateway, token endpoints, API, console — is
 	// bounded (issue 11): header fields, a body's arrival (the gateway
 	// replaces it with a progress bound for what it forwards), each write.
-	s.Handler = s.Metrics.Instrument(httpx.Limit(httpx.SecurityHeaders(hotRoute(mux, verifyHandler)), httpx.Limits{
+	s.Handler = s.Metrics.Instrument(httpx.Limit(hotRoute(mux, httpx.SecurityHeaders(verifyHandler), gw), httpx.Limits{
 		MaxHeaders:   cfg.MaxHeaders,
 		BodyTimeout:  cfg.BodyTimeout,
 		WriteTimeout: cfg.WriteTimeout,
@@ -250,16 +252,84 @@ const verifyPattern = "POST /api/v1/verify"
 // makes for every API call — straight to its handler, and everything else
 // (other methods on that path too: 405 with Allow) through the mux, whose
 // pattern matching was 2 % of the endpoint's CPU in `gatehouse bench`.
-// The exact path needs none of the mux's cleaning or redirects.
-func hotRoute(mux *http.ServeMux, verifyHandler http.Handler) http.Handler {
+// The exact path needs none of the mux's cleaning or redirects. Likewise
+// a path outside Gatehouse's own (ownMux.gatewayPath) goes straight to the
+// gateway, which matches only canonical paths itself and sets Gatehouse's
+// security headers on its own answers.
+func hotRoute(mux *ownMux, verifyHandler http.Handler, gw *gateway.Gateway) http.Handler {
+	secured := httpx.SecurityHeaders(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/verify" && r.URL.RawPath == "" {
 			metrics.SetRoute(w, verifyPattern)
 			verifyHandler.ServeHTTP(w, r)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		if gw != nil && mux.gatewayPath(r.URL.Path) {
+			gw.ServeHTTP(w, r)
+			return
+		}
+		secured.ServeHTTP(w, r)
 	})
+}
+
+// ownMux is the ServeMux of Gatehouse's own endpoints. It records the
+// first path segment of every pattern registered on it, so that hotRoute
+// can send any other path straight to the gateway without matching it
+// against every pattern first (the mux would only reach "/" anyway).
+type ownMux struct {
+	*http.ServeMux
+	segs map[string]bool
+	all  bool // a pattern starts with a wildcard or a host: no shortcut
+}
+
+func newOwnMux() *ownMux { return &ownMux{ServeMux: http.NewServeMux(), segs: map[string]bool{}} }
+
+// Handle registers like http.ServeMux.Handle and records the pattern.
+func (m *ownMux) Handle(pattern string, h http.Handler) {
+	m.ServeMux.Handle(pattern, h)
+	m.record(pattern)
+}
+
+// HandleFunc registers like http.ServeMux.HandleFunc and records the
+// pattern.
+func (m *ownMux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.ServeMux.HandleFunc(pattern, f)
+	m.record(pattern)
+}
+
+func (m *ownMux) record(pattern string) {
+	path := pattern
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		path = strings.TrimSpace(p)
+	}
+	if !strings.HasPrefix(path, "/") { // a host pattern
+		m.all = true
+		return
+	}
+	seg := firstSegment(path)
+	switch {
+	case seg == "" || seg == "{$}": // "/" (the gateway) and "/{$}"
+	case strings.HasPrefix(seg, "{"):
+		m.all = true
+	default:
+		m.segs[seg] = true
+	}
+}
+
+// gatewayPath reports whether the path can only reach the "/" pattern:
+// its first segment is none of the registered patterns' (so "/console"
+// still gets the mux's redirect to "/console/").
+func (m *ownMux) gatewayPath(p string) bool {
+	if m.all || len(p) < 2 || p[0] != '/' {
+		return false
+	}
+	seg := firstSegment(p)
+	return seg != "" && !m.segs[seg]
+}
+
+func firstSegment(p string) string {
+	seg, _, _ := strings.Cut(p[1:], "/")
+	return seg
 }
 
 // cacheTTL maps the configured TTL to the verifier's: 0 disables the cache.

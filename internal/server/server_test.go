@@ -291,6 +291,41 @@ func TestHeaderLimits(t *testing.T) {
 	}
 }
 
+// TestRouting: paths outside Gatehouse's own endpoints go to the gateway
+// (whose refusals carry Gatehouse's security headers), and Gatehouse's
+// own keep the mux's behaviour.
+func TestRouting(t *testing.T) {
+	g := start(t, nil, server.Options{})
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tc := range []struct {
+		path     string
+		status   int
+		location string
+	}{
+		{"/rest/V1/products/x", 401, ""},
+		{"/nowhere", 404, ""},
+		{"/rest/V1/../V1/products/x", 404, ""}, // the gateway matches canonical paths only
+		{"/healthz", 200, ""},
+		{"/console", 307, "/console/"},
+		{"/", 302, "/console/"},
+		{"/api/v1/tokens", 401, ""},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+g.addr+tc.path, nil)
+		req.URL.Opaque = tc.path // as written, not cleaned by the client
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get("Location") != tc.location {
+			t.Errorf("%s: %d %q, want %d %q", tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.status, tc.location)
+		}
+		if resp.Header.Get("X-Frame-Options") != "DENY" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: security headers missing: %v", tc.path, resp.Header)
+		}
+	}
+}
+
 func getMetrics(t *testing.T, addr, token string) int {
 	t.Helper()
 	h := ""
