@@ -274,14 +274,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The answer is the platform's, with its headers: Gatehouse's security
 	// defaults stay on Gatehouse's own answers (the refusals above).
 	httpx.DropSecurityHeaders(w.Header())
-	switch {
-	case upgrade:
-		// A websocket lives as long as its two ends want: no deadline of
-		// the listener's may carry over into the tunnel.
-		rc := http.NewResponseController(w)
-		rc.SetReadDeadline(time.Time{})
-		rc.SetWriteDeadline(time.Time{})
-	case g.bodyTO > 0 && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) && r.Body != nil && r.Body != http.NoBody:
+	// (A websocket's tunnel keeps no deadline of the listener's: net/http
+	// clears them when ReverseProxy hijacks the connection.)
+	if g.bodyTO > 0 && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) && r.Body != nil && r.Body != http.NoBody {
 		// Security: a body may stream for as long as it keeps coming at
 		// BodyProgressBytes per BodyTimeout; a trickle is cut off.
 		r.Body = httpx.ProgressBody(w, r.Body, g.bodyTO, BodyProgressBytes)

@@ -30,6 +30,10 @@ routes:
   - method: GET
     path: /rest/{rest...}
     resource: catalog
+  - method: GET
+    path: /ws/{$}
+    resource: catalog
+    upgrade: websocket
 `
 
 type running struct {
@@ -43,6 +47,17 @@ type running struct {
 func start(t *testing.T, mod func(*config.Config), opts server.Options) *running {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "websocket" {
+			c, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			brw.Flush()
+			io.Copy(c, brw)
+			return
+		}
 		if r.URL.Path == "/rest/big" {
 			chunk := make([]byte, 1<<20)
 			for range bigAnswer >> 20 {
@@ -248,6 +263,35 @@ func TestSlowReader(t *testing.T) {
 		t.Fatalf("read the whole answer (%d bytes): the write bound did not cut off a client that stopped reading", n)
 	}
 	t.Logf("cut off after %d of %d bytes", n, bigAnswer)
+}
+
+// TestWebSocketOutlivesBounds: a websocket the route allows is tunnelled
+// with none of the listener's request deadlines carried into it.
+func TestWebSocketOutlivesBounds(t *testing.T) {
+	const bound = 500 * time.Millisecond
+	g := start(t, func(c *config.Config) {
+		c.BodyTimeout, c.GatewayBodyTimeout, c.WriteTimeout, c.ReadHeaderTimeout = bound, bound, bound, bound
+	}, server.Options{})
+	c, err := net.Dial("tcp", g.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "GET /ws/ HTTP/1.1\r\nHost: gatehouse.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer "+g.token+"\r\n\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("%v %v, want 101", resp, err)
+	}
+	for i := range 2 {
+		time.Sleep(3 * bound)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "ping")
+		b := make([]byte, 4)
+		if _, err := io.ReadFull(br, b); err != nil || string(b) != "ping" {
+			t.Fatalf("echo %d after %v: %q %v", i, 3*bound, b, err)
+		}
+	}
 }
 
 // rawGet sends a GET with extra header lines and returns the status.
