@@ -50,6 +50,105 @@ type Config struct {
 	// ConsoleIdleTimeout (GATEHOUSE_CONSOLE_IDLE_TIMEOUT, default 30m) ends
 	// a console session after this long without a request.
 	ConsoleIdleTimeout time.Duration
+	Listener
+}
+
+// Listener bounds what a client may cost the listeners and guards the
+// metrics (issue 11): slow clients, header floods, /metrics.
+type Listener struct {
+	ReadHeaderTimeout  time.Duration // GATEHOUSE_READ_HEADER_TIMEOUT: a request's header must arrive within it
+	BodyTimeout        time.Duration // GATEHOUSE_BODY_TIMEOUT: a request body must arrive within it (API, OAuth, console, verify)
+	GatewayBodyTimeout time.Duration // GATEHOUSE_GATEWAY_BODY_TIMEOUT: a forwarded body must advance 64 KiB in every such interval
+	WriteTimeout       time.Duration // GATEHOUSE_WRITE_TIMEOUT: each write of an answer must be taken by the client within it
+	IdleTimeout        time.Duration // GATEHOUSE_IDLE_TIMEOUT: a kept-alive connection may wait this long for its next request
+	MaxHeaderBytes     int           // GATEHOUSE_MAX_HEADER_BYTES: request line and header size; more is 431
+	MaxHeaders         int           // GATEHOUSE_MAX_HEADERS: header fields per request; more is 431
+	MetricsToken       string        // GATEHOUSE_METRICS_TOKEN: when set, /metrics needs "Authorization: Bearer <token>"
+	MetricsAddr        string        // GATEHOUSE_METRICS_ADDR: when set, /metrics is served there and not on Addr
+}
+
+// DefaultListener is Listener's defaults: Envoy's header limits (60 KiB,
+// 100 fields; 64 KiB here), net/http-style timeouts that a client making
+// progress never meets.
+func DefaultListener() Listener {
+	return Listener{
+		ReadHeaderTimeout:  10 * time.Second,
+		BodyTimeout:        30 * time.Second,
+		GatewayBodyTimeout: 30 * time.Second,
+		WriteTimeout:       60 * time.Second,
+		IdleTimeout:        120 * time.Second,
+		MaxHeaderBytes:     64 << 10,
+		MaxHeaders:         100,
+	}
+}
+
+func (l *Listener) fromEnv(getenv func(string) string) []error {
+	var errs []error
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a duration", name, v))
+			}
+			*dst = d
+		}
+	}
+	num := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a number", name, v))
+			}
+			*dst = n
+		}
+	}
+	dur("GATEHOUSE_READ_HEADER_TIMEOUT", &l.ReadHeaderTimeout)
+	dur("GATEHOUSE_BODY_TIMEOUT", &l.BodyTimeout)
+	dur("GATEHOUSE_GATEWAY_BODY_TIMEOUT", &l.GatewayBodyTimeout)
+	dur("GATEHOUSE_WRITE_TIMEOUT", &l.WriteTimeout)
+	dur("GATEHOUSE_IDLE_TIMEOUT", &l.IdleTimeout)
+	num("GATEHOUSE_MAX_HEADER_BYTES", &l.MaxHeaderBytes)
+	num("GATEHOUSE_MAX_HEADERS", &l.MaxHeaders)
+	if v := getenv("GATEHOUSE_METRICS_TOKEN"); v != "" {
+		l.MetricsToken = v
+	}
+	if v := getenv("GATEHOUSE_METRICS_ADDR"); v != "" {
+		l.MetricsAddr = v
+	}
+	return errs
+}
+
+func (l *Listener) validate(addr string) []error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"read header timeout", l.ReadHeaderTimeout}, {"body timeout", l.BodyTimeout},
+		{"gateway body timeout", l.GatewayBodyTimeout}, {"write timeout", l.WriteTimeout},
+		{"idle timeout", l.IdleTimeout},
+	} {
+		if d.v <= 0 || d.v > 24*time.Hour {
+			errs = append(errs, fmt.Errorf("%s %v: want more than 0 and at most 24h", d.name, d.v))
+		}
+	}
+	if l.MaxHeaderBytes < 4<<10 || l.MaxHeaderBytes > 1<<20 {
+		errs = append(errs, fmt.Errorf("max header bytes %d: want 4096 to 1048576", l.MaxHeaderBytes))
+	}
+	if l.MaxHeaders < 16 || l.MaxHeaders > 10000 {
+		errs = append(errs, fmt.Errorf("max headers %d: want 16 to 10000", l.MaxHeaders))
+	}
+	if l.MetricsToken != "" && len(l.MetricsToken) < 32 {
+		errs = append(errs, errors.New("metrics token: at least 32 characters"))
+	}
+	if l.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(l.MetricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("metrics addr %q: want host:port", l.MetricsAddr))
+		} else if l.MetricsAddr == addr {
+			errs = append(errs, fmt.Errorf("metrics addr %q: must differ from the listen address", l.MetricsAddr))
+		}
+	}
+	return errs
 }
 
 // Default returns the built-in defaults.
@@ -61,6 +160,7 @@ func Default() Config {
 
 		MaxTokensPerUser:   100,
 		ConsoleIdleTimeout: 30 * time.Minute,
+		Listener:           DefaultListener(),
 	}
 }
 
@@ -119,6 +219,7 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 		}
 		c.ConsoleIdleTimeout = d
 	}
+	errs = append(errs, c.Listener.fromEnv(getenv)...)
 	return errors.Join(errs...)
 }
 
@@ -176,6 +277,7 @@ func (c *Config) Validate() error {
 	if c.ServiceToken != "" && len(c.ServiceToken) < 32 {
 		errs = append(errs, errors.New("service token: at least 32 characters"))
 	}
+	errs = append(errs, c.Listener.validate(c.Addr)...)
 	return errors.Join(errs...)
 }
 

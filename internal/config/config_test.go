@@ -71,3 +71,36 @@ func TestConsoleIdleTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestListenerEnv(t *testing.T) {
+	c := Default()
+	env := map[string]string{
+		"GATEHOUSE_BODY_TIMEOUT": "5s", "GATEHOUSE_GATEWAY_BODY_TIMEOUT": "1m", "GATEHOUSE_MAX_HEADERS": "50",
+		"GATEHOUSE_METRICS_ADDR": "127.0.0.1:9100", "GATEHOUSE_METRICS_TOKEN": strings.Repeat("t", 32),
+	}
+	if err := c.FromEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.BodyTimeout.String() != "5s" || c.GatewayBodyTimeout.String() != "1m0s" || c.MaxHeaders != 50 ||
+		c.MetricsAddr != "127.0.0.1:9100" || c.IdleTimeout.String() != "2m0s" || c.MaxHeaderBytes != 64<<10 {
+		t.Fatalf("listener config: %+v", c.Listener)
+	}
+	bad := Default()
+	env = map[string]string{"GATEHOUSE_IDLE_TIMEOUT": "0s", "GATEHOUSE_MAX_HEADER_BYTES": "10", "GATEHOUSE_METRICS_TOKEN": "short", "GATEHOUSE_METRICS_ADDR": bad.Addr}
+	if err := bad.FromEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	err := bad.Validate()
+	for _, want := range []string{"idle timeout", "max header bytes", "metrics token", "metrics addr"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate = %v, want it to mention %s", err, want)
+		}
+	}
+	nan := Default()
+	if err := nan.FromEnv(func(k string) string { return map[string]string{"GATEHOUSE_MAX_HEADERS": "many"}[k] }); err == nil {
+		t.Error("a bad number was accepted")
+	}
+}

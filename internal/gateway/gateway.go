@@ -25,11 +25,28 @@
 //     tenant_hosts[Host] (port ignored); a credential's tenant always wins.
 //     A credential on a guest route is verified (without a resource), and a
 //     bad one is refused even though anonymous access would be allowed.
+//   - Protocol upgrades are refused (403 UPGRADE_NOT_ALLOWED, the
+//     connection closed) unless the route says "upgrade: websocket"; then a
+//     websocket upgrade is verified like any call of the route before it
+//     is forwarded and tunnelled. h2c is refused on every route: a switched
+//     connection is a tunnel the gateway no longer routes or verifies.
 //   - A store outage is 503 and nothing is forwarded (SPEC §9); an upstream
 //     that fails is 502.
+//   - Forwarded calls lose what only a proxy may say: X-Real-IP, Forwarded,
+//     method overrides (X-HTTP-Method-Override, X-HTTP-Method,
+//     X-Method-Override), X-Original-URL, X-Rewrite-URL, and the query
+//     parameters access_token and api_key (any case, escaped or not);
+//     X-Forwarded-* are the gateway's own. An upstream's Set-Cookie for
+//     one of Gatehouse's cookies (StripCookies) is dropped from its answer.
+//   - A forwarded body must advance by BodyProgressBytes every
+//     BodyTimeout, else 408 and the connection is closed; a body streamed
+//     faster is never cut off, however large.
+//   - The upstream transport is net/http's (NewTransport), which never
+//     reuses a connection whose answer ran past its framing.
 //   - A forwarded answer carries the upstream's headers, not Gatehouse's
-//     security defaults (httpx.SecurityHeaders: nosniff, no-referrer,
-//     X-Frame-Options DENY), which stay on Gatehouse's own answers: the
+//     security defaults (httpx.SetSecurityHeaders: nosniff, no-referrer,
+//     X-Frame-Options DENY), which the gateway sets on its own answers
+//     (refusals, 502, 408) and drops if an outer handler set them: the
 //     platform may frame its pages or want referrers, and ReverseProxy
 //     would otherwise send its values beside Gatehouse's.
 package gateway
@@ -43,8 +60,10 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
@@ -82,6 +101,10 @@ type Config struct {
 	// Transport overrides the upstream transport (tests); nil means
 	// NewTransport's.
 	Transport http.RoundTripper
+	// BodyTimeout bounds a forwarded request body's progress: at least
+	// BodyProgressBytes must arrive in every BodyTimeout, or the call is
+	// cut off with 408 (0: no bound here; the listener's may still apply).
+	BodyTimeout time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -95,7 +118,13 @@ type Gateway struct {
 	proxy   *httputil.ReverseProxy
 	log     *slog.Logger
 	extract []Extractor
+	bodyTO  time.Duration
 }
+
+// BodyProgressBytes is how much of a forwarded body must arrive in every
+// Config.BodyTimeout: 64 KiB, about 2 KiB/s at the default 30 s, far below
+// any real upload and far above a byte-at-a-time trickle.
+const BodyProgressBytes = 64 << 10
 
 // New builds a Gateway. It fails when the routes name resources the tree
 // does not have.
@@ -118,6 +147,7 @@ func New(cfg Config) (*Gateway, error) {
 		cookies: cfg.StripCookies,
 		log:     cfg.Logger,
 		extract: cfg.Extractors,
+		bodyTO:  cfg.BodyTimeout,
 	}
 	if g.extract == nil {
 		g.extract = DefaultExtractors()
@@ -141,11 +171,15 @@ func New(cfg Config) (*Gateway, error) {
 			}
 			pr.SetXForwarded()
 			g.rewriteHeaders(pr.Out, principalFrom(pr.In.Context()))
+			if q := pr.Out.URL.RawQuery; q != "" {
+				pr.Out.URL.RawQuery = stripQueryCredentials(q)
+			}
 		},
-		Transport:    transport,
-		BufferPool:   NewBufferPool(),
-		ErrorHandler: g.upstreamError,
-		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		ModifyResponse: g.rewriteResponse,
+		Transport:      transport,
+		BufferPool:     NewBufferPool(),
+		ErrorHandler:   g.upstreamError,
+		ErrorLog:       slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 	return g, nil
 }
@@ -187,6 +221,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	metrics.SetRoute(w, rt.label)
+	proto, upgrade := requestedUpgrade(r)
+	if upgrade && !(proto == upgradeWebSocket && rt.Upgrade == upgradeWebSocket && r.Method == http.MethodGet) {
+		g.refuseUpgrade(w)
+		return
+	}
 
 	x := g.credential(r)
 	if x.Err != nil {
@@ -235,6 +274,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// The answer is the platform's, with its headers: Gatehouse's security
 	// defaults stay on Gatehouse's own answers (the refusals above).
 	httpx.DropSecurityHeaders(w.Header())
+	// (A websocket's tunnel keeps no deadline of the listener's: net/http
+	// clears them when ReverseProxy hijacks the connection.)
+	if g.bodyTO > 0 && (r.ContentLength != 0 || len(r.TransferEncoding) > 0) && r.Body != nil && r.Body != http.NoBody {
+		// Security: a body may stream for as long as it keeps coming at
+		// BodyProgressBytes per BodyTimeout; a trickle is cut off.
+		r.Body = httpx.ProgressBody(w, r.Body, g.bodyTO, BodyProgressBytes)
+	}
 	g.proxy.ServeHTTP(w, r)
 }
 
@@ -253,6 +299,7 @@ func (g *Gateway) refuseWith(w http.ResponseWriter, code gatehouse.Code, resourc
 	if message == "" {
 		message = code.Message()
 	}
+	httpx.SetSecurityHeaders(w.Header())
 	if status == http.StatusUnauthorized || status == http.StatusForbidden {
 		if oauth {
 			w.Header().Set("WWW-Authenticate", `OAuth realm="gatehouse"`)
@@ -263,17 +310,71 @@ func (g *Gateway) refuseWith(w http.ResponseWriter, code gatehouse.Code, resourc
 	httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: string(code), Message: message}})
 }
 
+// CodeUpgradeNotAllowed refuses a protocol upgrade the route does not
+// allow (403, as Envoy answers an upgrade on a route without it).
+const CodeUpgradeNotAllowed = "UPGRADE_NOT_ALLOWED"
+
+// upgradeWebSocket is the only upgrade a route may allow (RFC 6455 §4.1).
+const upgradeWebSocket = "websocket"
+
+// requestedUpgrade reports whether r asks to switch protocols (RFC 9110
+// §7.8: an Upgrade header, listed in Connection) and to which one, lower
+// case. A request with only one of the two, or several Upgrade values,
+// asks for something unclear and gets proto "", which no route allows.
+func requestedUpgrade(r *http.Request) (proto string, asked bool) {
+	ups := r.Header.Values("Upgrade")
+	conn := false
+	for _, v := range r.Header.Values("Connection") {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
+				conn = true
+			}
+		}
+	}
+	if len(ups) == 0 && !conn {
+		return "", false
+	}
+	if len(ups) != 1 || !conn || strings.Contains(ups[0], ",") {
+		return "", true
+	}
+	return strings.ToLower(strings.TrimSpace(ups[0])), true
+}
+
+// refuseUpgrade answers an upgrade the route does not allow. Security: once
+// switched, the connection is a raw tunnel to the upstream, and whatever
+// the client writes into it — further requests with any X-Gatehouse-*
+// headers it likes — is never routed or verified. So only routes that say
+// "upgrade: websocket" switch, after the credential was checked for the
+// route; h2c (a tunnel of HTTP/2 requests) never. Connection: close ends
+// the connection after the refusal, as Envoy does, so nothing the client
+// sent after its upgrade request is read as another request.
+func (g *Gateway) refuseUpgrade(w http.ResponseWriter) {
+	httpx.SetSecurityHeaders(w.Header())
+	w.Header().Set("Connection", "close")
+	httpx.WriteJSON(w, http.StatusForbidden, httpx.ErrorBody{Error: httpx.ErrorDetail{
+		Code: CodeUpgradeNotAllowed, Message: "this route does not allow a protocol upgrade"}})
+}
+
 // unavailable answers a store outage: SPEC §9, fail closed — no answer
 // from the store, no forwarding.
 func (g *Gateway) unavailable(w http.ResponseWriter, r *http.Request, rt *Route, err error) {
 	g.log.ErrorContext(r.Context(), "gateway: verification unavailable, refusing (fail closed)",
 		"route", rt.pattern, "err", err)
+	httpx.SetSecurityHeaders(w.Header())
 	w.Header().Set("Retry-After", "1")
 	httpx.WriteJSON(w, http.StatusServiceUnavailable, httpx.ErrorBody{Error: httpx.ErrorDetail{
 		Code: gatehouse.EUNAVAILABLE, Message: "verification is temporarily unavailable; try again"}})
 }
 
 func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, httpx.ErrBodyTimeout) {
+		// The client's fault, not the upstream's: RFC 9110 §15.5.9.
+		httpx.SetSecurityHeaders(w.Header())
+		w.Header().Set("Connection", "close")
+		httpx.WriteJSON(w, http.StatusRequestTimeout, httpx.ErrorBody{Error: httpx.ErrorDetail{
+			Code: "request_timeout", Message: "the request body arrived too slowly"}})
+		return
+	}
 	if errors.Is(err, context.Canceled) {
 		return // the client went away
 	}
@@ -290,6 +391,12 @@ func (g *Gateway) rewriteHeaders(out *http.Request, p *gatehouse.Principal) {
 	// Security: the credential stays here; the upstream gets the verdict.
 	h.Del("Authorization")
 	h.Del(httpx.HeaderAPIKey)
+	// Security: headers an upstream (or a framework in it) may believe
+	// about the client or the call, which only a proxy should set —
+	// Gatehouse sets X-Forwarded-For/-Host/-Proto itself and nothing else.
+	for _, k := range untrustedHeaders {
+		delete(h, k)
+	}
 	for k := range h {
 		// Header keys are canonical (textproto), so one prefix test covers
 		// every spelling a client might send.
@@ -317,6 +424,77 @@ func (g *Gateway) rewriteHeaders(out *http.Request, p *gatehouse.Principal) {
 		vals[3] = strings.Join(p.Scopes, " ")
 		h[HeaderScopes] = vals[3:4:4]
 	}
+}
+
+// untrustedHeaders are removed from every forwarded call (canonical keys):
+// the client address (X-Real-IP, RFC 7239 Forwarded), and a method or path
+// other than the one routed and verified (method overrides, IIS/Symfony's
+// X-Original-URL and X-Rewrite-URL).
+var untrustedHeaders = []string{
+	"X-Real-Ip", "Forwarded", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+	"X-Original-Url", "X-Rewrite-Url",
+}
+
+// queryCredentials are query parameters naming a credential (RFC 6750 §2.3
+// access_token, a common api_key). The gateway does not accept them, and
+// an upstream that did would be authenticated around the gateway.
+var queryCredentials = []string{"access_token", "api_key"}
+
+// stripQueryCredentials removes queryCredentials from a raw query,
+// matching names case-insensitively and after unescaping (an upstream may
+// do either), keeping every other parameter exactly as it was written.
+// (ReverseProxy has already dropped parameters containing ';', which some
+// servers take as a separator.)
+func stripQueryCredentials(q string) string {
+	lq := strings.ToLower(q)
+	if !strings.Contains(lq, "access") && !strings.Contains(lq, "api") && !strings.Contains(lq, "%") {
+		return q
+	}
+	var b strings.Builder
+	changed := false
+	for piece := range strings.SplitSeq(q, "&") {
+		name, _, _ := strings.Cut(piece, "=")
+		if un, err := url.QueryUnescape(name); err == nil {
+			name = un
+		}
+		name = strings.TrimSpace(name)
+		if slices.ContainsFunc(queryCredentials, func(c string) bool { return strings.EqualFold(c, name) }) {
+			changed = true
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(piece)
+	}
+	if !changed {
+		return q
+	}
+	return b.String()
+}
+
+// rewriteResponse drops an upstream's Set-Cookie for Gatehouse's own
+// cookies. Security: the console shares the gateway's origin, so an
+// upstream could otherwise fix or overwrite a console session.
+func (g *Gateway) rewriteResponse(resp *http.Response) error {
+	sc := resp.Header["Set-Cookie"]
+	if len(sc) == 0 || len(g.cookies) == 0 {
+		return nil
+	}
+	kept := sc[:0:0]
+	for _, v := range sc {
+		name, _, _ := strings.Cut(v, "=")
+		if slices.Contains(g.cookies, strings.TrimSpace(name)) {
+			continue
+		}
+		kept = append(kept, v)
+	}
+	if len(kept) == 0 {
+		delete(resp.Header, "Set-Cookie")
+	} else {
+		resp.Header["Set-Cookie"] = kept
+	}
+	return nil
 }
 
 func stripCookies(r *http.Request, names []string) {

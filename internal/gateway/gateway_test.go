@@ -60,6 +60,11 @@ func newUpstream(t *testing.T) *upstream {
 		if f := r.URL.Query().Get("frame"); f != "" {
 			w.Header().Set("X-Frame-Options", f)
 		}
+		if r.URL.Query().Has("setcookie") {
+			w.Header().Add("Set-Cookie", "gatehouse_session=fixed; Path=/; HttpOnly")
+			w.Header().Add("Set-Cookie", "cart=42; Path=/")
+			w.Header().Add("Set-Cookie", " gatehouse_session =padded")
+		}
 		io.WriteString(w, "upstream "+r.Method+" "+r.URL.RequestURI())
 	}))
 	t.Cleanup(u.srv.Close)
@@ -257,6 +262,40 @@ func TestGatewayForwardedHeaders(t *testing.T) {
 	}
 	if n := len(in.Header.Values("X-Gatehouse-Tenant")); n != 1 {
 		t.Errorf("%d X-Gatehouse-Tenant values", n)
+	}
+}
+
+// TestGatewayUntrustedHeaders: what an upstream might believe but only
+// Gatehouse may say is not forwarded — client address and method or path
+// overrides, credentials in the query — and an upstream cannot set
+// Gatehouse's own cookies through the gateway.
+func TestGatewayUntrustedHeaders(t *testing.T) {
+	g := newGateway(t)
+	tok, _ := g.Credential(verifytest.Cred{Tenant: g.Acme, User: g.Alice, Scopes: []string{"catalog"}})
+	r := g.do(t, "GET", "/rest/V1/products/24-MB01?fields=sku&access_token=a&API_KEY=b&%61ccess_token=c&setcookie&x=1&y=2;api_key=d", map[string]string{
+		"Authorization":          "Bearer " + tok,
+		"X-Real-IP":              "203.0.113.9",
+		"X-HTTP-Method-Override": "DELETE",
+		"X-HTTP-Method":          "DELETE",
+		"X-Method-Override":      "DELETE",
+		"X-Original-URL":         "/admin",
+		"X-Rewrite-URL":          "/admin",
+		"Forwarded":              "for=203.0.113.9;proto=https",
+	})
+	if r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	in := g.up.last.Load()
+	for _, k := range []string{"X-Real-Ip", "X-Http-Method-Override", "X-Http-Method", "X-Method-Override", "X-Original-Url", "X-Rewrite-Url", "Forwarded"} {
+		if v := in.Header.Values(k); v != nil {
+			t.Errorf("upstream got %s: %q", k, v)
+		}
+	}
+	if got, want := in.URL.RawQuery, "fields=sku&setcookie=&x=1"; got != want {
+		t.Errorf("upstream query %q, want %q", got, want)
+	}
+	if got := r.header.Values("Set-Cookie"); !slices.Equal(got, []string{"cart=42; Path=/"}) {
+		t.Errorf("client got Set-Cookie %q, want the upstream's own cookie only", got)
 	}
 }
 

@@ -37,6 +37,10 @@ type Route struct {
 	// Guest routes need no resource; anonymous calls are allowed when the
 	// tenant's allow_anonymous_guest_access setting is on (SPEC §4).
 	Guest bool `yaml:"guest"`
+	// Upgrade names the one protocol upgrade the route allows; only
+	// "websocket" may be named. Without it every upgrade is refused
+	// (UPGRADE_NOT_ALLOWED), and h2c is refused on every route.
+	Upgrade string `yaml:"upgrade"`
 
 	pattern string         // "METHOD /path" as given to ServeMux
 	label   string         // metrics route label, computed once
@@ -139,7 +143,10 @@ func (rt *Route) compile() (err error) {
 		return fmt.Errorf("invalid method %q", rt.Method)
 	case strings.ContainsAny(rt.Path, " \t"):
 		return errors.New("path must not contain spaces")
+	case rt.Upgrade != "" && !strings.EqualFold(rt.Upgrade, upgradeWebSocket):
+		return fmt.Errorf("upgrade %q: only %q may be allowed", rt.Upgrade, upgradeWebSocket)
 	}
+	rt.Upgrade = strings.ToLower(rt.Upgrade)
 	method := strings.ToUpper(rt.Method)
 	if method == "*" {
 		method = ""

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -42,8 +43,12 @@ type Server struct {
 	Metrics  *metrics.Metrics
 	Handler  http.Handler
 	Log      *slog.Logger
+	// MetricsHandler serves /metrics on its own listener
+	// (GATEHOUSE_METRICS_ADDR); nil when /metrics is on Handler's.
+	MetricsHandler http.Handler
 
-	closers []func() error
+	metricsLn net.Listener
+	closers   []func() error
 }
 
 // Options are what New needs beyond the configuration.
@@ -58,6 +63,9 @@ type Options struct {
 	// VerifyCacheSize bounds the verifier's credential cache (default
 	// verify.DefaultCacheSize; negative turns it off).
 	VerifyCacheSize int
+	// MetricsListener is where Run serves MetricsHandler (tests); nil
+	// means Run listens on cfg.MetricsAddr.
+	MetricsListener net.Listener
 }
 
 // New opens the database (running migrations) and builds the handler.
@@ -71,7 +79,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{Config: cfg, Log: log}
+	s := &Server{Config: cfg, Log: log, metricsLn: opts.MetricsListener}
 	ok := false
 	defer func() {
 		if !ok {
@@ -153,7 +161,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		return nil, fmt.Errorf("console: %w", err)
 	}
 
-	mux := http.NewServeMux()
+	mux := newOwnMux()
 	mux.Handle("/api/v1/", api.New(api.Config{
 		Admin:          s.Admin,
 		Authenticate:   s.authenticateManage,
@@ -195,20 +203,34 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		}
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
 	})
-	mux.Handle("GET /metrics", s.Metrics.Handler())
+	metricsHandler := s.Metrics.Handler()
+	if cfg.MetricsToken != "" {
+		metricsHandler = requireToken(cfg.MetricsToken, metricsHandler)
+	}
+	if cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", metricsHandler)
+	} else {
+		// Only on its own listener: with the main one public, the metrics
+		// (routes, credential kinds, refusal counts) stay private.
+		m := http.NewServeMux()
+		m.Handle("GET /metrics", metricsHandler)
+		s.MetricsHandler = m
+	}
 
 	upstream, routes, err := gatewayTarget(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
+	var gw *gateway.Gateway
 	if upstream != nil {
-		gw, err := gateway.New(gateway.Config{
+		gw, err = gateway.New(gateway.Config{
 			Upstream:       upstream,
 			Routes:         routes,
 			Verifier:       s.Verifier,
 			TrustedProxies: trusted,
 			StripCookies:   console.Cookies(),
 			Extractors:     append(gateway.DefaultExtractors(), gateway.OAuth1Extractor(oauth1Provider)),
+			BodyTimeout:    cfg.GatewayBodyTimeout,
 			Logger:         log,
 		})
 		if err != nil {
@@ -216,7 +238,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		}
 		mux.Handle("/", gw)
 	}
-	s.Handler = s.Metrics.Instrument(httpx.SecurityHeaders(hotRoute(mux, verifyHandler)))
+	// Security: every path — gateway, token endpoints, API, console — is
+	// bounded (issue 11): header fields, a body's arrival (the gateway
+	// replaces it with a progress bound for what it forwards), each write.
+	s.Handler = s.Metrics.Instrument(httpx.Limit(hotRoute(mux, httpx.SecurityHeaders(verifyHandler), gw), httpx.Limits{
+		MaxHeaders:   cfg.MaxHeaders,
+		BodyTimeout:  cfg.BodyTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+	}))
 	ok = true
 	return s, nil
 }
@@ -228,16 +257,84 @@ const verifyPattern = "POST /api/v1/verify"
 // makes for every API call — straight to its handler, and everything else
 // (other methods on that path too: 405 with Allow) through the mux, whose
 // pattern matching was 2 % of the endpoint's CPU in `gatehouse bench`.
-// The exact path needs none of the mux's cleaning or redirects.
-func hotRoute(mux *http.ServeMux, verifyHandler http.Handler) http.Handler {
+// The exact path needs none of the mux's cleaning or redirects. Likewise
+// a path outside Gatehouse's own (ownMux.gatewayPath) goes straight to the
+// gateway, which matches only canonical paths itself and sets Gatehouse's
+// security headers on its own answers.
+func hotRoute(mux *ownMux, verifyHandler http.Handler, gw *gateway.Gateway) http.Handler {
+	secured := httpx.SecurityHeaders(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/verify" && r.URL.RawPath == "" {
 			metrics.SetRoute(w, verifyPattern)
 			verifyHandler.ServeHTTP(w, r)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		if gw != nil && mux.gatewayPath(r.URL.Path) {
+			gw.ServeHTTP(w, r)
+			return
+		}
+		secured.ServeHTTP(w, r)
 	})
+}
+
+// ownMux is the ServeMux of Gatehouse's own endpoints. It records the
+// first path segment of every pattern registered on it, so that hotRoute
+// can send any other path straight to the gateway without matching it
+// against every pattern first (the mux would only reach "/" anyway).
+type ownMux struct {
+	*http.ServeMux
+	segs map[string]bool
+	all  bool // a pattern starts with a wildcard or a host: no shortcut
+}
+
+func newOwnMux() *ownMux { return &ownMux{ServeMux: http.NewServeMux(), segs: map[string]bool{}} }
+
+// Handle registers like http.ServeMux.Handle and records the pattern.
+func (m *ownMux) Handle(pattern string, h http.Handler) {
+	m.ServeMux.Handle(pattern, h)
+	m.record(pattern)
+}
+
+// HandleFunc registers like http.ServeMux.HandleFunc and records the
+// pattern.
+func (m *ownMux) HandleFunc(pattern string, f func(http.ResponseWriter, *http.Request)) {
+	m.ServeMux.HandleFunc(pattern, f)
+	m.record(pattern)
+}
+
+func (m *ownMux) record(pattern string) {
+	path := pattern
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		path = strings.TrimSpace(p)
+	}
+	if !strings.HasPrefix(path, "/") { // a host pattern
+		m.all = true
+		return
+	}
+	seg := firstSegment(path)
+	switch {
+	case seg == "" || seg == "{$}": // "/" (the gateway) and "/{$}"
+	case strings.HasPrefix(seg, "{"):
+		m.all = true
+	default:
+		m.segs[seg] = true
+	}
+}
+
+// gatewayPath reports whether the path can only reach the "/" pattern:
+// its first segment is none of the registered patterns' (so "/console"
+// still gets the mux's redirect to "/console/").
+func (m *ownMux) gatewayPath(p string) bool {
+	if m.all || len(p) < 2 || p[0] != '/' {
+		return false
+	}
+	seg := firstSegment(p)
+	return seg != "" && !m.segs[seg]
+}
+
+func firstSegment(p string) string {
+	seg, _, _ := strings.Cut(p[1:], "/")
+	return seg
 }
 
 // cacheTTL maps the configured TTL to the verifier's: 0 disables the cache.
@@ -311,14 +408,52 @@ func (s *Server) authenticateManage(ctx context.Context, token string, ip netip.
 	return &res.Principal, res.Code, nil
 }
 
-// Run serves until ctx ends, runs the verifier's background work, and
-// shuts down gracefully (in-flight requests get 10 s).
-func (s *Server) Run(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
-		Handler:           s.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+// requireToken guards /metrics with the operator's bearer token
+// (GATEHOUSE_METRICS_TOKEN), compared in constant time.
+func requireToken(token string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := verify.BearerToken(r.Header.Get("Authorization"))
+		if !ok || !secret.Equal(got, token) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-metrics"`)
+			httpx.WriteJSON(w, http.StatusUnauthorized, httpx.ErrorBody{Error: httpx.ErrorDetail{
+				Code: gatehouse.EUNAUTHORIZED, Message: "the metrics need the operator's metrics token"}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// httpServer is an http.Server for h with the configured listener bounds.
+// Security: ReadTimeout and WriteTimeout stay unset — they are absolute
+// per request and would cut off uploads and answers that are making
+// progress; httpx.Limit bounds bodies and writes per request instead.
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.Config.ReadHeaderTimeout,
+		IdleTimeout:       s.Config.IdleTimeout,
+		MaxHeaderBytes:    s.Config.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Run serves until ctx ends, runs the verifier's background work, and
+// shuts down gracefully (in-flight requests get 10 s). With
+// MetricsHandler set it also serves the metrics on their own listener.
+func (s *Server) Run(ctx context.Context, ln net.Listener) error {
+	srvs := []*http.Server{s.httpServer(s.Handler)}
+	lns := []net.Listener{ln}
+	if s.MetricsHandler != nil {
+		mln := s.metricsLn
+		if mln == nil {
+			var err error
+			if mln, err = net.Listen("tcp", s.Config.MetricsAddr); err != nil {
+				return fmt.Errorf("metrics listener: %w", err)
+			}
+		}
+		srvs = append(srvs, s.httpServer(httpx.Limit(s.MetricsHandler, httpx.Limits{
+			MaxHeaders: s.Config.MaxHeaders, BodyTimeout: s.Config.BodyTimeout, WriteTimeout: s.Config.WriteTimeout})))
+		lns = append(lns, mln)
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
@@ -326,15 +461,24 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		defer close(done)
 		s.background(bg)
 	}()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	errc := make(chan error, len(srvs))
+	for i, srv := range srvs {
+		go func() { errc <- srv.Serve(lns[i]) }()
+	}
 	var err error
 	select {
 	case err = <-errc:
+		for _, srv := range srvs {
+			srv.Close()
+		}
 	case <-ctx.Done():
 		s.Log.Info("shutting down")
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err = srv.Shutdown(sctx)
+		var errs []error
+		for _, srv := range srvs {
+			errs = append(errs, srv.Shutdown(sctx))
+		}
+		err = errors.Join(errs...)
 		cancel()
 	}
 	stopBG()
