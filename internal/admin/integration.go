@@ -183,6 +183,7 @@ type IntegrationInput struct {
 // field "password", so the form shows it, and changes nothing. Wrong ones
 // are counted per user in the store, like logins (loginThrottle), and the
 // password hash runs in one of the node's hash slots (passwordMatches).
+// Past the limit it is ETOOMANY on "password" with a RetryAfter.
 func (s *Service) ConfirmPassword(ctx context.Context, a Actor, password string) error {
 	// Security: the attempt is reserved before the hash is computed, so N
 	// concurrent wrong passwords on any number of nodes evaluate at most
@@ -194,7 +195,7 @@ func (s *Service) ConfirmPassword(ctx context.Context, a Actor, password string)
 	if wait > 0 {
 		e := gatehouse.Errorf(gatehouse.ETOOMANY,
 			"too many wrong passwords; try again in %d minutes", int(math.Ceil(wait.Minutes())))
-		e.RetryAfter = wait
+		e.Field, e.RetryAfter = "password", wait
 		return e
 	}
 	u, err := s.store.FindUserByID(ctx, a.UserID)
