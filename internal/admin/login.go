@@ -129,7 +129,9 @@ func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
 //
 // Every attempt is reserved in the store (one transaction) before its
 // password hash, so concurrent attempts on any number of nodes cannot
-// overrun a limit; a success gives its reservation back.
+// overrun a limit; a success gives its reservation back. Password
+// re-confirmations (ConfirmPassword) are counted the same way under their
+// own key per user (reserveConfirm).
 type loginThrottle struct {
 	store                   gatehouse.LoginStore
 	window                  time.Duration
