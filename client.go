@@ -49,6 +49,9 @@ func (c *Client) Validate() error {
 	if n := utf8.RuneCountInString(strings.TrimSpace(c.Name)); n == 0 || n > 100 {
 		return FieldError("name", "name must be 1-100 characters")
 	}
+	if err := CheckText("name", c.Name); err != nil {
+		return err
+	}
 	if len(c.GrantTypes) == 0 {
 		return FieldError("grant_types", "at least one grant type is required")
 	}

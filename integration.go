@@ -91,6 +91,9 @@ func (i *Integration) Validate() error {
 	if n := utf8.RuneCountInString(strings.TrimSpace(i.Name)); n == 0 || n > 255 {
 		return FieldError("name", "name must be 1-255 characters")
 	}
+	if err := CheckText("name", i.Name); err != nil {
+		return err
+	}
 	if i.Email != "" {
 		if _, err := NormalizeEmail(i.Email); err != nil {
 			return err

@@ -18,12 +18,11 @@ import (
 
 // Service performs administrative operations. It is safe for concurrent use.
 type Service struct {
-	store    gatehouse.Store
-	tree     *gatehouse.ResourceTree
-	now      func() time.Time
-	log      *slog.Logger
-	throttle *throttle      // password re-confirmation
-	logins   *loginThrottle // Login
+	store  gatehouse.Store
+	tree   *gatehouse.ResourceTree
+	now    func() time.Time
+	log    *slog.Logger
+	logins *loginThrottle // Login and ConfirmPassword
 	// hashes holds one token per running password hash (hashSlot);
 	// checkPassword is secret.CheckPassword (tests count calls).
 	hashes        chan struct{}
@@ -47,6 +46,8 @@ type Options struct {
 	// with ETOOMANY (defaults 5 and 15 minutes); per client address over
 	// all emails 4 times as many, per email over all addresses 10 times
 	// as many (then only from addresses the account logged in from).
+	// Wrong password re-confirmations (ConfirmPassword) are limited to
+	// LoginFailures per user in LoginWindow.
 	// The counters live in the store, so the limits hold across nodes.
 	LoginFailures int
 	LoginWindow   time.Duration
@@ -104,7 +105,6 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ser
 		tree:            tree,
 		now:             opts.Now,
 		log:             opts.Log,
-		throttle:        newThrottle(opts.LoginFailures, opts.LoginWindow),
 		logins:          newLoginThrottle(store, opts.LoginFailures, opts.LoginWindow, opts.Log),
 		hashes:          make(chan struct{}, opts.PasswordHashes),
 		hashWait:        opts.PasswordHashWait,

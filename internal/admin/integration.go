@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -179,24 +180,38 @@ type IntegrationInput struct {
 
 // ConfirmPassword checks the actor's own password, as the console asks on
 // every integration save ("Your Password"). A wrong one is EINVALID on the
-// field "password", so the form shows it, and changes nothing.
-// Failures count against the same throttle as logins, per user.
+// field "password", so the form shows it, and changes nothing. Wrong ones
+// are counted per user in the store, like logins (loginThrottle), and the
+// password hash runs in one of the node's hash slots (passwordMatches).
+// Past the limit it is ETOOMANY on "password" with a RetryAfter.
 func (s *Service) ConfirmPassword(ctx context.Context, a Actor, password string) error {
-	keys := []string{"confirm:" + a.UserID}
-	now := s.now()
-	if wait := s.throttle.blocked(keys, now); wait > 0 {
-		return gatehouse.Errorf(gatehouse.ETOOMANY, "too many wrong passwords; try again in %d minutes", int(wait.Minutes())+1)
-	}
-	u, err := s.store.FindUserByID(ctx, a.UserID)
+	// Security: the attempt is reserved before the hash is computed, so N
+	// concurrent wrong passwords on any number of nodes evaluate at most
+	// the limit, and a refused one costs no argon2id hash.
+	att, wait, err := s.logins.reserveConfirm(ctx, a.UserID, s.now())
 	if err != nil {
 		return err
 	}
-	if u.PasswordHash == "" || !secret.CheckPassword(u.PasswordHash, password) {
-		s.throttle.fail(keys, now)
+	if wait > 0 {
+		e := gatehouse.Errorf(gatehouse.ETOOMANY,
+			"too many wrong passwords; try again in %d minutes", int(math.Ceil(wait.Minutes())))
+		e.Field, e.RetryAfter = "password", wait
+		return e
+	}
+	u, err := s.store.FindUserByID(ctx, a.UserID)
+	if err != nil {
+		s.logins.cancel(ctx, att)
+		return err
+	}
+	ok, err := s.passwordMatches(ctx, u.PasswordHash, password)
+	if err != nil {
+		s.logins.cancel(ctx, att)
+		return err
+	}
+	if !ok {
 		return gatehouse.FieldError("password", "your password is incorrect")
 	}
-	s.throttle.reset(keys[0])
-	return nil
+	return s.logins.confirmed(ctx, att)
 }
 
 // ConsumerSecretAAD binds a sealed consumer secret to its consumer key, so a

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -130,7 +129,9 @@ func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
 //
 // Every attempt is reserved in the store (one transaction) before its
 // password hash, so concurrent attempts on any number of nodes cannot
-// overrun a limit; a success gives its reservation back.
+// overrun a limit; a success gives its reservation back. Password
+// re-confirmations (ConfirmPassword) are counted the same way under their
+// own key per user (reserveConfirm).
 type loginThrottle struct {
 	store                   gatehouse.LoginStore
 	window                  time.Duration
@@ -154,6 +155,34 @@ type attempt struct {
 }
 
 func pairKey(email, ip string) string { return "pair:" + email + "|" + ip }
+
+// confirmKey counts a user's password re-confirmations (ConfirmPassword).
+func confirmKey(userID string) string { return "confirm:" + userID }
+
+// reserveConfirm reserves a password re-confirmation of userID under its
+// one counter, limited like the strict (email, address) one of logins:
+// the session is already the user's, so every address counts together.
+func (t *loginThrottle) reserveConfirm(ctx context.Context, userID string, now time.Time) (*attempt, time.Duration, error) {
+	t.prune(ctx, now)
+	cs := []gatehouse.LoginCounter{{Key: confirmKey(userID), Limit: t.pair}}
+	wait, err := t.store.ReserveLoginAttempt(ctx, cs, now, t.window)
+	if err != nil {
+		return nil, 0, fmt.Errorf("confirm throttle: %w", err)
+	}
+	if wait > 0 {
+		return nil, wait, nil
+	}
+	return &attempt{keys: []string{cs[0].Key}}, 0, nil
+}
+
+// confirmed gives back a right confirmation's reservation and clears its
+// user's failures.
+func (t *loginThrottle) confirmed(ctx context.Context, a *attempt) error {
+	if err := t.store.ReleaseLoginAttempt(ctx, a.keys, a.keys); err != nil {
+		return fmt.Errorf("confirm throttle: %w", err)
+	}
+	return nil
+}
 
 // reserve counts an attempt under its keys when none is at its limit;
 // otherwise it counts nothing and returns how long to wait.
@@ -213,68 +242,4 @@ func (t *loginThrottle) succeed(ctx context.Context, a *attempt, now time.Time) 
 		return fmt.Errorf("login throttle: %w", err)
 	}
 	return nil
-}
-
-// throttle counts failures per key in a fixed window (the password
-// re-confirmation of integration saves uses it).
-type throttle struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Duration
-	fails  map[string]*failures
-}
-
-type failures struct {
-	n     int
-	first time.Time
-}
-
-func newThrottle(limit int, window time.Duration) *throttle {
-	return &throttle{limit: limit, window: window, fails: map[string]*failures{}}
-}
-
-func (t *throttle) blocked(keys []string, now time.Time) time.Duration {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var wait time.Duration
-	for _, k := range keys {
-		f := t.fails[k]
-		if f == nil {
-			continue
-		}
-		if now.Sub(f.first) >= t.window {
-			delete(t.fails, k)
-			continue
-		}
-		if f.n >= t.limit {
-			wait = max(wait, t.window-now.Sub(f.first))
-		}
-	}
-	return wait
-}
-
-func (t *throttle) fail(keys []string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.fails) > 100_000 { // Security: bound memory under a spray attack.
-		for k, f := range t.fails {
-			if now.Sub(f.first) >= t.window {
-				delete(t.fails, k)
-			}
-		}
-	}
-	for _, k := range keys {
-		f := t.fails[k]
-		if f == nil || now.Sub(f.first) >= t.window {
-			f = &failures{first: now}
-			t.fails[k] = f
-		}
-		f.n++
-	}
-}
-
-func (t *throttle) reset(key string) {
-	t.mu.Lock()
-	delete(t.fails, key)
-	t.mu.Unlock()
 }

@@ -66,7 +66,7 @@ func TestLoginHashSlots(t *testing.T) {
 // TestLoginBusy: a login that finds no free hash slot within the wait is
 // ETOOMANY with a Retry-After, and its attempt is not counted.
 func TestLoginBusy(t *testing.T) {
-	svc, _ := loginService(t)
+	svc, _ := loginServiceWith(t, admin.Options{}) // the default 2 s wait
 	hold, held := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	var real func(hash, password string) bool

@@ -30,8 +30,16 @@ func (c *loginClock) Add(d time.Duration) {
 }
 
 // loginService returns a service with the default throttle, an owner
-// owner@acme.test with loginPassword, and its clock.
+// owner@acme.test with loginPassword, and its clock. A login waits up to
+// a minute for a hash slot, so a loaded machine (-race, other tests) does
+// not turn counted attempts into uncounted busy ones.
 func loginService(t *testing.T) (*admin.Service, *loginClock) {
+	t.Helper()
+	return loginServiceWith(t, admin.Options{PasswordHashWait: time.Minute})
+}
+
+// loginServiceWith is loginService with opts (their clock is replaced).
+func loginServiceWith(t *testing.T, opts admin.Options) (*admin.Service, *loginClock) {
 	t.Helper()
 	st := sqlstore.OpenTestSQLite(t)
 	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
@@ -39,7 +47,8 @@ func loginService(t *testing.T) (*admin.Service, *loginClock) {
 		t.Fatal(err)
 	}
 	clk := &loginClock{t: time.Now()}
-	svc := admin.New(st, tree, admin.Options{Now: clk.Now})
+	opts.Now = clk.Now
+	svc := admin.New(st, tree, opts)
 	ctx := context.Background()
 	ten, err := svc.CreateTenant(ctx, "acme", "Acme", "")
 	if err != nil {
@@ -183,7 +192,8 @@ func TestLoginTwoNodes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			nodes := []*admin.Service{admin.New(a, tree, admin.Options{}), admin.New(b, tree, admin.Options{})}
+			opts := admin.Options{PasswordHashWait: time.Minute} // see loginService
+			nodes := []*admin.Service{admin.New(a, tree, opts), admin.New(b, tree, opts)}
 			ctx := context.Background()
 			ten, err := nodes[0].CreateTenant(ctx, "acme", "Acme", "")
 			if err != nil {

@@ -269,15 +269,6 @@ func badRequest(msg string) error {
 	return &httpx.StatusError{Status: http.StatusBadRequest, Code: "bad_request", Message: msg}
 }
 
-// checkText applies gatehouse.CheckText to an optional field (nil:
-// absent), for the names the admin layer below does not check.
-func checkText(field string, s *string) error {
-	if s == nil {
-		return nil
-	}
-	return gatehouse.CheckText(field, *s)
-}
-
 // list is the envelope of every collection: {"items":[…]}.
 type list[T any] struct {
 	Items []T `json:"items"`

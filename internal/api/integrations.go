@@ -152,12 +152,6 @@ func (h *handler) createIntegration(w http.ResponseWriter, r *http.Request, a ad
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := checkText("name", &req.Name); err != nil {
-		return err
-	}
-	if err := checkText("email", &req.Email); err != nil {
-		return err
-	}
 	all, resources, err := resourceInput(req.ResourceAccess, req.Resources)
 	if err != nil {
 		return err
@@ -204,12 +198,6 @@ func (h *handler) getIntegration(w http.ResponseWriter, r *http.Request, a admin
 func (h *handler) patchIntegration(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
 	var req integrationPatch
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if err := checkText("name", req.Name); err != nil {
-		return err
-	}
-	if err := checkText("email", req.Email); err != nil {
 		return err
 	}
 	i, err := h.admin.Integration(r.Context(), a, r.PathValue("id"))

@@ -81,9 +81,6 @@ func (h *handler) createOAuthClient(w http.ResponseWriter, r *http.Request, a ad
 	if err := httpx.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if err := checkText("name", &req.Name); err != nil {
-		return err
-	}
 	// SPEC §9: an app's scopes are a ceiling for its tokens, so a token
 	// registers no app wider than itself; and a confidential app allowed
 	// client_credentials mints tokens from a secret that never expires.

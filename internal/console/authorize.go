@@ -246,7 +246,7 @@ type consentView struct {
 type consentScope struct {
 	ID       string
 	Title    string   // "Sales › Orders"; empty for the special scopes
-	Message  string   // message ID for "all", "manage" and "verify"
+	Message  string   // message ID for "all" and "verify"
 	Includes []string // titles of the children, which the scope also grants
 }
 
@@ -303,7 +303,9 @@ func allowFormRedirect(w http.ResponseWriter, redirectURI string) {
 	h.Set("Content-Security-Policy", strings.Replace(csp, "form-action 'self'", "form-action 'self' "+origin, 1))
 }
 
-// consentScopes describes scopes with the resource tree's titles.
+// consentScopes describes scopes with the resource tree's titles. manage
+// never reaches it: apps are never granted manage (SPEC §9) and
+// integrations never hold it.
 func (c *Console) consentScopes(scopes []string) []consentScope {
 	tree := c.admin.Tree()
 	paths := map[string]string{}
@@ -325,8 +327,6 @@ func (c *Console) consentScopes(scopes []string) []consentScope {
 		switch s {
 		case gatehouse.ScopeAll:
 			cs.Message = msg("consent.scope.all")
-		case gatehouse.ScopeManage:
-			cs.Message = msg("consent.scope.manage")
 		case gatehouse.ScopeVerify:
 			cs.Message = msg("consent.scope.verify")
 		default:

@@ -37,8 +37,10 @@ func (c *Console) connectedApps(w http.ResponseWriter, r *http.Request, rq *requ
 	return c.render(w, r, rq, http.StatusOK, "connected_apps", v)
 }
 
+// connectedRow describes a consent. SPEC §9: a consent saved before apps
+// lost manage may still list it; the row shows what the app can use.
 func (c *Console) connectedRow(consent *gatehouse.Consent, app *gatehouse.Client) connectedAppRow {
-	row := connectedAppRow{ClientID: consent.ClientID, Scopes: c.consentScopes(consent.Scopes), Since: consent.CreatedAt}
+	row := connectedAppRow{ClientID: consent.ClientID, Scopes: c.consentScopes(gatehouse.AppScopes(consent.Scopes)), Since: consent.CreatedAt}
 	if app != nil {
 		row.Name = app.Name
 	}

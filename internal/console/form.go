@@ -63,7 +63,10 @@ func (c *Console) formErrorFor(rq *request, err error, fields map[string]string)
 		status = http.StatusForbidden
 	}
 	fe = &FormErrors{Fields: map[string]string{}}
-	if id, known := fields[ge.Field]; known {
+	var te *gatehouse.TextError
+	if errors.As(err, &te) && ge.Field != "" {
+		fe.Fields[ge.Field] = rq.loc.T(msg("error.field.text"))
+	} else if id, known := fields[ge.Field]; known {
 		fe.Fields[ge.Field] = rq.loc.T(id, "Max", gatehouse.MaxAllowEntryName)
 	} else if id, known := fieldMessages[ge.Field]; known {
 		fe.Fields[ge.Field] = rq.loc.T(id, "Min", admin.MinPasswordLen)

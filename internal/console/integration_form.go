@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // Add New Integration and Edit Integration (seed 000): the Integration
@@ -131,11 +132,18 @@ func readIntegrationForm(r *http.Request) (integrationForm, admin.IntegrationInp
 }
 
 // integrationFormError turns an admin error into the form's messages (nil,
-// false when it is not the user's to fix).
-func (c *Console) integrationFormError(rq *request, err error) (int, *FormErrors, bool) {
+// false when it is not the user's to fix). A throttled password
+// confirmation is 429 with Retry-After (RFC 6585 §4), the form kept; a
+// node too busy to hash is the 429 page.
+func (c *Console) integrationFormError(w http.ResponseWriter, rq *request, err error) (int, *FormErrors, bool) {
 	var te *admin.TargetError
 	if errors.As(err, &te) {
 		return http.StatusUnprocessableEntity, fieldError(te.Err.Field, rq.loc.T(msg("integration.error.url_private"))), true
+	}
+	var ge *gatehouse.Error
+	if errors.As(err, &ge) && ge.Code == gatehouse.ETOOMANY && ge.Field == "password" {
+		httpx.SetRetryAfter(w.Header(), ge.RetryAfter)
+		return http.StatusTooManyRequests, fieldError("password", rq.loc.T(msg("integration.error.password_toomany"))), true
 	}
 	return c.formErrorFor(rq, err, integrationFields)
 }
@@ -148,7 +156,7 @@ func (c *Console) integrationCreate(w http.ResponseWriter, r *http.Request, rq *
 	}
 	f, in := readIntegrationForm(r)
 	if err := c.admin.ConfirmPassword(r.Context(), rq.actor, r.PostFormValue("password")); err != nil {
-		if status, fe, ok := c.integrationFormError(rq, err); ok {
+		if status, fe, ok := c.integrationFormError(w, rq, err); ok {
 			return c.renderIntegrationForm(w, r, rq, status, nil, f, fe)
 		}
 		return err
@@ -157,7 +165,7 @@ func (c *Console) integrationCreate(w http.ResponseWriter, r *http.Request, rq *
 		return err
 	}
 	if _, err := c.admin.CreateIntegration(r.Context(), rq.actor, in); err != nil {
-		if status, fe, ok := c.integrationFormError(rq, err); ok {
+		if status, fe, ok := c.integrationFormError(w, rq, err); ok {
 			return c.renderIntegrationForm(w, r, rq, status, nil, f, fe)
 		}
 		return err
@@ -176,13 +184,13 @@ func (c *Console) integrationUpdate(w http.ResponseWriter, r *http.Request, rq *
 	}
 	f, in := readIntegrationForm(r)
 	if err := c.admin.ConfirmPassword(r.Context(), rq.actor, r.PostFormValue("password")); err != nil {
-		if status, fe, ok := c.integrationFormError(rq, err); ok {
+		if status, fe, ok := c.integrationFormError(w, rq, err); ok {
 			return c.renderIntegrationForm(w, r, rq, status, i, f, fe)
 		}
 		return err
 	}
 	if _, err := c.admin.UpdateIntegration(r.Context(), rq.actor, i.ID, in); err != nil {
-		if status, fe, ok := c.integrationFormError(rq, err); ok {
+		if status, fe, ok := c.integrationFormError(w, rq, err); ok {
 			return c.renderIntegrationForm(w, r, rq, status, i, f, fe)
 		}
 		return err

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -528,4 +529,28 @@ func TestIntegrationCSRFRolesAndIsolation(t *testing.T) {
 			t.Errorf("tenant B changed %+v", list)
 		}
 	})
+}
+
+// TestIntegrationPasswordThrottled: after the limit of wrong passwords (3
+// in these tests) the form
+// answers 429 with a Retry-After, keeps what was typed and says to wait,
+// even for the right password; nothing is saved.
+func TestIntegrationPasswordThrottled(t *testing.T) {
+	e := newEnv(t)
+	e.member(e.tenantA, "owner@acme.test", gatehouse.RoleOwner)
+	b := e.browser()
+	b.login("owner@acme.test")
+	for range 3 {
+		res := b.postForm("/console/integrations/new", "/console/integrations", integrationForm("ERP", "", "", "wrong password", "catalog"))
+		wantStatus(t, res, http.StatusUnprocessableEntity)
+	}
+	res := b.postForm("/console/integrations/new", "/console/integrations", integrationForm("ERP", "", "", password, "catalog"))
+	wantStatus(t, res, http.StatusTooManyRequests)
+	if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || ra <= 0 || ra > 15*60 {
+		t.Errorf("Retry-After = %q, want 1 to 900 seconds", res.Header.Get("Retry-After"))
+	}
+	wantBody(t, res, "Too many wrong passwords. Wait a few minutes and try again. Nothing was saved.", `value="ERP"`)
+	if got := e.integrations(e.tenantA); len(got) != 0 {
+		t.Fatalf("%d integrations saved", len(got))
+	}
 }

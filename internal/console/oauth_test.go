@@ -535,3 +535,26 @@ func TestAuthorizeTenantMembership(t *testing.T) {
 	wantCode(t, o.get(f.authorizeURL()), http.StatusFound)
 	wantBody(t, o.get("/console/connected-apps"), `<option value="`+f.e.tenantB.ID+`" selected>`)
 }
+
+// TestConnectedAppsNeverShowManage: a consent saved before apps could no
+// longer hold manage (SPEC §9) lists what the app can still use, not
+// "Manage Gatehouse".
+func TestConnectedAppsNeverShowManage(t *testing.T) {
+	e := newEnv(t)
+	e.enterprise(e.tenantA)
+	owner := e.member(e.tenantA, "owner@acme.test", gatehouse.RoleOwner)
+	app, _ := e.newApp(e.tenantA, owner, admin.ClientInput{
+		Name: "Fax sender", RedirectURIs: []string{"https://fax.example/cb"}, Scopes: []string{"catalog"},
+		GrantTypes: []string{gatehouse.GrantAuthorizationCode},
+	})
+	legacy := &gatehouse.Consent{TenantID: e.tenantA.ID, UserID: owner.UserID, ClientID: app.ID, Scopes: []string{"catalog", gatehouse.ScopeManage}}
+	if err := e.store.SaveConsent(e.ctx, legacy); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser()
+	b.login("owner@acme.test")
+	list := b.get("/console/connected-apps")
+	wantStatus(t, list, http.StatusOK)
+	wantBody(t, list, "Fax sender", "Catalog")
+	wantNoBody(t, list, "Manage Gatehouse", ">manage<")
+}

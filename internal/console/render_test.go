@@ -226,7 +226,7 @@ func sampleViews() map[string]viewModel {
 		"connected_app_revoke": &connectedAppRevokeView{Base: base("connected.revoke.title", "connected-apps"), App: connectedAppRow{ClientID: "APIK-1", Name: "Fax", Since: now}},
 		"oauth_consent": &consentView{
 			Base: Base{Title: "consent.title"}, App: "Fax <script>", Tenant: "Demo Store", Account: "owner@acme.test", RedirectHost: "a.test",
-			Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales.orders", Title: "Sales › Orders"}, {ID: "manage", Message: "consent.scope.manage"}, {ID: "verify", Message: "consent.scope.verify"}},
+			Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales.orders", Title: "Sales › Orders"}, {ID: "verify", Message: "consent.scope.verify"}},
 			Params: []hiddenField{{"client_id", "APIK-1"}, {"state", "x\"y"}},
 		},
 		"oauth_error": &authorizeErrorViewModel{Base: Base{Title: "oauth.error.title"}, Status: 400, Heading: "oauth.error.title", Message: "oauth.error.redirect_uri", Detail: "invalid_request: redirect_uri is not registered"},
