@@ -106,13 +106,16 @@ func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
 	case s.hashes <- struct{}{}:
 		return func() { <-s.hashes }, nil
 	case <-t.C:
-		e := gatehouse.Errorf(gatehouse.ETOOMANY, "the service is busy; try again in a few seconds")
-		e.RetryAfter = time.Second
-		return nil, e
+		return nil, ErrBusy
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
+
+// ErrBusy is the refusal of a password check that found no free hash slot
+// in time: ETOOMANY with a one-second Retry-After, so that callers can tell
+// a busy node from an account's failure limit.
+var ErrBusy = &gatehouse.Error{Code: gatehouse.ETOOMANY, Message: "the service is busy; try again in a few seconds", RetryAfter: time.Second}
 
 // loginThrottle counts failed logins in fixed windows under three keys, in
 // the manner of GitHub's sign-in protection rather than Keycloak's

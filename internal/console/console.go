@@ -478,6 +478,10 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		code := gatehouse.ErrorCode(err)
 		status = httpx.Status(code)
+		var ge *gatehouse.Error
+		if errors.As(err, &ge) {
+			httpx.SetRetryAfter(w.Header(), ge.RetryAfter)
+		}
 		var known bool
 		if v.Heading, v.Message, known = errorText(code); !known {
 			status = http.StatusInternalServerError

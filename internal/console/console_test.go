@@ -358,6 +358,9 @@ func TestLoginFailures(t *testing.T) {
 	res := b.submit("/console/login", "/console/login", url.Values{"email": {"owner@acme.test"}, "password": {password}})
 	wantStatus(t, res, http.StatusTooManyRequests)
 	wantBody(t, res, "Too many failed logins", `value="owner@acme.test"`)
+	if ra := res.Header.Get("Retry-After"); ra == "" || ra == "0" {
+		t.Fatalf("throttled login: Retry-After %q, want the seconds left in the window", ra)
+	}
 
 	// After the window, the right password works again.
 	e.clock.Add(16 * time.Minute)

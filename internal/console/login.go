@@ -1,11 +1,14 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 )
 
 // loginView is the view model of pages/login.html.
@@ -49,7 +52,15 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 			c.renderWith(w, r, nil, loc, http.StatusUnauthorized, "login", v)
 			return nil
 		case gatehouse.ETOOMANY:
-			v.Errors = &FormErrors{Form: loc.T(msg("login.error.toomany"))}
+			text := msg("login.error.toomany")
+			if errors.Is(err, admin.ErrBusy) {
+				text = msg("login.error.busy")
+			}
+			var ge *gatehouse.Error
+			if errors.As(err, &ge) {
+				httpx.SetRetryAfter(w.Header(), ge.RetryAfter)
+			}
+			v.Errors = &FormErrors{Form: loc.T(text)}
 			c.renderWith(w, r, nil, loc, http.StatusTooManyRequests, "login", v)
 			return nil
 		}
