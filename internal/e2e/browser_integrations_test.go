@@ -31,14 +31,17 @@ func TestE2EBrowserIntegrations(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 
 	// A second, secure integration made over the management API, so the
-	// grid has more than one row.
+	// grid has more than one row. Its resources stay within the demo
+	// token's own (catalog, sales): a credential creates nothing wider
+	// than itself (SPEC §9).
 	var erp struct {
 		ID     string `json:"id"`
 		Status string `json:"status"`
 	}
 	status, err := doJSON(ctx, client, "POST", base+"/api/v1/integrations", creds.Token, map[string]any{
 		"name": "ERP connector", "email": "it@erp.example", "callback_url": "https://erp.example/magento/callback",
-		"identity_link_url": "https://erp.example/magento/login", "resource_access": "all",
+		"identity_link_url": "https://erp.example/magento/login", "resource_access": "custom",
+		"resources": []string{"catalog", "sales"},
 	}, &erp)
 	if err != nil || status != http.StatusCreated {
 		t.Fatalf("POST /api/v1/integrations: %d %v", status, err)
