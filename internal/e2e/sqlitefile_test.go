@@ -148,6 +148,18 @@ func sqliteFilesGone(t *testing.T, mode string) {
 		}
 	}
 	gone := time.Now()
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/tokens", strings.NewReader(`{"name":"during","scopes":["sales"]}`))
+	req.Header.Set("Authorization", "Bearer "+boot)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("create right after the files went: %d, Retry-After %q; want 503 with Retry-After",
+			resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
 	// No write is acknowledged from the first request on, before any
 	// periodic check could have run.
 	for i := range 5 {

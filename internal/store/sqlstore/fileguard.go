@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"modernc.org/sqlite"
 )
 
@@ -81,24 +82,45 @@ func (g *fileGuard) err() error {
 	return nil
 }
 
-// check looks at the files now, records the outcome and returns the fault.
-func (g *fileGuard) check() error {
+// How many of guardSuffixes a look compares. A commit looks at the
+// database file before (where a deletion or a move shows first: `rm
+// gatehouse.db*` and `mv` take it first) and at it and the WAL after,
+// which between them hold every committed write; the -shm file is only an
+// index SQLite rebuilds, but a new connection must not open a new one
+// beside the old, so the periodic look, Ping and Connect compare all three.
+const (
+	beforeCommit = 1
+	afterCommit  = 2
+	allFiles     = len(guardSuffixes)
+)
+
+// check looks at the first n of the files now, records the outcome and
+// returns the fault. Only a look at all of them clears a fault.
+func (g *fileGuard) check(n int) error {
+	if n < allFiles {
+		if err := g.err(); err != nil {
+			return err
+		}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	reason := g.compare()
+	reason := g.compare(n)
 	prev := g.fault.Load()
 	if reason == "" {
-		if prev != nil {
+		if prev != nil && n == allFiles {
 			g.fault.Store(nil)
 			g.logger().Warn("the SQLite database files are back at their path; serving again", "path", g.path)
+			return nil
 		}
-		return nil
+		return g.err()
 	}
 	if prev != nil && prev.reason == reason {
 		return prev.err
 	}
-	f := &guardFault{reason: reason,
-		err: errUnavailable(fmt.Errorf("sqlite database %s: %s", g.path, reason))}
+	// As errUnavailable, with the time to the next look as Retry-After.
+	ge := gatehouse.Errorf(gatehouse.EUNAVAILABLE, "database unavailable")
+	ge.RetryAfter = guardInterval
+	f := &guardFault{reason: reason, err: fmt.Errorf("%w: sqlite database %s: %s", ge, g.path, reason)}
 	g.fault.Store(f)
 	g.logger().Error("the SQLite database files are not the ones open; refusing reads and writes until they return",
 		"path", g.path, "reason", reason)
@@ -108,8 +130,8 @@ func (g *fileGuard) check() error {
 // compare returns why the files at the path are not the ones first seen,
 // or "". A file not seen before is adopted (SQLite creates the -wal and
 // -shm files at the first read).
-func (g *fileGuard) compare() string {
-	for i, suffix := range guardSuffixes {
+func (g *fileGuard) compare(n int) string {
+	for i, suffix := range guardSuffixes[:n] {
 		name := g.path + suffix
 		fi, err := os.Stat(name)
 		switch {
@@ -155,11 +177,11 @@ func (g *fileGuard) acquire(ctx context.Context) error {
 		g.users--
 		return err
 	}
-	if reason := g.compare(); reason != "" {
+	if reason := g.compare(allFiles); reason != "" {
 		g.held.Close()
 		g.held = nil
 		g.users--
-		return errUnavailable(errors.New(reason))
+		return errUnavailable(errors.New(g.path + ": " + reason))
 	}
 	g.stop, g.done = make(chan struct{}), make(chan struct{})
 	go g.watch(g.stop, g.done)
@@ -176,7 +198,7 @@ func (g *fileGuard) release() error {
 	}
 	stop, done, held := g.stop, g.done, g.held
 	g.held = nil
-	faulted := g.compare() != ""
+	faulted := g.compare(allFiles) != ""
 	g.mu.Unlock()
 	close(stop)
 	<-done
@@ -199,7 +221,7 @@ func (g *fileGuard) watch(stop, done chan struct{}) {
 		case <-stop:
 			return
 		case <-t.C:
-			g.check() //nolint:errcheck // recorded in g.fault
+			g.check(allFiles) //nolint:errcheck // recorded in g.fault
 		}
 	}
 }
@@ -229,7 +251,7 @@ type guardConnector struct {
 }
 
 func (c *guardConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	if err := c.g.check(); err != nil {
+	if err := c.g.check(allFiles); err != nil {
 		return nil, err
 	}
 	dc, err := c.Connector.Connect(ctx)
@@ -325,7 +347,7 @@ func (c *guardConn) ExecContext(ctx context.Context, query string, args []driver
 func (c *guardConn) commit(guarded bool, exec func() (driver.Result, error)) (driver.Result, error) {
 	guarded = guarded && c.autocommit()
 	if guarded {
-		if err := c.g.check(); err != nil {
+		if err := c.g.check(beforeCommit); err != nil {
 			return nil, err
 		}
 	}
@@ -334,7 +356,7 @@ func (c *guardConn) commit(guarded bool, exec func() (driver.Result, error)) (dr
 		return nil, err
 	}
 	if guarded {
-		if err := c.g.check(); err != nil {
+		if err := c.g.check(afterCommit); err != nil {
 			return nil, err
 		}
 	}
@@ -356,7 +378,7 @@ func (c *guardConn) query(guarded bool, run func() (driver.Rows, error)) (driver
 	if !guarded || !c.autocommit() {
 		return run()
 	}
-	if err := c.g.check(); err != nil {
+	if err := c.g.check(beforeCommit); err != nil {
 		return nil, err
 	}
 	rows, err := run()
@@ -376,12 +398,12 @@ func (r *guardRows) Close() error {
 	if err := r.Rows.Close(); err != nil {
 		return err
 	}
-	return r.g.check()
+	return r.g.check(afterCommit)
 }
 
 // Ping looks at the files now: it is what /readyz asks.
 func (c *guardConn) Ping(ctx context.Context) error {
-	if err := c.g.check(); err != nil {
+	if err := c.g.check(allFiles); err != nil {
 		return err
 	}
 	return c.c.(driver.Pinger).Ping(ctx)
@@ -402,7 +424,7 @@ type guardTx struct {
 func (t *guardTx) Commit() error {
 	defer func() { t.c.inTx = false }()
 	if t.c.write {
-		if err := t.c.g.check(); err != nil {
+		if err := t.c.g.check(beforeCommit); err != nil {
 			return errors.Join(err, t.tx.Rollback())
 		}
 	}
@@ -410,7 +432,7 @@ func (t *guardTx) Commit() error {
 		return err
 	}
 	if t.c.write {
-		return t.c.g.check()
+		return t.c.g.check(afterCommit)
 	}
 	return nil
 }

@@ -2,9 +2,13 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,7 +103,13 @@ func TestFileGuardMoved(t *testing.T) {
 	if _, err := newTenant(ctx, db, "before"); err != nil {
 		t.Fatal(err)
 	}
+	var logs syncBuffer
+	db.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
 	moveFiles(t, dir, away)
+	// The periodic look notices on its own, and the log says why.
+	waitFor(t, 5*time.Second, "the log says the files are missing", func() bool {
+		return strings.Contains(logs.String(), "g.db is missing (deleted or moved away)")
+	})
 	if _, err := newTenant(ctx, db, "during"); gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE {
 		t.Fatalf("write while moved: %v, want EUNAVAILABLE", err)
 	}
@@ -113,7 +123,12 @@ func TestFileGuardMoved(t *testing.T) {
 		t.Fatalf("a file appeared at the path while the database was away: %v", err)
 	}
 	moveFiles(t, away, dir)
-	waitFor(t, 5*time.Second, "Ping recovers", func() bool { return db.Ping(ctx) == nil })
+	waitFor(t, 5*time.Second, "the log says the files are back", func() bool {
+		return strings.Contains(logs.String(), "files are back")
+	})
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("Ping after the files returned: %v", err)
+	}
 	if _, err := newTenant(ctx, db, "after"); err != nil {
 		t.Fatalf("write after the files returned: %v", err)
 	}
@@ -129,4 +144,41 @@ func TestFileGuardMoved(t *testing.T) {
 	if _, err := db2.FindTenantBySlug(ctx, "during"); gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
 		t.Fatalf("the refused write is there: %v", err)
 	}
+}
+
+// BenchmarkFileGuardCheck measures what the guard adds to every SQLite
+// write: a look at the files before and one after its commit.
+func BenchmarkFileGuardCheck(b *testing.B) {
+	dir := b.TempDir()
+	db, err := Open(context.Background(), "sqlite:"+filepath.Join(dir, "g.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	g := newFileGuard(filepath.Join(dir, "g.db"), "", db.logger)
+	g.check(allFiles) //nolint:errcheck // adopts the files
+	for b.Loop() {
+		// What a write adds: a look before and a look after its commit.
+		if err := errors.Join(g.check(beforeCommit), g.check(afterCommit)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
