@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -56,6 +57,7 @@ func sqliteFilesGone(t *testing.T, mode string) {
 	cfg.DatabaseURL = "sqlite:" + path
 	cfg.SecretKey = testSecretKey
 	cfg.CacheTTL = time.Minute
+	cfg.MaxTokensPerUser = 100_000 // the writers below create many
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -135,6 +137,38 @@ func sqliteFilesGone(t *testing.T, mode string) {
 		t.Fatalf("/readyz before: %d", st)
 	}
 
+	// Writers keep creating tokens throughout; in the moved case every
+	// creation they see acknowledged must be there after a restart.
+	var loadMu sync.Mutex
+	var loadAcked []string
+	loadBad := map[int]int{} // statuses other than 201 and 503
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	var load sync.WaitGroup
+	for w := range 4 {
+		load.Add(1)
+		go func() {
+			defer load.Done()
+			for i := 0; loadCtx.Err() == nil; i++ {
+				var out struct {
+					Token string `json:"token"`
+				}
+				status, err := doJSON(loadCtx, client, "POST", srv.URL+"/api/v1/tokens", boot,
+					map[string]any{"name": fmt.Sprintf("load-%d-%d", w, i), "scopes": []string{"sales"}}, &out)
+				loadMu.Lock()
+				switch {
+				case err != nil:
+				case status == http.StatusCreated:
+					loadAcked = append(loadAcked, out.Token)
+				case status != http.StatusServiceUnavailable:
+					loadBad[status]++
+				}
+				loadMu.Unlock()
+			}
+		}()
+	}
+	defer func() { stopLoad(); load.Wait() }()
+	time.Sleep(200 * time.Millisecond)
+
 	files := []string{path, path + "-wal", path + "-shm"}
 	for _, f := range files {
 		var err error
@@ -210,6 +244,15 @@ func sqliteFilesGone(t *testing.T, mode string) {
 	if !strings.Contains(logs.String(), "database file") {
 		t.Fatalf("the log does not say the database returned:\n%s", logs.String())
 	}
+
+	time.Sleep(200 * time.Millisecond)
+	stopLoad()
+	load.Wait()
+	if len(loadBad) > 0 {
+		t.Fatalf("creations under load answered %v", loadBad)
+	}
+	acked = append(acked, loadAcked...)
+	t.Logf("%d creations acknowledged in all", len(acked))
 
 	srv.Close()
 	s.Close()
