@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,7 +53,8 @@ type fileGuard struct {
 	logger    func() *slog.Logger
 
 	mu    sync.Mutex     // serialises look and its transitions
-	seen  [3]os.FileInfo // the files first seen at the path (nil: not yet)
+	names [3]string      // the files looked at (acquire)
+	seen  [3]os.FileInfo // the files first seen there (nil: not yet)
 	fault atomic.Pointer[guardFault]
 
 	users int         // open pools using the guard (mu)
@@ -131,8 +133,7 @@ func (g *fileGuard) check(n int) error {
 // or "". A file not seen before is adopted (SQLite creates the -wal and
 // -shm files at the first read).
 func (g *fileGuard) compare(n int) string {
-	for i, suffix := range guardSuffixes[:n] {
-		name := g.path + suffix
+	for i, name := range g.names[:n] {
 		fi, err := os.Stat(name)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -158,6 +159,17 @@ func (g *fileGuard) acquire(ctx context.Context) error {
 	if g.users++; g.users > 1 {
 		return nil
 	}
+	// The database is what the path names (a new connection opens it,
+	// following links); SQLite keeps the -wal and -shm files beside the
+	// file a symbolic link points to.
+	real, err := filepath.EvalSymlinks(g.path)
+	if err != nil {
+		real = g.path
+	}
+	for i, suffix := range guardSuffixes {
+		g.names[i] = real + suffix
+	}
+	g.names[0] = g.path
 	base, err := sqlite.NewConnector(g.dsn)
 	if err == nil {
 		g.held, err = base.Connect(ctx)

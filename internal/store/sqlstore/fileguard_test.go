@@ -155,8 +155,12 @@ func BenchmarkFileGuardCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	g := newFileGuard(filepath.Join(dir, "g.db"), "", db.logger)
-	g.check(allFiles) //nolint:errcheck // adopts the files
+	path := filepath.Join(dir, "g.db")
+	g := newFileGuard(path, sqliteDSN(path, true), db.logger)
+	if err := g.acquire(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer g.release()
 	for b.Loop() {
 		// What a write adds: a look before and a look after its commit.
 		if err := errors.Join(g.check(beforeCommit), g.check(afterCommit)); err != nil {
@@ -181,4 +185,69 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestFileGuardWAL moves only the -wal file away, which holds every commit
+// not yet checkpointed: writes are refused at once, and the store serves
+// again when it is back.
+func TestFileGuardWAL(t *testing.T) {
+	ctx := context.Background()
+	dir, away := t.TempDir(), t.TempDir()
+	db := openGuarded(t, dir)
+	if _, err := newTenant(ctx, db, "before"); err != nil {
+		t.Fatal(err)
+	}
+	wal := filepath.Join(dir, "g.db-wal")
+	if err := os.Rename(wal, filepath.Join(away, "g.db-wal")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newTenant(ctx, db, "during"); gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE {
+		t.Fatalf("write with the WAL gone: %v, want EUNAVAILABLE", err)
+	}
+	if err := db.Ping(ctx); gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE {
+		t.Fatalf("Ping with the WAL gone: %v, want EUNAVAILABLE", err)
+	}
+	if err := os.Rename(filepath.Join(away, "g.db-wal"), wal); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("Ping with the WAL back: %v", err)
+	}
+	if _, err := newTenant(ctx, db, "after"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFileGuardSymlink opens the database through a symbolic link, whose
+// WAL files SQLite keeps beside the link's target: pointing the link
+// elsewhere is a replacement, and deleting the target's WAL is noticed.
+func TestFileGuardSymlink(t *testing.T) {
+	ctx := context.Background()
+	real, links := t.TempDir(), t.TempDir()
+	target := filepath.Join(real, "g.db")
+	if err := os.WriteFile(target, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(links, "g.db")); err != nil {
+		t.Fatal(err)
+	}
+	db := openGuarded(t, links)
+	if _, err := newTenant(ctx, db, "before"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(target + "-wal"); err != nil {
+		t.Fatalf("SQLite's WAL is not beside the target: %v", err)
+	}
+	if err := os.Rename(target+"-wal", target+"-wal.away"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newTenant(ctx, db, "during"); gatehouse.ErrorCode(err) != gatehouse.EUNAVAILABLE {
+		t.Fatalf("write with the target's WAL gone: %v, want EUNAVAILABLE", err)
+	}
+	if err := os.Rename(target+"-wal.away", target+"-wal"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(ctx); err != nil {
+		t.Fatalf("Ping with the WAL back: %v", err)
+	}
 }
