@@ -24,7 +24,7 @@ import (
 const guardInterval = time.Second
 
 // fileGuard makes sure a SQLite store works only on the files it opened
-// (SPEC §9: nothing acknowledged is lost). A database file deleted, moved
+// (SPEC §9: durability, fail closed). A database file deleted, moved
 // away or replaced under a running server is still open: SQLite goes on
 // reading it and committing into it, and every write acknowledged from
 // then on is gone at the next start (deleted), or lands in a file the
@@ -38,12 +38,12 @@ const guardInterval = time.Second
 // It looks every guardInterval, on Ping and before opening a connection;
 // a write also looks right before and right after its commit, so no write
 // committed into a file that is no longer at the path is acknowledged
-// (each look is one stat, about a microsecond). When the files first seen
-// are back at the path (moved back), the store serves again by itself. A
-// different file at the path (a new inode: a restore, a copy) is not the
-// database that was open, so the store stays refused until the original
-// returns or Gatehouse restarts and opens the new one. Each change of
-// state is logged with the reason.
+// (one stat before, two after: BenchmarkFileGuardCheck). When the files
+// first seen are back at the path (moved back), the store serves again by
+// itself. A different file at the path (a new inode: a restore, a copy)
+// is not the database that was open, so the store stays refused until the
+// original returns or Gatehouse restarts and opens the new one. Each
+// change of state is logged with the reason.
 //
 // The guard keeps one connection of its own open for its lifetime:
 // SQLite deletes the -wal and -shm files when the last connection closes,
