@@ -90,6 +90,8 @@ type target struct {
 	dsn  string // for the writer (PostgreSQL: the only pool)
 	rdsn string // SQLite: for the read-only reader pool
 	path string // SQLite: the database file
+	// guard, when set (Open, SQLite), watches path for the store's pools.
+	guard *fileGuard
 }
 
 // DataDir is the directory beside a SQLite database where Gatehouse keeps

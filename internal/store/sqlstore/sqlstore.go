@@ -115,6 +115,9 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		d: t.d, dsn: t.dsn, subs: make(map[uint64]func(gatehouse.Change)), log: slog.Default(),
 		creates: group{op: "create credential", d: processCrash},
 	}
+	if t.path != "" {
+		t.guard = newFileGuard(t.path, t.rdsn, db.logger) // see fileGuard
+	}
 	if db.w, err = open(ctx, t, t.dsn); err != nil {
 		return nil, err
 	}
@@ -159,7 +162,7 @@ func open(ctx context.Context, t *target, dsn string) (*sql.DB, error) {
 			return nil, fmt.Errorf("open database: %w", errUnavailable(err))
 		}
 	}
-	db, err := sql.Open(t.d.driver, dsn)
+	db, err := t.sqlOpen(ctx, dsn)
 	if err != nil {
 		return nil, wrap("open database", "database", err)
 	}
