@@ -223,8 +223,18 @@ func (ft *faultTenant) revokePAT(ctx context.Context, client *http.Client, n *fa
 // verifyCode asks n's /api/v1/verify about tok: the answer's code, or the
 // status text when it was not 200, or "no answer: …".
 func verifyCode(ctx context.Context, client *http.Client, n *faultNode, tok string) string {
+	return verifyCodeFor(ctx, client, n, tok, "")
+}
+
+// verifyCodeFor is verifyCode for an OAuth access token presented by the
+// app clientID.
+func verifyCodeFor(ctx context.Context, client *http.Client, n *faultNode, tok, clientID string) string {
+	req := map[string]string{"credential": tok}
+	if clientID != "" {
+		req["client_id"] = clientID
+	}
 	var ans verifyAnswer
-	status, err := doJSON(ctx, client, "POST", n.base+"/api/v1/verify", faultServiceToken, map[string]string{"credential": tok}, &ans)
+	status, err := doJSON(ctx, client, "POST", n.base+"/api/v1/verify", faultServiceToken, req, &ans)
 	switch {
 	case err != nil:
 		return "no answer: " + err.Error()
@@ -246,6 +256,7 @@ type ledger struct {
 	tokens   []string                 // OAuth access tokens answered 200 (and revoked by no one)
 	statuses map[string]int           // "op status" -> count
 	slowest  map[string]time.Duration // op -> the longest wait for its answer
+	lastFail time.Time                // when the last answer that was not an acknowledgement (0 or 5xx) arrived
 }
 
 func newLedger() *ledger {
@@ -347,7 +358,7 @@ func (l *ledger) checkAcknowledged(t *testing.T, direct string, ft *faultTenant,
 		}
 	}
 	for _, tok := range l.tokens {
-		if got := verifyCode(ctx, client, n, tok); got != string(gatehouse.CodeValid) {
+		if got := verifyCodeFor(ctx, client, n, tok, ft.conf.ClientID); got != string(gatehouse.CodeValid) {
 			t.Errorf("an acknowledged OAuth access token verifies %s", got)
 		}
 	}
@@ -375,6 +386,9 @@ func (l *ledger) count(op string, status int, start time.Time) {
 	l.mu.Lock()
 	l.statuses[fmt.Sprintf("%s %d", op, status)]++
 	l.slowest[op] = max(l.slowest[op], d)
+	if status == 0 || status >= 500 || strings.HasSuffix(op, http.StatusText(http.StatusServiceUnavailable)) {
+		l.lastFail = time.Now()
+	}
 	l.mu.Unlock()
 }
 
