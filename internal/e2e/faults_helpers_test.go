@@ -264,19 +264,20 @@ func newLedger() *ledger {
 }
 
 // createAndMaybeRevoke creates a PAT on n and, if revoke, revokes it,
-// recording both answers.
-func (l *ledger) createAndMaybeRevoke(ctx context.Context, ft *faultTenant, client *http.Client, n *faultNode, name string, revoke bool) {
+// recording both answers; revoked tells whether the revocation was
+// acknowledged, and tok is the PAT when its creation was.
+func (l *ledger) createAndMaybeRevoke(ctx context.Context, ft *faultTenant, client *http.Client, n *faultNode, name string, revoke bool) (tok string, revoked bool) {
 	start := time.Now()
 	status, id, tok := ft.createPAT(ctx, client, n, name)
 	l.count("create", status, start)
 	if status != http.StatusCreated {
-		return
+		return "", false
 	}
 	l.mu.Lock()
 	l.created[id] = tok
 	l.mu.Unlock()
 	if !revoke {
-		return
+		return tok, false
 	}
 	l.mu.Lock()
 	l.tried[id] = true
@@ -284,11 +285,13 @@ func (l *ledger) createAndMaybeRevoke(ctx context.Context, ft *faultTenant, clie
 	start = time.Now()
 	status = ft.revokePAT(ctx, client, n, id)
 	l.count("revoke", status, start)
-	if status == http.StatusNoContent {
-		l.mu.Lock()
-		l.revoked[id] = true
-		l.mu.Unlock()
+	if status != http.StatusNoContent {
+		return tok, false
 	}
+	l.mu.Lock()
+	l.revoked[id] = true
+	l.mu.Unlock()
+	return tok, true
 }
 
 // checkAcknowledged fails unless everything l recorded holds: in the

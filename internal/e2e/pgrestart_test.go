@@ -205,8 +205,12 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 	for w := range patClients {
 		wg.Go(func() {
 			for i := 0; loadCtx.Err() == nil; i++ {
-				revoke := i%2 == 0
-				l.createAndMaybeRevoke(ctx, ft, client, n, fmt.Sprintf("fault-%d-%d", w, i), revoke)
+				tok, revoked := l.createAndMaybeRevoke(ctx, ft, client, n, fmt.Sprintf("fault-%d-%d", w, i), i%2 == 0)
+				if revoked {
+					if got := verifyCode(ctx, client, n, tok); got != string(gatehouse.CodeRevoked) && got != http.StatusText(http.StatusServiceUnavailable) {
+						violate("a PAT whose revocation was acknowledged verifies %s on the same node", got)
+					}
+				}
 				pace(200 * time.Millisecond)
 			}
 		})
@@ -243,6 +247,9 @@ func TestPostgresRestartUnderLoad(t *testing.T) {
 						}
 						l.count("redeem", status, start)
 						if err != nil {
+							if racers == 1 && status != http.StatusServiceUnavailable {
+								violate("a fresh code redeemed once answered %v", err)
+							}
 							return
 						}
 						mu.Lock()

@@ -297,6 +297,9 @@ func TestToxiproxyOutage(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("B refused every token revoked during the 10 s outage %v after the database returned", time.Since(restored).Round(time.Millisecond))
+	if b.s.Store.ListenerPID() == 0 {
+		t.Error("node B refuses the revoked tokens but does not listen again")
+	}
 	for _, p := range cached[4:] {
 		if got := verifyCode(ctx, client, b, p.tok); got != string(gatehouse.CodeValid) {
 			t.Errorf("B after the outage: %s for a live token", got)
