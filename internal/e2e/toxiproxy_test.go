@@ -85,14 +85,43 @@ func TestToxiproxyResetMidTransaction(t *testing.T) {
 	direct := sqlstore.TestPostgresURL(t)
 	proxy := newPGProxy(t, pgHost(t, direct))
 	n := startFaultNode(t, proxy.proxied(direct, 2), func(c *config.Config) { c.MaxTokensPerUser = 100000 })
-	ft := newFaultTenant(t, n, "resets")
+	ft := newFaultTenant(t, n, "resets").withApp()
+	codes := make(chan authCode, 128)
+	for _, c := range ft.mintCodes(cap(codes)) {
+		codes <- c
+	}
+	close(codes)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
 	l := newLedger()
 	client := &http.Client{Timeout: requestDeadline + 5*time.Second}
 	var wg sync.WaitGroup
-	for w := range 16 {
+	// Code redemption: a fresh code is redeemed (200) or 503, never
+	// refused; what was redeemed is checked below.
+	for range 4 {
+		wg.Go(func() {
+			for c := range codes {
+				if ctx.Err() != nil {
+					return
+				}
+				start := time.Now()
+				tok, err := ft.exchange(context.Background(), client, c)
+				status := 200
+				if err != nil {
+					status = oauthStatus(err)
+				}
+				l.count("redeem", status, start)
+				if err == nil {
+					l.mu.Lock()
+					l.tokens = append(l.tokens, tok.AccessToken)
+					l.mu.Unlock()
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+		})
+	}
+	for w := range 12 {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
 				l.createAndMaybeRevoke(context.Background(), ft, client, n, fmt.Sprintf("fault-%d-%d", w, i), i%2 == 0)
@@ -116,9 +145,33 @@ func TestToxiproxyResetMidTransaction(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("%d fault rounds", faults)
-	l.wantOnly(t, "create 201", "create 503", "revoke 204", "revoke 503")
+	l.wantOnly(t, "create 201", "create 503", "revoke 204", "revoke 503", "redeem 200", "redeem 503")
 	if l.statuses["create 503"]+l.statuses["revoke 503"] == 0 {
 		t.Errorf("no request met a fault: the toxics did nothing")
+	}
+	if l.statuses["redeem 200"] == 0 {
+		t.Errorf("no redemption succeeded: %v", l.statuses)
+	}
+	// A redemption is whole: a code is used if and only if its grant's
+	// access and refresh tokens were stored.
+	db, err := sql.Open("pgx", direct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var used, torn int
+	if err := db.QueryRow(`
+		SELECT count(*) FILTER (WHERE o.used_at IS NOT NULL),
+			count(*) FILTER (WHERE (o.used_at IS NOT NULL) <> (
+				EXISTS (SELECT 1 FROM credentials c WHERE c.grant_id = o.grant_id AND c.kind = 'oauth2') AND
+				EXISTS (SELECT 1 FROM credentials c WHERE c.grant_id = o.grant_id AND c.kind = 'oauth2_refresh')))
+		FROM oauth_codes o WHERE o.tenant_id = $1`, ft.tenant.ID).Scan(&used, &torn); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d codes used, %d acknowledged", used, l.statuses["redeem 200"])
+	if torn > 0 || used < l.statuses["redeem 200"] {
+		t.Errorf("%d redemptions half-written (code used without its tokens, or tokens without the code used); %d codes used for %d acknowledged",
+			torn, used, l.statuses["redeem 200"])
 	}
 	// A node that never saw the faults checks what was acknowledged.
 	wantWhole(t, l.checkAcknowledged(t, direct, ft, startFaultNode(t, direct, nil)))
