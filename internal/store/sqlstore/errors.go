@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"syscall"
 
@@ -91,6 +92,11 @@ func classify(what string, err error) error {
 		errors.Is(err, sql.ErrConnDone),
 		errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.ECONNRESET),
+		// The server's side of the connection ended mid-answer (pgx reads
+		// EOF from a connection reset or closed under it): a lost
+		// connection, not a bug (issue 12, connections reset mid-transaction).
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, pgconn.ErrConnClosed),
 		errors.As(err, &ne),
 		// A deadline that expires in the database (connecting, or a
 		// locked row) means it did not answer in time.
