@@ -258,3 +258,48 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r *gatehouse.RefreshRotati
 	}
 	return refusal
 }
+
+// IssueTokens stores the tokens of one token response (see
+// gatehouse.OAuth2Store). In one transaction: the tenant must be enabled,
+// the app, the user's consent and membership are share-locked and checked
+// (lockIssueParents, the Lock order), then every token is inserted. Like
+// CreateCredential, concurrent issues share commits on SQLite; a refused
+// one fails alone.
+func (db *DB) IssueTokens(ctx context.Context, r *gatehouse.TokenIssue) error {
+	const op = "issue tokens"
+	scopes := make([]string, len(r.Tokens))
+	for i, c := range r.Tokens {
+		if c.TenantID != r.TenantID || c.ClientID != r.ClientID || c.UserID != r.UserID {
+			return fmt.Errorf("%s: %w", op, gatehouse.FieldError("tokens", "every token must be of the issue's tenant, app and user"))
+		}
+		var err error
+		if scopes[i], err = prepareCredential(c); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	return db.grouped(ctx, &db.creates, func(ctx context.Context, tx *sql.Tx) error {
+		var disabled bool
+		err := tx.QueryRowContext(ctx, `SELECT disabled FROM tenants WHERE id = $1`, r.TenantID).Scan(&disabled)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.EINVALID, "the app's tenant does not exist"))
+		} else if err != nil {
+			return wrap(op, "tenant", err)
+		}
+		if disabled {
+			return fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.EINVALID, "the app's tenant is disabled"))
+		}
+		gone, err := db.lockIssueParents(ctx, tx, r.TenantID, r.ClientID, r.UserID)
+		if err != nil {
+			return wrap(op, "credential", err)
+		}
+		if gone != "" {
+			return fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.EINVALID, "%s", gone))
+		}
+		for i, c := range r.Tokens {
+			if err := db.insertCredential(ctx, tx, op, c, scopes[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

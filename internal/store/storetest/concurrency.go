@@ -36,6 +36,15 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"DeleteClient", testConcurrentDeleteClient},
 		{"ConsumeRequestToken", testConcurrentConsumeRequestToken},
 		{"IssueIntegrationToken", testConcurrentIssueIntegrationToken},
+		{"PoolRedeemAuthCode", testPoolRedeemAuthCode},
+		{"PoolRotateRefreshToken", testPoolRotateRefreshToken},
+		{"PoolConsumeOnce", testPoolConsumeOnce},
+		{"PoolConsumeRequestToken", testPoolConsumeRequestToken},
+		{"PoolIssueIntegrationToken", testPoolIssueIntegrationToken},
+		{"PoolCreateAudited", testPoolCreateAudited},
+		{"PoolIssueTokens", testPoolIssueTokens},
+		{"PoolIssueTokensRacingDeletion", testPoolIssueTokensRacingDeletion},
+		{"PoolPatchSettings", testPoolPatchSettings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
