@@ -26,7 +26,6 @@ type settingsPatch struct {
 	RequireClientHeader       *bool `json:"require_client_header"`
 }
 
-
 // getSettings answers the four settings (gatehouse.Settings carries the
 // JSON names of SPEC §4).
 func (h *handler) getSettings(w http.ResponseWriter, r *http.Request, a admin.Actor) error {

@@ -89,7 +89,9 @@ func testPoolRotateRefreshToken(t *testing.T, s gatehouse.Store) {
 		func(i int) error { return s.RotateRefreshToken(ctx, rotation(rts[i], base)) },
 		// Within the grace each racer answers (a lost response, SPEC §9),
 		// and the grant ends with one live refresh token.
-		func(i int) error { return s.RotateRefreshToken(ctx, rotation(one, base.Add(time.Duration(i)*time.Millisecond))) })
+		func(i int) error {
+			return s.RotateRefreshToken(ctx, rotation(one, base.Add(time.Duration(i)*time.Millisecond)))
+		})
 	wantOK(t, d, "", n, "distinct rotations")
 	wantOK(t, r, "", n, "rotations of one token")
 	if live := liveRefresh(t, s, tn.ID, "one"); len(live) != 1 {
@@ -103,7 +105,9 @@ func testPoolConsumeOnce(t *testing.T, s gatehouse.Store) {
 		t.Run(ns, func(t *testing.T) {
 			ctx, n := smallPool(t, s)
 			d, r := overPool(t, ctx, n,
-				func(i int) error { return s.ConsumeOnce(ctx, ns, fmt.Sprint("distinct-", i), base, base.Add(time.Minute)) },
+				func(i int) error {
+					return s.ConsumeOnce(ctx, ns, fmt.Sprint("distinct-", i), base, base.Add(time.Minute))
+				},
 				func(int) error { return s.ConsumeOnce(ctx, ns, "one", base, base.Add(time.Minute)) })
 			wantOK(t, d, "", n, "distinct marks")
 			wantOK(t, r, gatehouse.ECONFLICT, 1, "marks of one key")
