@@ -32,11 +32,18 @@ func (db *DB) insertAudit(ctx context.Context, q querier, e *gatehouse.AuditEven
 		e.Time = now()
 	}
 	e.Time = normTime(e.Time)
-	_, err := q.ExecContext(ctx,
-		`INSERT INTO audit_events (id, tenant_id, time, actor, action, target, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		e.ID, e.TenantID, db.d.time(e.Time), e.Actor, e.Action, e.Target, e.IP)
+	args := []any{e.ID, e.TenantID, db.d.time(e.Time), e.Actor, e.Action, e.Target, e.IP}
+	var err error
+	if tx, ok := q.(*sql.Tx); ok {
+		_, err = db.execTx(ctx, tx, insertAuditSQL, args...) // an audited write: hot
+	} else {
+		_, err = q.ExecContext(ctx, insertAuditSQL, args...)
+	}
 	return err
 }
+
+// insertAuditSQL appends an audit event.
+const insertAuditSQL = `INSERT INTO audit_events (id, tenant_id, time, actor, action, target, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 
 // appendAuditTx appends, in tx, the event that event (from
 // gatehouse.WithAudit; nil for none) builds: the write's audit event
