@@ -15,7 +15,7 @@ import (
 //
 // Lock order: every transaction that changes an integration's tokens
 // (UpdateIntegration, DeleteIntegration, IssueIntegrationToken,
-// RevokeIntegrationTokens) first locks the integration's row, then writes
+// DeactivateIntegration) first locks the integration's row, then writes
 // credentials, so on PostgreSQL they are serialised per integration and a
 // revocation's UPDATE (a later statement, with a fresh READ COMMITTED
 // snapshot) sees a token a concurrent issue committed. SQLite serialises
