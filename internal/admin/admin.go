@@ -172,8 +172,9 @@ func requireManager(a Actor) error {
 	return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners and admins may do this")
 }
 
-// audit appends an event; a failure fails the operation's response (the
-// change itself is already committed, so it is logged loudly too).
+// audit appends an event that describes no store change of its own (an
+// attempt, such as starting an activation); a failure fails the operation
+// and is logged. An event of a change goes with the change: audited.
 func (s *Service) audit(ctx context.Context, a Actor, action, target string) error {
 	if err := s.store.AppendAudit(ctx, s.event(a, action, target)); err != nil {
 		s.log.ErrorContext(ctx, "audit append failed", "tenant", a.TenantID, "action", action, "target", target, "err", err)
