@@ -174,3 +174,46 @@ func testAuditAtomic(t *testing.T, s gatehouse.Store) {
 		t.Errorf("audit log (-want +got):\n%s", diff)
 	}
 }
+
+// testConcurrentAuditSomeBad races audited creations, one of whose audit
+// event the database refuses: that creation fails alone, with nothing of
+// it stored, and every other is stored with its event. (A store that
+// commits concurrent writes together must roll the refused event's
+// credential back without losing the others'.)
+func testConcurrentAuditSomeBad(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	tn := newTenant(t, s, "acme")
+	taken := &gatehouse.AuditEvent{TenantID: tn.ID, Time: base, Action: "first"}
+	must(t, s.AppendAudit(ctx, taken), "append audit")
+	const n, bad = 30, 11
+	creds := make([]*gatehouse.Credential, n)
+	errs := race(n, func(i int) error {
+		c := &gatehouse.Credential{TenantID: tn.ID, Kind: gatehouse.KindPAT, Hash: randomHash()}
+		creds[i] = c
+		return s.CreateCredential(gatehouse.WithAudit(ctx, func() *gatehouse.AuditEvent {
+			e := &gatehouse.AuditEvent{TenantID: tn.ID, Time: base, Action: "pat.create", Target: c.ID}
+			if i == bad {
+				e.ID = taken.ID
+			}
+			return e
+		}), c)
+	})
+	targets := map[string]bool{}
+	for _, e := range auditByAction(t, s, tn.ID)["pat.create"] {
+		targets[e.Target] = true
+	}
+	for i, err := range errs {
+		_, ferr := s.FindCredentialByHash(ctx, creds[i].Hash)
+		switch {
+		case i == bad:
+			wantCode(t, err, gatehouse.ECONFLICT, "the creation whose audit event is refused")
+			if !gatehouse.IsCode(ferr, gatehouse.ENOTFOUND) || targets[creds[i].ID] {
+				t.Errorf("the creation whose audit event was refused is stored (%v)", ferr)
+			}
+		case err != nil:
+			t.Errorf("creation %d: %v", i, err)
+		case ferr != nil || !targets[creds[i].ID]:
+			t.Errorf("creation %d answered success: stored %v, audited %t", i, ferr, targets[creds[i].ID])
+		}
+	}
+}

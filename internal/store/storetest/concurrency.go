@@ -47,6 +47,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"PoolIssueTokens", testPoolIssueTokens},
 		{"PoolIssueTokensRacingDeletion", testPoolIssueTokensRacingDeletion},
 		{"PoolPatchSettings", testPoolPatchSettings},
+		{"AuditSomeBad", testConcurrentAuditSomeBad},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
