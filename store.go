@@ -16,6 +16,10 @@ import (
 //   - A uniqueness violation is ECONFLICT; a missing row is ENOTFOUND; a
 //     database that cannot be reached is EUNAVAILABLE.
 //   - Multi-row invariants live in one method each so they are atomic.
+//   - A write whose ctx carries an audit event (WithAudit) appends it in the
+//     same transaction as its change: both commit or neither does (an
+//     event the database refuses fails the write, and nothing of it is
+//     stored).
 type Store interface {
 	OAuth2Store
 	IntegrationStore
@@ -34,6 +38,10 @@ type Store interface {
 	// Settings returns the tenant's settings (DefaultSettings until saved).
 	Settings(ctx context.Context, tenantID string) (Settings, error)
 	SaveSettings(ctx context.Context, tenantID string, s Settings) error
+	// PatchSettings sets the switches p names, and only those, in one
+	// statement (concurrent patches of different switches all stick), and
+	// returns the settings as they are after it.
+	PatchSettings(ctx context.Context, tenantID string, p SettingsPatch) (Settings, error)
 
 	CreateUser(ctx context.Context, u *User) error
 	FindUserByID(ctx context.Context, id string) (*User, error)
@@ -129,4 +137,38 @@ type Session struct {
 	// console writes it at most once a minute); the idle timeout counts
 	// from it. CreateSession sets it to CreatedAt when zero.
 	LastSeenAt time.Time
+}
+
+// SettingsPatch names the switches to set; nil fields keep their value.
+type SettingsPatch struct {
+	AllowAnonymousGuestAccess *bool
+	EnhancedSecurity          *bool
+	OAuth1TokensAsBearer      *bool
+	RequireClientHeader       *bool
+}
+
+// Empty reports whether p names no switch.
+func (p SettingsPatch) Empty() bool {
+	return p.AllowAnonymousGuestAccess == nil && p.EnhancedSecurity == nil &&
+		p.OAuth1TokensAsBearer == nil && p.RequireClientHeader == nil
+}
+
+// auditKey is the context key of WithAudit.
+type auditKey struct{}
+
+// WithAudit returns ctx carrying the audit event of the store write ctx is
+// then given to: the store appends event() in the write's own transaction
+// (Store's rules), so a change and the event describing it commit together
+// or not at all. event runs inside that transaction, after the write has
+// assigned its IDs (so the event may name them); it must only build the
+// event — no I/O — and may run more than once. Give the ctx to one write
+// only. A nil event carries none (it hides an outer one).
+func WithAudit(ctx context.Context, event func() *AuditEvent) context.Context {
+	return context.WithValue(ctx, auditKey{}, event)
+}
+
+// AuditOf returns the event WithAudit put in ctx, nil when none.
+func AuditOf(ctx context.Context) func() *AuditEvent {
+	fn, _ := ctx.Value(auditKey{}).(func() *AuditEvent)
+	return fn
 }

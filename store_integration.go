@@ -36,9 +36,12 @@ type IntegrationStore interface {
 	// live access tokens (at now), stores c (an access token of kind
 	// integration), marks the integration active and clears its verifier.
 	IssueIntegrationToken(ctx context.Context, tenantID, integrationID string, c *Credential, now time.Time) error
-	// RevokeIntegrationTokens revokes the integration's live access tokens
-	// (Reauthorize: the old token stops working at once).
-	RevokeIntegrationTokens(ctx context.Context, tenantID, integrationID string, now time.Time) error
+	// DeactivateIntegration, in one transaction, revokes the integration's
+	// live access tokens (at now), marks it inactive and clears its
+	// verifier (Reauthorize: the old token stops working at once, and
+	// should the new handshake fail the integration is not left "active"
+	// without a token).
+	DeactivateIntegration(ctx context.Context, tenantID, integrationID string, now time.Time) error
 
 	AddDelivery(ctx context.Context, d *Delivery) error
 	// ListDeliveries returns the integration's latest deliveries, newest first.

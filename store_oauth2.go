@@ -31,6 +31,18 @@ type OAuth2Store interface {
 	// revokes every credential the app holds for the user (at now).
 	DeleteConsent(ctx context.Context, tenantID, userID, clientID string, now time.Time) error
 
+	// IssueTokens stores the tokens of one token response (r.Tokens, all
+	// of r.ClientID's app, for r.UserID or for the app itself when "") in
+	// one transaction whose checks are its own SQL: the tenant must exist
+	// and be enabled, the app not deleted and, for a user's tokens, the
+	// user still a member of the tenant who has not withdrawn the consent
+	// — else EINVALID (its message says which) and nothing is stored. A
+	// token of a grant revoked meanwhile is ECONFLICT. All the tokens are
+	// stored or none is. A deletion of the app, the consent or the
+	// membership racing it either sees (and revokes) the tokens or makes
+	// it fail.
+	IssueTokens(ctx context.Context, r *TokenIssue) error
+
 	CreateAuthCode(ctx context.Context, c *AuthCode) error
 	// RedeemAuthCode redeems an authorization code for r.Issue, in one
 	// transaction whose checks are its own SQL (it calls nothing back).
@@ -78,4 +90,15 @@ type OAuth2Store interface {
 	// member or without the consent, or a deleted app is EINVALID. In
 	// every refusal nothing is stored.
 	RotateRefreshToken(ctx context.Context, r *RefreshRotation) error
+}
+
+// TokenIssue is a token response's tokens, for Store.IssueTokens (the
+// client_credentials grant and a confidential client's refresh).
+type TokenIssue struct {
+	TenantID string
+	ClientID string // the app the tokens are issued to
+	UserID   string // the user they act for; "" for the app itself
+	// Tokens are the credentials to store; each must carry TenantID,
+	// ClientID and UserID as above.
+	Tokens []*Credential
 }

@@ -172,10 +172,29 @@ func requireManager(a Actor) error {
 	return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners and admins may do this")
 }
 
-// audit appends an event; a failure fails the operation's response (the
-// change itself is already committed, so it is logged loudly too).
+// audit appends an event that describes no store change of its own (an
+// attempt, such as starting an activation); a failure fails the operation
+// and is logged. An event of a change goes with the change: audited.
 func (s *Service) audit(ctx context.Context, a Actor, action, target string) error {
-	e := &gatehouse.AuditEvent{
+	if err := s.store.AppendAudit(ctx, s.event(a, action, target)); err != nil {
+		s.log.ErrorContext(ctx, "audit append failed", "tenant", a.TenantID, "action", action, "target", target, "err", err)
+		return fmt.Errorf("append audit event: %w", err)
+	}
+	return nil
+}
+
+// audited returns ctx for the one store write that action is: the store
+// appends its audit event in the write's transaction (gatehouse.WithAudit),
+// so the change and its event commit together or neither does — an event
+// that cannot be stored fails the change. target is called in that
+// transaction, once the write has assigned its IDs.
+func (s *Service) audited(ctx context.Context, a Actor, action string, target func() string) context.Context {
+	return gatehouse.WithAudit(ctx, func() *gatehouse.AuditEvent { return s.event(a, action, target()) })
+}
+
+// event is the audit event of a's action on target, now.
+func (s *Service) event(a Actor, action, target string) *gatehouse.AuditEvent {
+	return &gatehouse.AuditEvent{
 		TenantID: a.TenantID,
 		Time:     s.Now(),
 		Actor:    a.Name,
@@ -183,12 +202,10 @@ func (s *Service) audit(ctx context.Context, a Actor, action, target string) err
 		Target:   target,
 		IP:       a.IP,
 	}
-	if err := s.store.AppendAudit(ctx, e); err != nil {
-		s.log.ErrorContext(ctx, "audit append failed", "tenant", a.TenantID, "action", action, "target", target, "err", err)
-		return fmt.Errorf("append audit event: %w", err)
-	}
-	return nil
 }
+
+// is returns a target func for a target known in advance.
+func is(target string) func() string { return func() string { return target } }
 
 // Audit lists the tenant's audit log, newest first.
 func (s *Service) Audit(ctx context.Context, a Actor, q gatehouse.AuditQuery) ([]*gatehouse.AuditEvent, error) {

@@ -244,3 +244,56 @@ func TestIntegrationLifecycle(t *testing.T) {
 		t.Fatalf("deliveries = %+v, %v", ds, err)
 	}
 }
+
+// TestAuditedChangeFailsWithItsEvent: a change and its audit event commit
+// together. With the audit log refusing an action's events, the change is
+// refused too and nothing of it is stored: no live PAT whose secret was
+// never shown, no revocation or removal that the log does not record.
+func TestAuditedChangeFailsWithItsEvent(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	_, _, err := f.svc.CreatePAT(ctx, f.owner, admin.PATInput{Name: "keep", Scopes: []string{"catalog"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pats := func() []*gatehouse.Credential {
+		t.Helper()
+		list, err := f.st.ListCredentials(ctx, f.tenant.ID, gatehouse.CredentialFilter{Kind: gatehouse.KindPAT})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return list
+	}
+	keep := pats()[0]
+	for _, action := range []string{"pat.create", "pat.revoke", "user.remove", "settings.update"} {
+		f.st.RefuseAudit(t, action)
+	}
+
+	if _, _, err := f.svc.CreatePAT(ctx, f.owner, admin.PATInput{Name: "lost", Scopes: []string{"catalog"}}); err == nil {
+		t.Error("CreatePAT succeeded though its audit event was refused")
+	}
+	if list := pats(); len(list) != 1 || list[0].ID != keep.ID {
+		t.Errorf("after a CreatePAT whose audit event failed, live PATs = %d (want only %s): a token stored whose secret was never shown", len(list), keep.ID)
+	}
+
+	if err := f.svc.RevokePAT(ctx, f.owner, keep.ID); err == nil {
+		t.Error("RevokePAT succeeded though its audit event was refused")
+	}
+	if c, err := f.st.FindCredential(ctx, f.tenant.ID, keep.ID); err != nil || c.RevokedAt != nil {
+		t.Errorf("after a RevokePAT whose audit event failed: revoked at %v (%v), want the revocation not to have happened", c.RevokedAt, err)
+	}
+
+	if err := f.svc.RemoveMember(ctx, f.owner, f.staff.UserID); err == nil {
+		t.Error("RemoveMember succeeded though its audit event was refused")
+	}
+	if _, err := f.st.FindMembership(ctx, f.tenant.ID, f.staff.UserID); err != nil {
+		t.Errorf("after a RemoveMember whose audit event failed: %v, want the member kept", err)
+	}
+
+	if err := f.svc.UpdateSettings(ctx, f.owner, gatehouse.Settings{EnhancedSecurity: true, RequireClientHeader: true}); err == nil {
+		t.Error("PatchSettings succeeded though its audit event was refused")
+	}
+	if s, err := f.st.Settings(ctx, f.tenant.ID); err != nil || s.EnhancedSecurity {
+		t.Errorf("after a settings change whose audit event failed: %+v (%v), want it unchanged", s, err)
+	}
+}

@@ -295,10 +295,10 @@ func (s *Service) CreateIntegration(ctx context.Context, a Actor, in Integration
 	}
 	i.ConsumerKey = NewOAuth1Value()
 	i.ConsumerSecret = s.keys.Seal([]byte(NewOAuth1Value()), ConsumerSecretAAD(i.ConsumerKey))
-	if err := s.store.CreateIntegration(ctx, i); err != nil {
+	if err := s.store.CreateIntegration(s.audited(ctx, a, "integration.create", func() string { return i.ID + " " + i.Name }), i); err != nil {
 		return nil, fmt.Errorf("create integration: %w", err)
 	}
-	return i, s.audit(ctx, a, "integration.create", i.ID+" "+i.Name)
+	return i, nil
 }
 
 // Integrations lists the tenant's integrations (the grid).
@@ -327,10 +327,10 @@ func (s *Service) UpdateIntegration(ctx context.Context, a Actor, id string, in 
 	if err := s.integrationFrom(in, i); err != nil {
 		return nil, err
 	}
-	if err := s.store.UpdateIntegration(ctx, i); err != nil {
+	if err := s.store.UpdateIntegration(s.audited(ctx, a, "integration.update", is(i.ID+" "+i.Name)), i); err != nil {
 		return nil, fmt.Errorf("update integration: %w", err)
 	}
-	return i, s.audit(ctx, a, "integration.update", i.ID+" "+i.Name)
+	return i, nil
 }
 
 // DeleteIntegration deletes an integration; its tokens stop working at once.
@@ -339,10 +339,10 @@ func (s *Service) DeleteIntegration(ctx context.Context, a Actor, id string) err
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteIntegration(ctx, a.TenantID, id, s.Now()); err != nil {
+	if err := s.store.DeleteIntegration(s.audited(ctx, a, "integration.delete", is(i.ID+" "+i.Name)), a.TenantID, id, s.Now()); err != nil {
 		return fmt.Errorf("delete integration: %w", err)
 	}
-	return s.audit(ctx, a, "integration.delete", i.ID+" "+i.Name)
+	return nil
 }
 
 // Activation is what Activate or Reauthorize produced.
@@ -393,18 +393,14 @@ func (s *Service) ReauthorizeIntegration(ctx context.Context, a Actor, id string
 	if i.Status == gatehouse.IntegrationInactive {
 		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "the integration is not active; activate it instead")
 	}
-	if err := s.store.RevokeIntegrationTokens(ctx, a.TenantID, i.ID, s.Now()); err != nil {
-		return nil, fmt.Errorf("revoke integration tokens: %w", err)
-	}
-	// Without a token it is no longer active: should the callback fail, the
-	// grid offers Activate (a fresh handshake) rather than a dead "Active".
-	i.Status, i.VerifierHash = gatehouse.IntegrationInactive, nil
-	if err := s.store.UpdateIntegration(ctx, i); err != nil {
+	// One store call revokes the token and leaves the integration
+	// inactive: should the callback fail, the grid offers Activate (a
+	// fresh handshake) rather than a dead "Active". Audited in the same
+	// transaction.
+	if err := s.store.DeactivateIntegration(s.audited(ctx, a, "integration.reauthorize", is(i.ID+" "+i.Name)), a.TenantID, i.ID, s.Now()); err != nil {
 		return nil, fmt.Errorf("reauthorize integration: %w", err)
 	}
-	if err := s.audit(ctx, a, "integration.reauthorize", i.ID+" "+i.Name); err != nil {
-		return nil, err
-	}
+	i.Status, i.VerifierHash = gatehouse.IntegrationInactive, nil
 	return s.startHandshake(ctx, a, i)
 }
 
@@ -478,7 +474,11 @@ func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integ
 		ClientID: i.ID, // Scopes: the store's, read from the locked integration row
 		Secret:   s.keys.Seal([]byte(tokenSecret), TokenSecretAAD(hash)),
 	}
-	if err := s.store.IssueIntegrationToken(ctx, i.TenantID, i.ID, c, s.Now()); err != nil {
+	a := Actor{TenantID: i.TenantID, Name: actor, IP: ip}
+	// Activation is one store call: the old tokens revoked, the new one
+	// stored, the integration marked active and the event audited, in one
+	// transaction.
+	if err := s.store.IssueIntegrationToken(s.audited(ctx, a, "integration.authorized", is(i.ID+" "+i.Name)), i.TenantID, i.ID, c, s.Now()); err != nil {
 		return "", "", fmt.Errorf("issue integration token: %w", err)
 	}
 	i.Status, i.VerifierHash = gatehouse.IntegrationActive, nil
@@ -487,8 +487,7 @@ func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integ
 	if err := s.store.AddNotification(ctx, n); err != nil {
 		s.log.WarnContext(ctx, "add notification", "err", err)
 	}
-	a := Actor{TenantID: i.TenantID, Name: actor, IP: ip}
-	return token, tokenSecret, s.audit(ctx, a, "integration.authorized", i.ID+" "+i.Name)
+	return token, tokenSecret, nil
 }
 
 // Deliveries lists the integration's latest callback deliveries.

@@ -73,11 +73,8 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (*g
 		sec = secret.RandomString(clientSecretLen, secret.Alphabet62)
 		c.SecretHash, c.SecretHint = secret.HashBytes(sec), sec[:4]+"…"
 	}
-	if err := s.store.CreateClient(ctx, c); err != nil {
+	if err := s.store.CreateClient(s.audited(ctx, a, "oauth_client.create", is(c.ID+" "+c.Name)), c); err != nil {
 		return nil, "", fmt.Errorf("create client: %w", err)
-	}
-	if err := s.audit(ctx, a, "oauth_client.create", c.ID+" "+c.Name); err != nil {
-		return nil, "", err
 	}
 	return c, sec, nil
 }
@@ -112,10 +109,10 @@ func (s *Service) DeleteClient(ctx context.Context, a Actor, clientID string) er
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteClient(ctx, a.TenantID, c.ID, s.Now()); err != nil {
+	if err := s.store.DeleteClient(s.audited(ctx, a, "oauth_client.delete", is(c.ID+" "+c.Name)), a.TenantID, c.ID, s.Now()); err != nil {
 		return fmt.Errorf("delete client: %w", err)
 	}
-	return s.audit(ctx, a, "oauth_client.delete", c.ID+" "+c.Name)
+	return nil
 }
 
 // RotateClientSecret gives a confidential app a new secret, returned once.
@@ -139,11 +136,9 @@ func (s *Service) RotateClientSecret(ctx context.Context, a Actor, clientID stri
 		c.PrevSecretHash, c.PrevSecretExpiresAt = c.SecretHash, &until
 	}
 	c.SecretHash, c.SecretHint = secret.HashBytes(sec), sec[:4]+"…"
+	ctx = s.audited(ctx, a, "oauth_client.rotate_secret", is(fmt.Sprintf("%s grace=%s", c.ID, grace)))
 	if err := s.store.UpdateClientSecret(ctx, c); err != nil {
 		return nil, "", fmt.Errorf("rotate client secret: %w", err)
-	}
-	if err := s.audit(ctx, a, "oauth_client.rotate_secret", fmt.Sprintf("%s grace=%s", c.ID, grace)); err != nil {
-		return nil, "", err
 	}
 	return c, sec, nil
 }
@@ -184,8 +179,5 @@ func (s *Service) DisconnectApp(ctx context.Context, a Actor, clientID string) e
 	if a.UserID == "" {
 		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "connected apps belong to a user")
 	}
-	if err := s.store.DeleteConsent(ctx, a.TenantID, a.UserID, clientID, s.Now()); err != nil {
-		return err
-	}
-	return s.audit(ctx, a, "oauth_consent.revoke", clientID)
+	return s.store.DeleteConsent(s.audited(ctx, a, "oauth_consent.revoke", is(clientID)), a.TenantID, a.UserID, clientID, s.Now())
 }

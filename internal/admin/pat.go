@@ -72,6 +72,9 @@ func (s *Service) issue(ctx context.Context, a Actor, c *gatehouse.Credential, a
 // holds limit live credentials of c's kind for c's user (for the tenant
 // when c has no user); limit 0 is no limit. Security: a cap on live
 // tokens bounds what one account can make the store and every list carry.
+// The audit event is stored in the credential's transaction: a credential
+// whose event cannot be written is not stored either, so no live token
+// exists whose secret was never shown.
 func (s *Service) issueWithin(ctx context.Context, a Actor, c *gatehouse.Credential, limit int, action, target string) (*gatehouse.Credential, string, error) {
 	tok := secret.NewToken(c.Kind)
 	c.Hash, c.Hint = secret.HashBytes(tok), secret.Hint(tok)
@@ -82,11 +85,9 @@ func (s *Service) issueWithin(ctx context.Context, a Actor, c *gatehouse.Credent
 			return s.store.CreateCredentialWithin(ctx, c, limit)
 		}
 	}
+	ctx = s.audited(ctx, a, action, func() string { return c.ID + " " + target })
 	if err := create(ctx, c); err != nil {
 		return nil, "", fmt.Errorf("create %s: %w", c.Kind, err)
-	}
-	if err := s.audit(ctx, a, action, c.ID+" "+target); err != nil {
-		return nil, "", err
 	}
 	return c, tok, nil
 }
@@ -149,10 +150,10 @@ func (s *Service) revoke(ctx context.Context, a Actor, id string, kind gatehouse
 	if c.Revoked() {
 		return nil
 	}
-	if err := s.store.RevokeCredential(ctx, a.TenantID, id, s.Now()); err != nil {
+	if err := s.store.RevokeCredential(s.audited(ctx, a, action, is(c.ID+" "+c.Name)), a.TenantID, id, s.Now()); err != nil {
 		return fmt.Errorf("revoke %s: %w", kind, err)
 	}
-	return s.audit(ctx, a, action, c.ID+" "+c.Name)
+	return nil
 }
 
 // DefaultMaxTokensPerUser is how many live personal access tokens a user

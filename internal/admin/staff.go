@@ -117,10 +117,10 @@ func (s *Service) DeleteStaffToken(ctx context.Context, a Actor, userID string) 
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteCredential(ctx, a.TenantID, c.ID); err != nil {
+	if err := s.store.DeleteCredential(s.audited(ctx, a, "staff_token.delete", is(c.ID)), a.TenantID, c.ID); err != nil {
 		return fmt.Errorf("delete staff token: %w", err)
 	}
-	return s.audit(ctx, a, "staff_token.delete", c.ID)
+	return nil
 }
 
 // tokenForWhitelist is the user's token for a whitelist change; without
@@ -166,10 +166,8 @@ func (s *Service) AddStaffAllowEntry(ctx context.Context, a Actor, userID, name,
 	if len(c.AllowList) >= gatehouse.MaxAllowEntries {
 		return nil, gatehouse.FieldError("cidr", "a token has at most %d IP whitelist entries", gatehouse.MaxAllowEntries)
 	}
+	ctx = s.audited(ctx, a, "ip_whitelist.add", is(fmt.Sprintf("%s %s %s", c.ID, e.Name, e.Prefix)))
 	if err := s.store.AddAllowEntry(ctx, a.TenantID, c.ID, e); err != nil {
-		return nil, err
-	}
-	if err := s.audit(ctx, a, "ip_whitelist.add", fmt.Sprintf("%s %s %s", c.ID, e.Name, e.Prefix)); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -190,8 +188,5 @@ func (s *Service) DeleteStaffAllowEntry(ctx context.Context, a Actor, userID, en
 	if entry == nil {
 		return gatehouse.Errorf(gatehouse.ENOTFOUND, "no such IP whitelist entry")
 	}
-	if err := s.store.DeleteAllowEntry(ctx, a.TenantID, c.ID, entryID); err != nil {
-		return err
-	}
-	return s.audit(ctx, a, "ip_whitelist.delete", fmt.Sprintf("%s %s %s", c.ID, entry.Name, entry.Prefix))
+	return s.store.DeleteAllowEntry(s.audited(ctx, a, "ip_whitelist.delete", is(fmt.Sprintf("%s %s %s", c.ID, entry.Name, entry.Prefix))), a.TenantID, c.ID, entryID)
 }

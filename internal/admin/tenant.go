@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -16,14 +17,18 @@ func (s *Service) CreateTenant(ctx context.Context, slug, name, plan string) (*g
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateTenant(ctx, t); err != nil {
+	// The tenant's ID is assigned by the store, in the transaction that
+	// appends the event.
+	ev := func() *gatehouse.AuditEvent {
+		return s.event(Actor{TenantID: t.ID, Name: OperatorName, Operator: true}, "tenant.create", t.Slug)
+	}
+	if err := s.store.CreateTenant(gatehouse.WithAudit(ctx, ev), t); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
 			return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "tenant %q already exists", slug)
 		}
 		return nil, fmt.Errorf("create tenant: %w", err)
 	}
-	op := Actor{TenantID: t.ID, Name: OperatorName, Operator: true}
-	return t, s.audit(ctx, op, "tenant.create", t.Slug)
+	return t, nil
 }
 
 // Settings returns the tenant's settings.
@@ -34,7 +39,10 @@ func (s *Service) Settings(ctx context.Context, a Actor) (gatehouse.Settings, er
 	return s.store.Settings(ctx, a.TenantID)
 }
 
-// UpdateSettings saves the tenant's settings and audits what changed.
+// UpdateSettings saves the tenant's settings: the switches that differ
+// from the stored ones are patched (PatchSettings), the others left as
+// they are, so a form saved with a stale view does not undo a concurrent
+// change of a switch it did not touch.
 func (s *Service) UpdateSettings(ctx context.Context, a Actor, next gatehouse.Settings) error {
 	if err := requireManager(a); err != nil {
 		return err
@@ -43,30 +51,51 @@ func (s *Service) UpdateSettings(ctx context.Context, a Actor, next gatehouse.Se
 	if err != nil {
 		return err
 	}
-	if prev == next {
-		return nil
-	}
-	if err := s.store.SaveSettings(ctx, a.TenantID, next); err != nil {
-		return fmt.Errorf("save settings: %w", err)
-	}
-	return s.audit(ctx, a, "settings.update", settingsDiff(prev, next))
-}
-
-func settingsDiff(a, b gatehouse.Settings) string {
-	var out string
-	add := func(name string, x, y bool) {
+	var p gatehouse.SettingsPatch
+	set := func(dst **bool, x, y bool) {
 		if x != y {
-			if out != "" {
-				out += " "
-			}
-			out += fmt.Sprintf("%s=%t", name, y)
+			*dst = &y
 		}
 	}
-	add("allow_anonymous_guest_access", a.AllowAnonymousGuestAccess, b.AllowAnonymousGuestAccess)
-	add("enhanced_security", a.EnhancedSecurity, b.EnhancedSecurity)
-	add("oauth1_tokens_as_bearer", a.OAuth1TokensAsBearer, b.OAuth1TokensAsBearer)
-	add("require_client_header", a.RequireClientHeader, b.RequireClientHeader)
-	return out
+	set(&p.AllowAnonymousGuestAccess, prev.AllowAnonymousGuestAccess, next.AllowAnonymousGuestAccess)
+	set(&p.EnhancedSecurity, prev.EnhancedSecurity, next.EnhancedSecurity)
+	set(&p.OAuth1TokensAsBearer, prev.OAuth1TokensAsBearer, next.OAuth1TokensAsBearer)
+	set(&p.RequireClientHeader, prev.RequireClientHeader, next.RequireClientHeader)
+	_, err = s.PatchSettings(ctx, a, p)
+	return err
+}
+
+// PatchSettings sets the switches p names, and only those, atomically
+// (two concurrent patches of different switches both stick), audits them
+// in the same transaction and returns the settings after it. A patch
+// naming nothing changes nothing.
+func (s *Service) PatchSettings(ctx context.Context, a Actor, p gatehouse.SettingsPatch) (gatehouse.Settings, error) {
+	if err := requireManager(a); err != nil {
+		return gatehouse.Settings{}, err
+	}
+	if p.Empty() {
+		return s.store.Settings(ctx, a.TenantID)
+	}
+	next, err := s.store.PatchSettings(s.audited(ctx, a, "settings.update", is(settingsPatchText(p))), a.TenantID, p)
+	if err != nil {
+		return gatehouse.Settings{}, fmt.Errorf("patch settings: %w", err)
+	}
+	return next, nil
+}
+
+// settingsPatchText is the audit target of a patch: the switches it sets.
+func settingsPatchText(p gatehouse.SettingsPatch) string {
+	var out []string
+	add := func(name string, v *bool) {
+		if v != nil {
+			out = append(out, fmt.Sprintf("%s=%t", name, *v))
+		}
+	}
+	add("allow_anonymous_guest_access", p.AllowAnonymousGuestAccess)
+	add("enhanced_security", p.EnhancedSecurity)
+	add("oauth1_tokens_as_bearer", p.OAuth1TokensAsBearer)
+	add("require_client_header", p.RequireClientHeader)
+	return strings.Join(out, " ")
 }
 
 // SetTenantDisabled disables or re-enables a tenant (operator only). A
@@ -84,13 +113,13 @@ func (s *Service) SetTenantDisabled(ctx context.Context, slug string, disabled b
 		return t, nil
 	}
 	t.Disabled = disabled
-	if err := s.store.UpdateTenant(ctx, t); err != nil {
-		return nil, fmt.Errorf("update tenant: %w", err)
-	}
 	action := "tenant.enable"
 	if disabled {
 		action = "tenant.disable"
 	}
 	op := Actor{TenantID: t.ID, Name: OperatorName, Operator: true}
-	return t, s.audit(ctx, op, action, t.Slug)
+	if err := s.store.UpdateTenant(s.audited(ctx, op, action, is(t.Slug)), t); err != nil {
+		return nil, fmt.Errorf("update tenant: %w", err)
+	}
+	return t, nil
 }

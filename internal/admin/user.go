@@ -52,14 +52,11 @@ func (s *Service) AddMember(ctx context.Context, a Actor, in NewMember) (*gateho
 		return nil, err
 	}
 	m := &gatehouse.Membership{TenantID: a.TenantID, UserID: u.ID, Role: in.Role}
-	if err := s.store.AddMembership(ctx, m); err != nil {
+	if err := s.store.AddMembership(s.audited(ctx, a, "user.create", is(fmt.Sprintf("%s role=%s", email, in.Role))), m); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
 			return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "%s is already a member", email)
 		}
 		return nil, fmt.Errorf("add membership: %w", err)
-	}
-	if err := s.audit(ctx, a, "user.create", fmt.Sprintf("%s role=%s", email, in.Role)); err != nil {
-		return nil, err
 	}
 	return &gatehouse.Member{Membership: *m, Email: email}, nil
 }
@@ -134,11 +131,9 @@ func (s *Service) SetRole(ctx context.Context, a Actor, userID string, role gate
 	if err := s.checkOwnerChange(ctx, a, m); err != nil {
 		return nil, err
 	}
+	ctx = s.audited(ctx, a, "user.role", is(fmt.Sprintf("%s role=%s", m.Email, role)))
 	if err := s.store.SetMembershipRole(ctx, a.TenantID, userID, role); err != nil {
 		return nil, fmt.Errorf("set role: %w", err)
-	}
-	if err := s.audit(ctx, a, "user.role", fmt.Sprintf("%s role=%s", m.Email, role)); err != nil {
-		return nil, err
 	}
 	m.Role = role
 	return m, nil
@@ -157,10 +152,10 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, userID string) erro
 	if err := s.checkOwnerChange(ctx, a, m); err != nil {
 		return err
 	}
-	if err := s.store.RemoveMembership(ctx, a.TenantID, userID, s.Now()); err != nil {
+	if err := s.store.RemoveMembership(s.audited(ctx, a, "user.remove", is(m.Email)), a.TenantID, userID, s.Now()); err != nil {
 		return fmt.Errorf("remove membership: %w", err)
 	}
-	return s.audit(ctx, a, "user.remove", m.Email)
+	return nil
 }
 
 // checkOwnerChange guards demoting or removing an owner.

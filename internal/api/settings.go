@@ -26,20 +26,6 @@ type settingsPatch struct {
 	RequireClientHeader       *bool `json:"require_client_header"`
 }
 
-// apply returns s with the patch's fields set.
-func (p settingsPatch) apply(s gatehouse.Settings) gatehouse.Settings {
-	set := func(dst *bool, v *bool) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&s.AllowAnonymousGuestAccess, p.AllowAnonymousGuestAccess)
-	set(&s.EnhancedSecurity, p.EnhancedSecurity)
-	set(&s.OAuth1TokensAsBearer, p.OAuth1TokensAsBearer)
-	set(&s.RequireClientHeader, p.RequireClientHeader)
-	return s
-}
-
 // getSettings answers the four settings (gatehouse.Settings carries the
 // JSON names of SPEC §4).
 func (h *handler) getSettings(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
@@ -51,18 +37,16 @@ func (h *handler) getSettings(w http.ResponseWriter, r *http.Request, a admin.Ac
 	return nil
 }
 
-// updateSettings applies a partial object and answers the full settings.
+// updateSettings sets the switches the body names, and only those, in
+// one store statement (two concurrent PATCHes of different switches both
+// stick), and answers the full settings as they are after it.
 func (h *handler) updateSettings(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
 	var p settingsPatch
 	if err := httpx.DecodeJSON(w, r, &p); err != nil {
 		return err
 	}
-	cur, err := h.admin.Settings(r.Context(), a)
+	next, err := h.admin.PatchSettings(r.Context(), a, gatehouse.SettingsPatch(p))
 	if err != nil {
-		return err
-	}
-	next := p.apply(cur)
-	if err := h.admin.UpdateSettings(r.Context(), a, next); err != nil {
 		return err
 	}
 	httpx.WriteJSON(w, http.StatusOK, next)

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gatehouse/gatehouse"
@@ -79,6 +80,60 @@ func TestSettingsValidation(t *testing.T) {
 				expect(t, e.do(t, req{method: "PATCH", path: "/api/v1/settings", token: f.token, body: tt.body}), tt.status, tt.code)
 				assertUnchanged(t, before, snapshot(t, e, f.token))
 			})
+		}
+	})
+}
+
+// TestSettingsConcurrentPatches: PATCHes of different switches sent at
+// once all stick (each changes only the fields it names, atomically; a
+// read-modify-write would let the last one undo the others).
+func TestSettingsConcurrentPatches(t *testing.T) {
+	forEachStore(t, func(t *testing.T, e *testEnv) {
+		f := e.newTenant(t, "acme")
+		bodies := []string{
+			`{"allow_anonymous_guest_access":true}`, `{"enhanced_security":true}`,
+			`{"oauth1_tokens_as_bearer":true}`, `{"require_client_header":false}`,
+		}
+		want := gatehouse.Settings{AllowAnonymousGuestAccess: true, EnhancedSecurity: true, OAuth1TokensAsBearer: true}
+		for round := range 10 {
+			res := e.do(t, req{method: "PATCH", path: "/api/v1/settings", token: f.token,
+				body: `{"allow_anonymous_guest_access":false,"enhanced_security":false,"oauth1_tokens_as_bearer":false,"require_client_header":true}`})
+			expect(t, res, http.StatusOK, "")
+			var (
+				wg       sync.WaitGroup
+				start    = make(chan struct{})
+				statuses = make([]int, len(bodies))
+			)
+			for i, b := range bodies {
+				wg.Go(func() {
+					hr, err := http.NewRequestWithContext(t.Context(), "PATCH", e.srv.URL+"/api/v1/settings", strings.NewReader(b))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					hr.Header.Set("Content-Type", "application/json")
+					hr.Header.Set("Authorization", "Bearer "+f.token)
+					<-start
+					res, err := e.srv.Client().Do(hr)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					res.Body.Close()
+					statuses[i] = res.StatusCode
+				})
+			}
+			close(start)
+			wg.Wait()
+			for i, st := range statuses {
+				if st != http.StatusOK {
+					t.Fatalf("round %d: PATCH %s answered %d", round, bodies[i], st)
+				}
+			}
+			stored, err := e.db.Settings(t.Context(), f.tenant.ID)
+			if err != nil || stored != want {
+				t.Fatalf("round %d: after 4 concurrent PATCHes of different switches, stored = %+v (%v), want all four applied: %+v", round, stored, err, want)
+			}
 		}
 	})
 }

@@ -41,7 +41,7 @@ func (p *Provider) grantClientCredentials(ctx context.Context, client *gatehouse
 		return nil, invalidScope("the requested scope exceeds the app's scopes")
 	}
 	access := p.newAccess(client, "", "", scopes, p.clock())
-	if err := p.storeTokens(ctx, access); err != nil {
+	if err := p.issueTokens(ctx, client, "", access); err != nil {
 		return nil, err
 	}
 	return response(access, nil), nil

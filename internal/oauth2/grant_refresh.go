@@ -83,15 +83,10 @@ func (p *Provider) grantRefresh(ctx context.Context, client *gatehouse.Client, f
 		if cred.RotatedAt != nil { // never happens: confidential tokens do not rotate
 			return nil, invalidGrant("the refresh token has been replaced")
 		}
-		if cred.UserID != "" {
-			if _, err := p.store.FindMembership(ctx, cred.TenantID, cred.UserID); gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-				return nil, invalidGrant("the user who authorized the app is no longer a member of the tenant")
-			} else if err != nil {
-				return nil, fmt.Errorf("find membership: %w", err)
-			}
-		}
+		// The store checks, as it stores the token, that the user is
+		// still a member and the app and consent still exist.
 		access := p.newAccess(client, cred.UserID, cred.GrantID, scopes, now)
-		if err := p.storeTokens(ctx, access); err != nil {
+		if err := p.issueTokens(ctx, client, cred.UserID, access); err != nil {
 			return nil, err
 		}
 		// RFC 6749 §5.1: refresh_token is optional; omitting it says

@@ -249,27 +249,31 @@ func (p *Provider) newCredential(kind gatehouse.Kind, c *gatehouse.Client, userI
 	}}
 }
 
-// storeTokens saves the tokens of one response. Two rows are not one
-// transaction: if the second fails, the first is revoked (best effort)
-// so that a failed response leaves no usable token behind. The store
-// refuses a token of a grant revoked meanwhile (a replayed code, a reused
-// refresh token, a deleted app or consent) with ECONFLICT: that is
-// invalid_grant.
-func (p *Provider) storeTokens(ctx context.Context, toks ...issued) error {
-	for i, t := range toks {
-		if err := p.store.CreateCredential(ctx, t.cred); err != nil {
-			for _, done := range toks[:i] {
-				if rerr := p.store.RevokeCredential(context.WithoutCancel(ctx), done.cred.TenantID, done.cred.ID, p.clock()); rerr != nil {
-					p.log.ErrorContext(ctx, "oauth2: revoke half-issued token", "credential", done.cred.ID, "err", rerr)
-				}
-			}
-			if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
-				return invalidGrant("the grant has been revoked")
-			}
-			return fmt.Errorf("store %s token: %w", t.cred.Kind, err)
-		}
+// issueTokens stores the tokens of one response with one store call
+// (Store.IssueTokens): all of them or none, and only while the tenant is
+// enabled, the app not deleted and the user, if any, still a member who
+// has not withdrawn the consent — checked in the transaction that stores
+// them, so a deletion racing the request cannot leave a token behind. A
+// refusal is invalid_grant for a user's tokens, invalid_client for the
+// app's own (client_credentials: the app or its tenant is gone); a grant
+// revoked meanwhile (a deleted consent, a revoked grant) is invalid_grant.
+func (p *Provider) issueTokens(ctx context.Context, c *gatehouse.Client, userID string, toks ...issued) error {
+	r := &gatehouse.TokenIssue{TenantID: c.TenantID, ClientID: c.ID, UserID: userID}
+	for _, t := range toks {
+		r.Tokens = append(r.Tokens, t.cred)
 	}
-	return nil
+	err := p.store.IssueTokens(ctx, r)
+	switch {
+	case err == nil:
+		return nil
+	case gatehouse.IsCode(err, gatehouse.ECONFLICT):
+		return invalidGrant("the grant has been revoked")
+	case gatehouse.IsCode(err, gatehouse.EINVALID) && userID == "":
+		return invalidClient(gatehouse.ErrorMessage(err))
+	case gatehouse.IsCode(err, gatehouse.EINVALID):
+		return invalidGrant(gatehouse.ErrorMessage(err))
+	}
+	return fmt.Errorf("issue tokens: %w", err)
 }
 
 // response is RFC 6749 §5.1's answer for an access token and, optionally,

@@ -17,6 +17,14 @@ const (
 
 // AppendAudit appends e to its tenant's log, assigning ID and Time when empty.
 func (db *DB) AppendAudit(ctx context.Context, e *gatehouse.AuditEvent) error {
+	ctx = gatehouse.WithAudit(ctx, nil) // e is the event
+	return wrap("append audit event", "audit event", db.write(ctx, "append audit event", processCrash, func(q querier) error {
+		return db.insertAudit(ctx, q, e)
+	}))
+}
+
+// insertAudit appends e with q, assigning ID and Time when empty.
+func (db *DB) insertAudit(ctx context.Context, q querier, e *gatehouse.AuditEvent) error {
 	if e.ID == "" {
 		e.ID = newID(prefixAudit)
 	}
@@ -24,10 +32,31 @@ func (db *DB) AppendAudit(ctx context.Context, e *gatehouse.AuditEvent) error {
 		e.Time = now()
 	}
 	e.Time = normTime(e.Time)
-	_, err := db.exec(ctx, "append audit event", processCrash,
-		`INSERT INTO audit_events (id, tenant_id, time, actor, action, target, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		e.ID, e.TenantID, db.d.time(e.Time), e.Actor, e.Action, e.Target, e.IP)
-	return wrap("append audit event", "audit event", err)
+	args := []any{e.ID, e.TenantID, db.d.time(e.Time), e.Actor, e.Action, e.Target, e.IP}
+	var err error
+	if tx, ok := q.(*sql.Tx); ok {
+		_, err = db.execTx(ctx, tx, insertAuditSQL, args...) // an audited write: hot
+	} else {
+		_, err = q.ExecContext(ctx, insertAuditSQL, args...)
+	}
+	return err
+}
+
+// insertAuditSQL appends an audit event.
+const insertAuditSQL = `INSERT INTO audit_events (id, tenant_id, time, actor, action, target, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+
+// appendAuditTx appends, in tx, the event that event (from
+// gatehouse.WithAudit; nil for none) builds: the write's audit event
+// commits with it.
+func (db *DB) appendAuditTx(ctx context.Context, tx *sql.Tx, event func() *gatehouse.AuditEvent) error {
+	if event == nil {
+		return nil
+	}
+	e := event()
+	if e == nil {
+		return nil
+	}
+	return db.insertAudit(ctx, tx, e)
 }
 
 // ListAudit returns the tenant's events newest first (in the order they

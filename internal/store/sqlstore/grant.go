@@ -258,3 +258,68 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r *gatehouse.RefreshRotati
 	}
 	return refusal
 }
+
+// issueStateSQL reads, in one statement, what issuing tokens of app $2
+// for user $3 ("" for the app itself) in tenant $1 depends on: whether the
+// tenant is disabled and whether the app, the user's consent and the
+// user's membership exist. No row: no such tenant.
+const issueStateSQL = `
+	SELECT t.disabled,
+		EXISTS (SELECT 1 FROM oauth_clients WHERE tenant_id = $1 AND id = $2),
+		$3 = '' OR EXISTS (SELECT 1 FROM oauth_consents WHERE tenant_id = $1 AND user_id = $3 AND client_id = $2),
+		$3 = '' OR EXISTS (SELECT 1 FROM memberships WHERE tenant_id = $1 AND user_id = $3)
+	FROM tenants t WHERE t.id = $1`
+
+// IssueTokens stores the tokens of one token response (see
+// gatehouse.OAuth2Store). In one transaction: on PostgreSQL the app, the
+// user's consent and membership are share-locked first (lockIssueParents,
+// the Lock order), so a deletion waits for the issue or the issue sees
+// it; then one statement reads the tenant's and the parents' state, and
+// every token is inserted. Like CreateCredential, concurrent issues share
+// commits on SQLite (one prepared check statement each); a refused one
+// fails alone.
+func (db *DB) IssueTokens(ctx context.Context, r *gatehouse.TokenIssue) error {
+	const op = "issue tokens"
+	scopes := make([]string, len(r.Tokens))
+	for i, c := range r.Tokens {
+		if c.TenantID != r.TenantID || c.ClientID != r.ClientID || c.UserID != r.UserID {
+			return fmt.Errorf("%s: %w", op, gatehouse.FieldError("tokens", "every token must be of the issue's tenant, app and user"))
+		}
+		var err error
+		if scopes[i], err = prepareCredential(c); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	refuse := func(msg string) error {
+		return fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.EINVALID, "%s", msg))
+	}
+	return db.grouped(ctx, &db.creates, func(ctx context.Context, tx *sql.Tx) error {
+		if db.d.forShare != "" {
+			if _, err := db.lockIssueParents(ctx, tx, r.TenantID, r.ClientID, r.UserID); err != nil {
+				return wrap(op, "credential", err)
+			}
+		}
+		var disabled, app, consent, member bool
+		err := db.queryRowTx(ctx, tx, issueStateSQL, r.TenantID, r.ClientID, r.UserID).Scan(&disabled, &app, &consent, &member)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return refuse("the app's tenant does not exist")
+		case err != nil:
+			return wrap(op, "tenant", err)
+		case disabled:
+			return refuse("the app's tenant is disabled")
+		case !app:
+			return refuse("the app has been deleted")
+		case !consent:
+			return refuse("the user has withdrawn the consent")
+		case !member:
+			return refuse("the user who authorized the app is no longer a member of the tenant")
+		}
+		for i, c := range r.Tokens {
+			if err := db.insertCredential(ctx, tx, op, c, scopes[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -57,6 +57,19 @@ type groupWrite struct {
 // connections and groups their WAL flushes by itself, fn runs in a
 // transaction of its own.
 func (db *DB) grouped(ctx context.Context, g *group, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if event := gatehouse.AuditOf(ctx); event != nil {
+		// Each write appends its own audit event in the transaction it
+		// runs in (its group's, or its own); the transaction itself, run
+		// with the leader's ctx, appends none.
+		ctx = gatehouse.WithAudit(ctx, nil)
+		write := fn
+		fn = func(ctx context.Context, tx *sql.Tx) error {
+			if err := write(ctx, tx); err != nil {
+				return err
+			}
+			return wrap(g.op, "audit event", db.appendAuditTx(ctx, tx, event))
+		}
+	}
 	w := &groupWrite{ctx: ctx, fn: fn, wake: make(chan bool, 1)}
 	if !db.d.groupCommit {
 		db.runAlone(g, w)

@@ -15,7 +15,7 @@ import (
 //
 // Lock order: every transaction that changes an integration's tokens
 // (UpdateIntegration, DeleteIntegration, IssueIntegrationToken,
-// RevokeIntegrationTokens) first locks the integration's row, then writes
+// DeactivateIntegration) first locks the integration's row, then writes
 // credentials, so on PostgreSQL they are serialised per integration and a
 // revocation's UPDATE (a later statement, with a fresh READ COMMITTED
 // snapshot) sees a token a concurrent issue committed. SQLite serialises
@@ -253,12 +253,12 @@ func (db *DB) IssueIntegrationToken(ctx context.Context, tenantID, integrationID
 	})
 }
 
-// RevokeIntegrationTokens revokes at now the live access tokens of the
-// tenant's integration (Reauthorize); subscribers hear of each. It leaves
-// the integration's status to the caller. An integration not in the
-// tenant is ENOTFOUND.
-func (db *DB) RevokeIntegrationTokens(ctx context.Context, tenantID, integrationID string, now time.Time) error {
-	const op = "revoke integration tokens"
+// DeactivateIntegration revokes at now the live access tokens of the
+// tenant's integration and marks it inactive with its verifier cleared
+// and UpdatedAt now (Reauthorize), in one transaction; subscribers hear of
+// each revoked token. An integration not in the tenant is ENOTFOUND.
+func (db *DB) DeactivateIntegration(ctx context.Context, tenantID, integrationID string, now time.Time) error {
+	const op = "deactivate integration"
 	return db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		var one int
 		err := tx.QueryRowContext(ctx,
@@ -268,7 +268,14 @@ func (db *DB) RevokeIntegrationTokens(ctx context.Context, tenantID, integration
 			return nil, wrap(op, "integration", err)
 		}
 		changes, err := db.revokeIntegrationTokens(ctx, tx, tenantID, integrationID, now)
-		return changes, wrap(op, "credential", err)
+		if err != nil {
+			return nil, wrap(op, "credential", err)
+		}
+		_, err = tx.ExecContext(ctx, `
+			UPDATE integrations SET status = $3, verifier_hash = NULL, updated_at = $4
+			WHERE tenant_id = $1 AND id = $2`,
+			tenantID, integrationID, string(gatehouse.IntegrationInactive), db.d.time(now))
+		return changes, wrap(op, "integration", err)
 	})
 }
 

@@ -14,7 +14,7 @@ import (
 // finalizes it when the connection closes. PostgreSQL needs none of this:
 // pgx caches prepared statements per connection by itself.
 var (
-	hotWrites = []string{insertCredentialSQL, upsertGrantSQL}
+	hotWrites = []string{insertCredentialSQL, upsertGrantSQL, issueStateSQL, insertAuditSQL}
 	hotReads  = []string{findCredentialByHashSQL, findClientSQL, findTenantByIDSQL}
 )
 
@@ -47,6 +47,15 @@ func (db *DB) execTx(ctx context.Context, tx *sql.Tx, query string, args ...any)
 		return tx.StmtContext(ctx, s).ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, query, args...)
+}
+
+// queryRowTx runs a single-row query in tx, from its prepared statement
+// when it is hot.
+func (db *DB) queryRowTx(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if s := db.wstmts[query]; s != nil {
+		return tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
 }
 
 // query runs a read on the reader pool, from its prepared statement when

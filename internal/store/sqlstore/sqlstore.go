@@ -421,6 +421,10 @@ func (db *DB) recordSync(ctx context.Context, op string, q querier) error {
 // commits on its own). Errors are fn's or the driver's, for the caller to
 // wrap.
 func (db *DB) write(ctx context.Context, op string, d durability, fn func(q querier) error) error {
+	if gatehouse.AuditOf(ctx) != nil {
+		// The event must commit with the statements: one transaction.
+		return db.tx(ctx, op, d, func(tx *sql.Tx) error { return fn(tx) })
+	}
 	if !db.pinned(d) {
 		return fn(db.w)
 	}
@@ -445,7 +449,7 @@ func (db *DB) exec(ctx context.Context, op string, d durability, query string, a
 }
 
 // tx runs fn in a write transaction at durability d and commits it when fn
-// returns nil.
+// returns nil, with the audit event ctx carries (gatehouse.WithAudit).
 func (db *DB) tx(ctx context.Context, op string, d durability, fn func(tx *sql.Tx) error) error {
 	begin := db.w.BeginTx
 	if db.pinned(d) {
@@ -466,6 +470,9 @@ func (db *DB) tx(ctx context.Context, op string, d durability, fn func(tx *sql.T
 	}
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if err := db.appendAuditTx(ctx, tx, gatehouse.AuditOf(ctx)); err != nil {
+		return wrap(op, "audit event", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return wrap(op, "transaction", err)

@@ -86,6 +86,60 @@ func Bench(b *testing.B, newStore func(b *testing.B) gatehouse.Store) {
 		})
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 	})
+	b.Run("IssueTokensParallel", func(b *testing.B) {
+		// The same issuance through IssueTokens, which checks the tenant
+		// and the app in the transaction that stores the token.
+		s := newStore(b)
+		ctx := context.Background()
+		tn := &gatehouse.Tenant{Slug: "acme", Name: "Acme", Plan: gatehouse.PlanEnterprise}
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			b.Fatal(err)
+		}
+		app := &gatehouse.Client{TenantID: tn.ID, Name: "ERP", Confidential: true,
+			Scopes: []string{"catalog"}, GrantTypes: []string{gatehouse.GrantClientCredentials}}
+		if err := s.CreateClient(ctx, app); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.SetParallelism(max(1, benchClients/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				exp := time.Now().Add(time.Hour)
+				c := &gatehouse.Credential{TenantID: tn.ID, Kind: gatehouse.KindOAuth2Access, Name: app.Name,
+					Hash: randomHash(), ClientID: app.ID, Scopes: app.Scopes, ExpiresAt: &exp}
+				err := s.IssueTokens(ctx, &gatehouse.TokenIssue{TenantID: tn.ID, ClientID: app.ID, Tokens: []*gatehouse.Credential{c}})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+	})
+	b.Run("CreateAuditedParallel", func(b *testing.B) {
+		// PAT creation with its audit event in the same transaction.
+		s := newStore(b)
+		ctx := context.Background()
+		tn := &gatehouse.Tenant{Slug: "acme", Name: "Acme", Plan: gatehouse.PlanStandard}
+		if err := s.CreateTenant(ctx, tn); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		b.SetParallelism(max(1, benchClients/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c := &gatehouse.Credential{TenantID: tn.ID, Kind: gatehouse.KindPAT, Hash: randomHash(), Scopes: []string{"all"}}
+				actx := gatehouse.WithAudit(ctx, func() *gatehouse.AuditEvent {
+					return &gatehouse.AuditEvent{TenantID: tn.ID, Actor: "bench", Action: "pat.create", Target: c.ID}
+				})
+				if err := s.CreateCredential(actx, c); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+	})
 }
 
 // benchClients is the concurrency of CreateCredentialParallel: the load

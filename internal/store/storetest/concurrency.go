@@ -14,7 +14,9 @@ import (
 // race: single use (of marks, authorization codes and refresh tokens), the
 // allowlist limit, hash uniqueness, creations that fail alone,
 // revocations that no concurrent issue escapes, single-use OAuth 1.0a
-// request tokens and one live token per integration. Run it with -race.
+// request tokens and one live token per integration; and, with the pool
+// set small, every single-use or multi-row operation beyond the pool size
+// (pool.go). Run it with -race.
 // Run calls it too.
 func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 	tests := []struct {
@@ -36,6 +38,16 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"DeleteClient", testConcurrentDeleteClient},
 		{"ConsumeRequestToken", testConcurrentConsumeRequestToken},
 		{"IssueIntegrationToken", testConcurrentIssueIntegrationToken},
+		{"PoolRedeemAuthCode", testPoolRedeemAuthCode},
+		{"PoolRotateRefreshToken", testPoolRotateRefreshToken},
+		{"PoolConsumeOnce", testPoolConsumeOnce},
+		{"PoolConsumeRequestToken", testPoolConsumeRequestToken},
+		{"PoolIssueIntegrationToken", testPoolIssueIntegrationToken},
+		{"PoolCreateAudited", testPoolCreateAudited},
+		{"PoolIssueTokens", testPoolIssueTokens},
+		{"PoolIssueTokensRacingDeletion", testPoolIssueTokensRacingDeletion},
+		{"PoolPatchSettings", testPoolPatchSettings},
+		{"AuditSomeBad", testConcurrentAuditSomeBad},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

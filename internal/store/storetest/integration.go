@@ -231,7 +231,7 @@ func testIntegrationIsolation(t *testing.T, s gatehouse.Store) {
 	moved.TenantID, moved.Name, moved.AllResources = b.ID, "hijacked", true
 	wantCode(t, s.UpdateIntegration(ctx, &moved), gatehouse.ENOTFOUND, "update another tenant's integration")
 	wantCode(t, s.DeleteIntegration(ctx, b.ID, i.ID, base), gatehouse.ENOTFOUND, "delete another tenant's integration")
-	wantCode(t, s.RevokeIntegrationTokens(ctx, b.ID, i.ID, base), gatehouse.ENOTFOUND, "revoke another tenant's integration tokens")
+	wantCode(t, s.DeactivateIntegration(ctx, b.ID, i.ID, base), gatehouse.ENOTFOUND, "deactivate another tenant's integration")
 	foreign := &gatehouse.Credential{TenantID: b.ID, Kind: gatehouse.KindIntegration, Hash: randomHash(), Secret: sealed()}
 	wantCode(t, s.IssueIntegrationToken(ctx, b.ID, i.ID, foreign, base), gatehouse.ENOTFOUND, "issue for another tenant's integration")
 	_, err = s.FindCredentialByHash(ctx, foreign.Hash)
@@ -509,7 +509,7 @@ func testIssueIntegrationToken(t *testing.T, s gatehouse.Store) {
 	}
 }
 
-func testRevokeIntegrationTokens(t *testing.T, s gatehouse.Store) {
+func testDeactivateIntegration(t *testing.T, s gatehouse.Store) {
 	ctx := t.Context()
 	tn := newTenant(t, s, "acme")
 	i := newIntegration(t, s, tn.ID, nil)
@@ -520,26 +520,27 @@ func testRevokeIntegrationTokens(t *testing.T, s gatehouse.Store) {
 
 	var rec recorder
 	defer s.Subscribe(rec.record)()
-	must(t, s.RevokeIntegrationTokens(ctx, tn.ID, i.ID, base), "revoke integration tokens")
+	must(t, s.DeactivateIntegration(ctx, tn.ID, i.ID, base), "deactivate integration")
 	if diff := cmp.Diff(map[string]*time.Time{tok.ID: &base, otherTok.ID: nil}, revokedAt(t, s, tok, otherTok)); diff != "" {
 		t.Errorf("RevokedAt after revoke (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff(changesOf(tok), sortChanges(rec.take())); diff != "" {
 		t.Errorf("changes after revoke (-want +got):\n%s", diff)
 	}
-	// The status is the caller's: Reauthorize starts a new handshake.
+	// Inactive, without a verifier, until a new handshake.
+	stored.Status, stored.VerifierHash, stored.UpdatedAt = gatehouse.IntegrationInactive, nil, base
 	if diff := cmp.Diff(stored, findIntegration(t, s, i)); diff != "" {
-		t.Errorf("revoke changed the integration (-want +got):\n%s", diff)
+		t.Errorf("deactivated integration (-want +got):\n%s", diff)
 	}
 	// Idempotent: the first revocation time stays, nothing is published.
-	must(t, s.RevokeIntegrationTokens(ctx, tn.ID, i.ID, base.Add(time.Hour)), "revoke again")
+	must(t, s.DeactivateIntegration(ctx, tn.ID, i.ID, base.Add(time.Hour)), "deactivate again")
 	if diff := cmp.Diff(map[string]*time.Time{tok.ID: &base}, revokedAt(t, s, tok)); diff != "" {
 		t.Errorf("RevokedAt after the second revoke (-want +got):\n%s", diff)
 	}
 	if got := rec.take(); len(got) != 0 {
 		t.Errorf("second revoke published %+v", got)
 	}
-	wantCode(t, s.RevokeIntegrationTokens(ctx, tn.ID, "int_missing", base), gatehouse.ENOTFOUND, "revoke for a missing integration")
+	wantCode(t, s.DeactivateIntegration(ctx, tn.ID, "int_missing", base), gatehouse.ENOTFOUND, "deactivate a missing integration")
 }
 
 // testCredentialSecret: the sealed token secret of an OAuth 1.0a access

@@ -340,8 +340,17 @@ type codeFixture struct {
 }
 
 func newCodeFixture(t *testing.T, s gatehouse.Store) *codeFixture {
-	tn := newTenant(t, s, "acme")
-	u := newUser(t, s, "ana@example.com")
+	return newCodeFixtureIn(t, s, "acme")
+}
+
+// newCodeFixtureIn is newCodeFixture in a new tenant of the given slug.
+func newCodeFixtureIn(t *testing.T, s gatehouse.Store, slug string) *codeFixture {
+	tn := newTenant(t, s, slug)
+	email := "ana@example.com"
+	if slug != "acme" {
+		email = "ana@" + slug + ".example.com"
+	}
+	u := newUser(t, s, email)
 	newMember(t, s, tn.ID, u.ID, gatehouse.RoleAdmin)
 	app := newClient(t, s, tn.ID, "APIK-APP", nil)
 	must(t, s.SaveConsent(t.Context(), &gatehouse.Consent{TenantID: tn.ID, UserID: u.ID, ClientID: app.ID, Scopes: []string{"catalog"}}), "save consent")

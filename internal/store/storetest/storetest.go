@@ -69,10 +69,13 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"DeleteIntegration", testDeleteIntegration},
 		{"RequestTokens", testRequestTokens},
 		{"IssueIntegrationToken", testIssueIntegrationToken},
-		{"RevokeIntegrationTokens", testRevokeIntegrationTokens},
+		{"DeactivateIntegration", testDeactivateIntegration},
 		{"CredentialSecret", testCredentialSecret},
 		{"Deliveries", testDeliveries},
 		{"Notifications", testNotifications},
+		{"IssueTokens", testIssueTokens},
+		{"PatchSettings", testPatchSettings},
+		{"AuditAtomic", testAuditAtomic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
