@@ -42,7 +42,10 @@
 //     BodyTimeout, else 408 and the connection is closed; a body streamed
 //     faster is never cut off, however large.
 //   - The upstream transport is net/http's (NewTransport), which never
-//     reuses a connection whose answer ran past its framing.
+//     reuses a connection whose answer ran past its framing, with one
+//     pool per tenant (Partitioned): a connection only ever carries calls
+//     of one tenant, so an upstream that mis-frames can never hand one
+//     tenant's answer to another.
 //   - A forwarded answer carries the upstream's headers, not Gatehouse's
 //     security defaults (httpx.SetSecurityHeaders: nosniff, no-referrer,
 //     X-Frame-Options DENY), which the gateway sets on its own answers
@@ -99,8 +102,13 @@ type Config struct {
 	// DefaultExtractors).
 	Extractors []Extractor
 	// Transport overrides the upstream transport (tests); nil means
-	// NewTransport's.
+	// NewTransport's. An *http.Transport (and nil) is partitioned by
+	// tenant (Partitioned); another RoundTripper is used as it is.
 	Transport http.RoundTripper
+	// UpstreamPartitions bounds how many tenants keep upstream connections
+	// at once (0: DefaultPartitions); UpstreamIdlePerPartition bounds each
+	// one's idle connections (0: DefaultIdlePerPartition).
+	UpstreamPartitions, UpstreamIdlePerPartition int
 	// BodyTimeout bounds a forwarded request body's progress: at least
 	// BodyProgressBytes must arrive in every BodyTimeout, or the call is
 	// cut off with 408 (0: no bound here; the listener's may still apply).
@@ -158,6 +166,9 @@ func New(cfg Config) (*Gateway, error) {
 	transport := cfg.Transport
 	if transport == nil {
 		transport = NewTransport()
+	}
+	if t, ok := transport.(*http.Transport); ok {
+		transport = NewPartitioned(t, cfg.UpstreamPartitions, cfg.UpstreamIdlePerPartition)
 	}
 	upstream := cfg.Upstream
 	g.proxy = &httputil.ReverseProxy{

@@ -1,0 +1,136 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// Defaults of Partitioned.
+const (
+	// DefaultPartitions bounds how many tenants keep upstream connections
+	// at once; the least recently used one's are closed beyond it.
+	DefaultPartitions = 1024
+	// DefaultIdlePerPartition bounds a tenant's idle upstream connections,
+	// so all of them together stay below DefaultPartitions × this.
+	DefaultIdlePerPartition = 32
+)
+
+// Partitioned is the gateway's upstream RoundTripper: one *http.Transport
+// per tenant, each a Clone of the base, created at the tenant's first call.
+//
+// Security: a forwarded call only ever travels on a connection that
+// carried calls of its own tenant (the verified principal's; a guest
+// call's resolved tenant; calls with no tenant share a partition of their
+// own). http.Transport closes a connection whose answer ran past its
+// framing only when its read loop next looks at it, after it went back to
+// the pool; a request that takes the connection in between can be handed
+// those bytes (docs/decisions.md, "Upstream desync, what remains"). With a
+// pool per tenant that request is the same tenant's, so a misbehaving
+// upstream can at worst swap answers within one tenant, never hand one
+// tenant's answer to another (issue 11; TestGatewayUpstreamDesyncBackToBack).
+type Partitioned struct {
+	base *http.Transport
+	max  int
+	idle int
+
+	// parts is replaced, never changed, so a call looks its tenant up with
+	// one atomic load and a map read; mu serialises the replacements.
+	parts atomic.Pointer[map[string]*partition]
+	mu    sync.Mutex
+	// epoch advances at each new partition; a call stamps its partition
+	// with it, so the least recently used partition has the lowest stamp.
+	epoch atomic.Uint64
+}
+
+type partition struct {
+	t    *http.Transport
+	used atomic.Uint64
+}
+
+// NewPartitioned partitions base's connections by tenant: at most
+// maxPartitions transports (0: DefaultPartitions), each keeping at most
+// idlePerPartition idle connections (0: DefaultIdlePerPartition). base is
+// only cloned, never used itself.
+func NewPartitioned(base *http.Transport, maxPartitions, idlePerPartition int) *Partitioned {
+	if maxPartitions <= 0 {
+		maxPartitions = DefaultPartitions
+	}
+	if idlePerPartition <= 0 {
+		idlePerPartition = DefaultIdlePerPartition
+	}
+	p := &Partitioned{base: base, max: maxPartitions, idle: idlePerPartition}
+	p.parts.Store(&map[string]*partition{})
+	return p
+}
+
+// partitionKey is the tenant whose connections a forwarded call may use:
+// the principal ServeHTTP put in the request's context (ReverseProxy's
+// outgoing request keeps it). "" — no principal, or one without a tenant —
+// is a partition like any other, shared by no tenant.
+func partitionKey(ctx context.Context) string {
+	if p := principalFrom(ctx); p != nil {
+		return p.TenantID
+	}
+	return ""
+}
+
+// RoundTrip sends r on a connection of its tenant's transport.
+func (p *Partitioned) RoundTrip(r *http.Request) (*http.Response, error) {
+	return p.transport(partitionKey(r.Context())).RoundTrip(r)
+}
+
+// transport returns key's transport, creating it at the first call.
+func (p *Partitioned) transport(key string) *http.Transport {
+	if part := (*p.parts.Load())[key]; part != nil {
+		if e := p.epoch.Load(); part.used.Load() != e {
+			part.used.Store(e) // rarely: only after another partition was created
+		}
+		return part.t
+	}
+	return p.create(key)
+}
+
+func (p *Partitioned) create(key string) *http.Transport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.parts.Load()
+	if part := old[key]; part != nil { // created while this call waited
+		return part.t
+	}
+	t := p.base.Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = p.idle, p.idle
+	next := make(map[string]*partition, min(len(old)+1, p.max))
+	var lru *partition
+	lruKey := ""
+	for k, part := range old {
+		next[k] = part
+		if lru == nil || part.used.Load() < lru.used.Load() {
+			lru, lruKey = part, k
+		}
+	}
+	if len(old) >= p.max && lru != nil {
+		// The evicted transport's idle connections are closed now; one
+		// still in use goes idle, when its call ends, in a transport no
+		// call reaches, and is closed after IdleConnTimeout. Either way no
+		// other tenant ever uses it.
+		delete(next, lruKey)
+		defer lru.t.CloseIdleConnections()
+	}
+	part := &partition{t: t}
+	part.used.Store(p.epoch.Add(1))
+	next[key] = part
+	p.parts.Store(&next)
+	return t
+}
+
+// CloseIdleConnections closes the idle connections of every partition.
+func (p *Partitioned) CloseIdleConnections() {
+	for _, part := range *p.parts.Load() {
+		part.t.CloseIdleConnections()
+	}
+}
+
+// partitions reports how many partitions exist (tests).
+func (p *Partitioned) partitions() int { return len(*p.parts.Load()) }
