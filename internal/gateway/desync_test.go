@@ -318,3 +318,54 @@ func TestGatewayUpstreamDesyncBackToBack(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayUpstreamDesyncWaiting opens http.Transport's window on
+// purpose: one upstream connection, four callers of one tenant, so a call
+// is always waiting when an answer ends and takes the connection before
+// its read loop has looked past the answer. An answer read entirely from
+// bytes that arrived before the call was sent is refused (502, the
+// connection closed); no caller may get an answer that is not its own.
+func TestGatewayUpstreamDesyncWaiting(t *testing.T) {
+	e := verifytest.New(t)
+	up := newRawUpstream(t, 5*time.Second, hostileAnswer)
+	tr := gateway.NewTransport()
+	tr.MaxConnsPerHost = 1
+	srv := newGatewayTo(t, e, up.URL(), gateway.Config{Logger: slog.New(slog.DiscardHandler), Transport: tr})
+	tok, _ := e.Credential(verifytest.Cred{Tenant: e.Acme, User: e.Alice, Scopes: []string{"catalog"}})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	for _, tc := range []struct{ mode, method string }{{"well", "GET"}, {"overrun", "GET"}, {"head", "HEAD"}, {"204", "GET"}, {"304", "GET"}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			var mixed, refused atomic.Int64
+			var wg sync.WaitGroup
+			for g := range 4 {
+				wg.Go(func() {
+					for i := range 30 {
+						path := fmt.Sprintf("/rest/V1/products/%s-w%d.%d", tc.mode, g, i)
+						req, _ := http.NewRequest(tc.method, srv.URL+path, nil)
+						req.Header.Set("Authorization", "Bearer "+tok)
+						resp, err := client.Do(req)
+						if err != nil {
+							t.Errorf("%s: %v", path, err)
+							return
+						}
+						io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						switch got := resp.Header.Get("X-Marker"); {
+						case resp.StatusCode == http.StatusBadGateway:
+							refused.Add(1)
+						case got != "acme "+path:
+							mixed.Add(1)
+							t.Errorf("%s got %d with marker %q", path, resp.StatusCode, got)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			t.Logf("120 calls: %d answers not their own, %d refused (502)", mixed.Load(), refused.Load())
+			if tc.mode == "well" && refused.Load() > 0 {
+				t.Errorf("a well-framed upstream got %d calls refused", refused.Load())
+			}
+		})
+	}
+}

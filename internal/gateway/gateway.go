@@ -60,6 +60,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
@@ -127,6 +128,7 @@ type Gateway struct {
 	log     *slog.Logger
 	extract []Extractor
 	bodyTO  time.Duration
+	watch   bool // the transport is Partitioned: trace which connection a call gets
 }
 
 // BodyProgressBytes is how much of a forwarded body must arrive in every
@@ -170,6 +172,7 @@ func New(cfg Config) (*Gateway, error) {
 	if t, ok := transport.(*http.Transport); ok {
 		transport = NewPartitioned(t, cfg.UpstreamPartitions, cfg.UpstreamIdlePerPartition)
 	}
+	_, g.watch = transport.(*Partitioned)
 	upstream := cfg.Upstream
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -213,9 +216,26 @@ func NewBufferPool() httputil.BufferPool {
 func (bp *bufferPool) Get() []byte  { return *bp.p.Get().(*[]byte) }
 func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
+// call is what the gateway keeps of one forwarded call, in its context: the
+// verified principal and, through the ClientTrace, the upstream connection
+// it was given (Partitioned.RoundTrip checks its answer against it).
+type call struct {
+	p     gatehouse.Principal
+	trace httptrace.ClientTrace
+	conn  *watchConn // a reused upstream connection, set by gotConn
+	mark  uint64     // conn's bytes received when it was handed to this call
+}
+
+func callFrom(ctx context.Context) *call {
+	c, _ := ctx.Value(principalKey{}).(*call)
+	return c
+}
+
 func principalFrom(ctx context.Context) *gatehouse.Principal {
-	p, _ := ctx.Value(principalKey{}).(*gatehouse.Principal)
-	return p
+	if c := callFrom(ctx); c != nil {
+		return &c.p
+	}
+	return nil
 }
 
 // ServeHTTP guards one call: route, credential, verification, forward.
@@ -280,8 +300,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuseWith(w, res.Code, rt.Resource, res.Detail, x.oauth)
 		return
 	}
-	p := res.Principal // escapes into the context: allocated only here
-	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, &p))
+	c := &call{p: res.Principal} // escapes into the context: allocated only here
+	ctx := context.WithValue(r.Context(), principalKey{}, c)
+	if g.watch {
+		c.trace.GotConn = c.gotConn
+		ctx = httptrace.WithClientTrace(ctx, &c.trace)
+	}
+	r = r.WithContext(ctx)
 	// The answer is the platform's, with its headers: Gatehouse's security
 	// defaults stay on Gatehouse's own answers (the refusals above).
 	httpx.DropSecurityHeaders(w.Header())

@@ -2,7 +2,12 @@ package gateway
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 )
@@ -23,7 +28,11 @@ const (
 // Security: a forwarded call only ever travels on a connection that
 // carried calls of its own tenant (the verified principal's; a guest
 // call's resolved tenant; calls with no tenant share a partition of their
-// own). http.Transport closes a connection whose answer ran past its
+// own). The partition is the tenant of the principal ServeHTTP put in the
+// call's context, which ReverseProxy's outgoing request keeps; "" (no
+// principal, or one without a tenant) is shared by no tenant.
+//
+// http.Transport closes a connection whose answer ran past its
 // framing only when its read loop next looks at it, after it went back to
 // the pool; a request that takes the connection in between can be handed
 // those bytes (docs/decisions.md, "Upstream desync, what remains"). With a
@@ -65,21 +74,67 @@ func NewPartitioned(base *http.Transport, maxPartitions, idlePerPartition int) *
 	return p
 }
 
-// partitionKey is the tenant whose connections a forwarded call may use:
-// the principal ServeHTTP put in the request's context (ReverseProxy's
-// outgoing request keeps it). "" — no principal, or one without a tenant —
-// is a partition like any other, shared by no tenant.
-func partitionKey(ctx context.Context) string {
-	if p := principalFrom(ctx); p != nil {
-		return p.TenantID
-	}
-	return ""
-}
+// errAnsweredEarly is the error of a call whose answer was read entirely
+// from bytes that had arrived before the call was sent.
+var errAnsweredEarly = errors.New("gateway: the upstream's answer had arrived before the call was sent (bytes past an earlier answer); its connection is closed")
 
 // RoundTrip sends r on a connection of its tenant's transport.
 func (p *Partitioned) RoundTrip(r *http.Request) (*http.Response, error) {
-	return p.transport(partitionKey(r.Context())).RoundTrip(r)
+	c := callFrom(r.Context())
+	key := ""
+	if c != nil {
+		key = c.p.TenantID
+	}
+	resp, err := p.transport(key).RoundTrip(r)
+	if err == nil && c != nil && c.conn != nil && c.conn.received.Load() == c.mark {
+		// Security: not one byte arrived on the connection since it was
+		// handed to this call, so the answer was read from bytes the
+		// upstream sent before it could have seen the request — past the
+		// end of the previous answer on it (http.Transport's window, see
+		// the type's comment). It is not this call's answer, and the real
+		// one is still to come: the connection is closed, so nobody reads
+		// it, and the call fails (502) rather than carry a stranger's
+		// answer. No upstream that frames correctly can trigger this.
+		c.conn.Close()
+		resp.Body.Close()
+		return nil, errAnsweredEarly
+	}
+	return resp, err
 }
+
+// gotConn is the call's httptrace GotConn hook: it notes a reused
+// connection and how many bytes it had received at that moment.
+func (c *call) gotConn(info httptrace.GotConnInfo) {
+	c.conn = nil
+	if !info.Reused {
+		return
+	}
+	conn := info.Conn
+	if tc, ok := conn.(*tls.Conn); ok {
+		conn = tc.NetConn()
+	}
+	if w, ok := conn.(*watchConn); ok {
+		c.conn, c.mark = w, w.received.Load()
+	}
+}
+
+// watchConn counts the bytes an upstream connection received.
+type watchConn struct {
+	net.Conn
+	received atomic.Uint64
+}
+
+func (w *watchConn) Read(p []byte) (int, error) {
+	n, err := w.Conn.Read(p)
+	if n > 0 {
+		w.received.Add(uint64(n))
+	}
+	return n, err
+}
+
+// ReadFrom keeps the connection's own ReadFrom (sendfile, splice) for
+// request bodies.
+func (w *watchConn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(w.Conn, r) }
 
 // transport returns key's transport, creating it at the first call.
 func (p *Partitioned) transport(key string) *http.Transport {
@@ -101,6 +156,17 @@ func (p *Partitioned) create(key string) *http.Transport {
 	}
 	t := p.base.Clone()
 	t.MaxIdleConns, t.MaxIdleConnsPerHost = p.idle, p.idle
+	dial := t.DialContext
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &watchConn{Conn: conn}, nil
+	}
 	next := make(map[string]*partition, min(len(old)+1, p.max))
 	var lru *partition
 	lruKey := ""
