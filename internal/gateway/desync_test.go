@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/verify"
 	"github.com/gatehouse/gatehouse/internal/verify/verifytest"
@@ -367,5 +368,81 @@ func TestGatewayUpstreamDesyncWaiting(t *testing.T) {
 				t.Errorf("a well-framed upstream got %d calls refused", refused.Load())
 			}
 		})
+	}
+}
+
+// TestGatewayConnectionsPerTenant: seen from the upstream, every
+// connection carries the calls of one tenant only — a credential's tenant,
+// or a guest call's resolved tenant, which shares its tenant's
+// connections.
+func TestGatewayConnectionsPerTenant(t *testing.T) {
+	e := verifytest.New(t)
+	e.SetSettings(e.Acme, gatehouse.Settings{AllowAnonymousGuestAccess: true})
+	var mu sync.Mutex
+	seen := map[string]map[string]bool{} // upstream connection → tenants
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if seen[r.RemoteAddr] == nil {
+			seen[r.RemoteAddr] = map[string]bool{}
+		}
+		seen[r.RemoteAddr][r.Header.Get(gateway.HeaderTenant)] = true
+		mu.Unlock()
+		io.WriteString(w, r.RemoteAddr)
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	srv := newGatewayTo(t, e, u, gateway.Config{Logger: slog.New(slog.DiscardHandler)})
+	acme, _ := e.Credential(verifytest.Cred{Tenant: e.Acme, User: e.Alice, Scopes: []string{"catalog"}})
+	globex, _ := e.Credential(verifytest.Cred{Tenant: e.Globex, User: e.Bob, Scopes: []string{"catalog"}})
+	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	get := func(path, token string) string {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Go(func() {
+			for range 20 {
+				switch g % 3 {
+				case 0:
+					get("/rest/V1/products/p", acme)
+				case 1:
+					get("/rest/V1/products/p", globex)
+				case 2:
+					get("/rest/acme/V1/store/info", "")
+				}
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	for conn, tenants := range seen {
+		if len(tenants) != 1 {
+			t.Errorf("upstream connection %s carried calls of %v", conn, tenants)
+		}
+	}
+	mu.Unlock()
+	// One after the other, an acme guest call reuses the connection of the
+	// acme PAT call before it (its partition is its resolved tenant), and
+	// a globex call does not.
+	a := get("/rest/V1/products/p", acme)
+	if g := get("/rest/acme/V1/store/info", ""); g != a {
+		t.Errorf("acme's guest call used %s, not acme's idle connection %s", g, a)
+	}
+	if b := get("/rest/V1/products/p", globex); b == a {
+		t.Errorf("globex's call used acme's connection %s", a)
 	}
 }
