@@ -118,9 +118,12 @@ func rawResponse(status int, marker string) string {
 // own, carrying this caller's marker, which a connection returned to the
 // pool would hand to the next caller.
 func hostileAnswer(req *http.Request) [][]byte {
-	marker := req.Header.Get(gateway.HeaderTenant) + " " + req.URL.Path
+	marker := req.Header.Get(gateway.HeaderTenant) + " " + req.URL.RequestURI()
 	injected := rawResponse(http.StatusOK, "injected after "+marker)
 	mode, _, _ := strings.Cut(req.URL.Path[strings.LastIndexByte(req.URL.Path, '/')+1:], "-")
+	if m := req.Header.Get("X-Test-Mode"); m != "" {
+		mode = m // a call whose path cannot say it (POST /rest/V1/orders)
+	}
 	switch mode {
 	case "overrun": // more bytes than Content-Length said
 		return [][]byte{[]byte(rawResponse(http.StatusOK, marker) + injected)}
@@ -332,19 +335,28 @@ func TestGatewayUpstreamDesyncWaiting(t *testing.T) {
 	tr := gateway.NewTransport()
 	tr.MaxConnsPerHost = 1
 	srv := newGatewayTo(t, e, up.URL(), gateway.Config{Logger: slog.New(slog.DiscardHandler), Transport: tr})
-	tok, _ := e.Credential(verifytest.Cred{Tenant: e.Acme, User: e.Alice, Scopes: []string{"catalog"}})
+	tok, _ := e.Credential(verifytest.Cred{Tenant: e.Acme, User: e.Alice, Scopes: []string{"catalog", "sales"}})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 10 * time.Second}
 	defer client.CloseIdleConnections()
-	for _, tc := range []struct{ mode, method string }{{"well", "GET"}, {"overrun", "GET"}, {"head", "HEAD"}, {"204", "GET"}, {"304", "GET"}} {
-		t.Run(tc.mode, func(t *testing.T) {
+	// GETs and HEADs refused this way are sent once more on another
+	// connection. A POST with a body is not: it may be a 502 (mostly
+	// http.Transport's own, when it closes the connection under the
+	// request on finding the stray bytes), never another call's answer.
+	for _, tc := range []struct{ mode, method string }{{"well", "GET"}, {"overrun", "GET"}, {"head", "HEAD"}, {"204", "GET"}, {"304", "GET"}, {"well", "POST"}, {"overrun", "POST"}} {
+		t.Run(tc.mode+"/"+tc.method, func(t *testing.T) {
 			var mixed, refused atomic.Int64
 			var wg sync.WaitGroup
 			for g := range 4 {
 				wg.Go(func() {
 					for i := range 30 {
 						path := fmt.Sprintf("/rest/V1/products/%s-w%d.%d", tc.mode, g, i)
-						req, _ := http.NewRequest(tc.method, srv.URL+path, nil)
+						var body io.Reader
+						if tc.method == "POST" {
+							path, body = fmt.Sprintf("/rest/V1/orders?n=%d.%d", g, i), strings.NewReader("an order")
+						}
+						req, _ := http.NewRequest(tc.method, srv.URL+path, body)
 						req.Header.Set("Authorization", "Bearer "+tok)
+						req.Header.Set("X-Test-Mode", tc.mode)
 						resp, err := client.Do(req)
 						if err != nil {
 							t.Errorf("%s: %v", path, err)
@@ -364,7 +376,7 @@ func TestGatewayUpstreamDesyncWaiting(t *testing.T) {
 			}
 			wg.Wait()
 			t.Logf("120 calls: %d answers not their own, %d refused (502)", mixed.Load(), refused.Load())
-			if tc.mode == "well" && refused.Load() > 0 {
+			if tc.mode == "well" && refused.Load() > 0 { // never a false alarm
 				t.Errorf("a well-framed upstream got %d calls refused", refused.Load())
 			}
 		})

@@ -85,21 +85,38 @@ func (p *Partitioned) RoundTrip(r *http.Request) (*http.Response, error) {
 	if c != nil {
 		key = c.p.TenantID
 	}
-	resp, err := p.transport(key).RoundTrip(r)
-	if err == nil && c != nil && c.conn != nil && c.conn.received.Load() == c.mark {
+	t := p.transport(key)
+	for attempt := 0; ; attempt++ {
+		resp, err := t.RoundTrip(r)
+		if err != nil || c == nil || c.conn == nil || c.conn.received.Load() != c.mark {
+			return resp, err
+		}
 		// Security: not one byte arrived on the connection since it was
 		// handed to this call, so the answer was read from bytes the
 		// upstream sent before it could have seen the request — past the
 		// end of the previous answer on it (http.Transport's window, see
 		// the type's comment). It is not this call's answer, and the real
 		// one is still to come: the connection is closed, so nobody reads
-		// it, and the call fails (502) rather than carry a stranger's
-		// answer. No upstream that frames correctly can trigger this.
+		// it. No upstream that frames correctly can get here.
 		c.conn.Close()
 		resp.Body.Close()
-		return nil, errAnsweredEarly
+		if attempt > 0 || !replayable(r) {
+			return nil, errAnsweredEarly // 502, rather than a stranger's answer
+		}
+		// An idempotent call without a body is sent once more, as
+		// http.Transport itself does when a reused connection fails
+		// (RFC 9110 §9.2.2), on a connection that is checked again.
 	}
-	return resp, err
+}
+
+// replayable reports whether r may be sent again: an idempotent method
+// (RFC 9110 §9.2.2) and no body.
+func replayable(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return r.Body == nil || r.Body == http.NoBody
+	}
+	return false
 }
 
 // gotConn is the call's httptrace GotConn hook: it notes a reused
