@@ -19,7 +19,7 @@ const (
 	DefaultPartitions = 1024
 	// DefaultIdlePerPartition bounds a tenant's idle upstream connections,
 	// so all of them together stay below DefaultPartitions × this.
-	DefaultIdlePerPartition = 32
+	DefaultIdlePerPartition = 64
 )
 
 // Partitioned is the gateway's upstream RoundTripper: one *http.Transport
