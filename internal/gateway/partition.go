@@ -39,6 +39,11 @@ const (
 // pool per tenant that request is the same tenant's, so a misbehaving
 // upstream can at worst swap answers within one tenant, never hand one
 // tenant's answer to another (issue 11; TestGatewayUpstreamDesyncBackToBack).
+// Within a tenant, RoundTrip refuses an answer that had wholly arrived
+// before its call was sent (TestGatewayUpstreamDesyncWaiting).
+//
+// Beyond the bound, the partition used least recently (to the resolution
+// of partition creations: calls between two creations tie) is dropped.
 type Partitioned struct {
 	base *http.Transport
 	max  int
