@@ -42,7 +42,10 @@
 //     BodyTimeout, else 408 and the connection is closed; a body streamed
 //     faster is never cut off, however large.
 //   - The upstream transport is net/http's (NewTransport), which never
-//     reuses a connection whose answer ran past its framing.
+//     reuses a connection whose answer ran past its framing, with one
+//     pool per tenant (Partitioned): a connection only ever carries calls
+//     of one tenant, so an upstream that mis-frames can never hand one
+//     tenant's answer to another.
 //   - A forwarded answer carries the upstream's headers, not Gatehouse's
 //     security defaults (httpx.SetSecurityHeaders: nosniff, no-referrer,
 //     X-Frame-Options DENY), which the gateway sets on its own answers
@@ -57,6 +60,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
@@ -99,8 +103,13 @@ type Config struct {
 	// DefaultExtractors).
 	Extractors []Extractor
 	// Transport overrides the upstream transport (tests); nil means
-	// NewTransport's.
+	// NewTransport's. An *http.Transport (and nil) is partitioned by
+	// tenant (Partitioned); another RoundTripper is used as it is.
 	Transport http.RoundTripper
+	// UpstreamPartitions bounds how many tenants keep upstream connections
+	// at once (0: DefaultPartitions); UpstreamIdlePerPartition bounds each
+	// one's idle connections (0: DefaultIdlePerPartition).
+	UpstreamPartitions, UpstreamIdlePerPartition int
 	// BodyTimeout bounds a forwarded request body's progress: at least
 	// BodyProgressBytes must arrive in every BodyTimeout, or the call is
 	// cut off with 408 (0: no bound here; the listener's may still apply).
@@ -119,6 +128,7 @@ type Gateway struct {
 	log     *slog.Logger
 	extract []Extractor
 	bodyTO  time.Duration
+	watch   bool // the transport is Partitioned: trace which connection a call gets
 }
 
 // BodyProgressBytes is how much of a forwarded body must arrive in every
@@ -159,6 +169,10 @@ func New(cfg Config) (*Gateway, error) {
 	if transport == nil {
 		transport = NewTransport()
 	}
+	if t, ok := transport.(*http.Transport); ok {
+		transport = NewPartitioned(t, cfg.UpstreamPartitions, cfg.UpstreamIdlePerPartition)
+	}
+	_, g.watch = transport.(*Partitioned)
 	upstream := cfg.Upstream
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -202,9 +216,26 @@ func NewBufferPool() httputil.BufferPool {
 func (bp *bufferPool) Get() []byte  { return *bp.p.Get().(*[]byte) }
 func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 
+// call is what the gateway keeps of one forwarded call, in its context: the
+// verified principal and, through the ClientTrace, the upstream connection
+// it was given (Partitioned.RoundTrip checks its answer against it).
+type call struct {
+	p     gatehouse.Principal
+	trace httptrace.ClientTrace
+	conn  *watchConn // a reused upstream connection, set by gotConn
+	mark  uint64     // conn's bytes received when it was handed to this call
+}
+
+func callFrom(ctx context.Context) *call {
+	c, _ := ctx.Value(principalKey{}).(*call)
+	return c
+}
+
 func principalFrom(ctx context.Context) *gatehouse.Principal {
-	p, _ := ctx.Value(principalKey{}).(*gatehouse.Principal)
-	return p
+	if c := callFrom(ctx); c != nil {
+		return &c.p
+	}
+	return nil
 }
 
 // ServeHTTP guards one call: route, credential, verification, forward.
@@ -269,8 +300,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuseWith(w, res.Code, rt.Resource, res.Detail, x.oauth)
 		return
 	}
-	p := res.Principal // escapes into the context: allocated only here
-	r = r.WithContext(context.WithValue(r.Context(), principalKey{}, &p))
+	c := &call{p: res.Principal} // escapes into the context: allocated only here
+	ctx := context.WithValue(r.Context(), principalKey{}, c)
+	if g.watch {
+		c.trace.GotConn = c.gotConn
+		ctx = httptrace.WithClientTrace(ctx, &c.trace)
+	}
+	r = r.WithContext(ctx)
 	// The answer is the platform's, with its headers: Gatehouse's security
 	// defaults stay on Gatehouse's own answers (the refusals above).
 	httpx.DropSecurityHeaders(w.Header())

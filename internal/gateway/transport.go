@@ -16,7 +16,10 @@ import (
 // they can never be read as the next caller's answer — who may be another
 // tenant (issue 11; TestGatewayUpstreamDesync, FuzzUpstreamResponse). An
 // earlier hand-written fast path over Request.Write and http.ReadResponse
-// pooled such connections and was removed.
+// pooled such connections and was removed. http.Transport finds those bytes
+// only after the connection went back to its pool; the gateway therefore
+// never uses this transport itself but one Clone of it per tenant
+// (Partitioned), so what is found late can only reach the same tenant.
 func NewTransport() *http.Transport {
 	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	return &http.Transport{
