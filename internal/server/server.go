@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -100,7 +102,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	st, err := sqlstore.OpenWith(ctx, cfg.DatabaseURL, sqlstore.Options{MaxConns: cfg.DBMaxConns})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -115,6 +117,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		CacheSize: opts.VerifyCacheSize,
 		Metrics:   s.Metrics,
 		Logger:    log,
+		// The request deadline, applied where verification reads the
+		// store (a cache miss), so the cached hot path stays without a
+		// context of its own (issue 12).
+		LoadTimeout: min(cfg.RequestTimeout, verify.DefaultLoadTimeout),
 	})
 	s.closers = append(s.closers, s.Verifier.Close)
 	callbacks := admin.CallbackPolicy{AllowHTTP: cfg.AllowHTTPCallbacks, AllowPrivate: cfg.AllowPrivateCallbacks}
@@ -241,7 +247,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	// Security: every path — gateway, token endpoints, API, console — is
 	// bounded (issue 11): header fields, a body's arrival (the gateway
 	// replaces it with a progress bound for what it forwards), each write.
-	s.Handler = s.Metrics.Instrument(httpx.Limit(hotRoute(mux, httpx.SecurityHeaders(verifyHandler), gw), httpx.Limits{
+	s.Handler = s.Metrics.Instrument(httpx.Limit(hotRoute(s.bound(mux), httpx.SecurityHeaders(verifyHandler), gw), httpx.Limits{
 		MaxHeaders:   cfg.MaxHeaders,
 		BodyTimeout:  cfg.BodyTimeout,
 		WriteTimeout: cfg.WriteTimeout,
@@ -261,7 +267,7 @@ const verifyPattern = "POST /api/v1/verify"
 // a path outside Gatehouse's own (ownMux.gatewayPath) goes straight to the
 // gateway, which matches only canonical paths itself and sets Gatehouse's
 // security headers on its own answers.
-func hotRoute(mux *ownMux, verifyHandler http.Handler, gw *gateway.Gateway) http.Handler {
+func hotRoute(mux *boundMux, verifyHandler http.Handler, gw *gateway.Gateway) http.Handler {
 	secured := httpx.SecurityHeaders(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/verify" && r.URL.RawPath == "" {
@@ -275,6 +281,86 @@ func hotRoute(mux *ownMux, verifyHandler http.Handler, gw *gateway.Gateway) http
 		}
 		secured.ServeHTTP(w, r)
 	})
+}
+
+// boundMux is the mux behind the request deadline and the in-flight
+// limit (issue 12).
+type boundMux struct {
+	*ownMux
+	h http.Handler
+}
+
+func (m *boundMux) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.h.ServeHTTP(w, r) }
+
+// bound puts Gatehouse's own endpoints behind the request deadline
+// (GATEHOUSE_REQUEST_TIMEOUT) and the in-flight limit
+// (GATEHOUSE_MAX_INFLIGHT), except:
+//   - the probes and /metrics, so that a loaded node is not restarted or
+//     left unobserved (/readyz has its own 2 s bound);
+//   - the change stream (/api/v1/verify/events), which lives as long as
+//     its subscriber, and would hold a slot all that time.
+//
+// hotRoute sends POST /api/v1/verify and the gateway around it: the
+// verify hot path keeps serving cached answers however loaded the rest
+// is (its store reads are bounded by the verifier's LoadTimeout), and
+// the gateway bounds its upstream calls itself.
+func (s *Server) bound(mux *ownMux) *boundMux {
+	limited := httpx.Shed(httpx.Deadline(mux, s.Config.RequestTimeout), s.Config.MaxInflight,
+		http.HandlerFunc(shedAnswer), s.logShed())
+	return &boundMux{ownMux: mux, h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics", "/api/v1/verify/events":
+			mux.ServeHTTP(w, r)
+		default:
+			limited.ServeHTTP(w, r)
+		}
+	})}
+}
+
+// shedAnswer is a request's answer past the in-flight limit: 503 with
+// Retry-After in the dialect of its route, written without touching the
+// store.
+func shedAnswer(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	httpx.SetUnavailable(h)
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/console/") || p == "/oauth2/authorize":
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "Gatehouse is busy. Try again in a moment.\n")
+	case strings.HasPrefix(p, "/oauth/"):
+		// OAuth 1.0a problem reporting, as oauth1 answers a store outage.
+		h.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "oauth_problem=temporarily_unavailable&oauth_problem_advice=the+server+is+busy%3B+try+again")
+	case strings.HasPrefix(p, "/oauth2/") || strings.HasPrefix(p, "/.well-known/"):
+		// RFC 6749 §5.2 (and §4.1.2.1's temporarily_unavailable).
+		h.Set("Pragma", "no-cache")
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}{"temporarily_unavailable", "the server is busy; try again"})
+	default:
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, httpx.ErrorBody{Error: httpx.ErrorDetail{
+			Code: gatehouse.EUNAVAILABLE, Message: "the server is busy; try again"}})
+	}
+}
+
+// logShed reports shedding at most once every 10 s, so the log says why
+// requests are refused without a line per refusal.
+func (s *Server) logShed() func(int64) {
+	var last atomic.Int64
+	return func(inflight int64) {
+		now := time.Now().UnixNano()
+		if l := last.Load(); now-l < int64(10*time.Second) || !last.CompareAndSwap(l, now) {
+			return
+		}
+		s.Log.Warn("shedding load: too many requests in flight, answering 503",
+			"inflight", inflight, "limit", s.Config.MaxInflight)
+	}
 }
 
 // ownMux is the ServeMux of Gatehouse's own endpoints. It records the

@@ -66,8 +66,10 @@ type DB struct {
 	// writers in database/sql (which honours contexts) is fairer and
 	// faster than having them spin in SQLite's busy handler.
 	w *sql.DB
-	// r runs single-statement reads. On SQLite it is a pool of read-only
-	// connections (WAL lets them read while w writes); on PostgreSQL it is w.
+	// r runs single-statement reads, so that they never wait behind
+	// writes for a connection (Options.MaxConns). On SQLite it is a pool of
+	// read-only connections (WAL lets them read while w writes); on
+	// PostgreSQL a second pool on the same server.
 	r *sql.DB
 	// wstmts and rstmts are the hot statements prepared on w and r, by
 	// their text (SQLite; see hotWrites).
@@ -95,8 +97,38 @@ type DB struct {
 
 var _ gatehouse.Store = (*DB)(nil)
 
+// Options tune Open.
+type Options struct {
+	// MaxConns is the most connections the store opens, readers and
+	// writers together (GATEHOUSE_DB_MAX_CONNS); 0 means the backend's
+	// default, DefaultSQLiteMaxConns or DefaultPostgresMaxConns.
+	//
+	// Reads never wait behind writes for a connection: single-statement
+	// reads (verification misses, logins' lookups, lists) have a pool of
+	// their own, so a burst of write transactions cannot take the slots
+	// they need. On SQLite the writer pool is one connection (SQLite has
+	// one writer anyway) and the readers get the rest; on PostgreSQL the
+	// readers get half (rounded down) and the writers the rest. The
+	// PostgreSQL change feed's LISTEN connection comes on top.
+	MaxConns int
+}
+
+// Pool defaults (Options.MaxConns).
+const (
+	// DefaultPostgresMaxConns is 10 writers and 10 readers: many nodes
+	// share one server, so each node's share stays modest.
+	DefaultPostgresMaxConns = 20
+	// MinMaxConns is the smallest pool: one writer and one reader.
+	MinMaxConns = 2
+)
+
+// DefaultSQLiteMaxConns is one writer and a reader per core, at least
+// four.
+func DefaultSQLiteMaxConns() int { return 1 + max(4, runtime.GOMAXPROCS(0)) }
+
 // Open connects to the database at url ("sqlite:PATH", a plain file path,
-// or "postgres://…"), brings its schema up to date and returns the store.
+// or "postgres://…"), brings its schema up to date and returns the store
+// with the default pools (OpenWith with zero Options).
 // A database that cannot be reached is EUNAVAILABLE; a malformed url is
 // EINVALID.
 //
@@ -104,9 +136,17 @@ var _ gatehouse.Store = (*DB)(nil)
 // PostgreSQL connection strings may set runtime parameters such as
 // search_path=myschema to keep the tables in a schema of their own.
 func Open(ctx context.Context, url string) (*DB, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with the pools sized by opts.
+func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	t, err := parseURL(url)
 	if err != nil {
 		return nil, err
+	}
+	if opts.MaxConns != 0 && opts.MaxConns < MinMaxConns {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "at least %d database connections are needed, one writer and one reader", MinMaxConns)
 	}
 	if err := migrate(ctx, t); err != nil {
 		return nil, err
@@ -119,6 +159,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, err
 	}
 	if t.d == &sqliteDialect {
+		n := opts.MaxConns
+		if n == 0 {
+			n = DefaultSQLiteMaxConns()
+		}
 		db.w.SetMaxOpenConns(1)
 		db.w.SetMaxIdleConns(1)
 		db.w.SetConnMaxLifetime(0)
@@ -127,9 +171,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			db.w.Close()
 			return nil, err
 		}
-		n := max(4, runtime.GOMAXPROCS(0))
-		db.r.SetMaxOpenConns(n)
-		db.r.SetMaxIdleConns(n)
+		db.r.SetMaxOpenConns(n - 1)
+		db.r.SetMaxIdleConns(n - 1)
 		db.r.SetConnMaxIdleTime(5 * time.Minute)
 		if err := db.prepareHot(ctx); err != nil {
 			db.w.Close()
@@ -137,14 +180,23 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			return nil, err
 		}
 	} else {
-		// Many nodes share one server: keep each node's share modest.
-		db.w.SetMaxOpenConns(20)
-		db.w.SetMaxIdleConns(10)
-		db.w.SetConnMaxLifetime(30 * time.Minute)
-		db.w.SetConnMaxIdleTime(5 * time.Minute)
-		db.r = db.w
+		n := opts.MaxConns
+		if n == 0 {
+			n = DefaultPostgresMaxConns
+		}
+		if db.r, err = open(ctx, t, t.dsn); err != nil {
+			db.w.Close()
+			return nil, err
+		}
+		for p, size := range map[*sql.DB]int{db.w: n - n/2, db.r: n / 2} {
+			p.SetMaxOpenConns(size)
+			p.SetMaxIdleConns(size)
+			p.SetConnMaxLifetime(30 * time.Minute)
+			p.SetConnMaxIdleTime(5 * time.Minute)
+		}
 		if err := db.w.QueryRowContext(ctx, "SELECT current_schema()").Scan(&db.schema); err != nil {
 			db.w.Close()
+			db.r.Close()
 			return nil, wrap("open database", "schema", err)
 		}
 		db.origin = rand.Text()
