@@ -267,17 +267,31 @@ func migrate(ctx context.Context, t *target) error {
 	return nil
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers, on both pools.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.r.PingContext(ctx); err != nil {
+	if err := ping(ctx, db.r); err != nil {
 		return wrap("ping", "database", err)
 	}
 	if db.r != db.w {
-		if err := db.w.PingContext(ctx); err != nil {
+		if err := ping(ctx, db.w); err != nil {
 			return wrap("ping", "database", err)
 		}
 	}
 	return nil
+}
+
+// ping pings p until a connection answers or none is stale any more:
+// database/sql retries getting a connection but not the ping itself, so
+// after a database restart each idle connection of a pool nobody else
+// used since (the writers, while only reads came) would fail one /readyz.
+func ping(ctx context.Context, p *sql.DB) error {
+	var err error
+	for range p.Stats().MaxOpenConnections + 1 {
+		if err = p.PingContext(ctx); !errors.Is(err, driver.ErrBadConn) {
+			return err
+		}
+	}
+	return err
 }
 
 // SetLogger sets where the store reports the state of its change feed
