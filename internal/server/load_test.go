@@ -9,6 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -138,6 +141,15 @@ func TestReadsDoNotWaitBehindWrites(t *testing.T) {
 			if c := do(t, "GET", "http://"+g.addr+"/api/v1/tokens?limit=5", g.token, ""); c.status != http.StatusOK || c.took > 500*time.Millisecond {
 				t.Errorf("GET /api/v1/tokens while writes are blocked: %d after %v; want 200 at once", c.status, c.took)
 			}
+			// A login reserves its attempt in a write transaction before
+			// it hashes: it waits for a writer like any write, within its
+			// deadline — served (401 for these credentials) if a writer
+			// came free in time, else a 503 page with Retry-After.
+			if c := consoleLogin(t, g); !(c.status == http.StatusUnauthorized ||
+				c.status == http.StatusServiceUnavailable && c.retryAfter != "") || c.took > 2500*time.Millisecond {
+				t.Errorf("console login while writes are blocked: %d Retry-After %q after %v; want 401, or 503 with Retry-After, within the deadline",
+					c.status, c.retryAfter, c.took)
+			}
 			wg.Wait()
 			for i, c := range results {
 				if c.status != http.StatusServiceUnavailable || c.retryAfter == "" || c.took > 2500*time.Millisecond {
@@ -252,4 +264,32 @@ func TestLoadShedding(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// consoleLogin fetches the login form (for its CSRF token and cookie) and
+// posts a login with it.
+func consoleLogin(t *testing.T, g *running) call {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	base := "http://" + g.addr
+	resp, err := client.Get(base + "/console/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("login page without a CSRF token: %d", resp.StatusCode)
+	}
+	start := time.Now()
+	resp, err = client.PostForm(base+"/console/login", url.Values{
+		"csrf_token": {string(m[1])}, "email": {"nobody@example.test"}, "password": {"wrong password"}})
+	if err != nil {
+		return call{took: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return call{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), took: time.Since(start), body: b}
 }
