@@ -118,6 +118,8 @@ func TestReadsDoNotWaitBehindWrites(t *testing.T) {
 			}
 			if backend == "postgres" {
 				env["GATEHOUSE_DATABASE_URL"] = sqlstore.TestPostgresURL(t)
+				// Else the key file goes to ./gatehouse-data.
+				env["GATEHOUSE_SECRET_KEY"] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 			}
 			g := start(t, envConfig(t, env), server.Options{})
 			fresh := createPAT(t, g, "uncached")
