@@ -32,27 +32,39 @@ func Deadline(next http.Handler, d time.Duration) http.Handler {
 	})
 }
 
-// Shed serves at most max requests at once through next and answers any
-// beyond with reject at once, which should say 503 with Retry-After in
-// the route's dialect (issue 12: shed load rather than queue it without
-// bound). max <= 0 limits nothing. onShed, when set, is called for every
-// refused request (for the log or a metric; it must be cheap).
-func Shed(next http.Handler, max int, reject http.Handler, onShed func(inflight int64)) http.Handler {
-	if max <= 0 {
+// Shedder admits at most a fixed number of requests at once through the
+// handlers it wraps, all of them counted together, and answers any beyond
+// at once (issue 12: shed load rather than queue it without bound).
+type Shedder struct {
+	max      int64
+	inflight atomic.Int64
+	reject   http.Handler
+	onShed   func(inflight int64)
+}
+
+// NewShedder returns a Shedder for max requests in flight (max <= 0
+// limits nothing). reject answers a refused request and should say 503
+// with Retry-After in the route's dialect; onShed, when set, is called for
+// every refusal (for the log or a metric; it must be cheap).
+func NewShedder(max int, reject http.Handler, onShed func(inflight int64)) *Shedder {
+	return &Shedder{max: int64(max), reject: reject, onShed: onShed}
+}
+
+// Handler counts the requests reaching next against the limit.
+func (s *Shedder) Handler(next http.Handler) http.Handler {
+	if s.max <= 0 {
 		return next
 	}
-	limit := int64(max)
-	var inflight atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if n := inflight.Add(1); n > limit {
-			inflight.Add(-1)
-			if onShed != nil {
-				onShed(n - 1)
+		if n := s.inflight.Add(1); n > s.max {
+			s.inflight.Add(-1)
+			if s.onShed != nil {
+				s.onShed(n - 1)
 			}
-			reject.ServeHTTP(w, r)
+			s.reject.ServeHTTP(w, r)
 			return
 		}
-		defer inflight.Add(-1)
+		defer s.inflight.Add(-1)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -28,21 +28,24 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
-// TestShed: past max requests in flight the rejecter answers at once;
-// slots come back when requests end.
+// TestShed: past max requests in flight, counted over every handler the
+// Shedder wraps, the rejecter answers at once; slots come back when
+// requests end.
 func TestShed(t *testing.T) {
 	release := make(chan struct{})
 	entered := make(chan struct{}, 3)
 	var shed int64 = -1
-	h := httpx.Shed(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		entered <- struct{}{}
-		<-release
-	}), 2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	sh := httpx.NewShedder(2, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}), func(n int64) { shed = n })
+	slow := sh.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+	}))
+	h := sh.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	var wg sync.WaitGroup
 	for range 2 {
-		wg.Go(func() { h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil)) })
+		wg.Go(func() { slow.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil)) })
 	}
 	<-entered
 	<-entered

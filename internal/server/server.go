@@ -168,12 +168,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	}
 
 	mux := newOwnMux()
-	mux.Handle("/api/v1/", api.New(api.Config{
+	bound := s.bounder()
+	mux.Handle("/api/v1/", bound(api.New(api.Config{
 		Admin:          s.Admin,
 		Authenticate:   s.authenticateManage,
 		TrustedProxies: trusted,
 		Log:            log,
-	}))
+	})))
 	vopts := verify.HandlerOptions{
 		ServiceToken:   cfg.ServiceToken,
 		TrustedProxies: trusted,
@@ -184,17 +185,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	// pattern would leave GET to "/api/v1/"'s 404).
 	mux.Handle("/api/v1/verify", verifyHandler)
 	mux.Handle("/api/v1/verify/events", verify.EventsHandler(s.Verifier, st, vopts))
-	mux.Handle("/console/", con)
+	mux.Handle("/console/", bound(con))
 	// OAuth 2.0 (SPEC §5): the authorization endpoint is a browser route
 	// (sessions, CSRF, login and consent pages) served by the console; the
 	// others are API routes with RFC 6749 §5.2 JSON errors.
-	mux.Handle("/oauth2/authorize", con.AuthorizeHandler())
-	mux.Handle("POST /oauth2/token", provider.TokenHandler())
-	mux.Handle("POST /oauth2/revoke", provider.RevokeHandler())
-	mux.Handle("POST /oauth2/introspect", provider.IntrospectHandler())
-	mux.Handle("GET /.well-known/oauth-authorization-server", provider.MetadataHandler())
-	mux.Handle("POST /oauth/token/request", oauth1Provider.RequestTokenHandler())
-	mux.Handle("POST /oauth/token/access", oauth1Provider.AccessTokenHandler())
+	mux.Handle("/oauth2/authorize", bound(con.AuthorizeHandler()))
+	mux.Handle("POST /oauth2/token", bound(provider.TokenHandler()))
+	mux.Handle("POST /oauth2/revoke", bound(provider.RevokeHandler()))
+	mux.Handle("POST /oauth2/introspect", bound(provider.IntrospectHandler()))
+	mux.Handle("GET /.well-known/oauth-authorization-server", bound(provider.MetadataHandler()))
+	mux.Handle("POST /oauth/token/request", bound(oauth1Provider.RequestTokenHandler()))
+	mux.Handle("POST /oauth/token/access", bound(oauth1Provider.AccessTokenHandler()))
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -247,7 +248,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	// Security: every path — gateway, token endpoints, API, console — is
 	// bounded (issue 11): header fields, a body's arrival (the gateway
 	// replaces it with a progress bound for what it forwards), each write.
-	s.Handler = s.Metrics.Instrument(httpx.Limit(hotRoute(s.bound(mux), httpx.SecurityHeaders(verifyHandler), gw), httpx.Limits{
+	s.Handler = s.Metrics.Instrument(httpx.Limit(hotRoute(mux, httpx.SecurityHeaders(verifyHandler), gw), httpx.Limits{
 		MaxHeaders:   cfg.MaxHeaders,
 		BodyTimeout:  cfg.BodyTimeout,
 		WriteTimeout: cfg.WriteTimeout,
@@ -267,7 +268,7 @@ const verifyPattern = "POST /api/v1/verify"
 // a path outside Gatehouse's own (ownMux.gatewayPath) goes straight to the
 // gateway, which matches only canonical paths itself and sets Gatehouse's
 // security headers on its own answers.
-func hotRoute(mux *boundMux, verifyHandler http.Handler, gw *gateway.Gateway) http.Handler {
+func hotRoute(mux *ownMux, verifyHandler http.Handler, gw *gateway.Gateway) http.Handler {
 	secured := httpx.SecurityHeaders(mux)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/verify" && r.URL.RawPath == "" {
@@ -283,38 +284,27 @@ func hotRoute(mux *boundMux, verifyHandler http.Handler, gw *gateway.Gateway) ht
 	})
 }
 
-// boundMux is the mux behind the request deadline and the in-flight
-// limit (issue 12).
-type boundMux struct {
-	*ownMux
-	h http.Handler
-}
-
-func (m *boundMux) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.h.ServeHTTP(w, r) }
-
-// bound puts Gatehouse's own endpoints behind the request deadline
-// (GATEHOUSE_REQUEST_TIMEOUT) and the in-flight limit
-// (GATEHOUSE_MAX_INFLIGHT), except:
-//   - the probes and /metrics, so that a loaded node is not restarted or
-//     left unobserved (/readyz has its own 2 s bound);
+// bounder returns what puts one of Gatehouse's own endpoints behind the
+// request deadline (GATEHOUSE_REQUEST_TIMEOUT) and the in-flight limit
+// (GATEHOUSE_MAX_INFLIGHT), one count for all of them (issue 12). New
+// applies it to the API, OAuth 2.0 and 1.0a endpoints and the console,
+// and not to:
+//   - POST /api/v1/verify (hotRoute, and the mux's route for its other
+//     forms): the verify hot path keeps serving cached answers however
+//     loaded the rest is, and its store reads are bounded by the
+//     verifier's LoadTimeout;
+//   - the gateway, which bounds its upstream calls itself and whose
+//     streams may outlive any request deadline, also for paths that reach
+//     it through the mux;
 //   - the change stream (/api/v1/verify/events), which lives as long as
-//     its subscriber, and would hold a slot all that time.
-//
-// hotRoute sends POST /api/v1/verify and the gateway around it: the
-// verify hot path keeps serving cached answers however loaded the rest
-// is (its store reads are bounded by the verifier's LoadTimeout), and
-// the gateway bounds its upstream calls itself.
-func (s *Server) bound(mux *ownMux) *boundMux {
-	limited := httpx.Shed(httpx.Deadline(mux, s.Config.RequestTimeout), s.Config.MaxInflight,
-		http.HandlerFunc(shedAnswer), s.logShed())
-	return &boundMux{ownMux: mux, h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics", "/api/v1/verify/events":
-			mux.ServeHTTP(w, r)
-		default:
-			limited.ServeHTTP(w, r)
-		}
-	})}
+//     its subscriber;
+//   - the probes and /metrics, so that a loaded node is neither restarted
+//     nor left unobserved (/readyz has its own 2 s bound).
+func (s *Server) bounder() func(http.Handler) http.Handler {
+	shed := httpx.NewShedder(s.Config.MaxInflight, http.HandlerFunc(shedAnswer), s.logShed())
+	return func(h http.Handler) http.Handler {
+		return shed.Handler(httpx.Deadline(h, s.Config.RequestTimeout))
+	}
 }
 
 // shedAnswer is a request's answer past the in-flight limit: 503 with
