@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
@@ -520,6 +521,9 @@ func (db *DB) tx(ctx context.Context, op string, d durability, fn func(tx *sql.T
 		begin = c.BeginTx
 	}
 	tx, err := begin(ctx, nil)
+	for i := 0; err != nil && !db.pinned(d) && i < db.w.Stats().MaxOpenConnections && retryBegin(err); i++ {
+		tx, err = begin(ctx, nil)
+	}
 	if err != nil {
 		return wrap(op, "transaction", err)
 	}
@@ -534,6 +538,19 @@ func (db *DB) tx(ctx context.Context, op string, d durability, fn func(tx *sql.T
 		return wrap(op, "transaction", err)
 	}
 	return nil
+}
+
+// retryBegin reports whether a failed BEGIN may be tried on another
+// connection. It did nothing either way; but database/sql retries only
+// driver.ErrBadConn, which pgx's BeginTx returns only for a connection it
+// already knew was closed, so after a database restart each writer that
+// died while idle would fail one transaction. A failure to connect, an
+// answer from the server and an ended context are not retried.
+func retryBegin(err error) bool {
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	return !errors.As(err, &ce) && !errors.As(err, &pe) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
 // change runs fn in a write transaction that alters verification answers:
