@@ -123,6 +123,16 @@ func TestReadsDoNotWaitBehindWrites(t *testing.T) {
 			}
 			g := start(t, envConfig(t, env), server.Options{})
 			fresh := createPAT(t, g, "uncached")
+			app := do(t, "POST", "http://"+g.addr+"/api/v1/oauth-clients", g.token,
+				`{"name":"Machine","redirect_uris":["https://app.example/cb"],"scopes":["catalog"],"confidential":true,"grant_types":["client_credentials"]}`)
+			if app.status != http.StatusCreated {
+				t.Fatalf("create OAuth app: %d %s", app.status, app.body)
+			}
+			var client struct {
+				ID     string `json:"client_id"`
+				Secret string `json:"client_secret"`
+			}
+			json.Unmarshal(app.body, &client)
 
 			release := blockWrites(t, g)
 			defer release()
@@ -151,6 +161,21 @@ func TestReadsDoNotWaitBehindWrites(t *testing.T) {
 				c.status == http.StatusServiceUnavailable && c.retryAfter != "") || c.took > 2500*time.Millisecond {
 				t.Errorf("console login while writes are blocked: %d Retry-After %q after %v; want 401, or 503 with Retry-After, within the deadline",
 					c.status, c.retryAfter, c.took)
+			}
+			// RFC 6749 §5.2: a token the store cannot write in time is 503
+			// temporarily_unavailable with Retry-After.
+			start := time.Now()
+			resp, err := http.PostForm("http://"+g.addr+"/oauth2/token", url.Values{"grant_type": {"client_credentials"},
+				"client_id": {client.ID}, "client_secret": {client.Secret}, "scope": {"catalog"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" ||
+				!bytes.Contains(b, []byte(`"temporarily_unavailable"`)) || time.Since(start) > 2500*time.Millisecond {
+				t.Errorf("client_credentials token while writes are blocked: %d Retry-After %q after %v (%s); want 503 temporarily_unavailable with Retry-After within the deadline",
+					resp.StatusCode, resp.Header.Get("Retry-After"), time.Since(start), b)
 			}
 			wg.Wait()
 			for i, c := range results {
