@@ -51,6 +51,67 @@ type Config struct {
 	// a console session after this long without a request.
 	ConsoleIdleTimeout time.Duration
 	Listener
+	Load
+}
+
+// Load bounds what a burst of requests may cost (issue 12): the database
+// pools, every request's deadline and the number of requests in flight.
+type Load struct {
+	// DBMaxConns (GATEHOUSE_DB_MAX_CONNS) is the most connections the
+	// store opens, readers and writers together; 0 means the backend's
+	// default (sqlstore.Options.MaxConns says how it is split).
+	DBMaxConns int
+	// RequestTimeout (GATEHOUSE_REQUEST_TIMEOUT, default 15s) is the
+	// deadline of every API, OAuth, console and verification request; one
+	// that cannot get its database work done in time answers 503. The
+	// gateway's upstream calls keep their own bounds.
+	RequestTimeout time.Duration
+	// MaxInflight (GATEHOUSE_MAX_INFLIGHT, default 1024, 0 off) is how many
+	// API, OAuth and console requests a node serves at once; more are
+	// answered 503 at once. Verification and the gateway are not counted.
+	MaxInflight int
+}
+
+// DefaultLoad is Load's defaults.
+func DefaultLoad() Load {
+	return Load{RequestTimeout: 15 * time.Second, MaxInflight: 1024}
+}
+
+func (l *Load) fromEnv(getenv func(string) string) []error {
+	var errs []error
+	num := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
+			}
+			*dst = n
+		}
+	}
+	num("GATEHOUSE_DB_MAX_CONNS", &l.DBMaxConns)
+	num("GATEHOUSE_MAX_INFLIGHT", &l.MaxInflight)
+	if v := getenv("GATEHOUSE_REQUEST_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("GATEHOUSE_REQUEST_TIMEOUT: %q is not a duration", v))
+		}
+		l.RequestTimeout = d
+	}
+	return errs
+}
+
+func (l *Load) validate() []error {
+	var errs []error
+	if l.DBMaxConns != 0 && (l.DBMaxConns < 2 || l.DBMaxConns > 1000) {
+		errs = append(errs, fmt.Errorf("database max connections %d: want 2 to 1000, or 0 for the default", l.DBMaxConns))
+	}
+	if l.RequestTimeout < 100*time.Millisecond || l.RequestTimeout > time.Hour {
+		errs = append(errs, fmt.Errorf("request timeout %v: want 100ms to 1h", l.RequestTimeout))
+	}
+	if l.MaxInflight < 0 || l.MaxInflight > 1_000_000 {
+		errs = append(errs, fmt.Errorf("max in-flight requests %d: want 0 (off) to 1000000", l.MaxInflight))
+	}
+	return errs
 }
 
 // Listener bounds what a client may cost the listeners and guards the
@@ -161,6 +222,7 @@ func Default() Config {
 		MaxTokensPerUser:   100,
 		ConsoleIdleTimeout: 30 * time.Minute,
 		Listener:           DefaultListener(),
+		Load:               DefaultLoad(),
 	}
 }
 
@@ -220,6 +282,7 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 		c.ConsoleIdleTimeout = d
 	}
 	errs = append(errs, c.Listener.fromEnv(getenv)...)
+	errs = append(errs, c.Load.fromEnv(getenv)...)
 	return errors.Join(errs...)
 }
 
@@ -278,6 +341,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("service token: at least 32 characters"))
 	}
 	errs = append(errs, c.Listener.validate(c.Addr)...)
+	errs = append(errs, c.Load.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -104,3 +104,33 @@ func TestListenerEnv(t *testing.T) {
 		t.Error("a bad number was accepted")
 	}
 }
+
+func TestLoad(t *testing.T) {
+	c := Default()
+	if c.DBMaxConns != 0 || c.RequestTimeout != 15*time.Second || c.MaxInflight != 1024 {
+		t.Fatalf("defaults: %+v", c.Load)
+	}
+	env := map[string]string{"GATEHOUSE_DB_MAX_CONNS": "4", "GATEHOUSE_REQUEST_TIMEOUT": "1s", "GATEHOUSE_MAX_INFLIGHT": "0"}
+	if err := c.FromEnv(func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.DBMaxConns != 4 || c.RequestTimeout != time.Second || c.MaxInflight != 0 {
+		t.Fatalf("from env: %+v", c.Load)
+	}
+	for _, bad := range []map[string]string{
+		{"GATEHOUSE_DB_MAX_CONNS": "1"}, {"GATEHOUSE_DB_MAX_CONNS": "many"},
+		{"GATEHOUSE_REQUEST_TIMEOUT": "0s"}, {"GATEHOUSE_MAX_INFLIGHT": "-1"},
+	} {
+		c := Default()
+		err := c.FromEnv(func(k string) string { return bad[k] })
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

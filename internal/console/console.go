@@ -494,6 +494,9 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		c.log.Log(r.Context(), lvl, "console: request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
+	if status == http.StatusServiceUnavailable {
+		httpx.SetUnavailable(w.Header()) // issue 12: a busy or unreachable database
+	}
 	v.Status = status
 	v.Title = v.Heading
 	c.renderWith(w, r, rq, loc, status, "error", v)

@@ -86,6 +86,9 @@ func JSON(log *slog.Logger, h HandlerFunc) http.Handler {
 func WriteJSONError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var se *StatusError
 	if errors.As(err, &se) {
+		if se.Status == http.StatusServiceUnavailable {
+			SetUnavailable(w.Header())
+		}
 		WriteJSON(w, se.Status, ErrorBody{ErrorDetail{Code: se.Code, Message: se.Message}})
 		return
 	}
@@ -96,6 +99,9 @@ func WriteJSONError(w http.ResponseWriter, r *http.Request, log *slog.Logger, er
 	if errors.As(err, &ge) {
 		detail.Field = ge.Field
 		SetRetryAfter(w.Header(), ge.RetryAfter)
+	}
+	if status == http.StatusServiceUnavailable {
+		SetUnavailable(w.Header())
 	}
 	if status >= 500 && log != nil {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -113,6 +119,16 @@ func SetRetryAfter(h http.Header, d time.Duration) {
 		return
 	}
 	h.Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+}
+
+// SetUnavailable sets the Retry-After of a 503 (RetryUnavailable) unless
+// one is set already: RFC 9110 §15.6.4, the caller may retry after it.
+// A request that could not get a database connection within its deadline
+// (EUNAVAILABLE) gets it this way in every dialect.
+func SetUnavailable(h http.Header) {
+	if h.Get("Retry-After") == "" {
+		SetRetryAfter(h, RetryUnavailable)
+	}
 }
 
 // Header values every response shares. They are assigned to the header map

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -100,7 +102,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	st, err := sqlstore.OpenWith(ctx, cfg.DatabaseURL, sqlstore.Options{MaxConns: cfg.DBMaxConns})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -115,6 +117,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		CacheSize: opts.VerifyCacheSize,
 		Metrics:   s.Metrics,
 		Logger:    log,
+		// The request deadline, applied where verification reads the
+		// store (a cache miss), so the cached hot path stays without a
+		// context of its own (issue 12).
+		LoadTimeout: min(cfg.RequestTimeout, verify.DefaultLoadTimeout),
 	})
 	s.closers = append(s.closers, s.Verifier.Close)
 	callbacks := admin.CallbackPolicy{AllowHTTP: cfg.AllowHTTPCallbacks, AllowPrivate: cfg.AllowPrivateCallbacks}
@@ -162,12 +168,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	}
 
 	mux := newOwnMux()
-	mux.Handle("/api/v1/", api.New(api.Config{
+	bound := s.bounder()
+	mux.Handle("/api/v1/", bound(api.New(api.Config{
 		Admin:          s.Admin,
 		Authenticate:   s.authenticateManage,
 		TrustedProxies: trusted,
 		Log:            log,
-	}))
+	})))
 	vopts := verify.HandlerOptions{
 		ServiceToken:   cfg.ServiceToken,
 		TrustedProxies: trusted,
@@ -178,17 +185,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	// pattern would leave GET to "/api/v1/"'s 404).
 	mux.Handle("/api/v1/verify", verifyHandler)
 	mux.Handle("/api/v1/verify/events", verify.EventsHandler(s.Verifier, st, vopts))
-	mux.Handle("/console/", con)
+	mux.Handle("/console/", bound(con))
 	// OAuth 2.0 (SPEC §5): the authorization endpoint is a browser route
 	// (sessions, CSRF, login and consent pages) served by the console; the
 	// others are API routes with RFC 6749 §5.2 JSON errors.
-	mux.Handle("/oauth2/authorize", con.AuthorizeHandler())
-	mux.Handle("POST /oauth2/token", provider.TokenHandler())
-	mux.Handle("POST /oauth2/revoke", provider.RevokeHandler())
-	mux.Handle("POST /oauth2/introspect", provider.IntrospectHandler())
-	mux.Handle("GET /.well-known/oauth-authorization-server", provider.MetadataHandler())
-	mux.Handle("POST /oauth/token/request", oauth1Provider.RequestTokenHandler())
-	mux.Handle("POST /oauth/token/access", oauth1Provider.AccessTokenHandler())
+	mux.Handle("/oauth2/authorize", bound(con.AuthorizeHandler()))
+	mux.Handle("POST /oauth2/token", bound(provider.TokenHandler()))
+	mux.Handle("POST /oauth2/revoke", bound(provider.RevokeHandler()))
+	mux.Handle("POST /oauth2/introspect", bound(provider.IntrospectHandler()))
+	mux.Handle("GET /.well-known/oauth-authorization-server", bound(provider.MetadataHandler()))
+	mux.Handle("POST /oauth/token/request", bound(oauth1Provider.RequestTokenHandler()))
+	mux.Handle("POST /oauth/token/access", bound(oauth1Provider.AccessTokenHandler()))
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -275,6 +282,75 @@ func hotRoute(mux *ownMux, verifyHandler http.Handler, gw *gateway.Gateway) http
 		}
 		secured.ServeHTTP(w, r)
 	})
+}
+
+// bounder returns what puts one of Gatehouse's own endpoints behind the
+// request deadline (GATEHOUSE_REQUEST_TIMEOUT) and the in-flight limit
+// (GATEHOUSE_MAX_INFLIGHT), one count for all of them (issue 12). New
+// applies it to the API, OAuth 2.0 and 1.0a endpoints and the console,
+// and not to:
+//   - POST /api/v1/verify (hotRoute, and the mux's route for its other
+//     forms): the verify hot path keeps serving cached answers however
+//     loaded the rest is, and its store reads are bounded by the
+//     verifier's LoadTimeout;
+//   - the gateway, which bounds its upstream calls itself and whose
+//     streams may outlive any request deadline, also for paths that reach
+//     it through the mux;
+//   - the change stream (/api/v1/verify/events), which lives as long as
+//     its subscriber;
+//   - the probes and /metrics, so that a loaded node is neither restarted
+//     nor left unobserved (/readyz has its own 2 s bound).
+func (s *Server) bounder() func(http.Handler) http.Handler {
+	shed := httpx.NewShedder(s.Config.MaxInflight, http.HandlerFunc(shedAnswer), s.logShed())
+	return func(h http.Handler) http.Handler {
+		return shed.Handler(httpx.Deadline(h, s.Config.RequestTimeout))
+	}
+}
+
+// shedAnswer is a request's answer past the in-flight limit: 503 with
+// Retry-After in the dialect of its route, written without touching the
+// store.
+func shedAnswer(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	httpx.SetUnavailable(h)
+	p := r.URL.Path
+	switch {
+	case strings.HasPrefix(p, "/console/") || p == "/oauth2/authorize":
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "Gatehouse is busy. Try again in a moment.\n")
+	case strings.HasPrefix(p, "/oauth/"):
+		// OAuth 1.0a problem reporting, as oauth1 answers a store outage.
+		h.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "oauth_problem=temporarily_unavailable&oauth_problem_advice=the+server+is+busy%3B+try+again")
+	case strings.HasPrefix(p, "/oauth2/") || strings.HasPrefix(p, "/.well-known/"):
+		// RFC 6749 §5.2 (and §4.1.2.1's temporarily_unavailable).
+		h.Set("Pragma", "no-cache")
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}{"temporarily_unavailable", "the server is busy; try again"})
+	default:
+		httpx.WriteJSON(w, http.StatusServiceUnavailable, httpx.ErrorBody{Error: httpx.ErrorDetail{
+			Code: gatehouse.EUNAVAILABLE, Message: "the server is busy; try again"}})
+	}
+}
+
+// logShed reports shedding at most once every 10 s, so the log says why
+// requests are refused without a line per refusal.
+func (s *Server) logShed() func(int64) {
+	var last atomic.Int64
+	return func(inflight int64) {
+		now := time.Now().UnixNano()
+		if l := last.Load(); now-l < int64(10*time.Second) || !last.CompareAndSwap(l, now) {
+			return
+		}
+		s.Log.Warn("shedding load: too many requests in flight, answering 503",
+			"inflight", inflight, "limit", s.Config.MaxInflight)
+	}
 }
 
 // ownMux is the ServeMux of Gatehouse's own endpoints. It records the

@@ -44,7 +44,7 @@ type running struct {
 
 // start runs a Gatehouse with a gateway in front of an upstream that
 // answers the SHA-256 and length of the body it received.
-func start(t *testing.T, mod func(*config.Config), opts server.Options) *running {
+func start(t testing.TB, mod func(*config.Config), opts server.Options) *running {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") == "websocket" {

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
@@ -66,8 +67,10 @@ type DB struct {
 	// writers in database/sql (which honours contexts) is fairer and
 	// faster than having them spin in SQLite's busy handler.
 	w *sql.DB
-	// r runs single-statement reads. On SQLite it is a pool of read-only
-	// connections (WAL lets them read while w writes); on PostgreSQL it is w.
+	// r runs single-statement reads, so that they never wait behind
+	// writes for a connection (Options.MaxConns). On SQLite it is a pool of
+	// read-only connections (WAL lets them read while w writes); on
+	// PostgreSQL a second pool on the same server.
 	r *sql.DB
 	// wstmts and rstmts are the hot statements prepared on w and r, by
 	// their text (SQLite; see hotWrites).
@@ -95,8 +98,38 @@ type DB struct {
 
 var _ gatehouse.Store = (*DB)(nil)
 
+// Options tune Open.
+type Options struct {
+	// MaxConns is the most connections the store opens, readers and
+	// writers together (GATEHOUSE_DB_MAX_CONNS); 0 means the backend's
+	// default, DefaultSQLiteMaxConns or DefaultPostgresMaxConns.
+	//
+	// Reads never wait behind writes for a connection: single-statement
+	// reads (verification misses, logins' lookups, lists) have a pool of
+	// their own, so a burst of write transactions cannot take the slots
+	// they need. On SQLite the writer pool is one connection (SQLite has
+	// one writer anyway) and the readers get the rest; on PostgreSQL the
+	// readers get half (rounded down) and the writers the rest. The
+	// PostgreSQL change feed's LISTEN connection comes on top.
+	MaxConns int
+}
+
+// Pool defaults (Options.MaxConns).
+const (
+	// DefaultPostgresMaxConns is 10 writers and 10 readers: many nodes
+	// share one server, so each node's share stays modest.
+	DefaultPostgresMaxConns = 20
+	// MinMaxConns is the smallest pool: one writer and one reader.
+	MinMaxConns = 2
+)
+
+// DefaultSQLiteMaxConns is one writer and a reader per core, at least
+// four.
+func DefaultSQLiteMaxConns() int { return 1 + max(4, runtime.GOMAXPROCS(0)) }
+
 // Open connects to the database at url ("sqlite:PATH", a plain file path,
-// or "postgres://…"), brings its schema up to date and returns the store.
+// or "postgres://…"), brings its schema up to date and returns the store
+// with the default pools (OpenWith with zero Options).
 // A database that cannot be reached is EUNAVAILABLE; a malformed url is
 // EINVALID.
 //
@@ -104,9 +137,17 @@ var _ gatehouse.Store = (*DB)(nil)
 // PostgreSQL connection strings may set runtime parameters such as
 // search_path=myschema to keep the tables in a schema of their own.
 func Open(ctx context.Context, url string) (*DB, error) {
+	return OpenWith(ctx, url, Options{})
+}
+
+// OpenWith is Open with the pools sized by opts.
+func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	t, err := parseURL(url)
 	if err != nil {
 		return nil, err
+	}
+	if opts.MaxConns != 0 && opts.MaxConns < MinMaxConns {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "at least %d database connections are needed, one writer and one reader", MinMaxConns)
 	}
 	if err := migrate(ctx, t); err != nil {
 		return nil, err
@@ -122,6 +163,10 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, err
 	}
 	if t.d == &sqliteDialect {
+		n := opts.MaxConns
+		if n == 0 {
+			n = DefaultSQLiteMaxConns()
+		}
 		db.w.SetMaxOpenConns(1)
 		db.w.SetMaxIdleConns(1)
 		db.w.SetConnMaxLifetime(0)
@@ -130,9 +175,8 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			db.w.Close()
 			return nil, err
 		}
-		n := max(4, runtime.GOMAXPROCS(0))
-		db.r.SetMaxOpenConns(n)
-		db.r.SetMaxIdleConns(n)
+		db.r.SetMaxOpenConns(n - 1)
+		db.r.SetMaxIdleConns(n - 1)
 		db.r.SetConnMaxIdleTime(5 * time.Minute)
 		if err := db.prepareHot(ctx); err != nil {
 			db.w.Close()
@@ -140,14 +184,23 @@ func Open(ctx context.Context, url string) (*DB, error) {
 			return nil, err
 		}
 	} else {
-		// Many nodes share one server: keep each node's share modest.
-		db.w.SetMaxOpenConns(20)
-		db.w.SetMaxIdleConns(10)
-		db.w.SetConnMaxLifetime(30 * time.Minute)
-		db.w.SetConnMaxIdleTime(5 * time.Minute)
-		db.r = db.w
+		n := opts.MaxConns
+		if n == 0 {
+			n = DefaultPostgresMaxConns
+		}
+		if db.r, err = open(ctx, t, t.dsn); err != nil {
+			db.w.Close()
+			return nil, err
+		}
+		for p, size := range map[*sql.DB]int{db.w: n - n/2, db.r: n / 2} {
+			p.SetMaxOpenConns(size)
+			p.SetMaxIdleConns(size)
+			p.SetConnMaxLifetime(30 * time.Minute)
+			p.SetConnMaxIdleTime(5 * time.Minute)
+		}
 		if err := db.w.QueryRowContext(ctx, "SELECT current_schema()").Scan(&db.schema); err != nil {
 			db.w.Close()
+			db.r.Close()
 			return nil, wrap("open database", "schema", err)
 		}
 		db.origin = rand.Text()
@@ -218,17 +271,31 @@ func migrate(ctx context.Context, t *target) error {
 	return nil
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers, on both pools.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.r.PingContext(ctx); err != nil {
+	if err := ping(ctx, db.r); err != nil {
 		return wrap("ping", "database", err)
 	}
 	if db.r != db.w {
-		if err := db.w.PingContext(ctx); err != nil {
+		if err := ping(ctx, db.w); err != nil {
 			return wrap("ping", "database", err)
 		}
 	}
 	return nil
+}
+
+// ping pings p until a connection answers or none is stale any more:
+// database/sql retries getting a connection but not the ping itself, so
+// after a database restart each idle connection of a pool nobody else
+// used since (the writers, while only reads came) would fail one /readyz.
+func ping(ctx context.Context, p *sql.DB) error {
+	var err error
+	for range p.Stats().MaxOpenConnections + 1 {
+		if err = p.PingContext(ctx); !errors.Is(err, driver.ErrBadConn) {
+			return err
+		}
+	}
+	return err
 }
 
 // SetLogger sets where the store reports the state of its change feed
@@ -461,6 +528,9 @@ func (db *DB) tx(ctx context.Context, op string, d durability, fn func(tx *sql.T
 		begin = c.BeginTx
 	}
 	tx, err := begin(ctx, nil)
+	for i := 0; err != nil && !db.pinned(d) && i < db.w.Stats().MaxOpenConnections && retryBegin(err); i++ {
+		tx, err = begin(ctx, nil)
+	}
 	if err != nil {
 		return wrap(op, "transaction", err)
 	}
@@ -478,6 +548,19 @@ func (db *DB) tx(ctx context.Context, op string, d durability, fn func(tx *sql.T
 		return wrap(op, "transaction", err)
 	}
 	return nil
+}
+
+// retryBegin reports whether a failed BEGIN may be tried on another
+// connection. It did nothing either way; but database/sql retries only
+// driver.ErrBadConn, which pgx's BeginTx returns only for a connection it
+// already knew was closed, so after a database restart each writer that
+// died while idle would fail one transaction. A failure to connect, an
+// answer from the server and an ended context are not retried.
+func retryBegin(err error) bool {
+	var ce *pgconn.ConnectError
+	var pe *pgconn.PgError
+	return !errors.As(err, &ce) && !errors.As(err, &pe) &&
+		!errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled)
 }
 
 // change runs fn in a write transaction that alters verification answers:
