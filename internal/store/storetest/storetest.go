@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"CredentialSecret", testCredentialSecret},
 		{"Deliveries", testDeliveries},
 		{"Notifications", testNotifications},
+		{"Prune", testPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
