@@ -34,8 +34,10 @@ soak: ## DURATION (30m) of mixed load on SQLite, then PostgreSQL: CSV, PNG and v
 	@mkdir -p soak
 	go build -o soak/gatehouse ./cmd/gatehouse
 	@s=0; \
-	soak/gatehouse soak --duration $(DURATION) --csv soak/sqlite.csv --png soak/sqlite.png | tee soak/sqlite.txt || s=1; \
-	soak/gatehouse --database '$(PG)' soak --duration $(DURATION) --csv soak/postgres.csv --png soak/postgres.png | tee soak/postgres.txt || s=1; \
+	soak/gatehouse soak --duration $(DURATION) --csv soak/sqlite.csv --png soak/sqlite.png > soak/sqlite.txt || s=1; \
+	cat soak/sqlite.txt; \
+	soak/gatehouse --database '$(PG)' soak --duration $(DURATION) --csv soak/postgres.csv --png soak/postgres.png > soak/postgres.txt || s=1; \
+	cat soak/postgres.txt; \
 	exit $$s
 
 fuzz: ## fuzz the parsers briefly (counts, not durations: golang/go#75804)
