@@ -98,6 +98,9 @@ type SoakReport struct {
 	Verdicts []Verdict
 	// FirstError is the first failed request, if any.
 	FirstError string
+	// Vacuumed: the PostgreSQL server runs without autovacuum, and the
+	// soak vacuumed the schema before each sample.
+	Vacuumed bool
 	// Pruned is the janitor's gatehouse_janitor_pruned_total lines at the
 	// end of the run.
 	Pruned []string
@@ -177,7 +180,15 @@ func Soak(ctx context.Context, opts SoakOptions) (*SoakReport, error) {
 	defer t.close()
 	rep.Database = brep.Run.Database
 
-	size, closeSize, err := dbSize(t.srv.Config.DatabaseURL)
+	// PostgreSQL reuses the space of deleted rows once they are vacuumed:
+	// autovacuum's work, on by default. Test servers often turn it off;
+	// then the soak vacuums before each sample, as autovacuum would.
+	if config.IsPostgres(db) {
+		if rep.Vacuumed, err = autovacuumOff(ctx, db); err != nil {
+			return nil, err
+		}
+	}
+	size, closeSize, err := dbSize(t.srv.Config.DatabaseURL, &rep.Vacuumed)
 	if err != nil {
 		return nil, err
 	}
@@ -360,7 +371,9 @@ func procStats() (rss int64, files int) {
 // dbSize returns a function measuring the database: the SQLite file with
 // its -wal and -shm, or the PostgreSQL schema's relations (tables, their
 // indexes and TOAST: pg_total_relation_size).
-func dbSize(databaseURL string) (func(context.Context) (int64, error), func(), error) {
+// With *vacuum set (PostgreSQL without autovacuum) it vacuums the schema
+// before it measures.
+func dbSize(databaseURL string, vacuum *bool) (func(context.Context) (int64, error), func(), error) {
 	if !config.IsPostgres(databaseURL) {
 		path := strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite://"), "sqlite:")
 		return func(context.Context) (int64, error) {
@@ -381,6 +394,11 @@ func dbSize(databaseURL string) (func(context.Context) (int64, error), func(), e
 	}
 	db.SetMaxOpenConns(1)
 	return func(ctx context.Context) (int64, error) {
+		if *vacuum {
+			if err := vacuumSchema(ctx, db); err != nil {
+				return 0, err
+			}
+		}
 		var n int64
 		err := db.QueryRowContext(ctx, `
 			SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint
@@ -388,6 +406,49 @@ func dbSize(databaseURL string) (func(context.Context) (int64, error), func(), e
 			WHERE n.nspname = current_schema() AND c.relkind = 'r'`).Scan(&n)
 		return n, err
 	}, func() { db.Close() }, nil
+}
+
+// vacuumSchema runs a plain VACUUM (no lock against readers or writers)
+// on every table of the schema: what autovacuum does where it is on.
+func vacuumSchema(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema()`)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if _, err := db.ExecContext(ctx, `VACUUM "`+strings.ReplaceAll(t, `"`, `""`)+`"`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// autovacuumOff reports whether the PostgreSQL server runs without
+// autovacuum (test servers often do).
+func autovacuumOff(ctx context.Context, databaseURL string) (bool, error) {
+	db, _, err := sqlstore.OpenRaw(databaseURL)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	var v string
+	if err := db.QueryRowContext(ctx, `SHOW autovacuum`).Scan(&v); err != nil {
+		return false, err
+	}
+	return v == "off", nil
 }
 
 // soakSchema creates a schema of its own in the PostgreSQL database and
@@ -508,6 +569,9 @@ func (r *SoakReport) WriteSummary(w io.Writer) error {
 			verdict = "NOT FLAT"
 		}
 		p("  %-11s first third %14.2f  last third %14.2f  change %+7.2f %%  %s\n", v.Metric, v.First, v.Last, v.Change, verdict)
+	}
+	if r.Vacuumed {
+		p("  autovacuum is off on this server: the soak ran VACUUM on the schema before each sample\n")
 	}
 	p("  plot panels, top to bottom: rss, goroutines, open files, database size, p99 (band: ±10 %% of the first third)\n")
 	for _, l := range r.Pruned {
