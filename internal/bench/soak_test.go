@@ -4,6 +4,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,5 +46,32 @@ func TestSoakVerdicts(t *testing.T) {
 	}
 	if b := img.Bounds(); b.Dy() != 150*len(metricsOf) {
 		t.Errorf("plot height %d, want a panel of 150 px per metric", b.Dy())
+	}
+}
+
+// TestSoakRuns runs the whole soak briefly on SQLite: samples, no failed
+// requests, the CSV and the PNG.
+func TestSoakRuns(t *testing.T) {
+	dir := t.TempDir()
+	opts := SoakOptions{Duration: 900 * time.Millisecond, Interval: 300 * time.Millisecond, Warmup: 300 * time.Millisecond,
+		Rate: 100, Concurrency: 4, CSV: filepath.Join(dir, "soak.csv"), PNG: filepath.Join(dir, "soak.png")}
+	rep, err := Soak(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Samples) < 2 || rep.FirstError != "" {
+		t.Fatalf("samples %d, first error %q", len(rep.Samples), rep.FirstError)
+	}
+	for _, s := range rep.Samples {
+		if s.RSS == 0 || s.Goroutines == 0 || s.OpenFiles == 0 || s.DBBytes == 0 || s.Requests == 0 {
+			t.Errorf("sample with a zero: %+v", s)
+		}
+	}
+	csv, err := os.ReadFile(opts.CSV)
+	if err != nil || !strings.HasPrefix(string(csv), "elapsed_s,rss_bytes,goroutines,open_files,p99_ms,requests,errors,db_bytes\n") {
+		t.Fatalf("csv: %v %.100q", err, csv)
+	}
+	if _, err := os.Stat(opts.PNG); err != nil {
+		t.Fatal(err)
 	}
 }
