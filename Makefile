@@ -3,7 +3,10 @@ PG ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 # staticcheck, pinned; `go run` fetches it through the module proxy.
 STATICCHECK ?= go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run test test-pg test-e2e screenshots bench fuzz lint staticcheck check
+# soak's sampled time on each database (`make soak DURATION=3m`).
+DURATION ?= 30m
+
+.PHONY: help run test test-pg test-e2e screenshots bench soak fuzz lint staticcheck check
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,6 +29,16 @@ screenshots: ## refresh docs/screenshots/ from the browser test
 bench: ## hot-path benchmarks
 	go test -run '^$$' -bench . -benchmem ./internal/secret/ ./internal/verify/ ./internal/gateway/
 	go test -run '^$$' -bench Issuance ./internal/oauth2/
+
+soak: ## DURATION (30m) of mixed load on SQLite, then PostgreSQL: CSV, PNG and verdicts in soak/ (not in CI)
+	@mkdir -p soak
+	go build -o soak/gatehouse ./cmd/gatehouse
+	@s=0; \
+	soak/gatehouse soak --duration $(DURATION) --csv soak/sqlite.csv --png soak/sqlite.png > soak/sqlite.txt || s=1; \
+	cat soak/sqlite.txt; \
+	soak/gatehouse --database '$(PG)' soak --duration $(DURATION) --csv soak/postgres.csv --png soak/postgres.png > soak/postgres.txt || s=1; \
+	cat soak/postgres.txt; \
+	exit $$s
 
 fuzz: ## fuzz the parsers briefly (counts, not durations: golang/go#75804)
 	go test -run '^$$' -fuzz FuzzParseToken -fuzztime 600000x ./internal/secret/

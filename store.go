@@ -24,6 +24,7 @@ type Store interface {
 	OAuth2Store
 	IntegrationStore
 	LoginStore
+	PruneStore
 
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error

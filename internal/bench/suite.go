@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/janitor"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/verify"
 )
@@ -96,6 +97,9 @@ type Options struct {
 
 	// Progress receives one line per step (default: discarded).
 	Progress io.Writer
+
+	// janitor tunes the in-process server's janitor (the soak run).
+	janitor janitor.Options
 }
 
 // Report is a run's outcome; its JSON is what `gatehouse bench --json`
@@ -667,7 +671,8 @@ func startInProcess(ctx context.Context, opts *Options, upstream string, rep *Re
 	// The cache must hold every token of (c) with room to spare: its
 	// shards evict at random once over their share.
 	cacheSize := max(verify.DefaultCacheSize, 2*opts.Tokens)
-	s, err := server.New(ctx, cfg, server.Options{Log: log, Upstream: up, Routes: []byte(gatewayRoutes), VerifyCacheSize: cacheSize})
+	s, err := server.New(ctx, cfg, server.Options{Log: log, Upstream: up, Routes: []byte(gatewayRoutes), VerifyCacheSize: cacheSize,
+		Janitor: opts.janitor})
 	if err != nil {
 		ln.Close()
 		return nil, err

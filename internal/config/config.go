@@ -50,6 +50,9 @@ type Config struct {
 	// ConsoleIdleTimeout (GATEHOUSE_CONSOLE_IDLE_TIMEOUT, default 30m) ends
 	// a console session after this long without a request.
 	ConsoleIdleTimeout time.Duration
+	// AuditRetention (GATEHOUSE_AUDIT_RETENTION, default 0: kept for ever)
+	// lets the janitor delete audit events older than it; at least 24h.
+	AuditRetention time.Duration
 	Listener
 	Load
 }
@@ -280,6 +283,13 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 			errs = append(errs, fmt.Errorf("GATEHOUSE_CONSOLE_IDLE_TIMEOUT: %q is not a positive duration", v))
 		}
 		c.ConsoleIdleTimeout = d
+	}
+	if v := getenv("GATEHOUSE_AUDIT_RETENTION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || (d != 0 && d < 24*time.Hour) {
+			errs = append(errs, fmt.Errorf("GATEHOUSE_AUDIT_RETENTION: %q is neither 0 (keep for ever) nor a duration of at least 24h", v))
+		}
+		c.AuditRetention = d
 	}
 	errs = append(errs, c.Listener.fromEnv(getenv)...)
 	errs = append(errs, c.Load.fromEnv(getenv)...)

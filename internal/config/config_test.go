@@ -134,3 +134,19 @@ func TestLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestAuditRetention(t *testing.T) {
+	c := Default()
+	if c.AuditRetention != 0 {
+		t.Fatalf("default audit retention %v, want 0 (kept for ever)", c.AuditRetention)
+	}
+	if err := c.FromEnv(func(k string) string { return map[string]string{"GATEHOUSE_AUDIT_RETENTION": "8760h"}[k] }); err != nil || c.AuditRetention != 8760*time.Hour {
+		t.Fatalf("GATEHOUSE_AUDIT_RETENTION=8760h: %v, %v", c.AuditRetention, err)
+	}
+	for _, v := range []string{"forever", "-1h", "1h"} {
+		c := Default()
+		if err := c.FromEnv(func(k string) string { return map[string]string{"GATEHOUSE_AUDIT_RETENTION": v}[k] }); err == nil {
+			t.Errorf("GATEHOUSE_AUDIT_RETENTION=%q accepted", v)
+		}
+	}
+}

@@ -1,7 +1,8 @@
 // Package metrics owns Gatehouse's Prometheus registry and the metrics SPEC
 // §5 "Operations" names: gatehouse_http_requests_total{route,code},
 // gatehouse_http_request_duration_seconds{route} and
-// gatehouse_verify_total{kind,code}.
+// gatehouse_verify_total{kind,code}; and the janitor's
+// gatehouse_janitor_pruned_total{table}.
 //
 // Labels are kept to a bounded set: routes are ServeMux patterns (or route
 // names a handler sets with SetRoute), never raw paths, and anything
@@ -39,6 +40,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	verify   *prometheus.CounterVec
+	pruned   *prometheus.CounterVec
 
 	// Label children are looked up once and cached: WithLabelValues hashes
 	// the label values on every call, which the hot path can do without.
@@ -73,12 +75,16 @@ func New() *Metrics {
 			Name: "gatehouse_verify_total",
 			Help: "Credential verifications, by credential kind and verification code (SPEC §5).",
 		}, []string{"kind", "code"}),
+		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_janitor_pruned_total",
+			Help: "Dead rows the janitor deleted, by table.",
+		}, []string{"table"}),
 	}
 	m.routes.Store(&map[string]*routeMetrics{})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.verify,
+		m.requests, m.duration, m.verify, m.pruned,
 	)
 	return m
 }
@@ -87,6 +93,15 @@ func New() *Metrics {
 // GET /metrics.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Pruned counts n rows of table deleted by the janitor. Tables are the
+// schema's, a bounded set.
+func (m *Metrics) Pruned(table string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.pruned.WithLabelValues(table).Add(float64(n))
 }
 
 // Known verification label values. Their counters live in a fixed array

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/gateway"
 	"github.com/gatehouse/gatehouse/internal/httpx"
+	"github.com/gatehouse/gatehouse/internal/janitor"
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/oauth1"
 	"github.com/gatehouse/gatehouse/internal/oauth2"
@@ -50,6 +51,7 @@ type Server struct {
 	MetricsHandler http.Handler
 
 	metricsLn net.Listener
+	janitor   janitor.Options
 	closers   []func() error
 }
 
@@ -68,6 +70,9 @@ type Options struct {
 	// MetricsListener is where Run serves MetricsHandler (tests); nil
 	// means Run listens on cfg.MetricsAddr.
 	MetricsListener net.Listener
+	// Janitor tunes the janitor (the soak run prunes sooner); its Now,
+	// Metrics, Log, IdleTimeout and AuditRetention are the server's.
+	Janitor janitor.Options
 }
 
 // New opens the database (running migrations) and builds the handler.
@@ -81,7 +86,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{Config: cfg, Log: log, metricsLn: opts.MetricsListener}
+	s := &Server{Config: cfg, Log: log, metricsLn: opts.MetricsListener, janitor: opts.Janitor}
+	if s.janitor.Now == nil {
+		s.janitor.Now = now
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -565,8 +573,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// background runs the verifier's last-use flushing and prunes expired
-// sessions, single-use marks and authorization codes.
+// background runs the verifier's last-use flushing and the janitor.
 func (s *Server) background(ctx context.Context) {
 	// Run flushes last-use times once more when ctx ends; wait for that
 	// before returning, since the store is closed after (a second,
@@ -579,30 +586,14 @@ func (s *Server) background(ctx context.Context) {
 			s.Log.Warn("last-use times not recorded at shutdown", "err", err)
 		}
 	}()
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			<-flushed
-			return
-		case <-t.C:
-			now := time.Now()
-			if err := s.Store.DeleteExpiredSessions(ctx, now); err != nil {
-				s.Log.Warn("prune sessions", "err", err)
-			}
-			// Security: single-use marks are forgotten an hour after they
-			// expire, not at once, so a node whose clock runs ahead cannot
-			// prune a mark that a node whose clock lags still relies on
-			// (an OAuth 1.0a nonce it would accept again).
-			if err := s.Store.PruneConsumed(ctx, now.Add(-time.Hour)); err != nil {
-				s.Log.Warn("prune consumed", "err", err)
-			}
-			if err := s.Store.PruneAuthCodes(ctx, now); err != nil {
-				s.Log.Warn("prune authorization codes", "err", err)
-			}
-		}
-	}
+	// The janitor keeps the database small (issue 12): dead codes, marks,
+	// request tokens, sessions, tokens of ended grants, old deliveries and
+	// notifications; one node at a time on PostgreSQL.
+	jopts := s.janitor
+	jopts.Metrics, jopts.Log = s.Metrics, s.Log
+	jopts.IdleTimeout, jopts.AuditRetention = s.Config.ConsoleIdleTimeout, s.Config.AuditRetention
+	janitor.New(s.Store, jopts).Run(ctx)
+	<-flushed
 }
 
 // Close releases the database and the verifier.

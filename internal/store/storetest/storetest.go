@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"IssueTokens", testIssueTokens},
 		{"PatchSettings", testPatchSettings},
 		{"AuditAtomic", testAuditAtomic},
+		{"Prune", testPrune},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
