@@ -220,10 +220,22 @@ func (bp *bufferPool) Put(b []byte) { bp.p.Put(&b) }
 // verified principal and, through the ClientTrace, the upstream connection
 // it was given (Partitioned.RoundTrip checks its answer against it).
 type call struct {
+	// The incoming request's context: a call is its own context, so
+	// putting it there costs no context.WithValue of its own.
+	context.Context
 	p     gatehouse.Principal
 	trace httptrace.ClientTrace
 	conn  *watchConn // a reused upstream connection, set by gotConn
 	mark  uint64     // conn's bytes received when it was handed to this call
+}
+
+// Value answers principalKey with the call itself, anything else as the
+// request's context does.
+func (c *call) Value(key any) any {
+	if key == (principalKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
 }
 
 func callFrom(ctx context.Context) *call {
@@ -300,8 +312,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.refuseWith(w, res.Code, rt.Resource, res.Detail, x.oauth)
 		return
 	}
-	c := &call{p: res.Principal} // escapes into the context: allocated only here
-	ctx := context.WithValue(r.Context(), principalKey{}, c)
+	c := &call{Context: r.Context(), p: res.Principal} // the context: allocated only here
+	var ctx context.Context = c
 	if g.watch {
 		c.trace.GotConn = c.gotConn
 		ctx = httptrace.WithClientTrace(ctx, &c.trace)

@@ -186,15 +186,23 @@ func (rt *Route) match(r *http.Request) (ok bool, tenant string) {
 	if !strings.HasPrefix(r.URL.Path, rt.prefix) {
 		return false, ""
 	}
+	if r.RequestURI == "*" {
+		return false, "" // ServeMux answers 400 to "OPTIONS *"
+	}
+	if !rt.hasTen {
+		// Without a wildcard to read, asking the mux which handler it
+		// would run is the same match (ServeHTTP runs what Handler
+		// finds), without a matchWriter on the heap.
+		h, _ := rt.mux.Handler(r)
+		_, ok = h.(matched)
+		return ok, ""
+	}
 	var mw matchWriter
 	rt.mux.ServeHTTP(&mw, r)
 	if !mw.ok {
 		return false, ""
 	}
-	if rt.hasTen {
-		tenant = r.PathValue("tenant")
-	}
-	return true, tenant
+	return true, r.PathValue("tenant")
 }
 
 // match finds the first route matching r.
