@@ -80,27 +80,10 @@ func DefaultLoad() Load {
 	return Load{RequestTimeout: 15 * time.Second, MaxInflight: 1024}
 }
 
-func (l *Load) fromEnv(getenv func(string) string) []error {
-	var errs []error
-	num := func(name string, dst *int) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
-			}
-			*dst = n
-		}
-	}
-	num("GATEHOUSE_DB_MAX_CONNS", &l.DBMaxConns)
-	num("GATEHOUSE_MAX_INFLIGHT", &l.MaxInflight)
-	if v := getenv("GATEHOUSE_REQUEST_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("GATEHOUSE_REQUEST_TIMEOUT: %q is not a duration", v))
-		}
-		l.RequestTimeout = d
-	}
-	return errs
+func (l *Load) fromEnv(e *env) {
+	e.num("GATEHOUSE_DB_MAX_CONNS", &l.DBMaxConns)
+	e.num("GATEHOUSE_MAX_INFLIGHT", &l.MaxInflight)
+	e.dur("GATEHOUSE_REQUEST_TIMEOUT", &l.RequestTimeout)
 }
 
 func (l *Load) validate() []error {
@@ -146,40 +129,16 @@ func DefaultListener() Listener {
 	}
 }
 
-func (l *Listener) fromEnv(getenv func(string) string) []error {
-	var errs []error
-	dur := func(name string, dst *time.Duration) {
-		if v := getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not a duration", name, v))
-			}
-			*dst = d
-		}
-	}
-	num := func(name string, dst *int) {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %q is not a number", name, v))
-			}
-			*dst = n
-		}
-	}
-	dur("GATEHOUSE_READ_HEADER_TIMEOUT", &l.ReadHeaderTimeout)
-	dur("GATEHOUSE_BODY_TIMEOUT", &l.BodyTimeout)
-	dur("GATEHOUSE_GATEWAY_BODY_TIMEOUT", &l.GatewayBodyTimeout)
-	dur("GATEHOUSE_WRITE_TIMEOUT", &l.WriteTimeout)
-	dur("GATEHOUSE_IDLE_TIMEOUT", &l.IdleTimeout)
-	num("GATEHOUSE_MAX_HEADER_BYTES", &l.MaxHeaderBytes)
-	num("GATEHOUSE_MAX_HEADERS", &l.MaxHeaders)
-	if v := getenv("GATEHOUSE_METRICS_TOKEN"); v != "" {
-		l.MetricsToken = v
-	}
-	if v := getenv("GATEHOUSE_METRICS_ADDR"); v != "" {
-		l.MetricsAddr = v
-	}
-	return errs
+func (l *Listener) fromEnv(e *env) {
+	e.dur("GATEHOUSE_READ_HEADER_TIMEOUT", &l.ReadHeaderTimeout)
+	e.dur("GATEHOUSE_BODY_TIMEOUT", &l.BodyTimeout)
+	e.dur("GATEHOUSE_GATEWAY_BODY_TIMEOUT", &l.GatewayBodyTimeout)
+	e.dur("GATEHOUSE_WRITE_TIMEOUT", &l.WriteTimeout)
+	e.dur("GATEHOUSE_IDLE_TIMEOUT", &l.IdleTimeout)
+	e.num("GATEHOUSE_MAX_HEADER_BYTES", &l.MaxHeaderBytes)
+	e.num("GATEHOUSE_MAX_HEADERS", &l.MaxHeaders)
+	e.str("GATEHOUSE_METRICS_TOKEN", &l.MetricsToken)
+	e.str("GATEHOUSE_METRICS_ADDR", &l.MetricsAddr)
 }
 
 func (l *Listener) validate(addr string) []error {
@@ -232,68 +191,91 @@ func Default() Config {
 // FromEnv overlays GATEHOUSE_* variables (read through getenv) on c.
 // Malformed values are reported by the returned error, all at once.
 func (c *Config) FromEnv(getenv func(string) string) error {
-	var errs []error
-	str := func(name string, dst *string) {
-		if v := getenv(name); v != "" {
-			*dst = v
-		}
+	e := &env{getenv: getenv}
+	e.str("GATEHOUSE_ADDR", &c.Addr)
+	e.str("GATEHOUSE_DATABASE_URL", &c.DatabaseURL)
+	e.str("GATEHOUSE_PUBLIC_URL", &c.PublicURL)
+	e.str("GATEHOUSE_SECRET_KEY", &c.SecretKey)
+	e.str("GATEHOUSE_TRUSTED_PROXIES", &c.TrustedProxies)
+	e.str("GATEHOUSE_UPSTREAM", &c.Upstream)
+	e.str("GATEHOUSE_ROUTES", &c.Routes)
+	e.str("GATEHOUSE_RESOURCES", &c.Resources)
+	e.str("GATEHOUSE_SERVICE_TOKEN", &c.ServiceToken)
+	e.str("GATEHOUSE_LOG_LEVEL", &c.LogLevel)
+	e.boolean("GATEHOUSE_ALLOW_HTTP_CALLBACKS", &c.AllowHTTPCallbacks)
+	e.boolean("GATEHOUSE_ALLOW_PRIVATE_CALLBACKS", &c.AllowPrivateCallbacks)
+	e.dur("GATEHOUSE_CACHE_TTL", &c.CacheTTL)
+	e.num("GATEHOUSE_MAX_TOKENS_PER_USER", &c.MaxTokensPerUser)
+	if e.dur("GATEHOUSE_CONSOLE_IDLE_TIMEOUT", &c.ConsoleIdleTimeout) && c.ConsoleIdleTimeout <= 0 {
+		e.fail("GATEHOUSE_CONSOLE_IDLE_TIMEOUT", "is not a positive duration")
 	}
-	str("GATEHOUSE_ADDR", &c.Addr)
-	str("GATEHOUSE_DATABASE_URL", &c.DatabaseURL)
-	str("GATEHOUSE_PUBLIC_URL", &c.PublicURL)
-	str("GATEHOUSE_SECRET_KEY", &c.SecretKey)
-	str("GATEHOUSE_TRUSTED_PROXIES", &c.TrustedProxies)
-	str("GATEHOUSE_UPSTREAM", &c.Upstream)
-	str("GATEHOUSE_ROUTES", &c.Routes)
-	str("GATEHOUSE_RESOURCES", &c.Resources)
-	str("GATEHOUSE_SERVICE_TOKEN", &c.ServiceToken)
-	str("GATEHOUSE_LOG_LEVEL", &c.LogLevel)
-	if v := getenv("GATEHOUSE_ALLOW_HTTP_CALLBACKS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("GATEHOUSE_ALLOW_HTTP_CALLBACKS: %q is not a boolean", v))
-		}
-		c.AllowHTTPCallbacks = b
+	if e.dur("GATEHOUSE_AUDIT_RETENTION", &c.AuditRetention) && c.AuditRetention != 0 && c.AuditRetention < 24*time.Hour {
+		e.fail("GATEHOUSE_AUDIT_RETENTION", "is neither 0 (keep for ever) nor a duration of at least 24h")
 	}
-	if v := getenv("GATEHOUSE_ALLOW_PRIVATE_CALLBACKS"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("GATEHOUSE_ALLOW_PRIVATE_CALLBACKS: %q is not a boolean", v))
-		}
-		c.AllowPrivateCallbacks = b
+	c.Listener.fromEnv(e)
+	c.Load.fromEnv(e)
+	return errors.Join(e.errs...)
+}
+
+// env reads GATEHOUSE_* variables and collects every malformed one.
+type env struct {
+	getenv func(string) string
+	errs   []error
+}
+
+// fail records that variable name's value is wrong, saying why.
+func (e *env) fail(name, why string) {
+	e.errs = append(e.errs, fmt.Errorf("%s: %q %s", name, e.getenv(name), why))
+}
+
+func (e *env) str(name string, dst *string) {
+	if v := e.getenv(name); v != "" {
+		*dst = v
 	}
-	if v := getenv("GATEHOUSE_CACHE_TTL"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("GATEHOUSE_CACHE_TTL: %q is not a duration", v))
-		}
-		c.CacheTTL = d
+}
+
+// dur, num and boolean parse a set variable into dst and report whether
+// it parsed (an unset one leaves dst alone and reports false).
+func (e *env) dur(name string, dst *time.Duration) bool {
+	v := e.getenv(name)
+	if v == "" {
+		return false
 	}
-	// Management API limits.
-	if v := getenv("GATEHOUSE_MAX_TOKENS_PER_USER"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("GATEHOUSE_MAX_TOKENS_PER_USER: %q is not a whole number", v))
-		}
-		c.MaxTokensPerUser = n
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.fail(name, "is not a duration")
+		return false
 	}
-	if v := getenv("GATEHOUSE_CONSOLE_IDLE_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("GATEHOUSE_CONSOLE_IDLE_TIMEOUT: %q is not a positive duration", v))
-		}
-		c.ConsoleIdleTimeout = d
+	*dst = d
+	return true
+}
+
+func (e *env) num(name string, dst *int) bool {
+	v := e.getenv(name)
+	if v == "" {
+		return false
 	}
-	if v := getenv("GATEHOUSE_AUDIT_RETENTION"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || (d != 0 && d < 24*time.Hour) {
-			errs = append(errs, fmt.Errorf("GATEHOUSE_AUDIT_RETENTION: %q is neither 0 (keep for ever) nor a duration of at least 24h", v))
-		}
-		c.AuditRetention = d
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		e.fail(name, "is not a whole number")
+		return false
 	}
-	errs = append(errs, c.Listener.fromEnv(getenv)...)
-	errs = append(errs, c.Load.fromEnv(getenv)...)
-	return errors.Join(errs...)
+	*dst = n
+	return true
+}
+
+func (e *env) boolean(name string, dst *bool) bool {
+	v := e.getenv(name)
+	if v == "" {
+		return false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.fail(name, "is not a boolean")
+		return false
+	}
+	*dst = b
+	return true
 }
 
 // ResolveDatabaseURL returns the database URL with the default applied:
