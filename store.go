@@ -96,8 +96,6 @@ type Store interface {
 	// rotated refresh tokens; now is the caller's clock, so the edge is
 	// exact and testable.
 	ConsumeOnce(ctx context.Context, namespace, key string, now, expires time.Time) error
-	// PruneConsumed forgets marks that expired before now.
-	PruneConsumed(ctx context.Context, now time.Time) error
 
 	CreateSession(ctx context.Context, s *Session) error
 	FindSessionByHash(ctx context.Context, hash []byte) (*Session, error)

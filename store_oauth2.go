@@ -64,8 +64,6 @@ type OAuth2Store interface {
 	// Of concurrent redemptions of one code exactly one consumes it; the
 	// others wait for it to commit and are replays.
 	RedeemAuthCode(ctx context.Context, r *CodeRedemption) (*AuthCode, error)
-	// PruneAuthCodes deletes codes that expired before now.
-	PruneAuthCodes(ctx context.Context, now time.Time) error
 
 	// RevokeGrant revokes every credential of the grant (at now) and
 	// records the grant as revoked: a credential added to it afterwards

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -151,14 +150,6 @@ func (db *DB) RedeemAuthCode(ctx context.Context, r *gatehouse.CodeRedemption) (
 		return code, refusal
 	}
 	return code, nil
-}
-
-// PruneAuthCodes deletes the codes that expired before now, used or not.
-// Used codes are kept until then so that a replay within the code's
-// lifetime is still recognised.
-func (db *DB) PruneAuthCodes(ctx context.Context, now time.Time) error {
-	_, err := db.exec(ctx, "prune authorization codes", powerLoss, `DELETE FROM oauth_codes WHERE expires_at < $1`, db.d.time(now))
-	return wrap("prune authorization codes", "authorization code", err)
 }
 
 func scanAuthCode(s scanner) (*gatehouse.AuthCode, error) {

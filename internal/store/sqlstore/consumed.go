@@ -14,7 +14,7 @@ import (
 // changes (the key is taken). RFC 6749 §4.1.2: authorization codes are
 // single use; RFC 5849 §3.3: nonces too.
 //
-// Security: a mark lives through its expires inclusive, as PruneConsumed
+// Security: a mark lives through its expires inclusive, as the janitor's PruneMarks
 // keeps it, so a caller that passes the last instant at which the key may
 // be presented (the end of an OAuth 1.0a timestamp window) is protected at
 // that instant too. Times are kept to the microsecond; now is truncated,
@@ -36,10 +36,4 @@ func (db *DB) ConsumeOnce(ctx context.Context, namespace, key string, now, expir
 		return gatehouse.Errorf(gatehouse.ECONFLICT, "already used")
 	}
 	return nil
-}
-
-// PruneConsumed forgets marks that expired before now.
-func (db *DB) PruneConsumed(ctx context.Context, now time.Time) error {
-	_, err := db.exec(ctx, "prune consumed", powerLoss, `DELETE FROM consumed WHERE expires_at < $1`, db.d.time(now))
-	return wrap("prune consumed", "mark", err)
 }

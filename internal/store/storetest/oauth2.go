@@ -457,10 +457,10 @@ func testAuthCodes(t *testing.T, s gatehouse.Store) {
 	// (a used code is kept until it expires, so a replay is recognised).
 	unused := f.code(nil)
 	later := f.code(func(c *gatehouse.AuthCode) { c.ExpiresAt = base.Add(time.Hour) })
-	must(t, s.PruneAuthCodes(ctx, base.Add(time.Minute)), "prune at expiry")
+	prune(t, s, gatehouse.PruneCodes, base.Add(time.Minute), 100) // prune at expiry
 	_, err = s.RedeemAuthCode(ctx, f.redemption(code, used))
 	wantCode(t, err, gatehouse.ECONFLICT, "used code kept until it expires")
-	must(t, s.PruneAuthCodes(ctx, base.Add(time.Minute+time.Microsecond)), "prune after expiry")
+	prune(t, s, gatehouse.PruneCodes, base.Add(time.Minute+time.Microsecond), 100) // prune after expiry
 	for _, c := range []*gatehouse.AuthCode{code, unused} {
 		_, err = s.RedeemAuthCode(ctx, f.redemption(c, used))
 		wantCode(t, err, gatehouse.ENOTFOUND, "redeem pruned code")

@@ -49,7 +49,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"AllowList", testAllowList},
 		{"Audit", testAudit},
 		{"ConsumeOnce", testConsumeOnce},
-		{"PruneConsumed", testPruneConsumed},
+		{"PruneMarks", testPruneConsumed},
 		{"ConsumeOnceEdge", testConsumeOnceEdge},
 		{"Sessions", testSessions},
 		{"Subscribe", testSubscribe},
@@ -802,11 +802,11 @@ func testPruneConsumed(t *testing.T, s gatehouse.Store) {
 	now := base
 	must(t, s.ConsumeOnce(ctx, "nonce", "a", now, now.Add(time.Hour)), "consume a")
 	must(t, s.ConsumeOnce(ctx, "nonce", "b", now, now.Add(3*time.Hour)), "consume b")
-	must(t, s.PruneConsumed(ctx, now), "prune nothing")
+	prune(t, s, gatehouse.PruneMarks, now, 100) // prune nothing
 	wantCode(t, s.ConsumeOnce(ctx, "nonce", "a", now, now.Add(time.Hour)), gatehouse.ECONFLICT, "a after pruning nothing")
 	// Prune as if two hours had passed: a is forgotten, b is not (the
 	// caller's now stays: only pruning forgets a here).
-	must(t, s.PruneConsumed(ctx, now.Add(2*time.Hour)), "prune")
+	prune(t, s, gatehouse.PruneMarks, now.Add(2*time.Hour), 100) // prune
 	must(t, s.ConsumeOnce(ctx, "nonce", "a", now, now.Add(time.Hour)), "a after pruning")
 	wantCode(t, s.ConsumeOnce(ctx, "nonce", "b", now, now.Add(time.Hour)), gatehouse.ECONFLICT, "b after pruning")
 }
