@@ -7,54 +7,6 @@ import (
 	"unicode/utf8"
 )
 
-// Kind is the kind of a credential (SPEC §2). One model carries them all.
-type Kind string
-
-// The credential kinds.
-const (
-	KindPAT           Kind = "pat"            // personal access token (seed 002)
-	KindStaff         Kind = "staff"          // staff API token with IP whitelist (seed 001)
-	KindAPIKey        Kind = "apikey"         // API Portal key (seed 003)
-	KindOAuth2Access  Kind = "oauth2"         // OAuth 2.0 access token (seed 002)
-	KindOAuth2Refresh Kind = "oauth2_refresh" // OAuth 2.0 refresh token
-	KindIntegration   Kind = "integration"    // OAuth 1.0a access token (seed 000)
-)
-
-// TokenPrefix is the kind segment of a generated token
-// (gate_<prefix>_<random><checksum>), or "" for kinds that use another format.
-func (k Kind) TokenPrefix() string {
-	switch k {
-	case KindPAT:
-		return "pat"
-	case KindStaff:
-		return "stf"
-	case KindAPIKey:
-		return "key"
-	case KindOAuth2Access:
-		return "at"
-	case KindOAuth2Refresh:
-		return "rt"
-	}
-	return ""
-}
-
-// KindForPrefix is the inverse of Kind.TokenPrefix.
-func KindForPrefix(p string) (Kind, bool) {
-	switch p {
-	case "pat":
-		return KindPAT, true
-	case "stf":
-		return KindStaff, true
-	case "key":
-		return KindAPIKey, true
-	case "at":
-		return KindOAuth2Access, true
-	case "rt":
-		return KindOAuth2Refresh, true
-	}
-	return "", false
-}
-
 // Credential is any secret a third party presents: its plaintext is shown
 // once and only its SHA-256 (Hash) is stored.
 type Credential struct {

@@ -110,14 +110,23 @@ func (m *Metrics) Pruned(table string, n int) {
 // The codes are those verify.Verifier reports: the verification codes but
 // ROUTE_NOT_FOUND (the gateway's own, never a verification), and ERROR.
 var (
-	verifyKinds = [...]string{KindNone, string(gatehouse.KindPAT), string(gatehouse.KindStaff),
-		string(gatehouse.KindAPIKey), string(gatehouse.KindOAuth2Access), string(gatehouse.KindOAuth2Refresh),
-		string(gatehouse.KindIntegration), string(verify.KindGuest)}
+	verifyKinds = verifyKindLabels()
 	verifyCodes = [...]string{string(gatehouse.CodeValid), string(gatehouse.CodeMissing),
 		string(gatehouse.CodeMalformed), string(gatehouse.CodeUnknown), string(gatehouse.CodeExpired),
 		string(gatehouse.CodeRevoked), string(gatehouse.CodeIPNotAllowed), string(gatehouse.CodeInsufficientScope),
 		string(gatehouse.CodeClientMismatch), string(gatehouse.CodeTenantDisabled), verify.CodeError}
 )
+
+// verifyKindLabels is "none", every credential kind of the table, in its
+// order, and "guest".
+func verifyKindLabels() (out [gatehouse.NumKinds + 2]string) {
+	out[0] = KindNone
+	for i, k := range gatehouse.Kinds() {
+		out[i+1] = string(k.Kind)
+	}
+	out[len(out)-1] = string(gatehouse.KindGuest)
+	return out
+}
 
 type counterBox struct{ c prometheus.Counter }
 

@@ -86,19 +86,9 @@ type entry struct {
 // forged row), which matches no token prefix and so answers UNKNOWN.
 type kindIndex uint8
 
-var kinds = [...]gatehouse.Kind{"", gatehouse.KindPAT, gatehouse.KindStaff, gatehouse.KindAPIKey,
-	gatehouse.KindOAuth2Access, gatehouse.KindOAuth2Refresh, gatehouse.KindIntegration}
+func kindIndexOf(k gatehouse.Kind) kindIndex { return kindIndex(k.Index()) }
 
-func kindIndexOf(k gatehouse.Kind) kindIndex {
-	for i := 1; i < len(kinds); i++ {
-		if kinds[i] == k {
-			return kindIndex(i)
-		}
-	}
-	return 0
-}
-
-func (k kindIndex) Kind() gatehouse.Kind { return kinds[k] }
+func (k kindIndex) Kind() gatehouse.Kind { return gatehouse.KindAt(int(k)) }
 
 var noScopes = new([]string)
 
@@ -135,7 +125,7 @@ type tenantSnap struct {
 
 // guestPrincipal is the Principal of an anonymous guest call to t.
 func (t *tenantSnap) guestPrincipal() gatehouse.Principal {
-	return gatehouse.Principal{TenantID: t.id, TenantSlug: t.slug, Kind: KindGuest}
+	return gatehouse.Principal{TenantID: t.id, TenantSlug: t.slug, Kind: gatehouse.KindGuest}
 }
 
 // newCache returns a cache of size credentials; size < 0 caches tenant

@@ -39,11 +39,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
-// KindGuest is the Principal kind of an anonymous call to a guest route
-// that the tenant's allow_anonymous_guest_access setting permits (SPEC §4).
-// It is not a credential kind: no credential has it.
-const KindGuest gatehouse.Kind = "guest"
-
 // Defaults of Options.
 const (
 	// DefaultCacheTTL bounds how long a node may answer from its cache
@@ -558,13 +553,13 @@ func (v *Verifier) Guest(ctx context.Context, slug string) (Result, error) {
 		if err != nil {
 			code = CodeError
 		}
-		v.obs.ObserveVerify(string(KindGuest), code)
+		v.obs.ObserveVerify(string(gatehouse.KindGuest), code)
 	}
 	return res, err
 }
 
 func (v *Verifier) guest(ctx context.Context, slug string) (Result, error) {
-	res := Result{Code: gatehouse.CodeMissing, Kind: KindGuest}
+	res := Result{Code: gatehouse.CodeMissing, Kind: gatehouse.KindGuest}
 	if slug == "" {
 		return res, nil
 	}

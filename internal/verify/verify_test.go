@@ -357,7 +357,7 @@ func TestGuest(t *testing.T) {
 			if err != nil || res.Code != tt.want {
 				t.Fatalf("Guest = %s, %v; want %s", res.Code, err, tt.want)
 			}
-			if tt.want == gatehouse.CodeValid && (res.Principal.TenantSlug != tt.slug || res.Principal.Kind != verify.KindGuest) {
+			if tt.want == gatehouse.CodeValid && (res.Principal.TenantSlug != tt.slug || res.Principal.Kind != gatehouse.KindGuest) {
 				t.Errorf("principal = %+v", res.Principal)
 			}
 		})
