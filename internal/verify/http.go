@@ -388,7 +388,7 @@ func responseOf(res *Result) verifyResponse {
 func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (tenantID string, caller Request, err error) {
 	tok, found := httpx.BearerToken(r.Header.Get("Authorization"))
 	if !found || tok == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+		w.Header().Set("WWW-Authenticate", httpx.BearerChallenge(gatehouse.CodeMissing, ""))
 		return "", Request{}, &httpx.StatusError{Status: http.StatusUnauthorized, Code: gatehouse.EUNAUTHORIZED,
 			Message: "authenticate with Authorization: Bearer and a token holding the verify resource"}
 	}
