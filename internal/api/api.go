@@ -210,7 +210,7 @@ func bearerToken(r *http.Request) (string, gatehouse.Code) {
 // for a good token that may not manage (or not from this address).
 func authError(w http.ResponseWriter, code gatehouse.Code) error {
 	challenge := `Bearer realm="gatehouse"`
-	status := code.Status()
+	status := httpx.CodeStatus(code)
 	switch {
 	case code == gatehouse.CodeMissing:
 		// RFC 6750 §3.1: no error attribute when no credential was sent.

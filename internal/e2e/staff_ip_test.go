@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demo"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 )
@@ -251,7 +252,7 @@ func (e *wlEnv) gateway(t *testing.T, c *http.Client, hdr http.Header) gwResult 
 // refusal with code (401 and 403 with a WWW-Authenticate challenge).
 func (e *wlEnv) wantGateway(t *testing.T, what string, got gwResult, code gatehouse.Code, kind gatehouse.Kind) {
 	t.Helper()
-	wantStatus := code.Status()
+	wantStatus := httpx.CodeStatus(code)
 	if got.status != wantStatus {
 		t.Fatalf("%s: gateway answered %d %s, want %d %s\n%s", what, got.status, got.code, wantStatus, code, got.body)
 	}

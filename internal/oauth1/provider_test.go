@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 )
@@ -82,7 +83,7 @@ func newEnvOn(t *testing.T, st *sqlstore.DB) *env {
 		tok, code, err := e.p.Authenticate(r)
 		switch {
 		case code != "":
-			w.WriteHeader(code.Status())
+			w.WriteHeader(httpx.CodeStatus(code))
 			io.WriteString(w, string(code)+" "+err.Error())
 		case err != nil:
 			w.WriteHeader(http.StatusServiceUnavailable)

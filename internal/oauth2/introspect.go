@@ -73,7 +73,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) error {
 // introspectionCaller authenticates the caller and returns its tenant.
 func (p *Provider) introspectionCaller(r *http.Request, form url.Values) (string, error) {
 	auth := r.Header.Get("Authorization")
-	if bearer, ok := verify.BearerToken(auth); ok {
+	if bearer, ok := httpx.BearerToken(auth); ok {
 		if form.Has("client_secret") {
 			return "", invalidRequest("use either a Bearer token or client credentials, not both")
 		}
@@ -113,13 +113,13 @@ func (p *Provider) bearerCaller(r *http.Request, tok string) (string, error) {
 		return res.Principal.TenantID, nil
 	}
 	code, desc := errInvalidToken, "the caller's token: "+res.Code.Message()
-	if res.Code.Status() == http.StatusForbidden {
+	if httpx.CodeStatus(res.Code) == http.StatusForbidden {
 		code = errInsufficientScope
 	}
 	// RFC 7662 §2.3: a Bearer caller without sufficient privileges gets
 	// 401 with an RFC 6750 §3 challenge.
 	return "", &Error{Status: http.StatusUnauthorized, Code: code, Description: desc,
-		Challenge: verify.BearerChallenge(res.Code, gatehouse.ScopeVerify)}
+		Challenge: httpx.BearerChallenge(res.Code, gatehouse.ScopeVerify)}
 }
 
 var inactive = &introspection{Active: false}

@@ -496,7 +496,7 @@ func (s *Server) authenticateManage(ctx context.Context, token string, ip netip.
 // (GATEHOUSE_METRICS_TOKEN), compared in constant time.
 func requireToken(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := verify.BearerToken(r.Header.Get("Authorization"))
+		got, ok := httpx.BearerToken(r.Header.Get("Authorization"))
 		if !ok || !secret.Equal(got, token) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse-metrics"`)
 			httpx.WriteJSON(w, http.StatusUnauthorized, httpx.ErrorBody{Error: httpx.ErrorDetail{
