@@ -211,7 +211,7 @@ func (p *Provider) consumer(ctx context.Context, key string) (*gatehouse.Integra
 	if err != nil {
 		return nil, "", fmt.Errorf("find integration: %w", err)
 	}
-	sec, err := p.keys.Open(i.ConsumerSecret, admin.ConsumerSecretAAD(i.ConsumerKey))
+	sec, err := p.keys.Open(i.ConsumerSecret, secret.ConsumerSecretAAD(i.ConsumerKey))
 	if err != nil {
 		return nil, "", fmt.Errorf("open consumer secret: %w", err)
 	}
@@ -293,13 +293,13 @@ func (p *Provider) requestToken(w http.ResponseWriter, r *http.Request) error {
 	if err := p.verify(ctx, r, s, consumerSecret, ""); err != nil {
 		return err
 	}
-	token, tokenSecret := admin.NewOAuth1Value(), admin.NewOAuth1Value()
+	token, tokenSecret := secret.NewOAuth1Value(), secret.NewOAuth1Value()
 	hash := secret.HashBytes(token)
 	rt := &gatehouse.OAuth1Token{
 		Hash:          hash,
 		TenantID:      i.TenantID,
 		IntegrationID: i.ID,
-		Secret:        p.keys.Seal([]byte(tokenSecret), admin.TokenSecretAAD(hash)),
+		Secret:        p.keys.Seal([]byte(tokenSecret), secret.TokenSecretAAD(hash)),
 		ExpiresAt:     deadline.UTC(),
 	}
 	if err := p.store.CreateRequestToken(ctx, rt); err != nil {
@@ -329,7 +329,7 @@ func (p *Provider) accessToken(w http.ResponseWriter, r *http.Request) error {
 	case rt.IntegrationID != i.ID || rt.TenantID != i.TenantID:
 		return problem(TokenRejected, "the request token is not associated with this consumer")
 	}
-	tokenSecret, err := p.keys.Open(rt.Secret, admin.TokenSecretAAD(hash))
+	tokenSecret, err := p.keys.Open(rt.Secret, secret.TokenSecretAAD(hash))
 	if err != nil {
 		return fmt.Errorf("open request token secret: %w", err)
 	}
@@ -424,7 +424,7 @@ func (p *Provider) authenticate(r *http.Request) (string, error) {
 	}
 	// Security: revocation is not told here, before the signature proves the
 	// caller holds the secrets; the verifier answers REVOKED after it.
-	tokenSecret, err := p.keys.Open(c.Secret, admin.TokenSecretAAD(hash))
+	tokenSecret, err := p.keys.Open(c.Secret, secret.TokenSecretAAD(hash))
 	if err != nil {
 		return "", fmt.Errorf("open access token secret: %w", err)
 	}

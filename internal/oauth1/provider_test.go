@@ -399,7 +399,7 @@ func TestRequestTokenRefusals(t *testing.T) {
 	})
 	t.Run("not pending", func(t *testing.T) {
 		i := e.newIntegration("Never activated")
-		sec, _ := e.svc.Keys().Open(i.ConsumerSecret, admin.ConsumerSecretAAD(i.ConsumerKey))
+		sec, _ := e.svc.Keys().Open(i.ConsumerSecret, secret.ConsumerSecretAAD(i.ConsumerKey))
 		status, v, body := e.do(call{path: "/oauth/token/request", key: i.ConsumerKey, sec: string(sec)})
 		wantProblem(t, status, v, body, 401, ConsumerKeyRejected)
 	})
