@@ -512,9 +512,6 @@ func (s *Service) HandshakeDeadline(i *gatehouse.Integration) (deadline time.Tim
 	return i.HandshakeAt.Add(s.handshakeExpiry), true
 }
 
-// Keys returns the keyring that seals OAuth 1.0a secrets.
-func (s *Service) Keys() *secret.Keyring { return s.keys }
-
 func withQuery(raw string, params url.Values) string {
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -71,12 +71,29 @@ const DefaultMaxSkew = 600 * time.Second
 // clients such as dghubble/oauth1 send 44, so allow more).
 const maxNonceLen = 255
 
+// Store is what the provider reads and changes: integrations by consumer
+// key, request tokens, access tokens (credentials by hash) and consumed
+// nonces and verifiers. gatehouse.Store is one (its documentation gives
+// each method's rules).
+type Store interface {
+	FindIntegrationByConsumerKey(ctx context.Context, consumerKey string) (*gatehouse.Integration, error)
+	CreateRequestToken(ctx context.Context, t *gatehouse.OAuth1Token) error
+	FindRequestToken(ctx context.Context, hash []byte) (*gatehouse.OAuth1Token, error)
+	ConsumeRequestToken(ctx context.Context, hash []byte, now time.Time) (*gatehouse.OAuth1Token, error)
+	FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error)
+	ConsumeOnce(ctx context.Context, namespace, key string, now, expires time.Time) error
+}
+
 // Config configures a Provider.
 type Config struct {
+	// Store (required) holds integrations, request tokens, access tokens
+	// and consumed nonces: the same database the admin service writes.
+	Store Store
+	// Keys (required) opens sealed consumer and token secrets and seals
+	// request token secrets: the keyring the admin service seals with.
+	Keys *secret.Keyring
 	// Admin (required) issues the access token at the end of the exchange
-	// (IssueIntegrationAccess) and knows the handshake expiry; its store
-	// holds integrations, request tokens, credentials and consumed nonces,
-	// and its keyring opens sealed consumer and token secrets.
+	// (IssueIntegrationAccess) and knows the handshake expiry.
 	Admin *admin.Service
 	// TrustedProxies may set X-Forwarded-Proto (and X-Forwarded-For).
 	TrustedProxies []netip.Prefix
@@ -92,7 +109,7 @@ type Config struct {
 // Provider serves the OAuth 1.0a token endpoints and authenticates signed
 // API calls. It is safe for concurrent use.
 type Provider struct {
-	store   gatehouse.Store
+	store   Store
 	admin   *admin.Service
 	keys    *secret.Keyring
 	trusted []netip.Prefix
@@ -104,9 +121,9 @@ type Provider struct {
 // New returns a Provider.
 func New(cfg Config) *Provider {
 	p := &Provider{
-		store:   cfg.Admin.Store(),
+		store:   cfg.Store,
 		admin:   cfg.Admin,
-		keys:    cfg.Admin.Keys(),
+		keys:    cfg.Keys,
 		trusted: cfg.TrustedProxies,
 		now:     cfg.Now,
 		log:     cfg.Log,

@@ -6,6 +6,7 @@
 package oauth2
 
 import (
+	"context"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -22,9 +23,30 @@ const (
 	RotationGrace   = 30 * time.Second    // a rotated refresh token still works once within it
 )
 
+// Store is what the provider reads and changes: apps, consents and
+// memberships, authorization codes, OAuth 2.0 tokens and grants, and, for
+// the authorization page and introspection, tenant rows and settings.
+// gatehouse.Store is one (its documentation gives each method's rules;
+// the single-use and multi-row ones are atomic there).
+type Store interface {
+	FindClient(ctx context.Context, clientID string) (*gatehouse.Client, error)
+	FindTenantByID(ctx context.Context, id string) (*gatehouse.Tenant, error)
+	Settings(ctx context.Context, tenantID string) (gatehouse.Settings, error)
+	FindMembership(ctx context.Context, tenantID, userID string) (*gatehouse.Membership, error)
+	FindConsent(ctx context.Context, tenantID, userID, clientID string) (*gatehouse.Consent, error)
+	SaveConsent(ctx context.Context, c *gatehouse.Consent) error
+	CreateAuthCode(ctx context.Context, c *gatehouse.AuthCode) error
+	RedeemAuthCode(ctx context.Context, r *gatehouse.CodeRedemption) (*gatehouse.AuthCode, error)
+	IssueTokens(ctx context.Context, r *gatehouse.TokenIssue) error
+	RotateRefreshToken(ctx context.Context, r *gatehouse.RefreshRotation) error
+	FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error)
+	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
+	RevokeGrant(ctx context.Context, tenantID, grantID string, now time.Time) error
+}
+
 // Config configures a Provider.
 type Config struct {
-	Store gatehouse.Store
+	Store Store
 	Tree  *gatehouse.ResourceTree
 	// Verifier (required) answers introspection for the credential kinds
 	// it knows, authenticates Bearer callers of /oauth2/introspect and
@@ -40,7 +62,7 @@ type Config struct {
 
 // Provider is the authorization server. It is safe for concurrent use.
 type Provider struct {
-	store   gatehouse.Store
+	store   Store
 	tree    *gatehouse.ResourceTree
 	v       *verify.Verifier
 	issuer  string
