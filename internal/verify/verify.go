@@ -496,19 +496,23 @@ type TenantState struct {
 	Disabled bool
 	// OAuthApps: the tenant's plan includes OAuth apps (Enterprise).
 	OAuthApps bool
+	// EnhancedSecurity is the tenant's enhanced_security setting (the
+	// refresh-token age limit).
+	EnhancedSecurity bool
 }
 
-// TenantState reports whether the tenant exists, whether it is disabled
-// and whether its plan includes OAuth apps, from the same cached snapshot
-// verification uses (invalidated by tenant changes on every node, like
-// credentials): the token endpoint checks an app's tenant with it instead
-// of reading the tenant row on every request.
+// TenantState reports whether the tenant exists, whether it is disabled,
+// whether its plan includes OAuth apps and whether enhanced security is
+// on, from the same cached snapshot verification uses (invalidated by
+// tenant and settings changes on every node, like credentials): the OAuth
+// 2.0 endpoints admit an app's requests with it instead of reading the
+// tenant row on every request.
 func (v *Verifier) TenantState(ctx context.Context, id string) (TenantState, error) {
 	t, err := v.tenantByID(ctx, id, v.now().UnixNano())
 	if err != nil || t == nil {
 		return TenantState{}, err
 	}
-	return TenantState{Found: true, Disabled: t.disabled, OAuthApps: t.oauthApps}, nil
+	return TenantState{Found: true, Disabled: t.disabled, OAuthApps: t.oauthApps, EnhancedSecurity: t.settings.EnhancedSecurity}, nil
 }
 
 // tenantByID returns the tenant's snapshot, cached; nil when it does not
