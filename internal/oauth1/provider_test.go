@@ -75,7 +75,7 @@ func newEnvOn(t *testing.T, st *sqlstore.DB) *env {
 		t.Fatal(err)
 	}
 	e.op = admin.Actor{TenantID: ten.ID, Name: admin.OperatorName, Operator: true}
-	e.p = New(Config{Admin: e.svc, Now: e.clock.now})
+	e.p = New(Config{Store: e.st, Keys: keys, Admin: e.svc, Now: e.clock.now})
 	mux := http.NewServeMux()
 	mux.Handle("/oauth/token/request", e.p.RequestTokenHandler())
 	mux.Handle("/oauth/token/access", e.p.AccessTokenHandler())
@@ -400,7 +400,7 @@ func TestRequestTokenRefusals(t *testing.T) {
 	})
 	t.Run("not pending", func(t *testing.T) {
 		i := e.newIntegration("Never activated")
-		sec, _ := e.svc.Keys().Open(i.ConsumerSecret, admin.ConsumerSecretAAD(i.ConsumerKey))
+		sec, _ := e.p.keys.Open(i.ConsumerSecret, secret.ConsumerSecretAAD(i.ConsumerKey))
 		status, v, body := e.do(call{path: "/oauth/token/request", key: i.ConsumerKey, sec: string(sec)})
 		wantProblem(t, status, v, body, 401, ConsumerKeyRejected)
 	})

@@ -24,9 +24,10 @@ import (
 // §2.3): invalid_client with a Basic challenge, or invalid_token /
 // insufficient_scope with a Bearer challenge.
 //
-// Every credential kind is answered, not only OAuth 2.0 tokens. The token
-// is looked up in the store, not in the verifier's cache: an answer here
-// is authoritative. It is active only if it belongs to the caller's
+// Every credential kind is answered, not only OAuth 2.0 tokens. The token,
+// its tenant and the tenant's settings are read from the store, not from
+// the verifier's cache: an answer here is authoritative (the caller is
+// admitted with the snapshot, like every request: package comment). It is active only if it belongs to the caller's
 // tenant, is not revoked, not rotated (refresh tokens), not expired, its
 // tenant is enabled (and, for an app's tokens, on the Enterprise plan), and
 // — for refresh tokens under enhanced security —
@@ -84,7 +85,7 @@ func (p *Provider) introspectionCaller(r *http.Request, form url.Values) (string
 			Description: "authenticate as a confidential OAuth client of the tenant, or with a Bearer token holding the verify resource",
 			Challenge:   basicChallenge + `, Bearer realm="gatehouse"`}
 	}
-	client, err := p.authenticateClient(r.Context(), r, form)
+	client, _, err := p.authenticateClient(r.Context(), r, form)
 	if err != nil {
 		return "", err
 	}

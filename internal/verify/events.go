@@ -56,7 +56,7 @@ const (
 // The stream ends when the client goes away or the server shuts down
 // (http.Server.Shutdown: the handler registers itself with the server that
 // serves it).
-func EventsHandler(v *Verifier, store gatehouse.Store, opts HandlerOptions) http.Handler {
+func EventsHandler(v *Verifier, store Store, opts HandlerOptions) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -79,7 +79,7 @@ func EventsHandler(v *Verifier, store gatehouse.Store, opts HandlerOptions) http
 
 type eventsHandler struct {
 	auth  *handler
-	store gatehouse.Store
+	store Store
 	opts  HandlerOptions
 	json  http.Handler
 

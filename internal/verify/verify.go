@@ -166,11 +166,24 @@ func (r Result) Valid() bool { return r.Code == gatehouse.CodeValid }
 // the tenant) was found. Every principal has a tenant.
 func (r Result) Found() bool { return r.Principal.TenantID != "" }
 
+// Store is what verification reads and writes: the credential lookup, its
+// tenant's snapshot (row and settings), the batched last-use times, and the
+// change feed that invalidates the cache. gatehouse.Store is one (its
+// documentation gives each method's rules).
+type Store interface {
+	FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error)
+	FindTenantByID(ctx context.Context, id string) (*gatehouse.Tenant, error)
+	FindTenantBySlug(ctx context.Context, slug string) (*gatehouse.Tenant, error)
+	Settings(ctx context.Context, tenantID string) (gatehouse.Settings, error)
+	TouchCredentials(ctx context.Context, used map[string]time.Time) error
+	Subscribe(fn func(gatehouse.Change)) (unsubscribe func())
+}
+
 // Verifier checks credentials against a store, with a cache in front. It is
 // safe for concurrent use. Create it with New, run Run in the background to
 // record last-use times, and Close it when done.
 type Verifier struct {
-	store  gatehouse.Store
+	store  Store
 	tree   *gatehouse.ResourceTree
 	now    func() time.Time
 	ttl    int64 // nanos
@@ -188,7 +201,7 @@ type Verifier struct {
 
 // New returns a Verifier over store that checks scopes against tree. It
 // subscribes to the store's changes at once; Close unsubscribes.
-func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Verifier {
+func New(store Store, tree *gatehouse.ResourceTree, opts Options) *Verifier {
 	v := &Verifier{
 		store:       store,
 		tree:        tree,
@@ -483,19 +496,23 @@ type TenantState struct {
 	Disabled bool
 	// OAuthApps: the tenant's plan includes OAuth apps (Enterprise).
 	OAuthApps bool
+	// EnhancedSecurity is the tenant's enhanced_security setting (the
+	// refresh-token age limit).
+	EnhancedSecurity bool
 }
 
-// TenantState reports whether the tenant exists, whether it is disabled
-// and whether its plan includes OAuth apps, from the same cached snapshot
-// verification uses (invalidated by tenant changes on every node, like
-// credentials): the token endpoint checks an app's tenant with it instead
-// of reading the tenant row on every request.
+// TenantState reports whether the tenant exists, whether it is disabled,
+// whether its plan includes OAuth apps and whether enhanced security is
+// on, from the same cached snapshot verification uses (invalidated by
+// tenant and settings changes on every node, like credentials): the OAuth
+// 2.0 endpoints admit an app's requests with it instead of reading the
+// tenant row on every request.
 func (v *Verifier) TenantState(ctx context.Context, id string) (TenantState, error) {
 	t, err := v.tenantByID(ctx, id, v.now().UnixNano())
 	if err != nil || t == nil {
 		return TenantState{}, err
 	}
-	return TenantState{Found: true, Disabled: t.disabled, OAuthApps: t.oauthApps}, nil
+	return TenantState{Found: true, Disabled: t.disabled, OAuthApps: t.oauthApps, EnhancedSecurity: t.settings.EnhancedSecurity}, nil
 }
 
 // tenantByID returns the tenant's snapshot, cached; nil when it does not
