@@ -30,7 +30,7 @@ func TestLiveCredentialCaps(t *testing.T) {
 	}
 	owner, _ := svc.ActorFor(ctx, ten.ID, m.UserID, "")
 	pat := func() (*gatehouse.Credential, error) {
-		c, _, err := svc.CreatePAT(ctx, owner, admin.PATInput{Name: "p", Scopes: []string{"sales"}})
+		c, _, err := svc.CreateCredential(ctx, owner, gatehouse.KindPAT, admin.CredentialInput{Name: "p", Scopes: []string{"sales"}})
 		return c, err
 	}
 	first, err := pat()
@@ -45,18 +45,18 @@ func TestLiveCredentialCaps(t *testing.T) {
 	if !strings.Contains(gatehouse.ErrorMessage(err), "2 live personal access tokens") {
 		t.Errorf("message %q does not say the limit", gatehouse.ErrorMessage(err))
 	}
-	if err := svc.RevokePAT(ctx, owner, first.ID); err != nil {
+	if err := svc.RevokeCredential(ctx, owner, gatehouse.KindPAT, first.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pat(); err != nil {
 		t.Fatalf("PAT after a revocation: %v", err)
 	}
 	for i := range 20 {
-		if _, _, err := svc.CreateAPIKey(ctx, owner, admin.APIKeyInput{Description: fmt.Sprint("k", i)}); err != nil {
+		if _, _, err := svc.CreateCredential(ctx, owner, gatehouse.KindAPIKey, admin.CredentialInput{Name: fmt.Sprint("k", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, _, err = svc.CreateAPIKey(ctx, owner, admin.APIKeyInput{Description: "one too many"})
+	_, _, err = svc.CreateCredential(ctx, owner, gatehouse.KindAPIKey, admin.CredentialInput{Name: "one too many"})
 	wantCode(t, err, gatehouse.ECONFLICT)
 }
 

@@ -66,7 +66,7 @@ func (h *handler) createAPIKey(w http.ResponseWriter, r *http.Request, a admin.A
 	if err != nil {
 		return err
 	}
-	c, key, err := h.admin.CreateAPIKey(r.Context(), a, admin.APIKeyInput{Description: req.Description, Scopes: req.Scopes, ExpiresAt: exp})
+	c, key, err := h.admin.CreateCredential(r.Context(), a, gatehouse.KindAPIKey, admin.CredentialInput{Name: req.Description, Scopes: req.Scopes, ExpiresAt: exp})
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (h *handler) createAPIKey(w http.ResponseWriter, r *http.Request, a admin.A
 
 // listAPIKeys lists the tenant's keys that are not revoked, newest first.
 func (h *handler) listAPIKeys(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	creds, err := h.admin.APIKeys(r.Context(), a)
+	creds, err := h.admin.Credentials(r.Context(), a, gatehouse.KindAPIKey)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (h *handler) listAPIKeys(w http.ResponseWriter, r *http.Request, a admin.Ac
 
 // getAPIKey shows one key of the tenant, revoked ones included.
 func (h *handler) getAPIKey(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	c, err := h.admin.APIKey(r.Context(), a, r.PathValue("id"))
+	c, err := h.admin.Credential(r.Context(), a, gatehouse.KindAPIKey, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -104,7 +104,7 @@ func (h *handler) getAPIKey(w http.ResponseWriter, r *http.Request, a admin.Acto
 // revokeAPIKey revokes a key at once; it then answers REVOKED at
 // /api/v1/verify. Revoking a revoked key is a no-op.
 func (h *handler) revokeAPIKey(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	if err := h.admin.RevokeAPIKey(r.Context(), a, r.PathValue("id")); err != nil {
+	if err := h.admin.RevokeCredential(r.Context(), a, gatehouse.KindAPIKey, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

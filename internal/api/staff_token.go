@@ -105,7 +105,7 @@ func (h *handler) generateStaffToken(w http.ResponseWriter, r *http.Request, a a
 		return err
 	}
 	userID := r.PathValue("id")
-	c, tok, err := h.admin.GenerateStaffToken(r.Context(), a, userID, admin.StaffTokenInput{Scopes: req.Scopes, ExpiresAt: exp})
+	c, tok, err := h.admin.CreateCredential(r.Context(), a, gatehouse.KindStaff, admin.CredentialInput{UserID: userID, Scopes: req.Scopes, ExpiresAt: exp})
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,11 @@ func (h *handler) getStaffToken(w http.ResponseWriter, r *http.Request, a admin.
 // deleteStaffToken deletes the user's token and its whole whitelist; it
 // stops working at once.
 func (h *handler) deleteStaffToken(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	if err := h.admin.DeleteStaffToken(r.Context(), a, r.PathValue("id")); err != nil {
+	c, err := h.admin.StaffToken(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := h.admin.DeleteCredential(r.Context(), a, gatehouse.KindStaff, c.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

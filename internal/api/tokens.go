@@ -67,7 +67,7 @@ func (h *handler) createToken(w http.ResponseWriter, r *http.Request, a admin.Ac
 	if err != nil {
 		return err
 	}
-	c, tok, err := h.admin.CreatePAT(r.Context(), a, admin.PATInput{Name: req.Name, Scopes: req.Scopes, ExpiresAt: exp})
+	c, tok, err := h.admin.CreateCredential(r.Context(), a, gatehouse.KindPAT, admin.CredentialInput{Name: req.Name, Scopes: req.Scopes, ExpiresAt: exp})
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (h *handler) createToken(w http.ResponseWriter, r *http.Request, a admin.Ac
 // listTokens lists the tenant's personal access tokens that are not
 // revoked, newest first.
 func (h *handler) listTokens(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	creds, err := h.admin.PATs(r.Context(), a)
+	creds, err := h.admin.Credentials(r.Context(), a, gatehouse.KindPAT)
 	if err != nil {
 		return err
 	}
@@ -95,7 +95,7 @@ func (h *handler) listTokens(w http.ResponseWriter, r *http.Request, a admin.Act
 
 // getToken shows one token of the tenant, revoked ones included.
 func (h *handler) getToken(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	c, err := h.admin.PAT(r.Context(), a, r.PathValue("id"))
+	c, err := h.admin.Credential(r.Context(), a, gatehouse.KindPAT, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (h *handler) getToken(w http.ResponseWriter, r *http.Request, a admin.Actor
 
 // revokeToken revokes a token at once; revoking a revoked token is a no-op.
 func (h *handler) revokeToken(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	if err := h.admin.RevokePAT(r.Context(), a, r.PathValue("id")); err != nil {
+	if err := h.admin.RevokeCredential(r.Context(), a, gatehouse.KindPAT, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
