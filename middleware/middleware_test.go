@@ -65,11 +65,11 @@ func TestAgainstGatehouse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, caller, err := s.Admin.CreatePAT(ctx, owner, admin.PATInput{Name: "resource server", Scopes: []string{"verify"}})
+	_, caller, err := s.Admin.CreateCredential(ctx, owner, gatehouse.KindPAT, admin.CredentialInput{Name: "resource server", Scopes: []string{"verify"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pat, token, err := s.Admin.CreatePAT(ctx, owner, admin.PATInput{Name: "integrator", Scopes: []string{"catalog"}})
+	pat, token, err := s.Admin.CreateCredential(ctx, owner, gatehouse.KindPAT, admin.CredentialInput{Name: "integrator", Scopes: []string{"catalog"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestAgainstGatehouse(t *testing.T) {
 
 	// Revocation through the stream, within one second.
 	revoked := time.Now()
-	if err := s.Admin.RevokePAT(ctx, owner, pat.ID); err != nil {
+	if err := s.Admin.RevokeCredential(ctx, owner, gatehouse.KindPAT, pat.ID); err != nil {
 		t.Fatal(err)
 	}
 	for {

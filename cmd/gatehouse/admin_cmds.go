@@ -175,7 +175,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 				return err
 			}
 			a.Name, a.Operator = admin.OperatorName, true
-			in := admin.PATInput{Name: name, Scopes: strings.Fields(scopes)}
+			in := admin.CredentialInput{Name: name, Scopes: strings.Fields(scopes)}
 			if expires < 0 {
 				return errors.New("--expires must be positive")
 			}
@@ -183,7 +183,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 				at := svc.Now().Add(expires)
 				in.ExpiresAt = &at
 			}
-			c, tok, err := svc.CreatePAT(ctx, a, in)
+			c, tok, err := svc.CreateCredential(ctx, a, gatehouse.KindPAT, in)
 			if err != nil {
 				return err
 			}

@@ -56,7 +56,7 @@ func (c *Console) apiKeyList(w http.ResponseWriter, r *http.Request, rq *request
 }
 
 func (c *Console) renderAPIKeys(w http.ResponseWriter, r *http.Request, rq *request, status int, f apiKeyForm, fe *FormErrors) error {
-	keys, err := c.admin.APIKeys(r.Context(), rq.actor)
+	keys, err := c.admin.Credentials(r.Context(), rq.actor, gatehouse.KindAPIKey)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (c *Console) apiKeyCreate(w http.ResponseWriter, r *http.Request, rq *reque
 	if ok, err := c.consumeNonce(w, r, rq, Prefix+"/api-keys"); !ok || err != nil {
 		return err
 	}
-	in := admin.APIKeyInput{Description: f.Description, Scopes: scopes}
+	in := admin.CredentialInput{Name: f.Description, Scopes: scopes}
 	if f.ExpiresAt != "" {
 		end, err := endOfDay(f.ExpiresAt)
 		if err != nil {
@@ -117,7 +117,7 @@ func (c *Console) apiKeyCreate(w http.ResponseWriter, r *http.Request, rq *reque
 		}
 		in.ExpiresAt = &end
 	}
-	cred, key, err := c.admin.CreateAPIKey(r.Context(), rq.actor, in)
+	cred, key, err := c.admin.CreateCredential(r.Context(), rq.actor, gatehouse.KindAPIKey, in)
 	if err != nil {
 		if status, fe, ok := c.formErrorFor(rq, err, apiKeyFields); ok {
 			return c.renderAPIKeys(w, r, rq, status, f, fe)
@@ -139,7 +139,7 @@ type apiKeyRevokeView struct {
 
 // apiKeyRevokeConfirm asks before revoking. Another tenant's key is 404.
 func (c *Console) apiKeyRevokeConfirm(w http.ResponseWriter, r *http.Request, rq *request) error {
-	k, err := c.admin.APIKey(r.Context(), rq.actor, r.PathValue("id"))
+	k, err := c.admin.Credential(r.Context(), rq.actor, gatehouse.KindAPIKey, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (c *Console) apiKeyRevokeConfirm(w http.ResponseWriter, r *http.Request, rq
 
 // apiKeyRevoke revokes the key once the confirmation form is posted.
 func (c *Console) apiKeyRevoke(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if err := c.admin.RevokeAPIKey(r.Context(), rq.actor, r.PathValue("id")); err != nil {
+	if err := c.admin.RevokeCredential(r.Context(), rq.actor, gatehouse.KindAPIKey, r.PathValue("id")); err != nil {
 		return err
 	}
 	c.setFlash(w, msg("flash.api_key_revoked"))

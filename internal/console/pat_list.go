@@ -98,7 +98,7 @@ func (c *Console) patList(w http.ResponseWriter, r *http.Request, rq *request) e
 
 func (c *Console) renderPATList(w http.ResponseWriter, r *http.Request, rq *request, status int, f patForm, fe *FormErrors) error {
 	ctx := r.Context()
-	creds, err := c.admin.PATs(ctx, rq.actor)
+	creds, err := c.admin.Credentials(ctx, rq.actor, gatehouse.KindPAT)
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (c *Console) patCreate(w http.ResponseWriter, r *http.Request, rq *request)
 	if ok, err := c.consumeNonce(w, r, rq, Prefix+"/tokens"); !ok || err != nil {
 		return err
 	}
-	in := admin.PATInput{Name: f.Name, Scopes: scopes}
+	in := admin.CredentialInput{Name: f.Name, Scopes: scopes}
 	if f.ExpiresAt != "" {
 		end, err := endOfDay(f.ExpiresAt)
 		if err != nil {
@@ -161,7 +161,7 @@ func (c *Console) patCreate(w http.ResponseWriter, r *http.Request, rq *request)
 		}
 		in.ExpiresAt = &end
 	}
-	cred, tok, err := c.admin.CreatePAT(ctx, rq.actor, in)
+	cred, tok, err := c.admin.CreateCredential(ctx, rq.actor, gatehouse.KindPAT, in)
 	if err != nil {
 		if status, fe, ok := c.formError(rq, err); ok {
 			return c.renderPATList(w, r, rq, status, f, fe)
@@ -184,7 +184,7 @@ type patRevokeView struct {
 
 // patRevokeConfirm asks before revoking. Another tenant's token is 404.
 func (c *Console) patRevokeConfirm(w http.ResponseWriter, r *http.Request, rq *request) error {
-	cr, err := c.admin.PAT(r.Context(), rq.actor, r.PathValue("id"))
+	cr, err := c.admin.Credential(r.Context(), rq.actor, gatehouse.KindPAT, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func (c *Console) patRevokeConfirm(w http.ResponseWriter, r *http.Request, rq *r
 
 // patRevoke revokes a token once the confirmation form is posted.
 func (c *Console) patRevoke(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if err := c.admin.RevokePAT(r.Context(), rq.actor, r.PathValue("id")); err != nil {
+	if err := c.admin.RevokeCredential(r.Context(), rq.actor, gatehouse.KindPAT, r.PathValue("id")); err != nil {
 		return err
 	}
 	c.setFlash(w, msg("flash.pat_revoked"))

@@ -160,7 +160,7 @@ func (c *Console) staffTokenGenerate(w http.ResponseWriter, r *http.Request, rq 
 	if ok, err := c.consumeNonce(w, r, rq, back); !ok || err != nil {
 		return err
 	}
-	in := admin.StaffTokenInput{Scopes: scopes}
+	in := admin.CredentialInput{UserID: id, Scopes: scopes}
 	if f.ExpiresAt != "" {
 		t, err := parseExpiry(f.ExpiresAt)
 		if err != nil {
@@ -173,7 +173,7 @@ func (c *Console) staffTokenGenerate(w http.ResponseWriter, r *http.Request, rq 
 		}
 		in.ExpiresAt = &t
 	}
-	cred, tok, err := c.admin.GenerateStaffToken(ctx, rq.actor, id, in)
+	cred, tok, err := c.admin.CreateCredential(ctx, rq.actor, gatehouse.KindStaff, in)
 	if err != nil {
 		if status, fe, ok := c.formErrorFor(rq, err, staffFields); ok {
 			if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
@@ -235,7 +235,11 @@ func (c *Console) staffTokenDeleteConfirm(w http.ResponseWriter, r *http.Request
 // staffTokenDelete deletes the token and, with it, its whole whitelist.
 func (c *Console) staffTokenDelete(w http.ResponseWriter, r *http.Request, rq *request) error {
 	id := r.PathValue("id")
-	if err := c.admin.DeleteStaffToken(r.Context(), rq.actor, id); err != nil {
+	tok, err := c.admin.StaffToken(r.Context(), rq.actor, id)
+	if err != nil {
+		return err
+	}
+	if err := c.admin.DeleteCredential(r.Context(), rq.actor, gatehouse.KindStaff, tok.ID); err != nil {
 		return err
 	}
 	c.setFlash(w, msg("flash.staff_token_deleted"))

@@ -135,7 +135,7 @@ func TestFailClosedPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := s.Admin.ActorFor(ctx, ten.ID, m.UserID, "")
-	_, tok, err := s.Admin.CreatePAT(ctx, a, admin.PATInput{Name: "t", Scopes: []string{"sales", "verify"}})
+	_, tok, err := s.Admin.CreateCredential(ctx, a, gatehouse.KindPAT, admin.CredentialInput{Name: "t", Scopes: []string{"sales", "verify"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,7 +98,7 @@ func newFaultTenant(t *testing.T, n *faultNode, slug string) *faultTenant {
 	if ft.owner, err = n.s.Admin.ActorFor(ctx, ft.tenant.ID, m.UserID, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, ft.manage, err = n.s.Admin.CreatePAT(ctx, ft.owner, admin.PATInput{Name: "manage", Scopes: []string{gatehouse.ScopeManage, "sales"}}); err != nil {
+	if _, ft.manage, err = n.s.Admin.CreateCredential(ctx, ft.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "manage", Scopes: []string{gatehouse.ScopeManage, "sales"}}); err != nil {
 		t.Fatal(err)
 	}
 	return ft
