@@ -47,6 +47,7 @@
 package oauth1
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"fmt"
@@ -126,14 +127,11 @@ func New(cfg Config) *Provider {
 		keys:    cfg.Keys,
 		trusted: cfg.TrustedProxies,
 		now:     cfg.Now,
-		log:     cfg.Log,
+		log:     cmp.Or(cfg.Log, slog.Default()),
 		skew:    cfg.MaxSkew,
 	}
 	if p.now == nil {
 		p.now = time.Now
-	}
-	if p.log == nil {
-		p.log = slog.Default()
 	}
 	if p.skew <= 0 {
 		p.skew = DefaultMaxSkew

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"log/slog"
@@ -57,15 +58,9 @@ const (
 // (http.Server.Shutdown: the handler registers itself with the server that
 // serves it).
 func EventsHandler(v *Verifier, store Store, opts HandlerOptions) http.Handler {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = DefaultHeartbeat
-	}
-	if opts.EventBuffer <= 0 {
-		opts.EventBuffer = DefaultEventBuffer
-	}
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
+	opts.Heartbeat = positive(opts.Heartbeat, DefaultHeartbeat)
+	opts.EventBuffer = positive(opts.EventBuffer, DefaultEventBuffer)
 	h := &eventsHandler{
 		auth:    &handler{v: v, opts: opts},
 		store:   store,

@@ -28,6 +28,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -207,37 +208,19 @@ func New(store Store, tree *gatehouse.ResourceTree, opts Options) *Verifier {
 		tree:        tree,
 		now:         opts.Now,
 		obs:         opts.Metrics,
-		log:         opts.Logger,
-		flushEvery:  opts.FlushInterval,
-		loadTimeout: opts.LoadTimeout,
+		log:         cmp.Or(opts.Logger, slog.Default()),
+		flushEvery:  positive(opts.FlushInterval, DefaultFlushInterval),
+		loadTimeout: positive(opts.LoadTimeout, DefaultLoadTimeout),
 	}
 	if v.now == nil {
 		v.now = time.Now
-	}
-	if v.log == nil {
-		v.log = slog.Default()
-	}
-	if v.flushEvery <= 0 {
-		v.flushEvery = DefaultFlushInterval
-	}
-	if v.loadTimeout <= 0 {
-		v.loadTimeout = DefaultLoadTimeout
 	}
 	v.usage.resolution = int64(max(opts.UsageResolution, 0))
 	if opts.UsageResolution == 0 {
 		v.usage.resolution = int64(DefaultUsageResolution)
 	}
-	ttl, neg, size := opts.CacheTTL, opts.NegativeTTL, opts.CacheSize
-	if ttl == 0 {
-		ttl = DefaultCacheTTL
-	}
-	if neg <= 0 {
-		neg = DefaultNegativeTTL
-	}
-	neg = min(neg, ttl)
-	if size == 0 {
-		size = DefaultCacheSize
-	}
+	ttl, size := cmp.Or(opts.CacheTTL, DefaultCacheTTL), cmp.Or(opts.CacheSize, DefaultCacheSize)
+	neg := min(positive(opts.NegativeTTL, DefaultNegativeTTL), ttl)
 	if ttl > 0 {
 		// CacheSize < 0 turns the credential cache off but keeps tenant
 		// snapshots (see cache).
@@ -246,6 +229,14 @@ func New(store Store, tree *gatehouse.ResourceTree, opts Options) *Verifier {
 		v.unsubscribe = store.Subscribe(v.cache.invalidate)
 	}
 	return v
+}
+
+// positive is d, or def when d is not positive.
+func positive[T int | time.Duration](d, def T) T {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // Close stops listening to store changes. It does not flush last-use
