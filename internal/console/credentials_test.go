@@ -13,9 +13,11 @@ import (
 
 // TestCredentialPagesShowEveryColumn renders each fact that a kind's
 // pages list (its list or tab, result and confirmation) for a credential
-// that has every field: each must come out as a value, so a column whose
-// Field the credential_value partial does not know, or whose Empty
-// message is missing, fails here rather than rendering an empty cell.
+// that has every field and for one that lacks the optional ones: each
+// must come out as a value, so a column whose Field the credential_value
+// partial does not know, or whose Empty message is missing, fails here
+// rather than rendering an empty cell. The flash after a revocation must
+// be one the console accepts back.
 func TestCredentialPagesShowEveryColumn(t *testing.T) {
 	cat, err := loadCatalog(web.Locales())
 	if err != nil {
@@ -33,6 +35,10 @@ func TestCredentialPagesShowEveryColumn(t *testing.T) {
 	for _, p := range []*credentialPage{&patPage, &apiKeyPage, &staffPage} {
 		if spec, ok := p.Kind.Spec(); !ok || spec.Created == "" {
 			t.Errorf("%s: pages for a kind the management path does not create", p.Kind)
+		}
+		// takeFlash drops an ID it does not know: the list would say nothing.
+		if !flashMessages[p.Revoke.Flash] {
+			t.Errorf("%s: flash %q is not in flashMessages", p.Kind, p.Revoke.Flash)
 		}
 		for _, cols := range [][]column{p.Columns, p.Shown, p.Facts} {
 			if len(cols) == 0 && cols != nil {
