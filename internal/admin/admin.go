@@ -57,8 +57,9 @@ type Options struct {
 	PasswordHashes   int
 	PasswordHashWait time.Duration
 	// MaxTokensPerUser is how many live personal access tokens a user may
-	// hold in a tenant (default DefaultMaxTokensPerUser); the tenant's live
-	// API keys are limited to 10 times as many.
+	// hold in a tenant (default DefaultMaxTokensPerUser); a kind's
+	// KindSpec.LiveLimit is the multiple of it its holder may keep (the
+	// tenant's live API keys: 10 times as many).
 	MaxTokensPerUser int
 	// Integrations (seed 000): Keys seals OAuth 1.0a secrets; Deliver POSTs
 	// activation credentials to callback URLs; PublicURL is store_base_url

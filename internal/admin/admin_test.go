@@ -25,12 +25,18 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupWith(t, admin.Options{})
+}
+
+// setupWith is setup with a service configured by opts.
+func setupWith(t *testing.T, opts admin.Options) *fixture {
+	t.Helper()
 	st := sqlstore.OpenTestSQLite(t)
 	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := admin.New(st, tree, admin.Options{})
+	svc := admin.New(st, tree, opts)
 	ctx := context.Background()
 	ten, err := svc.CreateTenant(ctx, "acme", "Acme", "")
 	if err != nil {

@@ -27,14 +27,12 @@ type credentialResource struct {
 	secret string
 }
 
-var credentialResources = []credentialResource{
-	{kind: gatehouse.KindPAT, path: "/tokens", secret: "token"},
-	{kind: gatehouse.KindAPIKey, path: "/api-keys", secret: "key"},
-}
-
 func (h *handler) credentialRoutes() []route {
 	var routes []route
-	for _, res := range credentialResources {
+	for _, res := range []credentialResource{
+		{kind: gatehouse.KindPAT, path: "/tokens", secret: "token"},
+		{kind: gatehouse.KindAPIKey, path: "/api-keys", secret: "key"},
+	} {
 		routes = append(routes,
 			route{method: http.MethodPost, pattern: Prefix + res.path, serve: h.createCredential(res)},
 			route{method: http.MethodGet, pattern: Prefix + res.path, serve: h.listCredentials(res)},
