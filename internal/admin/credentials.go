@@ -218,13 +218,7 @@ func (s *Service) findCredential(ctx context.Context, tenantID string, kind gate
 // can prompt for a new key). Revoking a revoked one is a no-op.
 func (s *Service) RevokeCredential(ctx context.Context, a Actor, kind gatehouse.Kind, id string) error {
 	spec, _ := kind.Spec()
-	if spec.Revoked == "" {
-		return gatehouse.Errorf(gatehouse.EINVALID, "credentials of kind %q are not revoked here", kind)
-	}
-	if err := requireManager(a); err != nil {
-		return err
-	}
-	c, err := s.findCredential(ctx, a.TenantID, kind, id)
+	c, err := s.toEnd(ctx, a, kind, id, spec.Revoked, "revoked")
 	if err != nil {
 		return err
 	}
@@ -242,13 +236,7 @@ func (s *Service) RevokeCredential(ctx context.Context, a Actor, kind gatehouse.
 // at once.
 func (s *Service) DeleteCredential(ctx context.Context, a Actor, kind gatehouse.Kind, id string) error {
 	spec, _ := kind.Spec()
-	if spec.Deleted == "" {
-		return gatehouse.Errorf(gatehouse.EINVALID, "credentials of kind %q are not deleted here", kind)
-	}
-	if err := requireManager(a); err != nil {
-		return err
-	}
-	c, err := s.findCredential(ctx, a.TenantID, kind, id)
+	c, err := s.toEnd(ctx, a, kind, id, spec.Deleted, "deleted")
 	if err != nil {
 		return err
 	}
@@ -256,6 +244,19 @@ func (s *Service) DeleteCredential(ctx context.Context, a Actor, kind gatehouse.
 		return fmt.Errorf("delete %s: %w", kind, err)
 	}
 	return nil
+}
+
+// toEnd finds the credential a revocation or a deletion (how) ends, whose
+// audit action is action: "" when credentials of kind are not ended that
+// way here.
+func (s *Service) toEnd(ctx context.Context, a Actor, kind gatehouse.Kind, id, action, how string) (*gatehouse.Credential, error) {
+	if action == "" {
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "credentials of kind %q are not %s here", kind, how)
+	}
+	if err := requireManager(a); err != nil {
+		return nil, err
+	}
+	return s.findCredential(ctx, a.TenantID, kind, id)
 }
 
 // heldBy finds the user's non-revoked credential of kind, expired or not.
