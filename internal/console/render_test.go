@@ -53,7 +53,8 @@ var (
 )
 
 // TestCatalogueComplete checks that every message ID the templates (T
-// "…") and the Go code (msg("…")) use exists in English, and that every
+// "…"), the Go code (msg("…")) and the kind table (DisplayKey) use exists
+// in English, and that every
 // other language only translates IDs English has.
 func TestCatalogueComplete(t *testing.T) {
 	en := englishIDs(t)
@@ -86,6 +87,10 @@ func TestCatalogueComplete(t *testing.T) {
 		for _, m := range msgCallRE.FindAllStringSubmatch(string(b), -1) {
 			used[m[1]] = f
 		}
+	}
+	// The kinds' names, which lists and filters show (KindSpec.DisplayKey).
+	for _, k := range gatehouse.Kinds() {
+		used[k.DisplayKey] = "kinds.go (" + string(k.Kind) + ")"
 	}
 	if len(used) < 100 {
 		t.Fatalf("found only %d message uses; is the scan broken?", len(used))
