@@ -501,8 +501,6 @@ func (c *Console) credentialRevoke(p *credentialPage) pageFunc {
 		if err := c.admin.RevokeCredential(r.Context(), rq.actor, p.Kind, r.PathValue("id")); err != nil {
 			return err
 		}
-		c.setFlash(w, p.Revoke.Flash)
-		http.Redirect(w, r, p.URL, http.StatusSeeOther)
-		return nil
+		return c.flashRedirect(w, r, p.Revoke.Flash, p.URL)
 	}
 }

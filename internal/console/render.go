@@ -85,6 +85,14 @@ func (c *Console) setFlash(w http.ResponseWriter, id string) {
 	})
 }
 
+// flashRedirect ends a successful form post (POST/redirect/GET): the
+// flash message id for the next page, and 303 See Other to url.
+func (c *Console) flashRedirect(w http.ResponseWriter, r *http.Request, id, url string) error {
+	c.setFlash(w, id)
+	http.Redirect(w, r, url, http.StatusSeeOther)
+	return nil
+}
+
 func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) *Flash {
 	ck, err := r.Cookie(flashCookie)
 	if err != nil {

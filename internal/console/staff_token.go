@@ -150,9 +150,7 @@ func (c *Console) staffTokenDelete(w http.ResponseWriter, r *http.Request, rq *r
 	if err := c.admin.DeleteCredential(r.Context(), rq.actor, gatehouse.KindStaff, tok.ID); err != nil {
 		return err
 	}
-	c.setFlash(w, staffPage.Revoke.Flash)
-	http.Redirect(w, r, apiAuthURL(r.PathValue("id")), http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, staffPage.Revoke.Flash, apiAuthURL(r.PathValue("id")))
 }
 
 // ipWhitelistView is the view model of pages/ip_whitelist_new.html, the
@@ -212,9 +210,7 @@ func (c *Console) ipWhitelistAdd(w http.ResponseWriter, r *http.Request, rq *req
 		}
 		return c.renderIPWhitelistNew(w, r, rq, status, name, cidr, fe)
 	}
-	c.setFlash(w, msg("flash.ip_added"))
-	http.Redirect(w, r, apiAuthURL(id)+"#ip-whitelist", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.ip_added"), apiAuthURL(id)+"#ip-whitelist")
 }
 
 // ipWhitelistDeleteView is the view model of pages/ip_whitelist_delete.html.
@@ -256,7 +252,5 @@ func (c *Console) ipWhitelistDelete(w http.ResponseWriter, r *http.Request, rq *
 	if err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.ip_deleted"))
-	http.Redirect(w, r, apiAuthURL(id)+"#ip-whitelist", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.ip_deleted"), apiAuthURL(id)+"#ip-whitelist")
 }
