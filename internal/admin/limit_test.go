@@ -8,14 +8,14 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // TestLiveCredentialCaps: with MaxTokensPerUser 2, a user holds at most 2
 // live PATs per tenant and the tenant at most 20 live API keys; a revoked
 // one frees its place.
 func TestLiveCredentialCaps(t *testing.T) {
-	st := sqlstore.OpenTestSQLite(t)
+	st := sqlstoretest.SQLite(t)
 	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 const serviceToken = "operator-service-token-0123456789abcdef"
@@ -32,7 +32,7 @@ func TestCLITokenVerify(t *testing.T) {
 		wantNoPlaintext(t, db, cliVerify(t, db, nil))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		direct := sqlstore.TestPostgresURL(t)
+		direct := sqlstoretest.PostgresURL(t)
 		u, _ := url.Parse(direct)
 		proxy := newTCPProxy(t, u.Host)
 		u.Host = proxy.addr

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // testSecretKey keeps the binary from writing a key file into the package
@@ -45,7 +46,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 	})
 	t.Run("postgres", func(t *testing.T) {
-		crashLoop(t, sqlstore.TestPostgresURL(t))
+		crashLoop(t, sqlstoretest.PostgresURL(t))
 	})
 }
 

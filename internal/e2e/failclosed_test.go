@@ -16,7 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // tcpProxy forwards a local port to PostgreSQL and can be cut and restored,
@@ -89,7 +89,7 @@ func (p *tcpProxy) stop() {
 // /readyz fails while /healthz passes, and service resumes by itself when
 // the database returns.
 func TestFailClosedPostgres(t *testing.T) {
-	direct := sqlstore.TestPostgresURL(t)
+	direct := sqlstoretest.PostgresURL(t)
 	u, err := url.Parse(direct)
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demo"
 	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // oauthEnv is a real Gatehouse (server.New, demo store API behind the
@@ -88,7 +88,7 @@ func newOAuthEnv(t *testing.T, databaseURL string) *oauthEnv {
 // e2eDatabases are SQLite always and PostgreSQL when configured.
 func e2eDatabases(t *testing.T, f func(t *testing.T, databaseURL string)) {
 	t.Run("sqlite", func(t *testing.T) { f(t, "sqlite:"+filepath.Join(t.TempDir(), "gatehouse.db")) })
-	t.Run("postgres", func(t *testing.T) { f(t, sqlstore.TestPostgresURL(t)) })
+	t.Run("postgres", func(t *testing.T) { f(t, sqlstoretest.PostgresURL(t)) })
 }
 
 var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)

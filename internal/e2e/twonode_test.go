@@ -13,7 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // twoNodeServiceToken is both nodes' GATEHOUSE_SERVICE_TOKEN, the caller
@@ -56,7 +56,7 @@ func startNode(t *testing.T, databaseURL string) *node {
 // dropped, and a revocation made while B was cut off from the database is
 // not served stale once B is back.
 func TestTwoNodeRevocation(t *testing.T) {
-	direct := sqlstore.TestPostgresURL(t)
+	direct := sqlstoretest.PostgresURL(t)
 	u, err := url.Parse(direct)
 	if err != nil {
 		t.Fatal(err)

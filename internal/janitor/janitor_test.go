@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/janitor"
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 var now0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -77,8 +78,8 @@ func scrape(t *testing.T, m *metrics.Metrics, table string) string {
 
 func stores(t *testing.T) map[string]func(t *testing.T) gatehouse.Store {
 	return map[string]func(t *testing.T) gatehouse.Store{
-		"sqlite":   func(t *testing.T) gatehouse.Store { return sqlstore.OpenTestSQLite(t) },
-		"postgres": func(t *testing.T) gatehouse.Store { return sqlstore.OpenTestPostgres(t) },
+		"sqlite":   func(t *testing.T) gatehouse.Store { return sqlstoretest.SQLite(t) },
+		"postgres": func(t *testing.T) gatehouse.Store { return sqlstoretest.Postgres(t) },
 	}
 }
 
@@ -137,7 +138,7 @@ func (b *blocking) PruneBatch(ctx context.Context, k gatehouse.PruneKind, cutoff
 // other's round does nothing, and once the lock is free the other takes
 // it. Data that must stay stays.
 func TestJanitorOneNodeAtATime(t *testing.T) {
-	u := sqlstore.TestPostgresURL(t)
+	u := sqlstoretest.PostgresURL(t)
 	open := func() *sqlstore.DB {
 		db, err := sqlstore.Open(t.Context(), u)
 		if err != nil {

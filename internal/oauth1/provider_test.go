@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // env is a provider over a real SQLite store with one Pending integration
@@ -43,7 +44,7 @@ type clock struct{ ns atomic.Int64 }
 func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-func newEnv(t *testing.T) *env { t.Helper(); return newEnvOn(t, sqlstore.OpenTestSQLite(t)) }
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvOn(t, sqlstoretest.SQLite(t)) }
 
 func newEnvOn(t *testing.T, st *sqlstore.DB) *env {
 	t.Helper()
@@ -330,7 +331,7 @@ func TestExchangeAllPlacements(t *testing.T) {
 // TestExchangePostgres runs the exchange and the single-use rules on
 // PostgreSQL (skipped without GATEHOUSE_TEST_POSTGRES).
 func TestExchangePostgres(t *testing.T) {
-	e := newEnvOn(t, sqlstore.OpenTestPostgres(t))
+	e := newEnvOn(t, sqlstoretest.Postgres(t))
 	rt, rs := e.requestToken(call{})
 	rt2, rs2 := e.requestToken(call{})
 	at, as := e.accessToken(rt, rs)
@@ -611,8 +612,8 @@ func TestDeliverer(t *testing.T) {
 // resolution) accepts it.
 func TestReplayAtWindowEdge(t *testing.T) {
 	backends := map[string]func(testing.TB) *sqlstore.DB{
-		"sqlite":   func(tb testing.TB) *sqlstore.DB { return sqlstore.OpenTestSQLite(tb) },
-		"postgres": func(tb testing.TB) *sqlstore.DB { return sqlstore.OpenTestPostgres(tb) },
+		"sqlite":   func(tb testing.TB) *sqlstore.DB { return sqlstoretest.SQLite(tb) },
+		"postgres": func(tb testing.TB) *sqlstore.DB { return sqlstoretest.Postgres(tb) },
 	}
 	edges := []struct {
 		after  time.Duration // since oauth_timestamp

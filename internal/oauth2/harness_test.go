@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	provider "github.com/gatehouse/gatehouse/internal/oauth2"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
@@ -31,8 +32,8 @@ type backend struct {
 // backends are SQLite always and PostgreSQL when GATEHOUSE_TEST_POSTGRES
 // is set (OpenTestPostgres skips otherwise).
 var backends = []backend{
-	{"sqlite", func(tb testing.TB) *sqlstore.DB { return sqlstore.OpenTestSQLite(tb) }},
-	{"postgres", func(tb testing.TB) *sqlstore.DB { return sqlstore.OpenTestPostgres(tb) }},
+	{"sqlite", func(tb testing.TB) *sqlstore.DB { return sqlstoretest.SQLite(tb) }},
+	{"postgres", func(tb testing.TB) *sqlstore.DB { return sqlstoretest.Postgres(tb) }},
 }
 
 // eachBackend runs f once per backend.
