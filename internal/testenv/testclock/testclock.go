@@ -39,6 +39,10 @@ func (c *Clock) Now() time.Time {
 // Advance moves the clock forward by d (back for a negative d).
 func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
+// Set stops a clock made by New at t. (A running clock has no instant to
+// stop at; use SetOffset.)
+func (c *Clock) Set(t time.Time) { c.offset.Store(int64(t.Sub(c.start))) }
+
 // SetOffset sets how far the clock is from its start (or from the real
 // time); SetOffset(0) puts it back.
 func (c *Clock) SetOffset(d time.Duration) { c.offset.Store(int64(d)) }
