@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/demo"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
@@ -60,9 +62,17 @@ type Options struct {
 	// Listener is where the server listens (default 127.0.0.1:0); the
 	// public URL is http:// and its address.
 	Listener net.Listener
+	// Demo puts the demo store API (internal/demo) behind the gateway,
+	// unless Server.Upstream names another upstream.
+	Demo bool
+	// Run serves through Server.Run (its background work, graceful
+	// shutdown: see Env.Shutdown) instead of an httptest.Server.
+	Run bool
 	// Tenant is the seeded tenant (defaults: "acme", "Acme Inc.",
-	// owner@acme.test, enterprise plan).
-	Tenant Seed
+	// owner@acme.test, enterprise plan). NoTenant seeds none: for a
+	// second node on the same database, or tests that seed their own.
+	Tenant   Seed
+	NoTenant bool
 }
 
 // Seed describes a tenant to create with its owner.
@@ -72,7 +82,8 @@ type Seed struct {
 	Plan       string
 }
 
-// Env is a running Gatehouse with one tenant and its owner.
+// Env is a running Gatehouse with one tenant and its owner (none with
+// Options.NoTenant).
 type Env struct {
 	T      testing.TB
 	Ctx    context.Context
@@ -88,6 +99,18 @@ type Env struct {
 	Tenant     *gatehouse.Tenant
 	Owner      admin.Actor
 	OwnerEmail string
+
+	stop func() error // Options.Run: cancel Run's context, wait for it
+}
+
+// Shutdown ends Server.Run (Options.Run) as a signal would: it cancels its
+// context and returns Run's error once Run has returned. Later calls
+// return the same error.
+func (e *Env) Shutdown() error {
+	if e.stop == nil {
+		e.T.Fatal("testenv: Shutdown needs Options.Run")
+	}
+	return e.stop()
 }
 
 // New starts a server for the test and stops it (and closes its
@@ -108,12 +131,20 @@ func New(tb testing.TB, opts Options) *Env {
 	if sopts.Log == nil {
 		sopts.Log = slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	srv := httptest.NewUnstartedServer(nil)
-	if opts.Listener != nil {
-		srv.Listener.Close()
-		srv.Listener = opts.Listener
+	if opts.Demo && sopts.Upstream == nil {
+		upstream := httptest.NewServer(demo.New())
+		tb.Cleanup(upstream.Close)
+		sopts.Upstream, _ = url.Parse(upstream.URL)
+		sopts.Routes = demo.Routes()
 	}
-	addr := srv.Listener.Addr().String()
+	ln := opts.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			tb.Fatalf("testenv: listen: %v", err)
+		}
+	}
+	addr := ln.Addr().String()
 	cfg := config.Default()
 	cfg.Addr = addr
 	cfg.PublicURL = "http://" + addr
@@ -123,20 +154,45 @@ func New(tb testing.TB, opts Options) *Env {
 		opts.Config(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
-		srv.Listener.Close()
+		ln.Close()
 		tb.Fatalf("testenv: config: %v", err)
 	}
-	s, err := server.New(ctx, cfg, sopts)
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second) // opening the database
+	defer cancel()
+	s, err := server.New(octx, cfg, sopts)
 	if err != nil {
-		srv.Listener.Close()
+		ln.Close()
 		tb.Fatalf("testenv: server.New: %v", err)
 	}
 	tb.Cleanup(func() { s.Close() })
-	srv.Config.Handler = s.Handler
-	srv.Start()
-	tb.Cleanup(srv.Close) // before s.Close: no request outlives the store
-
-	e := &Env{T: tb, Ctx: ctx, Server: s, URL: srv.URL, DatabaseURL: opts.DatabaseURL, Clock: opts.Clock, HTTP: srv.Client()}
+	e := &Env{T: tb, Ctx: ctx, Server: s, URL: "http://" + addr, DatabaseURL: opts.DatabaseURL, Clock: opts.Clock}
+	// Cleanups run last-in first-out: the HTTP side stops before s.Close,
+	// so no request outlives the store.
+	if opts.Run {
+		rctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- s.Run(rctx, ln) }()
+		e.stop = sync.OnceValue(func() error {
+			stop()
+			return <-done
+		})
+		tr := &http.Transport{}
+		e.HTTP = &http.Client{Transport: tr}
+		tb.Cleanup(func() {
+			tr.CloseIdleConnections()
+			if err := e.stop(); err != nil {
+				tb.Errorf("testenv: Run: %v", err)
+			}
+		})
+	} else {
+		srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s.Handler}}
+		srv.Start()
+		tb.Cleanup(srv.Close)
+		e.HTTP = srv.Client()
+	}
+	if opts.NoTenant {
+		return e
+	}
 	seed := opts.Tenant
 	if seed.Slug == "" {
 		seed.Slug = "acme"
