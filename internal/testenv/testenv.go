@@ -65,6 +65,9 @@ type Options struct {
 	// Demo puts the demo store API (internal/demo) behind the gateway,
 	// unless Server.Upstream names another upstream.
 	Demo bool
+	// Handler, if set, wraps the server's handler (a test counting the
+	// requests that reach Gatehouse).
+	Handler func(http.Handler) http.Handler
 	// Run serves through Server.Run (its background work, graceful
 	// shutdown: see Env.Shutdown) instead of an httptest.Server.
 	Run bool
@@ -165,6 +168,9 @@ func New(tb testing.TB, opts Options) *Env {
 		tb.Fatalf("testenv: server.New: %v", err)
 	}
 	tb.Cleanup(func() { s.Close() })
+	if opts.Handler != nil {
+		s.Handler = opts.Handler(s.Handler)
+	}
 	e := &Env{T: tb, Ctx: ctx, Server: s, URL: "http://" + addr, DatabaseURL: opts.DatabaseURL, Clock: opts.Clock}
 	// Cleanups run last-in first-out: the HTTP side stops before s.Close,
 	// so no request outlives the store.
@@ -187,7 +193,10 @@ func New(tb testing.TB, opts Options) *Env {
 	} else {
 		srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: s.Handler}}
 		srv.Start()
-		tb.Cleanup(srv.Close)
+		tb.Cleanup(func() {
+			srv.CloseClientConnections() // streams (the change feed) end with the test
+			srv.Close()
+		})
 		e.HTTP = srv.Client()
 	}
 	if opts.NoTenant {
