@@ -35,7 +35,7 @@ type testEnv struct {
 }
 
 // newEnv opens a fresh SQLite database in a temporary file and serves the
-// API over it. (sqlstore.OpenTestSQLite does the same but does not tell the
+// API over it. (sqlstoretest.SQLite does the same but does not tell the
 // file's path, which TestTokenSecretAtRest scans for secrets.)
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
