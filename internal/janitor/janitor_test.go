@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
 
 var now0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -92,7 +93,7 @@ func TestJanitorPrunes(t *testing.T) {
 			st := open(t)
 			liveCodes, liveSessions := seed(t, st, 7)
 			m := metrics.New()
-			j := janitor.New(st, janitor.Options{Now: func() time.Time { return now0 }, Batch: 3, Pause: -1, Metrics: m})
+			j := janitor.New(st, janitor.Options{Now: testclock.New(now0).Now, Batch: 3, Pause: -1, Metrics: m})
 			r, err := j.RunOnce(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -158,8 +159,8 @@ func TestJanitorOneNodeAtATime(t *testing.T) {
 			close(started)
 			<-proceed
 		}
-	}}, janitor.Options{Now: func() time.Time { return now0 }, Pause: -1})
-	jb := janitor.New(b, janitor.Options{Now: func() time.Time { return now0 }, Pause: -1})
+	}}, janitor.Options{Now: testclock.New(now0).Now, Pause: -1})
+	jb := janitor.New(b, janitor.Options{Now: testclock.New(now0).Now, Pause: -1})
 
 	done := make(chan janitor.Round)
 	go func() {
