@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/server"
@@ -50,14 +49,15 @@ func send(t *testing.T, e *testenv.Env, method, path, token, contentType, body s
 	return answer{resp.StatusCode, resp.Header, string(b)}
 }
 
-// pat creates a PAT of the owner with scopes.
-func pat(t *testing.T, e *testenv.Env, scopes ...string) string {
+// seedDemo seeds the demo tenant: its owner's console login and a token
+// with catalog, sales, manage and verify.
+func seedDemo(t *testing.T, e *testenv.Env) *server.DemoCredentials {
 	t.Helper()
-	_, tok, err := e.Server.Admin.CreatePAT(e.Ctx, e.Owner, admin.PATInput{Name: "wiring", Scopes: scopes})
+	creds, err := e.Server.SeedDemo(e.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return tok
+	return creds
 }
 
 const form = "application/x-www-form-urlencoded"
@@ -69,8 +69,9 @@ const form = "application/x-www-form-urlencoded"
 // path nothing serves.
 func TestRouteFamilies(t *testing.T) {
 	const serviceToken = "wiring-service-token-0123456789abcdef0123"
-	e := testenv.New(t, testenv.Options{Demo: true, Config: func(c *config.Config) { c.ServiceToken = serviceToken }})
-	manage := pat(t, e, "manage", "catalog")
+	e := testenv.New(t, testenv.Options{Demo: true, NoTenant: true, Config: func(c *config.Config) { c.ServiceToken = serviceToken }})
+	creds := seedDemo(t, e)
+	manage := creds.Token
 
 	nowhere := send(t, e, "GET", "/no/such/path", "", "", "")
 	if nowhere.status != http.StatusNotFound {
@@ -121,9 +122,10 @@ func TestRouteFamilies(t *testing.T) {
 // probes answer JSON that no cache keeps and set no cookies.
 func TestSecurityHeaders(t *testing.T) {
 	const serviceToken = "wiring-service-token-0123456789abcdef0123"
-	e := testenv.New(t, testenv.Options{Demo: true, Config: func(c *config.Config) { c.ServiceToken = serviceToken }})
-	manage := pat(t, e, "manage", "catalog")
-	browser := e.Console(e.OwnerEmail, testenv.Password)
+	e := testenv.New(t, testenv.Options{Demo: true, NoTenant: true, Config: func(c *config.Config) { c.ServiceToken = serviceToken }})
+	creds := seedDemo(t, e)
+	manage := creds.Token
+	browser := e.Console(creds.Email, creds.Password)
 	base := http.Header{}
 	httpx.SetSecurityHeaders(base)
 	if len(base) == 0 {
@@ -221,10 +223,10 @@ func TestGracefulShutdown(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	upURL, _ := url.Parse(up.URL)
-	e := testenv.New(t, testenv.Options{Run: true, Server: server.Options{Upstream: upURL, Routes: []byte(testRoutes)}})
+	e := testenv.New(t, testenv.Options{Run: true, NoTenant: true, Server: server.Options{Upstream: upURL, Routes: []byte(testRoutes)}})
 	releaseOnce := sync.OnceFunc(func() { close(release) })
 	t.Cleanup(releaseOnce) // first, should the test fail with the request in flight
-	tok := pat(t, e, "catalog")
+	tok := seedDemo(t, e).Token
 	if a := send(t, e, "GET", "/healthz", "", "", ""); a.status != 200 {
 		t.Fatalf("healthz before the shutdown: %d", a.status)
 	}
