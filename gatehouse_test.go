@@ -110,18 +110,6 @@ func TestNormalizeEmail(t *testing.T) {
 	}
 }
 
-func TestCodeStatus(t *testing.T) {
-	for code, want := range map[gatehouse.Code]int{
-		gatehouse.CodeValid: 200, gatehouse.CodeMissing: 401, gatehouse.CodeExpired: 401,
-		gatehouse.CodeRevoked: 401, gatehouse.CodeIPNotAllowed: 403, gatehouse.CodeInsufficientScope: 403,
-		gatehouse.CodeClientMismatch: 403, gatehouse.CodeTenantDisabled: 403, gatehouse.CodeRouteNotFound: 404,
-	} {
-		if got := code.Status(); got != want {
-			t.Errorf("%s.Status() = %d, want %d", code, got, want)
-		}
-	}
-}
-
 func TestParsePrefix(t *testing.T) {
 	good := map[string]string{
 		"203.0.113.7":            "203.0.113.7/32",

@@ -29,7 +29,8 @@ const (
 	// HolderSelf: the user who creates it, for themselves (a PAT).
 	HolderSelf Holder = "self"
 	// HolderMember: a member of the tenant that an admin names (a staff
-	// API token, at most one live per member).
+	// API token). A member holds at most one that is not deleted, expired
+	// or not (seed 001: delete it and generate a new one).
 	HolderMember Holder = "member"
 	// HolderTenant: the tenant itself, not the admin who made it, so it
 	// survives that person leaving (an API key).
@@ -67,10 +68,20 @@ type KindSpec struct {
 	// FixedName is the name every credential of the kind carries, when
 	// its holder does not choose one.
 	FixedName string
-	// Created and Revoked are the audit actions of creating and revoking
-	// one; "" when the kind is created or revoked by another flow (and
-	// audited there).
-	Created, Revoked string
+	// Noun is what messages call credentials of the kind (plural,
+	// English; the console translates DisplayKey instead).
+	Noun string
+	// LiveLimit caps the live (neither revoked nor expired) credentials
+	// of the kind that one holder keeps — a user for HolderSelf, the
+	// tenant for HolderTenant — as a multiple of the per-user token limit
+	// the service is configured with; 0 is no cap. Security: a cap bounds
+	// what one account can make the store and every list carry.
+	LiveLimit int
+	// Created, Revoked and Deleted are the audit actions of creating,
+	// revoking and deleting one; "" when a credential of the kind is not
+	// created, revoked or deleted that way by the management path (other
+	// flows, such as the OAuth 2.0 provider, audit their own).
+	Created, Revoked, Deleted string
 	// DisplayKey is the message id of the kind's name in the console's
 	// catalogues.
 	DisplayKey string
@@ -80,14 +91,17 @@ type KindSpec struct {
 // into it (Kind.Index) are stored in caches and arrays.
 var kinds = [...]KindSpec{
 	{Kind: KindPAT, Prefix: "pat", Holder: HolderSelf, MayManage: true,
-		NameField: "name", NameLimit: 100, Created: "pat.create", Revoked: "pat.revoke", DisplayKey: "kind.pat"},
-	{Kind: KindStaff, Prefix: "stf", Holder: HolderMember, FixedName: "API Auth",
-		Created: "staff_token.create", Revoked: "staff_token.delete", DisplayKey: "kind.staff"},
+		NameField: "name", NameLimit: 100, Noun: "personal access tokens", LiveLimit: 1,
+		Created: "pat.create", Revoked: "pat.revoke", DisplayKey: "kind.pat"},
+	// Seed 001: a staff token is deleted, with its IP whitelist, not revoked.
+	{Kind: KindStaff, Prefix: "stf", Holder: HolderMember, FixedName: "API Auth", Noun: "staff API tokens",
+		Created: "staff_token.create", Deleted: "staff_token.delete", DisplayKey: "kind.staff"},
 	{Kind: KindAPIKey, Prefix: "key", Holder: HolderTenant, DefaultScopes: []string{ScopeAll},
-		NameField: "description", NameLimit: 200, Created: "api_key.create", Revoked: "api_key.revoke", DisplayKey: "kind.apikey"},
-	{Kind: KindOAuth2Access, Prefix: "at", Holder: HolderClient, DisplayKey: "kind.oauth2"},
-	{Kind: KindOAuth2Refresh, Prefix: "rt", Holder: HolderClient, DisplayKey: "kind.oauth2_refresh"},
-	{Kind: KindIntegration, Holder: HolderIntegration, DisplayKey: "kind.integration"},
+		NameField: "description", NameLimit: 200, Noun: "API keys", LiveLimit: 10,
+		Created: "api_key.create", Revoked: "api_key.revoke", DisplayKey: "kind.apikey"},
+	{Kind: KindOAuth2Access, Prefix: "at", Holder: HolderClient, Noun: "OAuth 2.0 access tokens", DisplayKey: "kind.oauth2"},
+	{Kind: KindOAuth2Refresh, Prefix: "rt", Holder: HolderClient, Noun: "OAuth 2.0 refresh tokens", DisplayKey: "kind.oauth2_refresh"},
+	{Kind: KindIntegration, Holder: HolderIntegration, Noun: "integration access tokens", DisplayKey: "kind.integration"},
 }
 
 // Kinds returns the table of credential kinds, in its fixed order. The

@@ -25,6 +25,30 @@ func TestKindTable(t *testing.T) {
 		if (s.NameField == "") == (s.NameLimit > 0) {
 			t.Errorf("%s: a name field wants a limit and a limit a field (%q, %d)", s.Kind, s.NameField, s.NameLimit)
 		}
+		if s.NameField != "" && s.FixedName != "" {
+			t.Errorf("%s: both a name field and a fixed name", s.Kind)
+		}
+		if s.Noun == "" {
+			t.Errorf("%s: no noun for messages", s.Kind)
+		}
+		// The management path (admin's credentials.go) creates the kinds
+		// that name a Created action; it knows three holders, and ends
+		// each credential one way.
+		managed := s.Holder == gatehouse.HolderSelf || s.Holder == gatehouse.HolderMember || s.Holder == gatehouse.HolderTenant
+		if (s.Created != "") != managed {
+			t.Errorf("%s: created by the management path %v, but holder %q", s.Kind, s.Created != "", s.Holder)
+		}
+		if managed && (s.Revoked == "") == (s.Deleted == "") {
+			t.Errorf("%s: wants exactly one of Revoked %q and Deleted %q", s.Kind, s.Revoked, s.Deleted)
+		}
+		if managed && s.NameField == "" && s.FixedName == "" {
+			t.Errorf("%s: neither a name field nor a fixed name", s.Kind)
+		}
+		// The store counts a live cap per user, or per tenant for a
+		// credential without one; a member's token has its own rule.
+		if s.LiveLimit < 0 || s.LiveLimit > 0 && s.Holder != gatehouse.HolderSelf && s.Holder != gatehouse.HolderTenant {
+			t.Errorf("%s: live limit %d for holder %q", s.Kind, s.LiveLimit, s.Holder)
+		}
 		if s.Prefix == "" {
 			continue
 		}

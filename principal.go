@@ -3,7 +3,8 @@ package gatehouse
 import "time"
 
 // Code is the outcome of a verification (SPEC §5), the same at
-// /api/v1/verify, the gateway and the Go middleware.
+// /api/v1/verify, the gateway and the Go middleware. The HTTP status a
+// refusal is answered with belongs to the HTTP layer (httpx.CodeStatus).
 type Code string
 
 // Verification codes.
@@ -20,22 +21,6 @@ const (
 	CodeTenantDisabled    Code = "TENANT_DISABLED"
 	CodeRouteNotFound     Code = "ROUTE_NOT_FOUND" // gateway only
 )
-
-// Status is the HTTP status a gateway answers for a refused request with
-// this code: 401 when the credential itself is bad, 403 when it is good but
-// not for this call.
-func (c Code) Status() int {
-	switch c {
-	case CodeValid:
-		return 200
-	case CodeMissing, CodeMalformed, CodeUnknown, CodeExpired, CodeRevoked:
-		return 401
-	case CodeRouteNotFound:
-		return 404
-	default:
-		return 403
-	}
-}
 
 // Message is a human explanation of the code, for error bodies.
 func (c Code) Message() string {

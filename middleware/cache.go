@@ -1,8 +1,10 @@
 package middleware
 
 import (
+	"crypto/sha256"
 	"net/netip"
 	"sync"
+	"unsafe"
 )
 
 // numShards spreads the cache over independent locks; the shard is picked
@@ -12,6 +14,13 @@ const numShards = 32
 // maxAnswersPerCredential bounds the questions kept per credential (a
 // credential used from many addresses must not grow without limit).
 const maxAnswersPerCredential = 32
+
+// hash is a credential's SHA-256, what Gatehouse's invalidation events
+// name (its lookup hash). The string is read in place: a cache hit
+// allocates nothing.
+func hash(cred string) [32]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(cred), len(cred))) // read only
+}
 
 // qkey is a question about a credential, without the credential.
 // The address is kept as a netip.Addr (unmapped), so a cache hit formats

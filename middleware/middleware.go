@@ -88,8 +88,6 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
-	"github.com/gatehouse/gatehouse/internal/secret"
-	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
 // Defaults of Config.
@@ -260,7 +258,7 @@ func (v *Verifier) Calls() int64 { return v.calls.Load() }
 func (v *Verifier) Require(resource string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			cred, code := credential(r)
+			cred, code := httpx.Credential(r) // as the gateway reads it
 			if code != "" {
 				refuse(w, code, resource)
 				return
@@ -305,7 +303,7 @@ func (v *Verifier) Verify(ctx context.Context, q Question) (Answer, error) {
 	if q.Credential == "" {
 		return Answer{Code: gatehouse.CodeMissing}, nil
 	}
-	h := secret.Hash(q.Credential)
+	h := hash(q.Credential)
 	k := qkey{resource: q.Resource, ip: q.IP.Unmap(), client: q.ClientID}
 	if v.cache != nil {
 		if a := v.cache.get(&h, k); a != nil && v.usable(a, v.now().UnixNano()) {
@@ -430,36 +428,12 @@ func (v *Verifier) ask(ctx context.Context, cred string, k qkey) (Answer, error)
 	return ans, nil
 }
 
-// credential finds the request's credential as the gateway does: one of
-// Authorization: Bearer or X-Api-Key. Two transports, several values, an
-// empty one or another Authorization scheme are MALFORMED; none is
-// MISSING.
-func credential(r *http.Request) (string, gatehouse.Code) {
-	auth := r.Header.Values("Authorization")
-	keys := r.Header.Values(HeaderAPIKey)
-	switch {
-	case len(auth)+len(keys) == 0:
-		return "", gatehouse.CodeMissing
-	case len(auth)+len(keys) > 1:
-		return "", gatehouse.CodeMalformed
-	case len(keys) == 1:
-		k := strings.TrimSpace(keys[0])
-		if k == "" {
-			return "", gatehouse.CodeMalformed
-		}
-		return k, ""
-	}
-	tok, found := verify.BearerToken(strings.TrimSpace(auth[0]))
-	if !found || tok == "" {
-		return "", gatehouse.CodeMalformed
-	}
-	return tok, ""
-}
-
-// refuse writes a refusal like the gateway's (SPEC §5).
+// refuse writes a refusal like the gateway's (SPEC §5), with only the
+// nosniff of Gatehouse's security headers: the rest of the resource
+// server's answers are its own.
 func refuse(w http.ResponseWriter, code gatehouse.Code, resource string) {
-	w.Header().Set("WWW-Authenticate", verify.BearerChallenge(code, resource))
-	writeError(w, code.Status(), string(code), code.Message())
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	httpx.WriteRefusal(w, code, httpx.BearerChallenge(code, resource), "")
 }
 
 func writeError(w http.ResponseWriter, status int, code, message string) {

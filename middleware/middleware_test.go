@@ -37,11 +37,11 @@ func TestAgainstGatehouse(t *testing.T) {
 		Tenant: testenv.Seed{Slug: "acme", Name: "Acme", Email: "owner@acme.test", Plan: gatehouse.PlanStandard},
 	})
 	ctx, s, owner := e.Ctx, e.Server, e.Owner
-	_, caller, err := s.Admin.CreatePAT(ctx, owner, admin.PATInput{Name: "resource server", Scopes: []string{"verify"}})
+	_, caller, err := s.Admin.CreateCredential(ctx, owner, gatehouse.KindPAT, admin.CredentialInput{Name: "resource server", Scopes: []string{"verify"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pat, token, err := s.Admin.CreatePAT(ctx, owner, admin.PATInput{Name: "integrator", Scopes: []string{"catalog"}})
+	pat, token, err := s.Admin.CreateCredential(ctx, owner, gatehouse.KindPAT, admin.CredentialInput{Name: "integrator", Scopes: []string{"catalog"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestAgainstGatehouse(t *testing.T) {
 
 	// Revocation through the stream, within one second.
 	revoked := time.Now()
-	if err := s.Admin.RevokePAT(ctx, owner, pat.ID); err != nil {
+	if err := s.Admin.RevokeCredential(ctx, owner, gatehouse.KindPAT, pat.ID); err != nil {
 		t.Fatal(err)
 	}
 	for {

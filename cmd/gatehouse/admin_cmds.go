@@ -65,15 +65,11 @@ func tenantSwitchCmd(g *globals, verb string, disabled bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, svc, err := g.openAdmin(cmd.Context())
+			st, svc, t, err := g.openTenant(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := tenantBySlug(cmd.Context(), st, args[0])
-			if err != nil {
-				return err
-			}
 			if _, err := svc.SetTenantDisabled(cmd.Context(), t.Slug, disabled); err != nil {
 				return err
 			}
@@ -105,15 +101,11 @@ func newUserCmd(g *globals) *cobra.Command {
 				}
 				password = p
 			}
-			st, svc, err := g.openAdmin(ctx)
+			st, svc, t, err := g.openTenant(ctx, tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := tenantBySlug(ctx, st, tenant)
-			if err != nil {
-				return err
-			}
 			op := admin.Actor{TenantID: t.ID, Name: admin.OperatorName, Operator: true}
 			m, err := svc.AddMember(ctx, op, admin.NewMember{Email: email, Role: gatehouse.Role(role), Password: password})
 			if err != nil {
@@ -163,15 +155,11 @@ func newTokenCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, svc, err := g.openAdmin(ctx)
+			st, svc, t, err := g.openTenant(ctx, tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := tenantBySlug(ctx, st, tenant)
-			if err != nil {
-				return err
-			}
 			addr, err := gatehouse.NormalizeEmail(email)
 			if err != nil {
 				return err
@@ -187,7 +175,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 				return err
 			}
 			a.Name, a.Operator = admin.OperatorName, true
-			in := admin.PATInput{Name: name, Scopes: strings.Fields(scopes)}
+			in := admin.CredentialInput{Name: name, Scopes: strings.Fields(scopes)}
 			if expires < 0 {
 				return errors.New("--expires must be positive")
 			}
@@ -195,7 +183,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 				at := svc.Now().Add(expires)
 				in.ExpiresAt = &at
 			}
-			c, tok, err := svc.CreatePAT(ctx, a, in)
+			c, tok, err := svc.CreateCredential(ctx, a, gatehouse.KindPAT, in)
 			if err != nil {
 				return err
 			}

@@ -72,6 +72,21 @@ func (g *globals) openAdmin(ctx context.Context) (*sqlstore.DB, *admin.Service, 
 	return st, admin.New(st, tree, admin.Options{}), nil
 }
 
+// openTenant is openAdmin and the tenant of slug (tenantBySlug); nothing
+// is left open when it fails.
+func (g *globals) openTenant(ctx context.Context, slug string) (*sqlstore.DB, *admin.Service, *gatehouse.Tenant, error) {
+	st, svc, err := g.openAdmin(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	t, err := tenantBySlug(ctx, st, slug)
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return st, svc, t, nil
+}
+
 // tenantBySlug finds a tenant, with a hint when it does not exist.
 func tenantBySlug(ctx context.Context, st gatehouse.Store, slug string) (*gatehouse.Tenant, error) {
 	t, err := st.FindTenantBySlug(ctx, slug)

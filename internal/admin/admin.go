@@ -16,9 +16,68 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secret"
 )
 
+// Store is what the administrative operations read and change: tenants
+// and their settings, users and memberships, credentials and their
+// allowlists, the audit log, OAuth apps and consents, integrations with
+// their deliveries and notifications, and the login throttle's counters.
+// gatehouse.Store is one (its documentation gives each method's rules).
+type Store interface {
+	gatehouse.LoginStore
+
+	CreateTenant(ctx context.Context, t *gatehouse.Tenant) error
+	FindTenantByID(ctx context.Context, id string) (*gatehouse.Tenant, error)
+	FindTenantBySlug(ctx context.Context, slug string) (*gatehouse.Tenant, error)
+	UpdateTenant(ctx context.Context, t *gatehouse.Tenant) error
+	Settings(ctx context.Context, tenantID string) (gatehouse.Settings, error)
+	PatchSettings(ctx context.Context, tenantID string, p gatehouse.SettingsPatch) (gatehouse.Settings, error)
+
+	CreateUser(ctx context.Context, u *gatehouse.User) error
+	FindUserByID(ctx context.Context, id string) (*gatehouse.User, error)
+	FindUserByEmail(ctx context.Context, email string) (*gatehouse.User, error)
+
+	AddMembership(ctx context.Context, m *gatehouse.Membership) error
+	FindMembership(ctx context.Context, tenantID, userID string) (*gatehouse.Membership, error)
+	ListMembers(ctx context.Context, tenantID string) ([]*gatehouse.Member, error)
+	SetMembershipRole(ctx context.Context, tenantID, userID string, role gatehouse.Role) error
+	RemoveMembership(ctx context.Context, tenantID, userID string, now time.Time) error
+
+	CreateCredential(ctx context.Context, c *gatehouse.Credential) error
+	CreateCredentialWithin(ctx context.Context, c *gatehouse.Credential, limit int) error
+	FindCredential(ctx context.Context, tenantID, id string) (*gatehouse.Credential, error)
+	ListCredentials(ctx context.Context, tenantID string, f gatehouse.CredentialFilter) ([]*gatehouse.Credential, error)
+	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
+	DeleteCredential(ctx context.Context, tenantID, id string) error
+	AddAllowEntry(ctx context.Context, tenantID, credentialID string, e *gatehouse.AllowEntry) error
+	DeleteAllowEntry(ctx context.Context, tenantID, credentialID, entryID string) error
+
+	AppendAudit(ctx context.Context, e *gatehouse.AuditEvent) error
+	ListAudit(ctx context.Context, tenantID string, q gatehouse.AuditQuery) ([]*gatehouse.AuditEvent, error)
+
+	CreateClient(ctx context.Context, c *gatehouse.Client) error
+	FindClient(ctx context.Context, clientID string) (*gatehouse.Client, error)
+	ListClients(ctx context.Context, tenantID string) ([]*gatehouse.Client, error)
+	UpdateClientSecret(ctx context.Context, c *gatehouse.Client) error
+	DeleteClient(ctx context.Context, tenantID, clientID string, now time.Time) error
+	ListConsents(ctx context.Context, tenantID, userID string) ([]*gatehouse.Consent, error)
+	DeleteConsent(ctx context.Context, tenantID, userID, clientID string, now time.Time) error
+
+	CreateIntegration(ctx context.Context, i *gatehouse.Integration) error
+	FindIntegration(ctx context.Context, tenantID, id string) (*gatehouse.Integration, error)
+	ListIntegrations(ctx context.Context, tenantID string) ([]*gatehouse.Integration, error)
+	UpdateIntegration(ctx context.Context, i *gatehouse.Integration) error
+	DeleteIntegration(ctx context.Context, tenantID, id string, now time.Time) error
+	IssueIntegrationToken(ctx context.Context, tenantID, integrationID string, c *gatehouse.Credential, now time.Time) error
+	DeactivateIntegration(ctx context.Context, tenantID, integrationID string, now time.Time) error
+	AddDelivery(ctx context.Context, d *gatehouse.Delivery) error
+	ListDeliveries(ctx context.Context, tenantID, integrationID string, limit int) ([]*gatehouse.Delivery, error)
+	AddNotification(ctx context.Context, n *gatehouse.Notification) error
+	ListNotifications(ctx context.Context, tenantID string, unreadOnly bool, limit int) ([]*gatehouse.Notification, error)
+	MarkNotificationsRead(ctx context.Context, tenantID string, now time.Time) error
+}
+
 // Service performs administrative operations. It is safe for concurrent use.
 type Service struct {
-	store  gatehouse.Store
+	store  Store
 	tree   *gatehouse.ResourceTree
 	now    func() time.Time
 	log    *slog.Logger
@@ -57,8 +116,9 @@ type Options struct {
 	PasswordHashes   int
 	PasswordHashWait time.Duration
 	// MaxTokensPerUser is how many live personal access tokens a user may
-	// hold in a tenant (default DefaultMaxTokensPerUser); the tenant's live
-	// API keys are limited to 10 times as many.
+	// hold in a tenant (default DefaultMaxTokensPerUser); a kind's
+	// KindSpec.LiveLimit is the multiple of it its holder may keep (the
+	// tenant's live API keys: 10 times as many).
 	MaxTokensPerUser int
 	// Integrations (seed 000): Keys seals OAuth 1.0a secrets; Deliver POSTs
 	// activation credentials to callback URLs; PublicURL is store_base_url
@@ -75,7 +135,7 @@ type Options struct {
 }
 
 // New returns a Service over store and the resource tree.
-func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Service {
+func New(store Store, tree *gatehouse.ResourceTree, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -117,9 +177,6 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ser
 		handshakeExpiry: opts.HandshakeExpiry,
 	}
 }
-
-// Store returns the service's store, for read paths that need no checks.
-func (s *Service) Store() gatehouse.Store { return s.store }
 
 // Tree returns the resource tree.
 func (s *Service) Tree() *gatehouse.ResourceTree { return s.tree }

@@ -26,12 +26,18 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupWith(t, admin.Options{})
+}
+
+// setupWith is setup with a service configured by opts.
+func setupWith(t *testing.T, opts admin.Options) *fixture {
+	t.Helper()
 	st := sqlstoretest.SQLite(t)
 	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := admin.New(st, tree, admin.Options{})
+	svc := admin.New(st, tree, opts)
 	ctx := context.Background()
 	ten, err := svc.CreateTenant(ctx, "acme", "Acme", "")
 	if err != nil {
@@ -89,14 +95,14 @@ func TestRoles(t *testing.T) {
 func TestPATRules(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	_, _, err := f.svc.CreatePAT(ctx, f.staff, admin.PATInput{Name: "x", Scopes: []string{"sales"}})
+	_, _, err := f.svc.CreateCredential(ctx, f.staff, gatehouse.KindPAT, admin.CredentialInput{Name: "x", Scopes: []string{"sales"}})
 	wantCode(t, err, gatehouse.EFORBIDDEN)
 	past := time.Now().Add(-time.Hour)
-	_, _, err = f.svc.CreatePAT(ctx, f.owner, admin.PATInput{Name: "x", Scopes: []string{"sales"}, ExpiresAt: &past})
+	_, _, err = f.svc.CreateCredential(ctx, f.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "x", Scopes: []string{"sales"}, ExpiresAt: &past})
 	wantCode(t, err, gatehouse.EINVALID)
-	_, _, err = f.svc.CreatePAT(ctx, f.owner, admin.PATInput{Name: "x", Scopes: []string{"nope"}})
+	_, _, err = f.svc.CreateCredential(ctx, f.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "x", Scopes: []string{"nope"}})
 	wantCode(t, err, gatehouse.EINVALID)
-	c, tok, err := f.svc.CreatePAT(ctx, f.admin, admin.PATInput{Name: "x", Scopes: []string{"sales", "manage"}})
+	c, tok, err := f.svc.CreateCredential(ctx, f.admin, gatehouse.KindPAT, admin.CredentialInput{Name: "x", Scopes: []string{"sales", "manage"}})
 	if err != nil || tok == "" || c.UserID != f.admin.UserID {
 		t.Fatalf("CreatePAT = %+v, %q, %v", c, tok, err)
 	}
@@ -121,16 +127,16 @@ func TestStaffTokenRules(t *testing.T) {
 	wantCode(t, func() error { _, err := f.svc.StaffAllowList(ctx, f.owner, u); return err }(), gatehouse.ECONFLICT)
 	_, err := f.svc.AddStaffAllowEntry(ctx, f.owner, u, "office", "203.0.113.0/24")
 	wantCode(t, err, gatehouse.ECONFLICT) // no token yet
-	_, _, err = f.svc.GenerateStaffToken(ctx, f.owner, u, admin.StaffTokenInput{Scopes: []string{"manage"}})
+	_, _, err = f.svc.CreateCredential(ctx, f.owner, gatehouse.KindStaff, admin.CredentialInput{UserID: u, Scopes: []string{"manage"}})
 	wantCode(t, err, gatehouse.EINVALID)
-	_, _, err = f.svc.GenerateStaffToken(ctx, f.staff, u, admin.StaffTokenInput{Scopes: []string{"sales"}})
+	_, _, err = f.svc.CreateCredential(ctx, f.staff, gatehouse.KindStaff, admin.CredentialInput{UserID: u, Scopes: []string{"sales"}})
 	wantCode(t, err, gatehouse.EFORBIDDEN)
-	_, _, err = f.svc.GenerateStaffToken(ctx, f.owner, "usr_nobody", admin.StaffTokenInput{Scopes: []string{"sales"}})
+	_, _, err = f.svc.CreateCredential(ctx, f.owner, gatehouse.KindStaff, admin.CredentialInput{UserID: "usr_nobody", Scopes: []string{"sales"}})
 	wantCode(t, err, gatehouse.ENOTFOUND)
-	if _, _, err := f.svc.GenerateStaffToken(ctx, f.owner, u, admin.StaffTokenInput{Scopes: []string{"sales"}}); err != nil {
+	if _, _, err := f.svc.CreateCredential(ctx, f.owner, gatehouse.KindStaff, admin.CredentialInput{UserID: u, Scopes: []string{"sales"}}); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = f.svc.GenerateStaffToken(ctx, f.owner, u, admin.StaffTokenInput{Scopes: []string{"sales"}})
+	_, _, err = f.svc.CreateCredential(ctx, f.owner, gatehouse.KindStaff, admin.CredentialInput{UserID: u, Scopes: []string{"sales"}})
 	wantCode(t, err, gatehouse.ECONFLICT)
 	e, err := f.svc.AddStaffAllowEntry(ctx, f.owner, u, "office", "::ffff:203.0.113.0/120")
 	if err != nil || e.Prefix.String() != "203.0.113.0/24" {
@@ -140,10 +146,14 @@ func TestStaffTokenRules(t *testing.T) {
 		_, err := f.svc.AddStaffAllowEntry(ctx, f.owner, u, bad[0], bad[1])
 		wantCode(t, err, gatehouse.EINVALID)
 	}
-	if err := f.svc.DeleteStaffToken(ctx, f.owner, u); err != nil {
+	tok, err := f.svc.StaffToken(ctx, f.owner, u)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.svc.GenerateStaffToken(ctx, f.owner, u, admin.StaffTokenInput{Scopes: []string{"sales"}}); err != nil {
+	if err := f.svc.DeleteCredential(ctx, f.owner, gatehouse.KindStaff, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.CreateCredential(ctx, f.owner, gatehouse.KindStaff, admin.CredentialInput{UserID: u, Scopes: []string{"sales"}}); err != nil {
 		t.Fatal(err)
 	}
 	list, err := f.svc.StaffAllowList(ctx, f.owner, u)
@@ -155,22 +165,22 @@ func TestStaffTokenRules(t *testing.T) {
 func TestAPIKeyDefaults(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	c, key, err := f.svc.CreateAPIKey(ctx, f.admin, admin.APIKeyInput{Description: "Amazon Sales Channel"})
+	c, key, err := f.svc.CreateCredential(ctx, f.admin, gatehouse.KindAPIKey, admin.CredentialInput{Name: "Amazon Sales Channel"})
 	if err != nil || len(c.Scopes) != 1 || c.Scopes[0] != "all" || c.UserID != "" || key == "" {
 		t.Fatalf("CreateAPIKey = %+v, %v", c, err)
 	}
-	_, _, err = f.svc.CreateAPIKey(ctx, f.admin, admin.APIKeyInput{Description: " "})
+	_, _, err = f.svc.CreateCredential(ctx, f.admin, gatehouse.KindAPIKey, admin.CredentialInput{Name: " "})
 	wantCode(t, err, gatehouse.EINVALID)
 	// The key belongs to the tenant: its creator leaving does not revoke it.
 	if err := f.svc.RemoveMember(ctx, f.owner, f.admin.UserID); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.svc.APIKey(ctx, f.owner, c.ID)
+	got, err := f.svc.Credential(ctx, f.owner, gatehouse.KindAPIKey, c.ID)
 	if err != nil || got.Revoked() {
 		t.Fatalf("API key after its creator left: %+v, %v", got, err)
 	}
-	wantCode(t, f.svc.RevokePAT(ctx, f.owner, c.ID), gatehouse.ENOTFOUND) // kinds stay apart
-	if err := f.svc.RevokeAPIKey(ctx, f.owner, c.ID); err != nil {
+	wantCode(t, f.svc.RevokeCredential(ctx, f.owner, gatehouse.KindPAT, c.ID), gatehouse.ENOTFOUND) // kinds stay apart
+	if err := f.svc.RevokeCredential(ctx, f.owner, gatehouse.KindAPIKey, c.ID); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -253,7 +263,7 @@ func TestIntegrationLifecycle(t *testing.T) {
 func TestAuditedChangeFailsWithItsEvent(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	_, _, err := f.svc.CreatePAT(ctx, f.owner, admin.PATInput{Name: "keep", Scopes: []string{"catalog"}})
+	_, _, err := f.svc.CreateCredential(ctx, f.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "keep", Scopes: []string{"catalog"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,14 +280,14 @@ func TestAuditedChangeFailsWithItsEvent(t *testing.T) {
 		sqlstoretest.RefuseAudit(t, f.st, action)
 	}
 
-	if _, _, err := f.svc.CreatePAT(ctx, f.owner, admin.PATInput{Name: "lost", Scopes: []string{"catalog"}}); err == nil {
+	if _, _, err := f.svc.CreateCredential(ctx, f.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "lost", Scopes: []string{"catalog"}}); err == nil {
 		t.Error("CreatePAT succeeded though its audit event was refused")
 	}
 	if list := pats(); len(list) != 1 || list[0].ID != keep.ID {
 		t.Errorf("after a CreatePAT whose audit event failed, live PATs = %d (want only %s): a token stored whose secret was never shown", len(list), keep.ID)
 	}
 
-	if err := f.svc.RevokePAT(ctx, f.owner, keep.ID); err == nil {
+	if err := f.svc.RevokeCredential(ctx, f.owner, gatehouse.KindPAT, keep.ID); err == nil {
 		t.Error("RevokePAT succeeded though its audit event was refused")
 	}
 	if c, err := f.st.FindCredential(ctx, f.tenant.ID, keep.ID); err != nil || c.RevokedAt != nil {

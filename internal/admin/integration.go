@@ -214,21 +214,6 @@ func (s *Service) ConfirmPassword(ctx context.Context, a Actor, password string)
 	return s.logins.confirmed(ctx, att)
 }
 
-// ConsumerSecretAAD binds a sealed consumer secret to its consumer key, so a
-// sealed value cannot be moved to another row.
-func ConsumerSecretAAD(consumerKey string) []byte { return []byte("oauth1-consumer:" + consumerKey) }
-
-// TokenSecretAAD is the AAD of a token secret: the token's hash.
-func TokenSecretAAD(tokenHash []byte) []byte {
-	return append([]byte("oauth1-token:"), tokenHash...)
-}
-
-// NewOAuth1Value returns a fresh Magento-compatible value: 32 characters of
-// [a-z0-9] from crypto/rand (≈165 bits).
-func NewOAuth1Value() string {
-	return secret.RandomString(gatehouse.OAuth1ValueLen, gatehouse.OAuth1Alphabet)
-}
-
 func (s *Service) integrationFrom(in IntegrationInput, i *gatehouse.Integration) error {
 	i.Name = strings.TrimSpace(in.Name)
 	i.Email = strings.TrimSpace(in.Email)
@@ -293,8 +278,8 @@ func (s *Service) CreateIntegration(ctx context.Context, a Actor, in Integration
 	if err := s.integrationFrom(in, i); err != nil {
 		return nil, err
 	}
-	i.ConsumerKey = NewOAuth1Value()
-	i.ConsumerSecret = s.keys.Seal([]byte(NewOAuth1Value()), ConsumerSecretAAD(i.ConsumerKey))
+	i.ConsumerKey = secret.NewOAuth1Value()
+	i.ConsumerSecret = s.keys.Seal([]byte(secret.NewOAuth1Value()), secret.ConsumerSecretAAD(i.ConsumerKey))
 	if err := s.store.CreateIntegration(s.audited(ctx, a, "integration.create", func() string { return i.ID + " " + i.Name }), i); err != nil {
 		return nil, fmt.Errorf("create integration: %w", err)
 	}
@@ -405,7 +390,7 @@ func (s *Service) ReauthorizeIntegration(ctx context.Context, a Actor, id string
 }
 
 func (s *Service) startHandshake(ctx context.Context, a Actor, i *gatehouse.Integration) (*Activation, error) {
-	consumerSecret, err := s.keys.Open(i.ConsumerSecret, ConsumerSecretAAD(i.ConsumerKey))
+	consumerSecret, err := s.keys.Open(i.ConsumerSecret, secret.ConsumerSecretAAD(i.ConsumerKey))
 	if err != nil {
 		return nil, fmt.Errorf("open consumer secret: %w", err)
 	}
@@ -420,7 +405,7 @@ func (s *Service) startHandshake(ctx context.Context, a Actor, i *gatehouse.Inte
 	if s.deliver == nil {
 		return nil, errors.New("admin: no callback deliverer configured")
 	}
-	verifier := NewOAuth1Value()
+	verifier := secret.NewOAuth1Value()
 	form := url.Values{
 		"oauth_consumer_key":    {i.ConsumerKey},
 		"oauth_consumer_secret": {string(consumerSecret)},
@@ -463,7 +448,7 @@ func (s *Service) startHandshake(ctx context.Context, a Actor, i *gatehouse.Inte
 // tenant's console and audits it. The oauth1 provider calls it at the end
 // of the token exchange; activation without a callback calls it at once.
 func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integration, actor, ip string) (token, tokenSecret string, err error) {
-	token, tokenSecret = NewOAuth1Value(), NewOAuth1Value()
+	token, tokenSecret = secret.NewOAuth1Value(), secret.NewOAuth1Value()
 	hash := secret.HashBytes(token)
 	c := &gatehouse.Credential{
 		TenantID: i.TenantID,
@@ -472,7 +457,7 @@ func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integ
 		Hash:     hash,
 		Hint:     token[:4] + "…",
 		ClientID: i.ID, // Scopes: the store's, read from the locked integration row
-		Secret:   s.keys.Seal([]byte(tokenSecret), TokenSecretAAD(hash)),
+		Secret:   s.keys.Seal([]byte(tokenSecret), secret.TokenSecretAAD(hash)),
 	}
 	a := Actor{TenantID: i.TenantID, Name: actor, IP: ip}
 	// Activation is one store call: the old tokens revoked, the new one
@@ -526,9 +511,6 @@ func (s *Service) HandshakeDeadline(i *gatehouse.Integration) (deadline time.Tim
 	}
 	return i.HandshakeAt.Add(s.handshakeExpiry), true
 }
-
-// Keys returns the keyring that seals OAuth 1.0a secrets.
-func (s *Service) Keys() *secret.Keyring { return s.keys }
 
 func withQuery(raw string, params url.Values) string {
 	u, err := url.Parse(raw)

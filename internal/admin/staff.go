@@ -1,102 +1,17 @@
 package admin
 
+// A staff API token (seed 001, the API Auth tab) is created and deleted
+// through the generic credential path (credentials.go). What is its own is
+// here: it is found by its member, who holds at most one, and it has an IP
+// whitelist.
+
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
-
-// StaffTokenInput is the API Auth tab of a staff user (seed 001): the APIs
-// it may call and an optional Expired At.
-type StaffTokenInput struct {
-	Scopes    []string
-	ExpiresAt *time.Time // nil = the token never expires
-}
-
-// StaffTokenName is the name every staff API token carries.
-const StaffTokenName = "API Auth"
-
-// GenerateStaffToken generates the API token of a member of the tenant.
-// A user holds at most one live token: generating while one exists —
-// expired or not, as the seed asks that an expired token be deleted and
-// regenerated — is ECONFLICT. The new token starts with an empty IP
-// whitelist. Staff tokens never carry the reserved "manage" resource.
-func (s *Service) GenerateStaffToken(ctx context.Context, a Actor, userID string, in StaffTokenInput) (*gatehouse.Credential, string, error) {
-	if err := requireManager(a); err != nil {
-		return nil, "", err
-	}
-	m, err := s.member(ctx, a.TenantID, userID)
-	if err != nil {
-		return nil, "", err
-	}
-	// Security: admins do not act on owners (as SetRole and RemoveMember
-	// refuse); a token in an owner's name would be one an owner never made.
-	if m.Role == gatehouse.RoleOwner && !a.Operator && a.Role != gatehouse.RoleOwner {
-		return nil, "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may generate an API token for an owner")
-	}
-	scopes, err := s.credentialScopes(in.Scopes, "staff API tokens")
-	if err != nil {
-		return nil, "", err
-	}
-	exp, err := s.checkExpiry(in.ExpiresAt)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := s.CheckDelegation(a, "scopes", scopes, exp); err != nil {
-		return nil, "", err
-	}
-	if _, err := s.liveStaffToken(ctx, a.TenantID, userID); err == nil {
-		return nil, "", errStaffTokenExists
-	} else if !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-		return nil, "", err
-	}
-	c, tok, err := s.issue(ctx, a, &gatehouse.Credential{
-		TenantID:  a.TenantID,
-		Kind:      gatehouse.KindStaff,
-		Name:      StaffTokenName,
-		UserID:    userID,
-		Scopes:    scopes,
-		ExpiresAt: exp,
-	}, "staff_token.create", m.Email)
-	if gatehouse.IsCode(err, gatehouse.ECONFLICT) { // lost a race with another Generate
-		return nil, "", errStaffTokenExists
-	}
-	return c, tok, err
-}
-
-var errStaffTokenExists = gatehouse.Errorf(gatehouse.ECONFLICT,
-	"the user already has an API token; delete it before generating a new one")
-
-// credentialScopes normalises the scopes of a credential that does not act
-// with a user's role, so it may not hold "manage".
-func (s *Service) credentialScopes(scopes []string, what string) ([]string, error) {
-	out, err := s.tree.NormalizeScopes(scopes)
-	if err != nil {
-		return nil, err
-	}
-	if slices.Contains(out, gatehouse.ScopeManage) {
-		return nil, gatehouse.FieldError("scopes", "%s cannot hold the %q resource", what, gatehouse.ScopeManage)
-	}
-	return out, nil
-}
-
-// liveStaffToken finds the user's non-revoked staff token.
-func (s *Service) liveStaffToken(ctx context.Context, tenantID, userID string) (*gatehouse.Credential, error) {
-	list, err := s.store.ListCredentials(ctx, tenantID, gatehouse.CredentialFilter{Kind: gatehouse.KindStaff, UserID: userID})
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range list {
-		if !c.Revoked() {
-			return c, nil
-		}
-	}
-	return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "the user has no API token")
-}
 
 // StaffToken returns the user's API token (without its secret), with its
 // IP whitelist.
@@ -107,20 +22,7 @@ func (s *Service) StaffToken(ctx context.Context, a Actor, userID string) (*gate
 	if _, err := s.member(ctx, a.TenantID, userID); err != nil {
 		return nil, err
 	}
-	return s.liveStaffToken(ctx, a.TenantID, userID)
-}
-
-// DeleteStaffToken deletes the user's API token and, with it, its whole IP
-// whitelist (seed 001: "Are you sure?"). It stops working at once.
-func (s *Service) DeleteStaffToken(ctx context.Context, a Actor, userID string) error {
-	c, err := s.StaffToken(ctx, a, userID)
-	if err != nil {
-		return err
-	}
-	if err := s.store.DeleteCredential(s.audited(ctx, a, "staff_token.delete", is(c.ID)), a.TenantID, c.ID); err != nil {
-		return fmt.Errorf("delete staff token: %w", err)
-	}
-	return nil
+	return s.heldBy(ctx, a.TenantID, gatehouse.KindStaff, userID)
 }
 
 // tokenForWhitelist is the user's token for a whitelist change; without

@@ -5,9 +5,9 @@
 // the CLI cannot drift apart. Callers authenticate with a Bearer token that
 // grants the reserved "manage" resource and act in the token's tenant with
 // its owner's current role. Each resource lives in a file of its own
-// (tokens.go, users.go, staff_token.go, api_keys.go, oauth_clients.go,
-// integrations.go, settings.go, audit.go) that contributes its routes;
-// openapi.json describes them all.
+// (credentials.go for PATs and API keys, users.go, staff_token.go,
+// oauth_clients.go, integrations.go, settings.go, audit.go) that
+// contributes its routes; openapi.json describes them all.
 package api
 
 import (
@@ -83,10 +83,9 @@ func New(cfg Config) http.Handler {
 	}
 	// One line per resource file.
 	h.routes = slices.Concat(
-		h.tokenRoutes(),
+		h.credentialRoutes(), // /tokens, /api-keys
 		h.userRoutes(),
 		h.staffTokenRoutes(),
-		h.apiKeyRoutes(),
 		h.oauthClientRoutes(),
 		h.integrationRoutes(),
 		h.settingsRoutes(),
@@ -210,7 +209,7 @@ func bearerToken(r *http.Request) (string, gatehouse.Code) {
 // for a good token that may not manage (or not from this address).
 func authError(w http.ResponseWriter, code gatehouse.Code) error {
 	challenge := `Bearer realm="gatehouse"`
-	status := code.Status()
+	status := httpx.CodeStatus(code)
 	switch {
 	case code == gatehouse.CodeMissing:
 		// RFC 6750 §3.1: no error attribute when no credential was sent.

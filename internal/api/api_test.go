@@ -231,7 +231,7 @@ func (e *testEnv) newPAT(t *testing.T, tenantID, userID string, scopes ...string
 	if err != nil {
 		t.Fatalf("actor: %v", err)
 	}
-	c, tok, err := e.svc.CreatePAT(t.Context(), a, admin.PATInput{Name: "seed " + strings.Join(scopes, " "), Scopes: scopes})
+	c, tok, err := e.svc.CreateCredential(t.Context(), a, gatehouse.KindPAT, admin.CredentialInput{Name: "seed " + strings.Join(scopes, " "), Scopes: scopes})
 	if err != nil {
 		t.Fatalf("create pat: %v", err)
 	}

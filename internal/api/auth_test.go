@@ -18,7 +18,7 @@ func TestAuthentication(t *testing.T) {
 		ctx := t.Context()
 
 		revokedID, revoked := e.newPAT(t, f.tenant.ID, f.ownerID, "manage")
-		if err := e.svc.RevokePAT(ctx, operator(f.tenant.ID), revokedID); err != nil {
+		if err := e.svc.RevokeCredential(ctx, operator(f.tenant.ID), gatehouse.KindPAT, revokedID); err != nil {
 			t.Fatal(err)
 		}
 		_, noManage := e.newPAT(t, f.tenant.ID, f.ownerID, "all", "verify")
@@ -30,7 +30,7 @@ func TestAuthentication(t *testing.T) {
 			t.Fatal(err)
 		}
 		exp := time.Now().Add(-time.Hour)
-		_, expired, err := past.CreatePAT(ctx, a, admin.PATInput{Name: "old", Scopes: []string{"manage"}, ExpiresAt: &exp})
+		_, expired, err := past.CreateCredential(ctx, a, gatehouse.KindPAT, admin.CredentialInput{Name: "old", Scopes: []string{"manage"}, ExpiresAt: &exp})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,7 +19,7 @@ func (e *testEnv) expiringPAT(t *testing.T, tenantID, userID string, ttl time.Du
 		t.Fatal(err)
 	}
 	exp := time.Now().Add(ttl)
-	_, tok, err := e.svc.CreatePAT(t.Context(), a, admin.PATInput{Name: "expiring", Scopes: scopes, ExpiresAt: &exp})
+	_, tok, err := e.svc.CreateCredential(t.Context(), a, gatehouse.KindPAT, admin.CredentialInput{Name: "expiring", Scopes: scopes, ExpiresAt: &exp})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse"
 )
 
 // TestOpenAPI: the document is valid JSON, served without a token, and
@@ -82,6 +84,20 @@ func TestOpenAPI(t *testing.T) {
 	var all any
 	json.Unmarshal(res.body, &all)
 	walk(all)
+
+	// The served Kind schema lists exactly the table of kinds, in its
+	// order (withKindEnum derives it).
+	var kind struct{ Enum []gatehouse.Kind }
+	if err := json.Unmarshal(doc.Components.Schemas["Kind"], &kind); err != nil {
+		t.Fatalf("Kind schema: %v", err)
+	}
+	var want []gatehouse.Kind
+	for _, s := range gatehouse.Kinds() {
+		want = append(want, s.Kind)
+	}
+	if !slices.Equal(kind.Enum, want) {
+		t.Errorf("Kind enum = %q, want gatehouse.Kinds() %q", kind.Enum, want)
+	}
 }
 
 func TestRouting(t *testing.T) {

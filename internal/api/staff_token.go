@@ -14,6 +14,8 @@ import (
 // /api/v1/users/{id}/api-token/ip-allowlist. A member holds at most one
 // token; admin.Service enforces the seed's rules (409 while a token exists
 // or before one does, names of at most 20 characters, at most 20 entries).
+// The token is made and shown by the generic credential code
+// (credentials.go); its URL under its user and its whitelist are its own.
 
 func (h *handler) staffTokenRoutes() []route {
 	const token = Prefix + "/users/{id}/api-token"
@@ -25,28 +27,6 @@ func (h *handler) staffTokenRoutes() []route {
 		{method: http.MethodGet, pattern: token + "/ip-allowlist", serve: h.listAllowEntries},
 		{method: http.MethodDelete, pattern: token + "/ip-allowlist/{entry}", serve: h.deleteAllowEntry},
 	}
-}
-
-// staffTokenRequest is the body of POST /users/{id}/api-token: the APIs
-// the token may call and the optional Expired At.
-type staffTokenRequest struct {
-	Scopes    []string `json:"scopes"`
-	ExpiresAt *string  `json:"expires_at"` // RFC 3339; absent or null = never
-}
-
-// staffTokenJSON is a staff API token as the API shows it. Token, the
-// plaintext, is set only in the response that generates it.
-type staffTokenJSON struct {
-	ID          string          `json:"id"`
-	UserID      string          `json:"user_id"`
-	Hint        string          `json:"hint"`
-	Scopes      []string        `json:"scopes"`
-	ExpiresAt   *time.Time      `json:"expires_at"`
-	Expired     bool            `json:"expired"`
-	LastUsedAt  *time.Time      `json:"last_used_at"`
-	CreatedAt   time.Time       `json:"created_at"`
-	IPAllowlist []allowListJSON `json:"ip_allowlist"`
-	Token       string          `json:"token,omitempty"`
 }
 
 // allowListJSON is one IP whitelist entry. CIDR is canonical: always a
@@ -77,42 +57,25 @@ func allowListOut(list []gatehouse.AllowEntry) []allowListJSON {
 	return out
 }
 
-func (h *handler) staffTokenOut(c *gatehouse.Credential) staffTokenJSON {
-	return staffTokenJSON{
-		ID:     c.ID,
-		UserID: c.UserID,
-		Hint:   c.Hint,
-		Scopes: nonNil(c.Scopes),
-		// An expired token keeps its place until it is deleted (seed 001:
-		// delete it and generate a new one), so say so plainly.
-		ExpiresAt:   utc(c.ExpiresAt),
-		Expired:     c.Expired(h.admin.Now()),
-		LastUsedAt:  utc(c.LastUsedAt),
-		CreatedAt:   c.CreatedAt.UTC(),
-		IPAllowlist: allowListOut(c.AllowList),
-	}
+// staffTokenJSON is the generic credentialJSON with the token's IP
+// whitelist.
+func (h *handler) staffTokenJSON(c *gatehouse.Credential) object {
+	return append(h.credentialJSON(c), member{"ip_allowlist", allowListOut(c.AllowList)})
 }
 
 // generateStaffToken is the API Auth tab's Generate; the plaintext token is
 // in this response only.
 func (h *handler) generateStaffToken(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	var req staffTokenRequest
-	if err := httpx.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	exp, err := parseTime("expires_at", req.ExpiresAt)
+	in, err := credentialInput(w, r, gatehouse.KindStaff)
 	if err != nil {
 		return err
 	}
-	userID := r.PathValue("id")
-	c, tok, err := h.admin.GenerateStaffToken(r.Context(), a, userID, admin.StaffTokenInput{Scopes: req.Scopes, ExpiresAt: exp})
+	in.UserID = r.PathValue("id")
+	c, tok, err := h.admin.CreateCredential(r.Context(), a, gatehouse.KindStaff, in)
 	if err != nil {
 		return err
 	}
-	out := h.staffTokenOut(c)
-	out.Token = tok
-	w.Header().Set("Location", Prefix+"/users/"+userID+"/api-token")
-	httpx.WriteJSON(w, http.StatusCreated, out)
+	writeCreated(w, Prefix+"/users/"+in.UserID+"/api-token", append(h.staffTokenJSON(c), member{"token", tok}))
 	return nil
 }
 
@@ -123,14 +86,18 @@ func (h *handler) getStaffToken(w http.ResponseWriter, r *http.Request, a admin.
 	if err != nil {
 		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, h.staffTokenOut(c))
+	httpx.WriteJSON(w, http.StatusOK, h.staffTokenJSON(c))
 	return nil
 }
 
 // deleteStaffToken deletes the user's token and its whole whitelist; it
 // stops working at once.
 func (h *handler) deleteStaffToken(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	if err := h.admin.DeleteStaffToken(r.Context(), a, r.PathValue("id")); err != nil {
+	c, err := h.admin.StaffToken(r.Context(), a, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if err := h.admin.DeleteCredential(r.Context(), a, gatehouse.KindStaff, c.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -148,8 +115,7 @@ func (h *handler) addAllowEntry(w http.ResponseWriter, r *http.Request, a admin.
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Location", Prefix+"/users/"+userID+"/api-token/ip-allowlist/"+e.ID)
-	httpx.WriteJSON(w, http.StatusCreated, allowEntryOut(e))
+	writeCreated(w, Prefix+"/users/"+userID+"/api-token/ip-allowlist/"+e.ID, allowEntryOut(e))
 	return nil
 }
 

@@ -708,10 +708,10 @@ func (t *target) seed(ctx context.Context, s *server.Server, opts *Options, rep 
 	if err != nil {
 		return err
 	}
-	if _, t.callerToken, err = s.Admin.CreatePAT(ctx, owner, admin.PATInput{Name: "bench caller", Scopes: []string{gatehouse.ScopeVerify}}); err != nil {
+	if _, t.callerToken, err = s.Admin.CreateCredential(ctx, owner, gatehouse.KindPAT, admin.CredentialInput{Name: "bench caller", Scopes: []string{gatehouse.ScopeVerify}}); err != nil {
 		return fmt.Errorf("bench caller token: %w", err)
 	}
-	if _, t.token, err = s.Admin.CreatePAT(ctx, owner, admin.PATInput{Name: "bench", Scopes: []string{"catalog", "sales"}}); err != nil {
+	if _, t.token, err = s.Admin.CreateCredential(ctx, owner, gatehouse.KindPAT, admin.CredentialInput{Name: "bench", Scopes: []string{"catalog", "sales"}}); err != nil {
 		return fmt.Errorf("bench token: %w", err)
 	}
 	c, sec, err := s.Admin.CreateClient(ctx, owner, admin.ClientInput{Name: "bench", Scopes: []string{"catalog"},

@@ -89,7 +89,5 @@ func (c *Console) connectedAppRevoke(w http.ResponseWriter, r *http.Request, rq 
 	if err := c.admin.DisconnectApp(r.Context(), rq.actor, row.ClientID); err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.connected_app_revoked"))
-	http.Redirect(w, r, Prefix+"/connected-apps", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.connected_app_revoked"), Prefix+"/connected-apps")
 }

@@ -151,10 +151,14 @@ func (c *Console) routes() http.Handler {
 	mux.Handle("POST /console/login", c.public(c.login))
 	mux.Handle("POST /console/logout", c.public(c.logout))
 
-	mux.Handle("GET /console/tokens", c.page(c.patList))
-	mux.Handle("POST /console/tokens", c.form(c.patCreate))
-	mux.Handle("GET /console/tokens/{id}/revoke", c.page(c.patRevokeConfirm))
-	mux.Handle("POST /console/tokens/{id}/revoke", c.form(c.patRevoke))
+	// The credential kinds with a list of their own: personal access
+	// tokens (seed 002) and the API Portal's API keys (seed 003).
+	for _, p := range listPages {
+		mux.Handle("GET "+p.URL, c.page(c.credentialList(p)))
+		mux.Handle("POST "+p.URL, c.form(c.credentialCreate(p)))
+		mux.Handle("GET "+p.URL+"/{id}/revoke", c.page(c.credentialRevokeConfirm(p)))
+		mux.Handle("POST "+p.URL+"/{id}/revoke", c.form(c.credentialRevoke(p)))
+	}
 
 	mux.Handle("GET /console/users", c.page(c.userList))
 	mux.Handle("POST /console/users", c.form(c.userAdd))
@@ -172,12 +176,6 @@ func (c *Console) routes() http.Handler {
 	mux.Handle("POST /console/users/{id}/ip-whitelist", c.form(c.ipWhitelistAdd))
 	mux.Handle("GET /console/users/{id}/ip-whitelist/{entry}/delete", c.page(c.ipWhitelistDeleteConfirm))
 	mux.Handle("POST /console/users/{id}/ip-whitelist/{entry}/delete", c.form(c.ipWhitelistDelete))
-
-	// The API Portal: API keys (seed 003).
-	mux.Handle("GET /console/api-keys", c.page(c.apiKeyList))
-	mux.Handle("POST /console/api-keys", c.form(c.apiKeyCreate))
-	mux.Handle("GET /console/api-keys/{id}/revoke", c.page(c.apiKeyRevokeConfirm))
-	mux.Handle("POST /console/api-keys/{id}/revoke", c.form(c.apiKeyRevoke))
 
 	// OAuth apps (seed 002: Integrations › API › Activate) and the apps a
 	// user has allowed.

@@ -584,7 +584,7 @@ func (e *env) createPAT(tenant *gatehouse.Tenant, m *gatehouse.Member, name stri
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	c, _, err := e.admin.CreatePAT(e.ctx, a, admin.PATInput{Name: name, Scopes: []string{"all"}})
+	c, _, err := e.admin.CreateCredential(e.ctx, a, gatehouse.KindPAT, admin.CredentialInput{Name: name, Scopes: []string{"all"}})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -120,3 +120,55 @@ func setOf(v []string) map[string]bool {
 	}
 	return set
 }
+
+// expiryLayout is the value format of <input type="datetime-local">.
+const expiryLayout = "2006-01-02T15:04"
+
+// parseExpiry reads a datetime-local expiry (UTC), with or without
+// seconds, or a bare date meaning the end of that day.
+func parseExpiry(s string) (time.Time, error) {
+	for _, layout := range []string{expiryLayout, "2006-01-02T15:04:05", "2006-01-02 15:04"} {
+		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
+			return t, nil
+		}
+	}
+	return endOfDay(s)
+}
+
+// scopeNode is a resource of the scope checkbox tree.
+type scopeNode struct {
+	ID       string
+	Title    string
+	Checked  bool
+	Children []*scopeNode
+}
+
+// scopePicker is the data of the scope_tree partial: the resource tree as
+// checkboxes, what is ticked, the field's error and whether the reserved
+// "manage" resource is offered (only where the credential may hold it).
+type scopePicker struct {
+	Legend  string // message ID
+	Help    string // message ID
+	Tree    []*scopeNode
+	Checked map[string]bool
+	Error   string
+	Manage  bool
+}
+
+// picker builds the scope checkboxes with checked ticked.
+func (c *Console) picker(checked map[string]bool, fe *FormErrors, manage bool) scopePicker {
+	return scopePicker{
+		Legend: msg("pat.form.scopes"), Help: msg("pat.form.scopes.help"),
+		Tree: scopeTree(c.admin.Tree().Roots(), checked), Checked: checked,
+		Error: fe.Field("scopes"), Manage: manage,
+	}
+}
+
+// scopeTree turns the resource tree into checkbox nodes.
+func scopeTree(roots []*gatehouse.Resource, checked map[string]bool) []*scopeNode {
+	out := make([]*scopeNode, 0, len(roots))
+	for _, r := range roots {
+		out = append(out, &scopeNode{ID: r.ID, Title: r.Title, Checked: checked[r.ID], Children: scopeTree(r.Children, checked)})
+	}
+	return out
+}

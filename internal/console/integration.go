@@ -70,7 +70,5 @@ func (c *Console) integrationDelete(w http.ResponseWriter, r *http.Request, rq *
 	if err := c.admin.DeleteIntegration(r.Context(), rq.actor, r.PathValue("id")); err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.integration_deleted"))
-	http.Redirect(w, r, Prefix+"/integrations", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.integration_deleted"), Prefix+"/integrations")
 }

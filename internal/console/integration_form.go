@@ -131,21 +131,30 @@ func readIntegrationForm(r *http.Request) (integrationForm, admin.IntegrationInp
 	return f, in
 }
 
-// integrationFormError turns an admin error into the form's messages (nil,
-// false when it is not the user's to fix). A throttled password
+// integrationFormFailed answers a refused save of integration i (nil: a
+// new one) with form f: the form again with the error as its messages, or
+// err itself when it is not the user's to fix. A throttled password
 // confirmation is 429 with Retry-After (RFC 6585 §4), the form kept; a
 // node too busy to hash is the 429 page.
-func (c *Console) integrationFormError(w http.ResponseWriter, rq *request, err error) (int, *FormErrors, bool) {
-	var te *admin.TargetError
-	if errors.As(err, &te) {
-		return http.StatusUnprocessableEntity, fieldError(te.Err.Field, rq.loc.T(msg("integration.error.url_private"))), true
-	}
-	var ge *gatehouse.Error
-	if errors.As(err, &ge) && ge.Code == gatehouse.ETOOMANY && ge.Field == "password" {
+func (c *Console) integrationFormFailed(w http.ResponseWriter, r *http.Request, rq *request, i *gatehouse.Integration, f integrationForm, err error) error {
+	var (
+		te *admin.TargetError
+		ge *gatehouse.Error
+	)
+	status, fe := http.StatusUnprocessableEntity, (*FormErrors)(nil)
+	switch {
+	case errors.As(err, &te):
+		fe = fieldError(te.Err.Field, rq.loc.T(msg("integration.error.url_private")))
+	case errors.As(err, &ge) && ge.Code == gatehouse.ETOOMANY && ge.Field == "password":
 		httpx.SetRetryAfter(w.Header(), ge.RetryAfter)
-		return http.StatusTooManyRequests, fieldError("password", rq.loc.T(msg("integration.error.password_toomany"))), true
+		status, fe = http.StatusTooManyRequests, fieldError("password", rq.loc.T(msg("integration.error.password_toomany")))
+	default:
+		var ok bool
+		if status, fe, ok = c.formErrorFor(rq, err, integrationFields); !ok {
+			return err
+		}
 	}
-	return c.formErrorFor(rq, err, integrationFields)
+	return c.renderIntegrationForm(w, r, rq, status, i, f, fe)
 }
 
 // integrationCreate is Save on Add New Integration: the password first,
@@ -156,23 +165,15 @@ func (c *Console) integrationCreate(w http.ResponseWriter, r *http.Request, rq *
 	}
 	f, in := readIntegrationForm(r)
 	if err := c.admin.ConfirmPassword(r.Context(), rq.actor, r.PostFormValue("password")); err != nil {
-		if status, fe, ok := c.integrationFormError(w, rq, err); ok {
-			return c.renderIntegrationForm(w, r, rq, status, nil, f, fe)
-		}
-		return err
+		return c.integrationFormFailed(w, r, rq, nil, f, err)
 	}
 	if ok, err := c.consumeNonce(w, r, rq, Prefix+"/integrations"); !ok || err != nil {
 		return err
 	}
 	if _, err := c.admin.CreateIntegration(r.Context(), rq.actor, in); err != nil {
-		if status, fe, ok := c.integrationFormError(w, rq, err); ok {
-			return c.renderIntegrationForm(w, r, rq, status, nil, f, fe)
-		}
-		return err
+		return c.integrationFormFailed(w, r, rq, nil, f, err)
 	}
-	c.setFlash(w, msg("flash.integration_saved"))
-	http.Redirect(w, r, Prefix+"/integrations", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.integration_saved"), Prefix+"/integrations")
 }
 
 // integrationUpdate is Save on Edit Integration; the password is asked
@@ -184,18 +185,10 @@ func (c *Console) integrationUpdate(w http.ResponseWriter, r *http.Request, rq *
 	}
 	f, in := readIntegrationForm(r)
 	if err := c.admin.ConfirmPassword(r.Context(), rq.actor, r.PostFormValue("password")); err != nil {
-		if status, fe, ok := c.integrationFormError(w, rq, err); ok {
-			return c.renderIntegrationForm(w, r, rq, status, i, f, fe)
-		}
-		return err
+		return c.integrationFormFailed(w, r, rq, i, f, err)
 	}
 	if _, err := c.admin.UpdateIntegration(r.Context(), rq.actor, i.ID, in); err != nil {
-		if status, fe, ok := c.integrationFormError(w, rq, err); ok {
-			return c.renderIntegrationForm(w, r, rq, status, i, f, fe)
-		}
-		return err
+		return c.integrationFormFailed(w, r, rq, i, f, err)
 	}
-	c.setFlash(w, msg("flash.integration_saved"))
-	http.Redirect(w, r, Prefix+"/integrations", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.integration_saved"), Prefix+"/integrations")
 }

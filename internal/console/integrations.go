@@ -81,9 +81,7 @@ func (c *Console) integrationDismiss(w http.ResponseWriter, r *http.Request, rq 
 	if err := c.admin.DismissNotifications(r.Context(), rq.actor); err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.notifications_dismissed"))
-	http.Redirect(w, r, Prefix+"/integrations", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.notifications_dismissed"), Prefix+"/integrations")
 }
 
 // requireManager refuses staff before a form does any work (a password

@@ -95,9 +95,7 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := c.EndSession(w, r); err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.logged_out"))
-	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.logged_out"), Prefix+"/login")
 }
 
 // allowLoginRedirect lets the login form's redirect chain end at an OAuth

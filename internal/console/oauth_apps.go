@@ -314,7 +314,5 @@ func (c *Console) oauthAppDelete(w http.ResponseWriter, r *http.Request, rq *req
 	if err := c.admin.DeleteClient(r.Context(), rq.actor, r.PathValue("id")); err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.oauth_app_deleted"))
-	http.Redirect(w, r, Prefix+"/oauth-apps", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.oauth_app_deleted"), Prefix+"/oauth-apps")
 }

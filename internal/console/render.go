@@ -85,6 +85,14 @@ func (c *Console) setFlash(w http.ResponseWriter, id string) {
 	})
 }
 
+// flashRedirect ends a successful form post (POST/redirect/GET): the
+// flash message id for the next page, and 303 See Other to url.
+func (c *Console) flashRedirect(w http.ResponseWriter, r *http.Request, id, url string) error {
+	c.setFlash(w, id)
+	http.Redirect(w, r, url, http.StatusSeeOther)
+	return nil
+}
+
 func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) *Flash {
 	ck, err := r.Cookie(flashCookie)
 	if err != nil {
@@ -154,11 +162,9 @@ func parseTemplates(fsys fs.FS, funcs template.FuncMap) (map[string]*template.Te
 
 // pageNames are the pages the Go code renders; each must have a template.
 var pageNames = []string{
-	"login", "error", "pat_list", "pat_created", "pat_revoke",
+	"login", "error", "credentials", "credential_created", "credential_revoke",
 	"users", "user_remove", "user_owner", "settings", "audit",
-	"user", "user_api_auth", "staff_token_created", "staff_token_delete",
-	"ip_whitelist_new", "ip_whitelist_delete",
-	"api_keys", "api_key_created", "api_key_revoke",
+	"user", "user_api_auth", "ip_whitelist_new", "ip_whitelist_delete",
 	"oauth_apps", "oauth_app_created", "oauth_app", "oauth_app_secret", "oauth_app_delete",
 	"connected_apps", "connected_app_revoke", "oauth_consent", "oauth_error",
 	"integrations", "integration_form", "integration", "integration_activate",

@@ -102,7 +102,5 @@ func (c *Console) settingsSave(w http.ResponseWriter, r *http.Request, rq *reque
 	if err := c.admin.UpdateSettings(r.Context(), rq.actor, next); err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.settings_saved"))
-	http.Redirect(w, r, Prefix+"/settings", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.settings_saved"), Prefix+"/settings")
 }

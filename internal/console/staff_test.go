@@ -219,7 +219,7 @@ func TestStaffIPWhitelist(t *testing.T) {
 	res := b.submit(authPath, userPath+"/ip-whitelist", url.Values{"name": {"office"}, "cidr": {"127.0.0.1"}})
 	wantStatus(t, res, http.StatusConflict)
 
-	if _, _, err := e.admin.GenerateStaffToken(e.ctx, e.actor(e.tenantA, owner), vendor.UserID, admin.StaffTokenInput{Scopes: []string{"all"}}); err != nil {
+	if _, _, err := e.admin.CreateCredential(e.ctx, e.actor(e.tenantA, owner), gatehouse.KindStaff, admin.CredentialInput{UserID: vendor.UserID, Scopes: []string{"all"}}); err != nil {
 		t.Fatal(err)
 	}
 	page := b.get(authPath)
@@ -317,7 +317,7 @@ func TestStaffTokenDelete(t *testing.T) {
 	vendor := e.member(e.tenantA, "vendor@partner.test", gatehouse.RoleStaff)
 	a := e.actor(e.tenantA, owner)
 	exp := e.clock.Now().Add(time.Hour)
-	old, oldTok, err := e.admin.GenerateStaffToken(e.ctx, a, vendor.UserID, admin.StaffTokenInput{Scopes: []string{"sales"}, ExpiresAt: &exp})
+	old, oldTok, err := e.admin.CreateCredential(e.ctx, a, gatehouse.KindStaff, admin.CredentialInput{UserID: vendor.UserID, Scopes: []string{"sales"}, ExpiresAt: &exp})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -381,14 +381,14 @@ func TestStaffAndAPIKeysIsolation(t *testing.T) {
 	vendorA := e.member(e.tenantA, "vendor@partner.test", gatehouse.RoleStaff)
 	e.member(e.tenantB, "boss@bolt.test", gatehouse.RoleOwner)
 	a := e.actor(e.tenantA, ownerA)
-	if _, _, err := e.admin.GenerateStaffToken(e.ctx, a, vendorA.UserID, admin.StaffTokenInput{Scopes: []string{"all"}}); err != nil {
+	if _, _, err := e.admin.CreateCredential(e.ctx, a, gatehouse.KindStaff, admin.CredentialInput{UserID: vendorA.UserID, Scopes: []string{"all"}}); err != nil {
 		t.Fatal(err)
 	}
 	entry, err := e.admin.AddStaffAllowEntry(e.ctx, a, vendorA.UserID, "office", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, _, err := e.admin.CreateAPIKey(e.ctx, a, admin.APIKeyInput{Description: "Amazon Sales Channel"})
+	key, _, err := e.admin.CreateCredential(e.ctx, a, gatehouse.KindAPIKey, admin.CredentialInput{Name: "Amazon Sales Channel"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,7 +431,7 @@ func TestStaffRoleForbiddenOnNewPages(t *testing.T) {
 	e := newEnv(t)
 	owner := e.member(e.tenantA, "owner@acme.test", gatehouse.RoleOwner)
 	staff := e.member(e.tenantA, "staff@acme.test", gatehouse.RoleStaff)
-	key, _, err := e.admin.CreateAPIKey(e.ctx, e.actor(e.tenantA, owner), admin.APIKeyInput{Description: "Amazon Sales Channel"})
+	key, _, err := e.admin.CreateCredential(e.ctx, e.actor(e.tenantA, owner), gatehouse.KindAPIKey, admin.CredentialInput{Name: "Amazon Sales Channel"})
 	if err != nil {
 		t.Fatal(err)
 	}

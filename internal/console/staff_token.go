@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/admin"
 )
 
 // The API Auth tab of a user (seed 001): the user's one staff API token —
@@ -20,32 +19,12 @@ type apiAuthView struct {
 	Base
 	Member     memberRow
 	Tab        string
-	Token      *staffTokenRow // nil: the user has no token (the Generate form shows)
+	Page       *credentialPage
+	Token      *credentialRow // nil: the user has no token (the Generate form shows)
 	Entries    []allowRow
 	MaxEntries int
 	Full       bool // MaxEntries reached: no +New IP Whitelist
-	Form       staffTokenForm
-	Errors     *FormErrors
-	Picker     scopePicker
-	MinExpiry  string // earliest value of the Expired At input (UTC)
-}
-
-// staffTokenRow describes the user's token; it never holds the secret.
-type staffTokenRow struct {
-	Hint       string
-	Scopes     []string
-	CreatedAt  time.Time
-	ExpiresAt  *time.Time
-	LastUsedAt *time.Time
-	Expired    bool
-}
-
-// staffTokenRowOf is the row of staff token tok.
-func staffTokenRowOf(tok *gatehouse.Credential, now time.Time) staffTokenRow {
-	return staffTokenRow{
-		Hint: tok.Hint, Scopes: tok.Scopes, CreatedAt: tok.CreatedAt,
-		ExpiresAt: tok.ExpiresAt, LastUsedAt: tok.LastUsedAt, Expired: tok.Expired(now),
-	}
+	Form       credentialForm
 }
 
 // allowRow is one IP whitelist entry.
@@ -56,26 +35,17 @@ type allowRow struct {
 	CreatedAt time.Time
 }
 
-// staffTokenForm is what the user chose on the API Auth tab.
-type staffTokenForm struct {
-	ExpiresAt string // datetime-local value, UTC; "" = never expires
-	Scopes    map[string]bool
-	Nonce     string
+// allowFields are the messages of the IP whitelist form.
+var allowFields = map[string]string{
+	"name": msg("error.field.ip_name"),
+	"cidr": msg("error.field.cidr"),
 }
 
-// expiryLayout is the value format of <input type="datetime-local">.
-const expiryLayout = "2006-01-02T15:04"
-
-// staffFields are the messages of the API Auth and IP whitelist forms.
-var staffFields = map[string]string{
-	"scopes":     msg("error.field.staff_scopes"),
-	"expires_at": msg("error.field.expires_at"),
-	"name":       msg("error.field.ip_name"),
-	"cidr":       msg("error.field.cidr"),
-}
+// apiAuthURL is the API Auth tab of the user.
+func apiAuthURL(userID string) string { return Prefix + "/users/" + userID + "/api-auth" }
 
 func (c *Console) apiAuthPage(w http.ResponseWriter, r *http.Request, rq *request) error {
-	return c.renderAPIAuth(w, r, rq, http.StatusOK, staffTokenForm{Scopes: map[string]bool{}}, nil)
+	return c.renderAPIAuth(w, r, rq, http.StatusOK, c.blankCredential(&staffPage), nil)
 }
 
 // staffUser returns the member named by the path, and its live token (nil
@@ -97,32 +67,26 @@ func (c *Console) staffUser(r *http.Request, rq *request) (*gatehouse.Member, *g
 	return m, tok, nil
 }
 
-func (c *Console) renderAPIAuth(w http.ResponseWriter, r *http.Request, rq *request, status int, f staffTokenForm, fe *FormErrors) error {
+func (c *Console) renderAPIAuth(w http.ResponseWriter, r *http.Request, rq *request, status int, v credentialValues, fe *FormErrors) error {
 	m, tok, err := c.staffUser(r, rq)
 	if err != nil {
 		return err
 	}
-	now := c.now()
-	v := &apiAuthView{
-		Base:       Base{Title: msg("staff.title"), Nav: "users"},
+	view := &apiAuthView{
+		Base:       Base{Title: msg("staff.title"), Nav: staffPage.Nav},
 		Member:     memberRowOf(m, rq.user.ID),
 		Tab:        "api-auth",
+		Page:       &staffPage,
 		MaxEntries: gatehouse.MaxAllowEntries,
-		Form:       f,
-		Errors:     fe,
-		// Staff tokens act without a role: "manage" is never offered.
-		Picker:    c.picker(f.Scopes, fe, false),
-		MinExpiry: now.UTC().Format(expiryLayout),
+		Form:       c.credentialForm(&staffPage, Prefix+"/users/"+m.UserID+"/api-token", v, fe),
 	}
-	v.Picker.Legend, v.Picker.Help = msg("staff.form.apis"), msg("staff.form.apis.help")
-	v.Form.Nonce = randomToken(16)
 	if tok != nil {
-		row := staffTokenRowOf(tok, now)
-		v.Token = &row
-		v.Entries = allowRows(tok.AllowList)
-		v.Full = len(v.Entries) >= gatehouse.MaxAllowEntries
+		row := credentialRowOf(tok, m.Email, c.now())
+		view.Token = &row
+		view.Entries = allowRows(tok.AllowList)
+		view.Full = len(view.Entries) >= gatehouse.MaxAllowEntries
 	}
-	return c.render(w, r, rq, status, "user_api_auth", v)
+	return c.render(w, r, rq, status, "user_api_auth", view)
 }
 
 func allowRows(list []gatehouse.AllowEntry) []allowRow {
@@ -137,84 +101,24 @@ func allowRows(list []gatehouse.AllowEntry) []allowRow {
 	return out
 }
 
-// staffTokenCreatedView is the view model of pages/staff_token_created.html,
-// the one response that ever contains the staff token.
-type staffTokenCreatedView struct {
-	Base
-	Member    memberRow
-	Token     string
-	Scopes    []string
-	ExpiresAt *time.Time
-}
-
-// staffTokenGenerate is the Generate button. Security: as for personal
-// access tokens, the plaintext is rendered only in this POST's response
-// (Cache-Control: no-store) and a single-use nonce turns a reload into a
-// no-op instead of a 409.
+// staffTokenGenerate is the Generate button of the API Auth tab.
 func (c *Console) staffTokenGenerate(w http.ResponseWriter, r *http.Request, rq *request) error {
-	ctx := r.Context()
-	id := r.PathValue("id")
-	scopes := r.PostForm["scopes"]
-	f := staffTokenForm{ExpiresAt: strings.TrimSpace(r.PostFormValue("expires_at")), Scopes: setOf(scopes)}
-	back := Prefix + "/users/" + id + "/api-auth"
-	if ok, err := c.consumeNonce(w, r, rq, back); !ok || err != nil {
-		return err
-	}
-	in := admin.StaffTokenInput{Scopes: scopes}
-	if f.ExpiresAt != "" {
-		t, err := parseExpiry(f.ExpiresAt)
-		if err != nil {
-			// The user must exist before we say anything about the form.
-			if _, err := c.admin.Member(ctx, rq.actor, id); err != nil {
-				return err
-			}
-			return c.renderAPIAuth(w, r, rq, http.StatusUnprocessableEntity, f,
-				fieldError("expires_at", rq.loc.T(msg("error.field.expires_at_datetime"))))
-		}
-		in.ExpiresAt = &t
-	}
-	cred, tok, err := c.admin.GenerateStaffToken(ctx, rq.actor, id, in)
-	if err != nil {
-		if status, fe, ok := c.formErrorFor(rq, err, staffFields); ok {
-			if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
-				fe = &FormErrors{Form: rq.loc.T(msg("staff.error.exists"))}
-			}
-			return c.renderAPIAuth(w, r, rq, status, f, fe)
-		}
-		return err
-	}
-	m, err := c.admin.Member(ctx, rq.actor, id)
+	m, err := c.admin.Member(r.Context(), rq.actor, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	v := &staffTokenCreatedView{
-		Base:   Base{Title: msg("staff.created.title"), Nav: "users"},
-		Member: memberRowOf(m, rq.user.ID),
-		Token:  tok, Scopes: cred.Scopes, ExpiresAt: cred.ExpiresAt,
-	}
-	return c.render(w, r, rq, http.StatusOK, "staff_token_created", v)
+	return c.createCredential(w, r, rq, &staffPage, credentialPlace{
+		holder: m, back: apiAuthURL(m.UserID),
+		crumbs: []crumb{{Href: Prefix + "/users", Label: msg("users.heading")},
+			{Href: Prefix + "/users/" + m.UserID, Text: m.Email}, {Label: msg("user.tab.api_auth")}},
+		form: func(status int, v credentialValues, fe *FormErrors) error {
+			return c.renderAPIAuth(w, r, rq, status, v, fe)
+		},
+	})
 }
 
-// parseExpiry reads an Expired At value (UTC): a datetime-local value,
-// with or without seconds, or a bare date meaning the end of that day.
-func parseExpiry(s string) (time.Time, error) {
-	for _, layout := range []string{expiryLayout, "2006-01-02T15:04:05", "2006-01-02 15:04"} {
-		if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-			return t, nil
-		}
-	}
-	return endOfDay(s)
-}
-
-// staffTokenDeleteView is the view model of pages/staff_token_delete.html,
-// the "Are you sure?" step before the token and its whitelist go.
-type staffTokenDeleteView struct {
-	Base
-	Member  memberRow
-	Token   staffTokenRow
-	Entries int
-}
-
+// staffTokenDeleteConfirm is the "Are you sure?" step before the token and
+// its whitelist go.
 func (c *Console) staffTokenDeleteConfirm(w http.ResponseWriter, r *http.Request, rq *request) error {
 	m, tok, err := c.staffUser(r, rq)
 	if err != nil {
@@ -223,24 +127,30 @@ func (c *Console) staffTokenDeleteConfirm(w http.ResponseWriter, r *http.Request
 	if tok == nil {
 		return gatehouse.Errorf(gatehouse.ENOTFOUND, "the user has no API token")
 	}
-	v := &staffTokenDeleteView{
-		Base:    Base{Title: msg("staff.delete.title"), Nav: "users"},
-		Member:  memberRowOf(m, rq.user.ID),
-		Token:   staffTokenRowOf(tok, c.now()),
-		Entries: len(tok.AllowList),
+	back := apiAuthURL(m.UserID)
+	view := &credentialRevokeView{
+		Base:   Base{Title: staffPage.Revoke.Title, Nav: staffPage.Nav},
+		Page:   &staffPage,
+		Crumbs: []crumb{{Href: Prefix + "/users", Label: msg("users.heading")}, {Href: back, Text: m.Email}},
+		Row:    credentialRowOf(tok, m.Email, c.now()),
+		Action: Prefix + "/users/" + m.UserID + "/api-token/delete", Back: back,
 	}
-	return c.render(w, r, rq, http.StatusOK, "staff_token_delete", v)
+	return c.render(w, r, rq, http.StatusOK, "credential_revoke", view)
 }
 
 // staffTokenDelete deletes the token and, with it, its whole whitelist.
 func (c *Console) staffTokenDelete(w http.ResponseWriter, r *http.Request, rq *request) error {
-	id := r.PathValue("id")
-	if err := c.admin.DeleteStaffToken(r.Context(), rq.actor, id); err != nil {
+	_, tok, err := c.staffUser(r, rq)
+	if err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.staff_token_deleted"))
-	http.Redirect(w, r, Prefix+"/users/"+id+"/api-auth", http.StatusSeeOther)
-	return nil
+	if tok == nil {
+		return gatehouse.Errorf(gatehouse.ENOTFOUND, "the user has no API token")
+	}
+	if err := c.admin.DeleteCredential(r.Context(), rq.actor, gatehouse.KindStaff, tok.ID); err != nil {
+		return err
+	}
+	return c.flashRedirect(w, r, staffPage.Revoke.Flash, apiAuthURL(r.PathValue("id")))
 }
 
 // ipWhitelistView is the view model of pages/ip_whitelist_new.html, the
@@ -288,7 +198,7 @@ func (c *Console) ipWhitelistAdd(w http.ResponseWriter, r *http.Request, rq *req
 	id := r.PathValue("id")
 	name, cidr := strings.TrimSpace(r.PostFormValue("name")), strings.TrimSpace(r.PostFormValue("cidr"))
 	if _, err := c.admin.AddStaffAllowEntry(ctx, rq.actor, id, name, cidr); err != nil {
-		status, fe, ok := c.formErrorFor(rq, err, staffFields)
+		status, fe, ok := c.formErrorFor(rq, err, allowFields)
 		if !ok {
 			return err
 		}
@@ -300,9 +210,7 @@ func (c *Console) ipWhitelistAdd(w http.ResponseWriter, r *http.Request, rq *req
 		}
 		return c.renderIPWhitelistNew(w, r, rq, status, name, cidr, fe)
 	}
-	c.setFlash(w, msg("flash.ip_added"))
-	http.Redirect(w, r, Prefix+"/users/"+id+"/api-auth#ip-whitelist", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.ip_added"), apiAuthURL(id)+"#ip-whitelist")
 }
 
 // ipWhitelistDeleteView is the view model of pages/ip_whitelist_delete.html.
@@ -344,7 +252,5 @@ func (c *Console) ipWhitelistDelete(w http.ResponseWriter, r *http.Request, rq *
 	if err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.ip_deleted"))
-	http.Redirect(w, r, Prefix+"/users/"+id+"/api-auth#ip-whitelist", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.ip_deleted"), apiAuthURL(id)+"#ip-whitelist")
 }

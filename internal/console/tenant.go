@@ -19,11 +19,9 @@ func (c *Console) switchTenant(w http.ResponseWriter, r *http.Request, rq *reque
 	if err := c.store.SetSessionTenant(r.Context(), rq.session.ID, id); err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.tenant_switched"))
 	// Object pages (a token's revoke step) belong to the old tenant, so go
 	// to the start page of the new one.
-	http.Redirect(w, r, Prefix+"/tokens", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.tenant_switched"), Prefix+"/tokens")
 }
 
 // setLocale saves the user's console language ("" = follow the browser).
@@ -37,7 +35,5 @@ func (c *Console) setLocale(w http.ResponseWriter, r *http.Request, rq *request)
 	if err := c.store.UpdateUser(r.Context(), &u); err != nil {
 		return err
 	}
-	c.setFlash(w, msg("flash.locale_saved"))
-	http.Redirect(w, r, SafeRedirect(r.PostFormValue("next")), http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.locale_saved"), SafeRedirect(r.PostFormValue("next")))
 }

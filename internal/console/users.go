@@ -98,9 +98,7 @@ func (c *Console) userAdd(w http.ResponseWriter, r *http.Request, rq *request) e
 		}
 		return err
 	}
-	c.setFlash(w, msg("flash.user_added"))
-	http.Redirect(w, r, Prefix+"/users", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.user_added"), Prefix+"/users")
 }
 
 // userRole changes a member's role. Making a member an owner goes through
@@ -134,18 +132,9 @@ func (c *Console) userRole(w http.ResponseWriter, r *http.Request, rq *request) 
 	}
 	_, err := c.admin.SetRole(r.Context(), rq.actor, id, role)
 	if err != nil {
-		if status, fe, ok := c.formError(rq, err); ok {
-			m := fe.Form
-			for _, x := range fe.Fields {
-				m = x
-			}
-			return c.renderUsers(w, r, rq, status, userForm{Role: gatehouse.RoleStaff}, nil, map[string]string{id: m})
-		}
-		return err
+		return c.memberRowError(w, r, rq, id, err)
 	}
-	c.setFlash(w, msg("flash.user_role"))
-	http.Redirect(w, r, Prefix+"/users", http.StatusSeeOther)
-	return nil
+	return c.flashRedirect(w, r, msg("flash.user_role"), Prefix+"/users")
 }
 
 // userOwnerView is the view model of pages/user_owner.html, the password
@@ -179,20 +168,26 @@ func (c *Console) userRemoveConfirm(w http.ResponseWriter, r *http.Request, rq *
 func (c *Console) userRemove(w http.ResponseWriter, r *http.Request, rq *request) error {
 	id := r.PathValue("id")
 	if err := c.admin.RemoveMember(r.Context(), rq.actor, id); err != nil {
-		if status, fe, ok := c.formError(rq, err); ok {
-			m := fe.Form
-			for _, x := range fe.Fields {
-				m = x
-			}
-			return c.renderUsers(w, r, rq, status, userForm{Role: gatehouse.RoleStaff}, nil, map[string]string{id: m})
-		}
+		return c.memberRowError(w, r, rq, id, err)
+	}
+	next := Prefix + "/users"
+	if id == rq.user.ID { // removed oneself: the session's tenant is gone
+		next = Prefix + "/tokens"
+	}
+	return c.flashRedirect(w, r, msg("flash.user_removed"), next)
+}
+
+// memberRowError answers a refused change of member id's row (role,
+// removal): the list again with the message beside that row, or err
+// itself when it is not one a form shows.
+func (c *Console) memberRowError(w http.ResponseWriter, r *http.Request, rq *request, id string, err error) error {
+	status, fe, ok := c.formError(rq, err)
+	if !ok {
 		return err
 	}
-	c.setFlash(w, msg("flash.user_removed"))
-	if id == rq.user.ID { // removed oneself: the session's tenant is gone
-		http.Redirect(w, r, Prefix+"/tokens", http.StatusSeeOther)
-		return nil
+	m := fe.Form
+	for _, x := range fe.Fields {
+		m = x
 	}
-	http.Redirect(w, r, Prefix+"/users", http.StatusSeeOther)
-	return nil
+	return c.renderUsers(w, r, rq, status, userForm{Role: gatehouse.RoleStaff}, nil, map[string]string{id: m})
 }

@@ -89,13 +89,17 @@ type Store struct {
 // called.
 func New() *Store {
 	s := &Store{shops: map[string]*shop{}, now: time.Now, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /rest/V1/products", s.listProducts)
-	s.mux.HandleFunc("GET /rest/V1/products/{sku}", s.getProduct)
+	products := func(sh *shop) []*Product { return sh.products }
+	orders := func(sh *shop) []*Order { return sh.orders }
+	s.mux.HandleFunc("GET /rest/V1/products", list(s, products))
+	s.mux.HandleFunc("GET /rest/V1/products/{sku}", get(s, products, "product", "sku",
+		func(p *Product, sku string) bool { return p.SKU == sku }, "no product with SKU %q"))
 	s.mux.HandleFunc("POST /rest/V1/products", s.createProduct)
-	s.mux.HandleFunc("GET /rest/V1/orders", s.listOrders)
-	s.mux.HandleFunc("GET /rest/V1/orders/{id}", s.getOrder)
+	s.mux.HandleFunc("GET /rest/V1/orders", list(s, orders))
+	s.mux.HandleFunc("GET /rest/V1/orders/{id}", get(s, orders, "order", "id",
+		func(o *Order, id string) bool { return o.ID == id }, "no order %q"))
 	s.mux.HandleFunc("POST /rest/V1/orders", s.createOrder)
-	s.mux.HandleFunc("GET /rest/V1/customers", s.listCustomers)
+	s.mux.HandleFunc("GET /rest/V1/customers", list(s, func(sh *shop) []*Customer { return sh.customers }))
 	s.mux.HandleFunc("GET /rest/{tenant}/V1/store/info", s.storeInfo)
 	return s
 }
@@ -158,29 +162,36 @@ func seed(now time.Time) *shop {
 	return &shop{products: products, customers: customers, orders: orders, nextOrder: 3}
 }
 
-func (s *Store) listProducts(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
-	s.mu.Lock()
-	items := cloneAll(s.shop(c.Tenant).products)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"caller": c, "items": items, "total_count": len(items)})
+// list answers copies of the caller's items of one collection.
+func list[T any](s *Store, items func(*shop) []*T) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := callerOf(r)
+		s.mu.Lock()
+		out := cloneAll(items(s.shop(c.Tenant)))
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"caller": c, "items": out, "total_count": len(out)})
+	}
 }
 
-func (s *Store) getProduct(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
-	sku := r.PathValue("sku")
-	s.mu.Lock()
-	var p *Product
-	if i := slices.IndexFunc(s.shop(c.Tenant).products, func(p *Product) bool { return p.SKU == sku }); i >= 0 {
-		cp := *s.shop(c.Tenant).products[i]
-		p = &cp
+// get answers a copy of the caller's item whose path value param matches,
+// as field, or 404 with notFound (a format of the value).
+func get[T any](s *Store, items func(*shop) []*T, field, param string, match func(*T, string) bool, notFound string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c := callerOf(r)
+		key := r.PathValue(param)
+		s.mu.Lock()
+		var found *T
+		if i := slices.IndexFunc(items(s.shop(c.Tenant)), func(x *T) bool { return match(x, key) }); i >= 0 {
+			cp := *items(s.shop(c.Tenant))[i]
+			found = &cp
+		}
+		s.mu.Unlock()
+		if found == nil {
+			writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf(notFound, key))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"caller": c, field: found})
 	}
-	s.mu.Unlock()
-	if p == nil {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no product with SKU %q", sku))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"caller": c, "product": p})
 }
 
 func (s *Store) createProduct(w http.ResponseWriter, r *http.Request) {
@@ -207,33 +218,6 @@ func (s *Store) createProduct(w http.ResponseWriter, r *http.Request) {
 	sh.products = append(sh.products, &p)
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]any{"caller": c, "product": p})
-}
-
-func (s *Store) listOrders(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
-	s.mu.Lock()
-	items := cloneAll(s.shop(c.Tenant).orders)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"caller": c, "items": items, "total_count": len(items)})
-}
-
-func (s *Store) getOrder(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
-	id := r.PathValue("id")
-	s.mu.Lock()
-	var o *Order
-	for _, x := range s.shop(c.Tenant).orders {
-		if x.ID == id {
-			cp := *x
-			o = &cp
-		}
-	}
-	s.mu.Unlock()
-	if o == nil {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no order %q", id))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"caller": c, "order": o})
 }
 
 func (s *Store) createOrder(w http.ResponseWriter, r *http.Request) {
@@ -280,14 +264,6 @@ func (s *Store) createOrder(w http.ResponseWriter, r *http.Request) {
 	sh.nextOrder++
 	sh.orders = append(sh.orders, o)
 	writeJSON(w, http.StatusCreated, map[string]any{"caller": c, "order": o})
-}
-
-func (s *Store) listCustomers(w http.ResponseWriter, r *http.Request) {
-	c := callerOf(r)
-	s.mu.Lock()
-	items := cloneAll(s.shop(c.Tenant).customers)
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"caller": c, "items": items, "total_count": len(items)})
 }
 
 // storeInfo is the guest route. The tenant is the gateway's, never the

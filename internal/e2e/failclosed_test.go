@@ -116,7 +116,7 @@ func TestFailClosedPostgres(t *testing.T) {
 		Tenant: testenv.Seed{Slug: "outage", Name: "Outage", Email: "o@outage.test", Plan: gatehouse.PlanStandard},
 	})
 	ctx, s, srvURL, a := te.Ctx, te.Server, te.URL, te.Owner
-	_, tok, err := s.Admin.CreatePAT(ctx, a, admin.PATInput{Name: "t", Scopes: []string{"sales", "verify"}})
+	_, tok, err := s.Admin.CreateCredential(ctx, a, gatehouse.KindPAT, admin.CredentialInput{Name: "t", Scopes: []string{"sales", "verify"}})
 	if err != nil {
 		t.Fatal(err)
 	}

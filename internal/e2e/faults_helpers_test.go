@@ -71,7 +71,7 @@ func newFaultTenant(t *testing.T, n *faultNode, slug string) *faultTenant {
 	ft := &faultTenant{t: t, n: n, email: "owner@" + slug + ".test", pass: testenv.Password}
 	ft.tenant, ft.owner = n.env.NewTenant(testenv.Seed{Slug: slug, Name: "Tenant " + slug, Email: ft.email, Plan: gatehouse.PlanEnterprise})
 	var err error
-	if _, ft.manage, err = n.s.Admin.CreatePAT(ctx, ft.owner, admin.PATInput{Name: "manage", Scopes: []string{gatehouse.ScopeManage, "sales"}}); err != nil {
+	if _, ft.manage, err = n.s.Admin.CreateCredential(ctx, ft.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "manage", Scopes: []string{gatehouse.ScopeManage, "sales"}}); err != nil {
 		t.Fatal(err)
 	}
 	return ft

@@ -324,7 +324,7 @@ func TestOAuth1IntegrationFlow(t *testing.T) {
 			}
 		})
 
-		verifyCaller, verifyToken, err := s.Admin.CreatePAT(ctx, owner, admin.PATInput{Name: "resource server", Scopes: []string{gatehouse.ScopeVerify}})
+		verifyCaller, verifyToken, err := s.Admin.CreateCredential(ctx, owner, gatehouse.KindPAT, admin.CredentialInput{Name: "resource server", Scopes: []string{gatehouse.ScopeVerify}})
 		if err != nil || verifyCaller == nil {
 			t.Fatal(err)
 		}

@@ -46,7 +46,7 @@ func TestRedeemBurstPostgres(t *testing.T) {
 			ft := newFaultTenant(t, n, "burst").withApp()
 			codes := ft.mintCodes(burstSize)
 			ctx := context.Background()
-			_, pat, err := n.s.Admin.CreatePAT(ctx, ft.owner, admin.PATInput{Name: "watched", Scopes: []string{"sales"}})
+			_, pat, err := n.s.Admin.CreateCredential(ctx, ft.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "watched", Scopes: []string{"sales"}})
 			if err != nil {
 				t.Fatal(err)
 			}

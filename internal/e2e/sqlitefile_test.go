@@ -84,7 +84,7 @@ func sqliteFilesGone(t *testing.T, mode string) {
 		t.Fatal(err)
 	}
 	a, _ := s.Admin.ActorFor(ctx, ten.ID, m.UserID, "")
-	_, boot, err := s.Admin.CreatePAT(ctx, a, admin.PATInput{Name: "boot", Scopes: []string{"manage", "verify", "sales"}})
+	_, boot, err := s.Admin.CreateCredential(ctx, a, gatehouse.KindPAT, admin.CredentialInput{Name: "boot", Scopes: []string{"manage", "verify", "sales"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/testenv"
@@ -76,7 +77,7 @@ func newWLEnv(t *testing.T, o wlOptions) *wlEnv {
 		t.Fatal(err)
 	}
 	e.staffID = staff.UserID
-	if _, e.verifyPAT, err = s.Admin.CreatePAT(ctx, e.owner, admin.PATInput{Name: "resource server", Scopes: []string{gatehouse.ScopeVerify}}); err != nil {
+	if _, e.verifyPAT, err = s.Admin.CreateCredential(ctx, e.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "resource server", Scopes: []string{gatehouse.ScopeVerify}}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -86,8 +87,7 @@ func newWLEnv(t *testing.T, o wlOptions) *wlEnv {
 // optional Expired At.
 func (e *wlEnv) generate(t *testing.T, expires *time.Time) (*gatehouse.Credential, string) {
 	t.Helper()
-	c, tok, err := e.s.Admin.GenerateStaffToken(context.Background(), e.owner, e.staffID,
-		admin.StaffTokenInput{Scopes: []string{"sales", "catalog"}, ExpiresAt: expires})
+	c, tok, err := e.s.Admin.CreateCredential(context.Background(), e.owner, gatehouse.KindStaff, admin.CredentialInput{UserID: e.staffID, Scopes: []string{"sales", "catalog"}, ExpiresAt: expires})
 	if err != nil {
 		t.Fatalf("generate staff token: %v", err)
 	}
@@ -216,7 +216,7 @@ func (e *wlEnv) gateway(t *testing.T, c *http.Client, hdr http.Header) gwResult 
 // refusal with code (401 and 403 with a WWW-Authenticate challenge).
 func (e *wlEnv) wantGateway(t *testing.T, what string, got gwResult, code gatehouse.Code, kind gatehouse.Kind) {
 	t.Helper()
-	wantStatus := code.Status()
+	wantStatus := httpx.CodeStatus(code)
 	if got.status != wantStatus {
 		t.Fatalf("%s: gateway answered %d %s, want %d %s\n%s", what, got.status, got.code, wantStatus, code, got.body)
 	}
@@ -662,13 +662,13 @@ func TestStaffTokenExpiredRegenerate(t *testing.T) {
 	wantVerify(t, "after expiry", e.verify(t, e.verifyPAT, oldTok, "sales.orders", "127.0.0.2"), gatehouse.CodeExpired)
 	wantVerify(t, "after expiry (service token)", e.verify(t, serviceToken, oldTok, "", "127.0.0.2"), gatehouse.CodeExpired)
 
-	_, _, err := e.s.Admin.GenerateStaffToken(ctx, e.owner, e.staffID, admin.StaffTokenInput{Scopes: []string{"sales"}})
+	_, _, err := e.s.Admin.CreateCredential(ctx, e.owner, gatehouse.KindStaff, admin.CredentialInput{UserID: e.staffID, Scopes: []string{"sales"}})
 	wantAdminErr(t, "Generate while the expired token exists", err, gatehouse.ECONFLICT, "")
 	if n := len(e.entries(t)); n != 2 {
 		t.Fatalf("expired token's whitelist has %d entries, want 2", n)
 	}
 
-	if err := e.s.Admin.DeleteStaffToken(ctx, e.owner, e.staffID); err != nil {
+	if err := e.s.Admin.DeleteCredential(ctx, e.owner, gatehouse.KindStaff, old.ID); err != nil {
 		t.Fatalf("delete token: %v", err)
 	}
 	if _, err := e.s.Admin.StaffAllowList(ctx, e.owner, e.staffID); !gatehouse.IsCode(err, gatehouse.ECONFLICT) {
@@ -712,7 +712,7 @@ func TestStaffTokenExpiredRegenerate(t *testing.T) {
 func TestAPIKeyGatewayAndVerify(t *testing.T) {
 	e := newWLEnv(t, wlOptions{})
 	ctx := context.Background()
-	c, key, err := e.s.Admin.CreateAPIKey(ctx, e.owner, admin.APIKeyInput{Description: "Amazon Sales Channel"})
+	c, key, err := e.s.Admin.CreateCredential(ctx, e.owner, gatehouse.KindAPIKey, admin.CredentialInput{Name: "Amazon Sales Channel"})
 	if err != nil {
 		t.Fatalf("Add New: %v", err)
 	}
@@ -720,11 +720,11 @@ func TestAPIKeyGatewayAndVerify(t *testing.T) {
 		t.Fatalf("API key %q with scopes %v; want gate_key_ and [all]", key, c.Scopes)
 	}
 	exp := e.clock.Now().Add(time.Hour)
-	_, expKey, err := e.s.Admin.CreateAPIKey(ctx, e.owner, admin.APIKeyInput{Description: "trial", ExpiresAt: &exp})
+	_, expKey, err := e.s.Admin.CreateCredential(ctx, e.owner, gatehouse.KindAPIKey, admin.CredentialInput{Name: "trial", ExpiresAt: &exp})
 	if err != nil {
 		t.Fatal(err)
 	}
-	revoked, revKey, err := e.s.Admin.CreateAPIKey(ctx, e.owner, admin.APIKeyInput{Description: "old connector"})
+	revoked, revKey, err := e.s.Admin.CreateCredential(ctx, e.owner, gatehouse.KindAPIKey, admin.CredentialInput{Name: "old connector"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -755,7 +755,7 @@ func TestAPIKeyGatewayAndVerify(t *testing.T) {
 		}
 	})
 
-	if err := e.s.Admin.RevokeAPIKey(ctx, e.owner, revoked.ID); err != nil {
+	if err := e.s.Admin.RevokeCredential(ctx, e.owner, gatehouse.KindAPIKey, revoked.ID); err != nil {
 		t.Fatalf("revoke: %v", err)
 	}
 	e.wantGateway(t, "revoked key", e.gateway(t, client, http.Header{"X-Api-Key": {revKey}}), gatehouse.CodeRevoked, "")

@@ -78,7 +78,7 @@ func TestTwoNodeRevocation(t *testing.T) {
 	}
 	newPAT := func(name string, scopes ...string) (id, token string) {
 		t.Helper()
-		c, tok, err := a.s.Admin.CreatePAT(ctx, owner, admin.PATInput{Name: name, Scopes: scopes})
+		c, tok, err := a.s.Admin.CreateCredential(ctx, owner, gatehouse.KindPAT, admin.CredentialInput{Name: name, Scopes: scopes})
 		if err != nil {
 			t.Fatal(err)
 		}

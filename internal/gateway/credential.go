@@ -7,7 +7,6 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/oauth1"
-	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
 // Extracted is what an Extractor found in a request.
@@ -37,7 +36,7 @@ type Extractor func(r *http.Request) (x Extracted, ok bool)
 // without an OAuth 1.0a provider: Authorization: Bearer and X-Api-Key. An
 // Authorization: OAuth header is then MALFORMED.
 func DefaultExtractors() []Extractor {
-	return []Extractor{authorizationHeader, apiKeyHeader}
+	return []Extractor{headerCredential}
 }
 
 // SignedRequestAuthenticator checks OAuth 1.0a-signed requests;
@@ -122,49 +121,29 @@ func isScheme(v, scheme string) bool {
 	return strings.EqualFold(s, scheme)
 }
 
-// authorizationHeader reads "Authorization: Bearer <token>" (RFC 6750
-// §2.1). The OAuth scheme is left to OAuth1Extractor (and is MALFORMED
-// when none is configured, see credential). Any other scheme, several
-// Authorization headers, or an empty token are MALFORMED: the caller tried
-// to authenticate and got it wrong, which is more useful to hear than
-// MISSING.
-func authorizationHeader(r *http.Request) (Extracted, bool) {
-	vals := r.Header.Values("Authorization")
-	switch len(vals) {
-	case 0:
+// headerCredential reads Authorization: Bearer or X-Api-Key by
+// httpx.Credential's rules (one transport; another Authorization scheme,
+// several values or an empty token are MALFORMED). An Authorization:
+// OAuth header alone is left to OAuth1Extractor (and is MALFORMED when
+// none is configured, see credential).
+func headerCredential(r *http.Request) (Extracted, bool) {
+	cred, code := httpx.Credential(r)
+	switch {
+	case code == "":
+		return Extracted{Credential: cred}, true
+	case code == gatehouse.CodeMissing:
 		return Extracted{}, false
-	case 1:
-	default:
-		return Extracted{Code: gatehouse.CodeMalformed}, true
-	}
-	v := strings.TrimSpace(vals[0])
-	if tok, found := verify.BearerToken(v); found {
-		if tok == "" {
-			return Extracted{Code: gatehouse.CodeMalformed}, true
-		}
-		return Extracted{Credential: tok}, true
-	}
-	if isScheme(v, "OAuth") {
+	case oauthHeader(r):
 		return Extracted{}, false
 	}
-	return Extracted{Code: gatehouse.CodeMalformed}, true
+	return Extracted{Code: code}, true
 }
 
-// apiKeyHeader reads "X-Api-Key: <key>" (seed 003's API Portal keys).
-func apiKeyHeader(r *http.Request) (Extracted, bool) {
-	vals := r.Header.Values(httpx.HeaderAPIKey)
-	switch len(vals) {
-	case 0:
-		return Extracted{}, false
-	case 1:
-	default:
-		return Extracted{Code: gatehouse.CodeMalformed}, true
-	}
-	key := strings.TrimSpace(vals[0])
-	if key == "" {
-		return Extracted{Code: gatehouse.CodeMalformed}, true
-	}
-	return Extracted{Credential: key}, true
+// oauthHeader reports whether r's only credential header is
+// Authorization: OAuth.
+func oauthHeader(r *http.Request) bool {
+	auth := r.Header.Values("Authorization")
+	return len(auth) == 1 && len(r.Header.Values(httpx.HeaderAPIKey)) == 0 && isScheme(auth[0], "OAuth")
 }
 
 // credential runs the extractors. More than one transport in the same
@@ -173,9 +152,10 @@ func apiKeyHeader(r *http.Request) (Extracted, bool) {
 // header that no extractor took (OAuth without an OAuth 1.0a provider) is
 // MALFORMED too.
 func (g *Gateway) credential(r *http.Request) Extracted {
-	// Refused before any extractor runs, so that a request carrying two
-	// transports cannot make the OAuth 1.0a one read the store or spend a
-	// nonce for a call that is refused anyway.
+	// httpx.Credential's one-transport rule, applied before any extractor
+	// runs, so that a request carrying two transports cannot make the
+	// OAuth 1.0a one read the store or spend a nonce for a call that is
+	// refused anyway.
 	if len(r.Header.Values("Authorization"))+len(r.Header.Values(httpx.HeaderAPIKey)) > 1 {
 		return Extracted{Code: gatehouse.CodeMalformed}
 	}

@@ -343,19 +343,12 @@ func (g *Gateway) refuse(w http.ResponseWriter, code gatehouse.Code, resource st
 // (an OAuth 1.0a problem, or the verifier's Detail), and an OAuth
 // challenge instead of a Bearer one for OAuth 1.0a-signed requests.
 func (g *Gateway) refuseWith(w http.ResponseWriter, code gatehouse.Code, resource, message string, oauth bool) {
-	status := code.Status()
-	if message == "" {
-		message = code.Message()
-	}
 	httpx.SetSecurityHeaders(w.Header())
-	if status == http.StatusUnauthorized || status == http.StatusForbidden {
-		if oauth {
-			w.Header().Set("WWW-Authenticate", `OAuth realm="gatehouse"`)
-		} else {
-			w.Header().Set("WWW-Authenticate", verify.BearerChallenge(code, resource))
-		}
+	challenge := `OAuth realm="gatehouse"`
+	if !oauth {
+		challenge = httpx.BearerChallenge(code, resource)
 	}
-	httpx.WriteJSON(w, status, httpx.ErrorBody{Error: httpx.ErrorDetail{Code: string(code), Message: message}})
+	httpx.WriteRefusal(w, code, challenge, message)
 }
 
 // CodeUpgradeNotAllowed refuses a protocol upgrade the route does not

@@ -205,7 +205,7 @@ func TestGatewayOAuth1Transports(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The provider's clock is the real one: the client stamps with it.
-	provider := oauth1.New(oauth1.Config{Admin: svc})
+	provider := oauth1.New(oauth1.Config{Store: e.DB, Keys: keys, Admin: svc})
 	v := verify.New(e.Spy, e.Tree, verify.Options{Now: e.Clock.Now, CacheTTL: time.Hour})
 	t.Cleanup(func() { v.Close() })
 	u, _ := url.Parse(up.srv.URL)

@@ -1,7 +1,12 @@
 // Package httpx holds what every Gatehouse HTTP surface shares: the
-// error-returning handler adapter, the status table for gatehouse.Error
-// codes, the JSON codec with body limits, security headers and the client
-// address rule for trusted proxies.
+// error-returning handler adapter, the status tables for gatehouse.Error
+// and verification codes, the JSON codec with body limits, security
+// headers, the client address rule for trusted proxies, and how a request
+// presents its credential (Credential, the Bearer helpers, refusals).
+//
+// The public middleware package imports httpx, so httpx imports only the
+// standard library and the domain: every resource server embedding the
+// middleware compiles it (middleware's TestDependencies checks).
 package httpx
 
 import (

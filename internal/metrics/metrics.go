@@ -60,10 +60,8 @@ func New() *Metrics {
 	m := &Metrics{
 		reg:            prometheus.NewRegistry(),
 		verifyChildren: map[verifyKey]prometheus.Counter{},
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatehouse_http_requests_total",
-			Help: "HTTP requests answered, by route pattern and status code.",
-		}, []string{"route", "code"}),
+		requests: counter("gatehouse_http_requests_total",
+			"HTTP requests answered, by route pattern and status code.", "route", "code"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "gatehouse_http_request_duration_seconds",
 			Help: "Time to answer HTTP requests, by route pattern.",
@@ -71,14 +69,9 @@ func New() *Metrics {
 			// milliseconds to seconds: buckets cover both.
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"route"}),
-		verify: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatehouse_verify_total",
-			Help: "Credential verifications, by credential kind and verification code (SPEC §5).",
-		}, []string{"kind", "code"}),
-		pruned: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatehouse_janitor_pruned_total",
-			Help: "Dead rows the janitor deleted, by table.",
-		}, []string{"table"}),
+		verify: counter("gatehouse_verify_total",
+			"Credential verifications, by credential kind and verification code (SPEC §5).", "kind", "code"),
+		pruned: counter("gatehouse_janitor_pruned_total", "Dead rows the janitor deleted, by table.", "table"),
 	}
 	m.routes.Store(&map[string]*routeMetrics{})
 	m.reg.MustRegister(
@@ -87,6 +80,10 @@ func New() *Metrics {
 		m.requests, m.duration, m.verify, m.pruned,
 	)
 	return m
+}
+
+func counter(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 }
 
 // Handler serves the registry in the Prometheus exposition format, for

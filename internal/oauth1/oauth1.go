@@ -47,6 +47,7 @@
 package oauth1
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"fmt"
@@ -71,12 +72,29 @@ const DefaultMaxSkew = 600 * time.Second
 // clients such as dghubble/oauth1 send 44, so allow more).
 const maxNonceLen = 255
 
+// Store is what the provider reads and changes: integrations by consumer
+// key, request tokens, access tokens (credentials by hash) and consumed
+// nonces and verifiers. gatehouse.Store is one (its documentation gives
+// each method's rules).
+type Store interface {
+	FindIntegrationByConsumerKey(ctx context.Context, consumerKey string) (*gatehouse.Integration, error)
+	CreateRequestToken(ctx context.Context, t *gatehouse.OAuth1Token) error
+	FindRequestToken(ctx context.Context, hash []byte) (*gatehouse.OAuth1Token, error)
+	ConsumeRequestToken(ctx context.Context, hash []byte, now time.Time) (*gatehouse.OAuth1Token, error)
+	FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error)
+	ConsumeOnce(ctx context.Context, namespace, key string, now, expires time.Time) error
+}
+
 // Config configures a Provider.
 type Config struct {
+	// Store (required) holds integrations, request tokens, access tokens
+	// and consumed nonces: the same database the admin service writes.
+	Store Store
+	// Keys (required) opens sealed consumer and token secrets and seals
+	// request token secrets: the keyring the admin service seals with.
+	Keys *secret.Keyring
 	// Admin (required) issues the access token at the end of the exchange
-	// (IssueIntegrationAccess) and knows the handshake expiry; its store
-	// holds integrations, request tokens, credentials and consumed nonces,
-	// and its keyring opens sealed consumer and token secrets.
+	// (IssueIntegrationAccess) and knows the handshake expiry.
 	Admin *admin.Service
 	// TrustedProxies may set X-Forwarded-Proto (and X-Forwarded-For).
 	TrustedProxies []netip.Prefix
@@ -92,7 +110,7 @@ type Config struct {
 // Provider serves the OAuth 1.0a token endpoints and authenticates signed
 // API calls. It is safe for concurrent use.
 type Provider struct {
-	store   gatehouse.Store
+	store   Store
 	admin   *admin.Service
 	keys    *secret.Keyring
 	trusted []netip.Prefix
@@ -104,19 +122,16 @@ type Provider struct {
 // New returns a Provider.
 func New(cfg Config) *Provider {
 	p := &Provider{
-		store:   cfg.Admin.Store(),
+		store:   cfg.Store,
 		admin:   cfg.Admin,
-		keys:    cfg.Admin.Keys(),
+		keys:    cfg.Keys,
 		trusted: cfg.TrustedProxies,
 		now:     cfg.Now,
-		log:     cfg.Log,
+		log:     cmp.Or(cfg.Log, slog.Default()),
 		skew:    cfg.MaxSkew,
 	}
 	if p.now == nil {
 		p.now = time.Now
-	}
-	if p.log == nil {
-		p.log = slog.Default()
 	}
 	if p.skew <= 0 {
 		p.skew = DefaultMaxSkew
@@ -211,7 +226,7 @@ func (p *Provider) consumer(ctx context.Context, key string) (*gatehouse.Integra
 	if err != nil {
 		return nil, "", fmt.Errorf("find integration: %w", err)
 	}
-	sec, err := p.keys.Open(i.ConsumerSecret, admin.ConsumerSecretAAD(i.ConsumerKey))
+	sec, err := p.keys.Open(i.ConsumerSecret, secret.ConsumerSecretAAD(i.ConsumerKey))
 	if err != nil {
 		return nil, "", fmt.Errorf("open consumer secret: %w", err)
 	}
@@ -293,13 +308,13 @@ func (p *Provider) requestToken(w http.ResponseWriter, r *http.Request) error {
 	if err := p.verify(ctx, r, s, consumerSecret, ""); err != nil {
 		return err
 	}
-	token, tokenSecret := admin.NewOAuth1Value(), admin.NewOAuth1Value()
+	token, tokenSecret := secret.NewOAuth1Value(), secret.NewOAuth1Value()
 	hash := secret.HashBytes(token)
 	rt := &gatehouse.OAuth1Token{
 		Hash:          hash,
 		TenantID:      i.TenantID,
 		IntegrationID: i.ID,
-		Secret:        p.keys.Seal([]byte(tokenSecret), admin.TokenSecretAAD(hash)),
+		Secret:        p.keys.Seal([]byte(tokenSecret), secret.TokenSecretAAD(hash)),
 		ExpiresAt:     deadline.UTC(),
 	}
 	if err := p.store.CreateRequestToken(ctx, rt); err != nil {
@@ -329,7 +344,7 @@ func (p *Provider) accessToken(w http.ResponseWriter, r *http.Request) error {
 	case rt.IntegrationID != i.ID || rt.TenantID != i.TenantID:
 		return problem(TokenRejected, "the request token is not associated with this consumer")
 	}
-	tokenSecret, err := p.keys.Open(rt.Secret, admin.TokenSecretAAD(hash))
+	tokenSecret, err := p.keys.Open(rt.Secret, secret.TokenSecretAAD(hash))
 	if err != nil {
 		return fmt.Errorf("open request token secret: %w", err)
 	}
@@ -424,7 +439,7 @@ func (p *Provider) authenticate(r *http.Request) (string, error) {
 	}
 	// Security: revocation is not told here, before the signature proves the
 	// caller holds the secrets; the verifier answers REVOKED after it.
-	tokenSecret, err := p.keys.Open(c.Secret, admin.TokenSecretAAD(hash))
+	tokenSecret, err := p.keys.Open(c.Secret, secret.TokenSecretAAD(hash))
 	if err != nil {
 		return "", fmt.Errorf("open access token secret: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
@@ -70,7 +71,7 @@ func newEnvOn(t *testing.T, st *sqlstore.DB) *env {
 		t.Fatal(err)
 	}
 	e.op = admin.Actor{TenantID: ten.ID, Name: admin.OperatorName, Operator: true}
-	e.p = New(Config{Admin: e.svc, Now: e.clock.Now})
+	e.p = New(Config{Store: e.st, Keys: keys, Admin: e.svc, Now: e.clock.Now})
 	mux := http.NewServeMux()
 	mux.Handle("/oauth/token/request", e.p.RequestTokenHandler())
 	mux.Handle("/oauth/token/access", e.p.AccessTokenHandler())
@@ -78,7 +79,7 @@ func newEnvOn(t *testing.T, st *sqlstore.DB) *env {
 		tok, code, err := e.p.Authenticate(r)
 		switch {
 		case code != "":
-			w.WriteHeader(code.Status())
+			w.WriteHeader(httpx.CodeStatus(code))
 			io.WriteString(w, string(code)+" "+err.Error())
 		case err != nil:
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -395,7 +396,7 @@ func TestRequestTokenRefusals(t *testing.T) {
 	})
 	t.Run("not pending", func(t *testing.T) {
 		i := e.newIntegration("Never activated")
-		sec, _ := e.svc.Keys().Open(i.ConsumerSecret, admin.ConsumerSecretAAD(i.ConsumerKey))
+		sec, _ := e.p.keys.Open(i.ConsumerSecret, secret.ConsumerSecretAAD(i.ConsumerKey))
 		status, v, body := e.do(call{path: "/oauth/token/request", key: i.ConsumerKey, sec: string(sec)})
 		wantProblem(t, status, v, body, 401, ConsumerKeyRejected)
 	})

@@ -80,6 +80,10 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*Authorize
 		// Security: exact string match only (RFC 9700 §2.1), never a prefix.
 		return nil, &AuthorizeError{Code: "invalid_request", Description: "redirect_uri is not registered for this client"}
 	}
+	// The tenant row is what the consent page shows and the console enters
+	// (its name, its ID); whether it admits the request is the snapshot's
+	// answer below, as at the token endpoint (package comment, Tenant
+	// state).
 	tenant, err := p.store.FindTenantByID(ctx, client.TenantID)
 	if err != nil {
 		return nil, err
@@ -111,10 +115,13 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*Authorize
 	if !client.AllowsGrant(gatehouse.GrantAuthorizationCode) {
 		return fail("unauthorized_client", "the client may not use the authorization code grant")
 	}
-	if tenant.Disabled {
+	ts, err := p.v.TenantState(ctx, client.TenantID)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ts.Found, ts.Disabled:
 		return fail("access_denied", "the tenant is disabled")
-	}
-	if tenant.Plan != gatehouse.PlanEnterprise {
+	case !ts.OAuthApps:
 		// Seed 002: OAuth apps are available on the Enterprise plan.
 		return fail("unauthorized_client", "OAuth apps are available on the Enterprise plan, which the app's tenant is not on")
 	}

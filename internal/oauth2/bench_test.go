@@ -38,7 +38,7 @@ func BenchmarkIssuance(b *testing.B) {
 			pub, _ := e.app(e.owner, false, []string{"catalog", "sales"})
 			verifier, challenge := pkce("bn")
 			at, rt := wantTokens(b, e.exchange(c, sec, e.code(c, e.owner.UserID, "catalog sales", challenge), verifier))
-			_, caller, err := e.admin.CreatePAT(e.ctx, e.owner, admin.PATInput{Name: "bench", Scopes: []string{"verify"}})
+			_, caller, err := e.admin.CreateCredential(e.ctx, e.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "bench", Scopes: []string{"verify"}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
 // grantRefresh exchanges a refresh token (RFC 6749 §6).
@@ -30,7 +31,7 @@ import (
 // issued before the switch was turned on. A rotated token inherits its
 // predecessor's CreatedAt, so rotation does not extend the window: the
 // user authorizes again every 30 days, as the seed says.
-func (p *Provider) grantRefresh(ctx context.Context, client *gatehouse.Client, form url.Values) (*tokenResponse, error) {
+func (p *Provider) grantRefresh(ctx context.Context, client *gatehouse.Client, tenant verify.TenantState, form url.Values) (*tokenResponse, error) {
 	if !client.AllowsGrant(gatehouse.GrantRefreshToken) {
 		return nil, unauthorizedClient("the client may not use the refresh_token grant")
 	}
@@ -58,11 +59,9 @@ func (p *Provider) grantRefresh(ctx context.Context, client *gatehouse.Client, f
 	if cred.Expired(now) {
 		return nil, invalidGrant("the refresh token has expired")
 	}
-	settings, err := p.store.Settings(ctx, cred.TenantID)
-	if err != nil {
-		return nil, fmt.Errorf("tenant settings: %w", err)
-	}
-	if settings.EnhancedSecurity && !now.Before(cred.CreatedAt.Add(EnhancedRefresh)) {
+	// The switch as the snapshot that admitted the client has it (the
+	// package comment's Tenant state): cred.TenantID is client.TenantID.
+	if tenant.EnhancedSecurity && !now.Before(cred.CreatedAt.Add(EnhancedRefresh)) {
 		return nil, invalidGrant("the refresh token is older than 30 days, the limit of the tenant's enhanced security; authorize the app again")
 	}
 	// RFC 6749 §6: the scope may narrow, never widen; omitted means the

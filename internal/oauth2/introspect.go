@@ -24,9 +24,10 @@ import (
 // §2.3): invalid_client with a Basic challenge, or invalid_token /
 // insufficient_scope with a Bearer challenge.
 //
-// Every credential kind is answered, not only OAuth 2.0 tokens. The token
-// is looked up in the store, not in the verifier's cache: an answer here
-// is authoritative. It is active only if it belongs to the caller's
+// Every credential kind is answered, not only OAuth 2.0 tokens. The token,
+// its tenant and the tenant's settings are read from the store, not from
+// the verifier's cache: an answer here is authoritative (the caller is
+// admitted with the snapshot, like every request: package comment). It is active only if it belongs to the caller's
 // tenant, is not revoked, not rotated (refresh tokens), not expired, its
 // tenant is enabled (and, for an app's tokens, on the Enterprise plan), and
 // — for refresh tokens under enhanced security —
@@ -73,7 +74,7 @@ func (p *Provider) introspect(w http.ResponseWriter, r *http.Request) error {
 // introspectionCaller authenticates the caller and returns its tenant.
 func (p *Provider) introspectionCaller(r *http.Request, form url.Values) (string, error) {
 	auth := r.Header.Get("Authorization")
-	if bearer, ok := verify.BearerToken(auth); ok {
+	if bearer, ok := httpx.BearerToken(auth); ok {
 		if form.Has("client_secret") {
 			return "", invalidRequest("use either a Bearer token or client credentials, not both")
 		}
@@ -84,7 +85,7 @@ func (p *Provider) introspectionCaller(r *http.Request, form url.Values) (string
 			Description: "authenticate as a confidential OAuth client of the tenant, or with a Bearer token holding the verify resource",
 			Challenge:   basicChallenge + `, Bearer realm="gatehouse"`}
 	}
-	client, err := p.authenticateClient(r.Context(), r, form)
+	client, _, err := p.authenticateClient(r.Context(), r, form)
 	if err != nil {
 		return "", err
 	}
@@ -113,13 +114,13 @@ func (p *Provider) bearerCaller(r *http.Request, tok string) (string, error) {
 		return res.Principal.TenantID, nil
 	}
 	code, desc := errInvalidToken, "the caller's token: "+res.Code.Message()
-	if res.Code.Status() == http.StatusForbidden {
+	if httpx.CodeStatus(res.Code) == http.StatusForbidden {
 		code = errInsufficientScope
 	}
 	// RFC 7662 §2.3: a Bearer caller without sufficient privileges gets
 	// 401 with an RFC 6750 §3 challenge.
 	return "", &Error{Status: http.StatusUnauthorized, Code: code, Description: desc,
-		Challenge: verify.BearerChallenge(res.Code, gatehouse.ScopeVerify)}
+		Challenge: httpx.BearerChallenge(res.Code, gatehouse.ScopeVerify)}
 }
 
 var inactive = &introspection{Active: false}

@@ -20,15 +20,15 @@ func TestIntrospect(t *testing.T) {
 		at, rt := wantTokens(t, e.exchange(c, sec, e.code(c, e.owner.UserID, "catalog", challenge), verifier))
 		cc, _ := wantTokens(t, e.post("/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"sales"}}, c.ID, sec))
 		exp := e.clock.Now().Add(48 * time.Hour)
-		_, pat, err := e.admin.CreatePAT(e.ctx, e.owner, admin.PATInput{Name: "p", Scopes: []string{"sales", "verify"}, ExpiresAt: &exp})
+		_, pat, err := e.admin.CreateCredential(e.ctx, e.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "p", Scopes: []string{"sales", "verify"}, ExpiresAt: &exp})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, key, err := e.admin.CreateAPIKey(e.ctx, e.owner, admin.APIKeyInput{Description: "k"})
+		_, key, err := e.admin.CreateCredential(e.ctx, e.owner, gatehouse.KindAPIKey, admin.CredentialInput{Name: "k"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, staff, err := e.admin.GenerateStaffToken(e.ctx, e.owner, e.owner.UserID, admin.StaffTokenInput{Scopes: []string{"catalog"}})
+		_, staff, err := e.admin.CreateCredential(e.ctx, e.owner, gatehouse.KindStaff, admin.CredentialInput{UserID: e.owner.UserID, Scopes: []string{"catalog"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,7 +87,7 @@ func TestIntrospect(t *testing.T) {
 			inactive("gate_pat_0000000000000000000000000000000000000") // bad checksum
 			other, otherOwner := e.newTenant("other", "o@other.test")
 			_ = other
-			_, foreign, err := e.admin.CreatePAT(e.ctx, otherOwner, admin.PATInput{Name: "f", Scopes: []string{"all"}})
+			_, foreign, err := e.admin.CreateCredential(e.ctx, otherOwner, gatehouse.KindPAT, admin.CredentialInput{Name: "f", Scopes: []string{"all"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +100,7 @@ func TestIntrospect(t *testing.T) {
 			if a := e.post("/oauth2/introspect", url.Values{"token": {at}}, oc.ID, osec); a.Raw != "{\"active\":false}\n" {
 				t.Fatalf("foreign tenant: %s", a.Raw)
 			}
-			if err := e.admin.RevokeAPIKey(e.ctx, e.owner, keyID(t, e, key)); err != nil {
+			if err := e.admin.RevokeCredential(e.ctx, e.owner, gatehouse.KindAPIKey, keyID(t, e, key)); err != nil {
 				t.Fatal(err)
 			}
 			inactive(key)
@@ -136,7 +136,7 @@ func TestIntrospect(t *testing.T) {
 			}
 		})
 		t.Run("bearer caller with verify", func(t *testing.T) {
-			_, caller, err := e.admin.CreatePAT(e.ctx, e.owner, admin.PATInput{Name: "v", Scopes: []string{"verify"}})
+			_, caller, err := e.admin.CreateCredential(e.ctx, e.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "v", Scopes: []string{"verify"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +146,7 @@ func TestIntrospect(t *testing.T) {
 			if a.Status != 200 || a.Body["active"] != true || a.str("kind") != "staff" {
 				t.Fatalf("bearer introspection: %d %s", a.Status, a.Raw)
 			}
-			_, weak, err := e.admin.CreatePAT(e.ctx, e.owner, admin.PATInput{Name: "w", Scopes: []string{"catalog"}})
+			_, weak, err := e.admin.CreateCredential(e.ctx, e.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "w", Scopes: []string{"catalog"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,7 +240,7 @@ func TestRevoke(t *testing.T) {
 		t.Run("unknown and foreign tokens", func(t *testing.T) {
 			revoke(c, sec, "gate_at_nonsense", "")
 			revoke(c, sec, "garbage", "")
-			_, pat, err := e.admin.CreatePAT(e.ctx, e.owner, admin.PATInput{Name: "p", Scopes: []string{"catalog"}})
+			_, pat, err := e.admin.CreateCredential(e.ctx, e.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "p", Scopes: []string{"catalog"}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -23,7 +23,7 @@ func TestEnterprisePlan(t *testing.T) {
 		verifier, challenge := pkce("ep")
 		at, rt := wantTokens(t, e.exchange(c, sec, e.code(c, e.owner.UserID, "catalog", challenge), verifier))
 		code := e.code(c, e.owner.UserID, "catalog", challenge) // issued while on the plan
-		_, pat, err := e.admin.CreatePAT(e.ctx, e.owner, admin.PATInput{Name: "introspector", Scopes: []string{gatehouse.ScopeVerify}})
+		_, pat, err := e.admin.CreateCredential(e.ctx, e.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "introspector", Scopes: []string{gatehouse.ScopeVerify}})
 		if err != nil {
 			t.Fatal(err)
 		}

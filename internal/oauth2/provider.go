@@ -3,9 +3,32 @@
 // login and consent pages), the token endpoint with one handler per grant
 // type, revocation (RFC 7009), introspection (RFC 7662) and metadata
 // (RFC 8414), following RFC 6749, RFC 6750, RFC 7636 and RFC 9700.
+//
+// # Tenant state
+//
+// Whether an app's tenant admits its requests — the tenant exists, is not
+// disabled, is on the Enterprise plan — and its enhanced_security switch
+// are read one way wherever a request is admitted: the authorization
+// endpoint (ParseAuthorize), client authentication, which every grant
+// passes first (authenticateClient), and the refresh grant's age limit
+// all use the verifier's tenant snapshot (verify.Verifier.TenantState),
+// the snapshot that refuses the tenant's tokens. Its staleness is
+// verification's: a change invalidates it at once on this node and, with
+// PostgreSQL's change feed, on every other; the cache TTL bounds a lost
+// notification (SPEC §7). A request reads it once, so the steps of one
+// flow and the verifier agree on a node: a tenant re-enabled is not
+// offered a consent page whose code the token endpoint then refuses, nor
+// is a disabled one admitted by one check and refused by the next.
+//
+// Security: the snapshot admits; it is not the last word. The store
+// re-checks the tenant in the transaction that stores tokens
+// (Store.IssueTokens refuses a disabled tenant), and introspection answers
+// from the store alone — credential, tenant row and settings — because an
+// RFC 7662 answer about a token is authoritative (introspect.go).
 package oauth2
 
 import (
+	"context"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -22,13 +45,34 @@ const (
 	RotationGrace   = 30 * time.Second    // a rotated refresh token still works once within it
 )
 
+// Store is what the provider reads and changes: apps, consents and
+// memberships, authorization codes, OAuth 2.0 tokens and grants, and, for
+// the authorization page and introspection, tenant rows and settings.
+// gatehouse.Store is one (its documentation gives each method's rules;
+// the single-use and multi-row ones are atomic there).
+type Store interface {
+	FindClient(ctx context.Context, clientID string) (*gatehouse.Client, error)
+	FindTenantByID(ctx context.Context, id string) (*gatehouse.Tenant, error)
+	Settings(ctx context.Context, tenantID string) (gatehouse.Settings, error)
+	FindMembership(ctx context.Context, tenantID, userID string) (*gatehouse.Membership, error)
+	FindConsent(ctx context.Context, tenantID, userID, clientID string) (*gatehouse.Consent, error)
+	SaveConsent(ctx context.Context, c *gatehouse.Consent) error
+	CreateAuthCode(ctx context.Context, c *gatehouse.AuthCode) error
+	RedeemAuthCode(ctx context.Context, r *gatehouse.CodeRedemption) (*gatehouse.AuthCode, error)
+	IssueTokens(ctx context.Context, r *gatehouse.TokenIssue) error
+	RotateRefreshToken(ctx context.Context, r *gatehouse.RefreshRotation) error
+	FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error)
+	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
+	RevokeGrant(ctx context.Context, tenantID, grantID string, now time.Time) error
+}
+
 // Config configures a Provider.
 type Config struct {
-	Store gatehouse.Store
+	Store Store
 	Tree  *gatehouse.ResourceTree
-	// Verifier (required) answers introspection for the credential kinds
-	// it knows, authenticates Bearer callers of /oauth2/introspect and
-	// tells the token endpoint whether an app's tenant is enabled.
+	// Verifier (required) authenticates Bearer callers of
+	// /oauth2/introspect and holds the tenant snapshot every request is
+	// admitted with (see the package comment).
 	Verifier *verify.Verifier
 	// Issuer is the public URL (GATEHOUSE_PUBLIC_URL), without a trailing
 	// slash: the metadata's issuer and the iss of authorization responses.
@@ -40,7 +84,7 @@ type Config struct {
 
 // Provider is the authorization server. It is safe for concurrent use.
 type Provider struct {
-	store   gatehouse.Store
+	store   Store
 	tree    *gatehouse.ResourceTree
 	v       *verify.Verifier
 	issuer  string

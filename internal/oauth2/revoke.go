@@ -33,7 +33,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	client, err := p.authenticateClient(r.Context(), r, form)
+	client, _, err := p.authenticateClient(r.Context(), r, form)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
 // maxFormBody bounds the form bodies of the token, revocation and
@@ -36,7 +37,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	// The client is authenticated first, so nothing below — not even
 	// consuming a code — happens for a caller that is not the client.
-	client, err := p.authenticateClient(r.Context(), r, form)
+	client, tenant, err := p.authenticateClient(r.Context(), r, form)
 	if err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) error {
 	case gatehouse.GrantAuthorizationCode:
 		resp, err = p.grantCode(r.Context(), client, form)
 	case gatehouse.GrantRefreshToken:
-		resp, err = p.grantRefresh(r.Context(), client, form)
+		resp, err = p.grantRefresh(r.Context(), client, tenant, form)
 	case gatehouse.GrantClientCredentials:
 		resp, err = p.grantClientCredentials(r.Context(), client, form)
 	case "":
@@ -114,47 +115,48 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 // out, so the answer tells nothing to someone without it), because the
 // app as a whole is out of service, whatever grant it asks for. A tenant
 // that has left the Enterprise plan keeps its apps, but they are refused
-// (unauthorized_client) until the plan returns.
-func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (*gatehouse.Client, error) {
+// (unauthorized_client) until the plan returns. The tenant's state is the
+// verifier's snapshot (package comment, Tenant state); it is returned so
+// that the grant decides with the same one rather than read it again.
+func (p *Provider) authenticateClient(ctx context.Context, r *http.Request, form url.Values) (*gatehouse.Client, verify.TenantState, error) {
+	var none verify.TenantState
 	id, sec, hasSecret, err := clientCredentials(r, form)
 	if err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	if id == "" {
-		return nil, invalidClient("client authentication is required: HTTP Basic, or client_id (and client_secret) in the body")
+		return nil, none, invalidClient("client authentication is required: HTTP Basic, or client_id (and client_secret) in the body")
 	}
 	client, err := p.store.FindClient(ctx, id)
 	if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 		secret.HashBytes(sec) // the same work as for a known client
-		return nil, invalidClient("client authentication failed")
+		return nil, none, invalidClient("client authentication failed")
 	} else if err != nil {
-		return nil, fmt.Errorf("find client: %w", err)
+		return nil, none, fmt.Errorf("find client: %w", err)
 	}
 	if client.Confidential {
 		if !hasSecret || !p.secretMatches(client, sec) {
-			return nil, invalidClient("client authentication failed")
+			return nil, none, invalidClient("client authentication failed")
 		}
 	} else if sec != "" {
 		// A public client has no secret (RFC 6749 §2.1); one that sends
 		// something is confused, or is not who it claims to be.
-		return nil, invalidClient("a public client must not send a client secret")
+		return nil, none, invalidClient("a public client must not send a client secret")
 	}
-	// The tenant's cached snapshot, the one that refuses the tenant's
-	// tokens: tenant changes invalidate it on every node.
 	ts, err := p.v.TenantState(ctx, client.TenantID)
 	switch {
 	case err != nil:
-		return nil, err
+		return nil, none, err
 	case !ts.Found:
-		return nil, invalidClient("client authentication failed")
+		return nil, none, invalidClient("client authentication failed")
 	case ts.Disabled:
-		return nil, invalidClient("the app's tenant is disabled")
+		return nil, none, invalidClient("the app's tenant is disabled")
 	case !ts.OAuthApps:
 		// Seed 002: OAuth apps are available on the Enterprise plan. The
 		// app is authentic but out of service until the plan returns.
-		return nil, unauthorizedClient("OAuth apps are available on the Enterprise plan, which the app's tenant is not on")
+		return nil, none, unauthorizedClient("OAuth apps are available on the Enterprise plan, which the app's tenant is not on")
 	}
-	return client, nil
+	return client, ts, nil
 }
 
 // clientCredentials extracts the client id and secret from the request.

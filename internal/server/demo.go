@@ -62,7 +62,7 @@ func (s *Server) SeedDemo(ctx context.Context) (*DemoCredentials, error) {
 	}
 	a.Name = admin.OperatorName
 	scopes := []string{"catalog", "sales", gatehouse.ScopeManage, gatehouse.ScopeVerify}
-	c, tok, err := s.Admin.CreatePAT(ctx, a, admin.PATInput{
+	c, tok, err := s.Admin.CreateCredential(ctx, a, gatehouse.KindPAT, admin.CredentialInput{
 		Name:   "demo " + time.Now().UTC().Format("2006-01-02 15:04:05"),
 		Scopes: scopes,
 	})

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"log/slog"
@@ -56,16 +57,10 @@ const (
 // The stream ends when the client goes away or the server shuts down
 // (http.Server.Shutdown: the handler registers itself with the server that
 // serves it).
-func EventsHandler(v *Verifier, store gatehouse.Store, opts HandlerOptions) http.Handler {
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	if opts.Heartbeat <= 0 {
-		opts.Heartbeat = DefaultHeartbeat
-	}
-	if opts.EventBuffer <= 0 {
-		opts.EventBuffer = DefaultEventBuffer
-	}
+func EventsHandler(v *Verifier, store Store, opts HandlerOptions) http.Handler {
+	opts.Logger = cmp.Or(opts.Logger, slog.Default())
+	opts.Heartbeat = positive(opts.Heartbeat, DefaultHeartbeat)
+	opts.EventBuffer = positive(opts.EventBuffer, DefaultEventBuffer)
 	h := &eventsHandler{
 		auth:    &handler{v: v, opts: opts},
 		store:   store,
@@ -79,7 +74,7 @@ func EventsHandler(v *Verifier, store gatehouse.Store, opts HandlerOptions) http
 
 type eventsHandler struct {
 	auth  *handler
-	store gatehouse.Store
+	store Store
 	opts  HandlerOptions
 	json  http.Handler
 

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -387,9 +386,9 @@ func responseOf(res *Result) verifyResponse {
 // about all) and, for a tenant-scoped caller, the verification question
 // its own token was checked with (the event stream asks it again).
 func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (tenantID string, caller Request, err error) {
-	tok, found := BearerToken(r.Header.Get("Authorization"))
+	tok, found := httpx.BearerToken(r.Header.Get("Authorization"))
 	if !found || tok == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+		w.Header().Set("WWW-Authenticate", httpx.BearerChallenge(gatehouse.CodeMissing, ""))
 		return "", Request{}, &httpx.StatusError{Status: http.StatusUnauthorized, Code: gatehouse.EUNAUTHORIZED,
 			Message: "authenticate with Authorization: Bearer and a token holding the verify resource"}
 	}
@@ -410,13 +409,13 @@ func (h *handler) authenticate(w http.ResponseWriter, r *http.Request) (tenantID
 		return res.Principal.TenantID, caller, nil
 	}
 	msg := "the caller's token: " + res.Code.Message()
-	if res.Code.Status() == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", BearerChallenge(res.Code, ""))
+	if httpx.CodeStatus(res.Code) == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", httpx.BearerChallenge(res.Code, ""))
 		return "", Request{}, &httpx.StatusError{Status: http.StatusUnauthorized, Code: gatehouse.EUNAUTHORIZED, Message: msg}
 	}
 	// RFC 6750 §3.1: a valid token lacking scope is 403 insufficient_scope;
 	// the same for a token used from the wrong address or client.
-	w.Header().Set("WWW-Authenticate", BearerChallenge(res.Code, gatehouse.ScopeVerify))
+	w.Header().Set("WWW-Authenticate", httpx.BearerChallenge(res.Code, gatehouse.ScopeVerify))
 	return "", Request{}, &httpx.StatusError{Status: http.StatusForbidden, Code: gatehouse.EFORBIDDEN, Message: msg}
 }
 
@@ -427,35 +426,6 @@ func (h *handler) unavailable(w http.ResponseWriter, r *http.Request, err error)
 	w.Header().Set("Retry-After", "1")
 	return &httpx.StatusError{Status: http.StatusServiceUnavailable, Code: gatehouse.EUNAVAILABLE,
 		Message: "verification is temporarily unavailable; try again"}
-}
-
-// BearerToken extracts the token of an "Authorization: Bearer <token>"
-// value. The scheme is case-insensitive (RFC 7235 §2.1); found is false for
-// any other scheme.
-func BearerToken(header string) (token string, found bool) {
-	const scheme = "bearer "
-	if len(header) < len(scheme) || !strings.EqualFold(header[:len(scheme)], scheme) {
-		return "", false
-	}
-	return strings.TrimSpace(header[len(scheme):]), true
-}
-
-// BearerChallenge is the WWW-Authenticate value for a refusal (RFC 6750
-// §3): the bare realm when no credential was presented, invalid_token when
-// the credential is bad, insufficient_scope (naming the scope, when known)
-// when it is good but not for this call.
-func BearerChallenge(code gatehouse.Code, scope string) string {
-	if code == gatehouse.CodeMissing {
-		return `Bearer realm="gatehouse"`
-	}
-	if code.Status() == http.StatusUnauthorized {
-		return `Bearer realm="gatehouse", error="invalid_token", error_description="` + code.Message() + `"`
-	}
-	c := `Bearer realm="gatehouse", error="insufficient_scope", error_description="` + code.Message() + `"`
-	if code == gatehouse.CodeInsufficientScope && scope != "" {
-		c += `, scope="` + scope + `"`
-	}
-	return c
 }
 
 func quote(s string) string {

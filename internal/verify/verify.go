@@ -28,6 +28,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -166,11 +167,24 @@ func (r Result) Valid() bool { return r.Code == gatehouse.CodeValid }
 // the tenant) was found. Every principal has a tenant.
 func (r Result) Found() bool { return r.Principal.TenantID != "" }
 
+// Store is what verification reads and writes: the credential lookup, its
+// tenant's snapshot (row and settings), the batched last-use times, and the
+// change feed that invalidates the cache. gatehouse.Store is one (its
+// documentation gives each method's rules).
+type Store interface {
+	FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error)
+	FindTenantByID(ctx context.Context, id string) (*gatehouse.Tenant, error)
+	FindTenantBySlug(ctx context.Context, slug string) (*gatehouse.Tenant, error)
+	Settings(ctx context.Context, tenantID string) (gatehouse.Settings, error)
+	TouchCredentials(ctx context.Context, used map[string]time.Time) error
+	Subscribe(fn func(gatehouse.Change)) (unsubscribe func())
+}
+
 // Verifier checks credentials against a store, with a cache in front. It is
 // safe for concurrent use. Create it with New, run Run in the background to
 // record last-use times, and Close it when done.
 type Verifier struct {
-	store  gatehouse.Store
+	store  Store
 	tree   *gatehouse.ResourceTree
 	now    func() time.Time
 	ttl    int64 // nanos
@@ -188,43 +202,25 @@ type Verifier struct {
 
 // New returns a Verifier over store that checks scopes against tree. It
 // subscribes to the store's changes at once; Close unsubscribes.
-func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Verifier {
+func New(store Store, tree *gatehouse.ResourceTree, opts Options) *Verifier {
 	v := &Verifier{
 		store:       store,
 		tree:        tree,
 		now:         opts.Now,
 		obs:         opts.Metrics,
-		log:         opts.Logger,
-		flushEvery:  opts.FlushInterval,
-		loadTimeout: opts.LoadTimeout,
+		log:         cmp.Or(opts.Logger, slog.Default()),
+		flushEvery:  positive(opts.FlushInterval, DefaultFlushInterval),
+		loadTimeout: positive(opts.LoadTimeout, DefaultLoadTimeout),
 	}
 	if v.now == nil {
 		v.now = time.Now
-	}
-	if v.log == nil {
-		v.log = slog.Default()
-	}
-	if v.flushEvery <= 0 {
-		v.flushEvery = DefaultFlushInterval
-	}
-	if v.loadTimeout <= 0 {
-		v.loadTimeout = DefaultLoadTimeout
 	}
 	v.usage.resolution = int64(max(opts.UsageResolution, 0))
 	if opts.UsageResolution == 0 {
 		v.usage.resolution = int64(DefaultUsageResolution)
 	}
-	ttl, neg, size := opts.CacheTTL, opts.NegativeTTL, opts.CacheSize
-	if ttl == 0 {
-		ttl = DefaultCacheTTL
-	}
-	if neg <= 0 {
-		neg = DefaultNegativeTTL
-	}
-	neg = min(neg, ttl)
-	if size == 0 {
-		size = DefaultCacheSize
-	}
+	ttl, size := cmp.Or(opts.CacheTTL, DefaultCacheTTL), cmp.Or(opts.CacheSize, DefaultCacheSize)
+	neg := min(positive(opts.NegativeTTL, DefaultNegativeTTL), ttl)
 	if ttl > 0 {
 		// CacheSize < 0 turns the credential cache off but keeps tenant
 		// snapshots (see cache).
@@ -233,6 +229,14 @@ func New(store gatehouse.Store, tree *gatehouse.ResourceTree, opts Options) *Ver
 		v.unsubscribe = store.Subscribe(v.cache.invalidate)
 	}
 	return v
+}
+
+// positive is d, or def when d is not positive.
+func positive[T int | time.Duration](d, def T) T {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // Close stops listening to store changes. It does not flush last-use
@@ -483,19 +487,23 @@ type TenantState struct {
 	Disabled bool
 	// OAuthApps: the tenant's plan includes OAuth apps (Enterprise).
 	OAuthApps bool
+	// EnhancedSecurity is the tenant's enhanced_security setting (the
+	// refresh-token age limit).
+	EnhancedSecurity bool
 }
 
-// TenantState reports whether the tenant exists, whether it is disabled
-// and whether its plan includes OAuth apps, from the same cached snapshot
-// verification uses (invalidated by tenant changes on every node, like
-// credentials): the token endpoint checks an app's tenant with it instead
-// of reading the tenant row on every request.
+// TenantState reports whether the tenant exists, whether it is disabled,
+// whether its plan includes OAuth apps and whether enhanced security is
+// on, from the same cached snapshot verification uses (invalidated by
+// tenant and settings changes on every node, like credentials): the OAuth
+// 2.0 endpoints admit an app's requests with it instead of reading the
+// tenant row on every request.
 func (v *Verifier) TenantState(ctx context.Context, id string) (TenantState, error) {
 	t, err := v.tenantByID(ctx, id, v.now().UnixNano())
 	if err != nil || t == nil {
 		return TenantState{}, err
 	}
-	return TenantState{Found: true, Disabled: t.disabled, OAuthApps: t.oauthApps}, nil
+	return TenantState{Found: true, Disabled: t.disabled, OAuthApps: t.oauthApps, EnhancedSecurity: t.settings.EnhancedSecurity}, nil
 }
 
 // tenantByID returns the tenant's snapshot, cached; nil when it does not

@@ -25,13 +25,7 @@ func (db *DB) AppendAudit(ctx context.Context, e *gatehouse.AuditEvent) error {
 
 // insertAudit appends e with q, assigning ID and Time when empty.
 func (db *DB) insertAudit(ctx context.Context, q querier, e *gatehouse.AuditEvent) error {
-	if e.ID == "" {
-		e.ID = newID(prefixAudit)
-	}
-	if e.Time.IsZero() {
-		e.Time = now()
-	}
-	e.Time = normTime(e.Time)
+	stamp(&e.ID, prefixAudit, &e.Time)
 	args := []any{e.ID, e.TenantID, db.d.time(e.Time), e.Actor, e.Action, e.Target, e.IP}
 	var err error
 	if tx, ok := q.(*sql.Tx); ok {

@@ -39,6 +39,20 @@ func (db *DB) CreateAuthCode(ctx context.Context, c *gatehouse.AuthCode) error {
 	return wrap("create authorization code", "authorization code", err)
 }
 
+// refusal is the answer of a change that decided, inside its transaction,
+// to refuse: the transaction still commits what it did (a code is spent
+// whatever the answer), and the caller returns err afterwards.
+type refusal struct {
+	op  string
+	err error
+}
+
+// refuse records the refusal and ends the transaction's function.
+func (r *refusal) refuse(code, format string, args ...any) ([]gatehouse.Change, error) {
+	r.err = fmt.Errorf("%s: %w", r.op, gatehouse.Errorf(code, format, args...))
+	return nil, nil
+}
+
 // RedeemAuthCode redeems an authorization code (see gatehouse.OAuth2Store).
 // Everything happens in one transaction that runs only its own statements:
 // the code is read, its client compared, the app, consent and membership
@@ -51,13 +65,9 @@ func (db *DB) RedeemAuthCode(ctx context.Context, r *gatehouse.CodeRedemption) (
 	const op = "redeem authorization code"
 	var (
 		code     *gatehouse.AuthCode
-		refusal  error
 		conflict bool
 	)
-	refuse := func(code, format string, args ...any) ([]gatehouse.Change, error) {
-		refusal = fmt.Errorf("%s: %w", op, gatehouse.Errorf(code, format, args...))
-		return nil, nil
-	}
+	ref := refusal{op: op}
 	now := normTime(r.Now)
 	err := db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		c, err := scanAuthCode(tx.QueryRowContext(ctx,
@@ -69,7 +79,7 @@ func (db *DB) RedeemAuthCode(ctx context.Context, r *gatehouse.CodeRedemption) (
 		if c.ClientID != r.ClientID || c.TenantID != r.TenantID {
 			// RFC 6749 §4.1.3: only the code's own client may consume it
 			// or, replaying it, revoke what it issued.
-			return refuse(gatehouse.EFORBIDDEN, "the authorization code was issued to another client")
+			return ref.refuse(gatehouse.EFORBIDDEN, "the authorization code was issued to another client")
 		}
 		gone, err := db.lockIssueParents(ctx, tx, c.TenantID, c.ClientID, c.UserID)
 		if err != nil {
@@ -99,28 +109,28 @@ func (db *DB) RedeemAuthCode(ctx context.Context, r *gatehouse.CodeRedemption) (
 		// From here the code is spent, whatever the answer.
 		switch {
 		case !now.Before(c.ExpiresAt):
-			return refuse(gatehouse.EINVALID, "the authorization code has expired")
+			return ref.refuse(gatehouse.EINVALID, "the authorization code has expired")
 		case r.RedirectURI != c.RedirectURI:
 			// RFC 6749 §4.1.3: identical to the authorization request's.
-			return refuse(gatehouse.EINVALID, "redirect_uri does not match the authorization request's")
+			return ref.refuse(gatehouse.EINVALID, "redirect_uri does not match the authorization request's")
 		case c.CodeChallenge == "" && r.Challenge != "":
 			// RFC 9700 §2.1.1: a verifier for a code without a challenge
 			// is a PKCE downgrade.
-			return refuse(gatehouse.EINVALID, "code_verifier was sent but the authorization request had no code_challenge")
+			return ref.refuse(gatehouse.EINVALID, "code_verifier was sent but the authorization request had no code_challenge")
 		case c.CodeChallenge != "" && r.Challenge == "":
-			return refuse(gatehouse.EINVALID, "code_verifier is missing")
+			return ref.refuse(gatehouse.EINVALID, "code_verifier is missing")
 		case subtle.ConstantTimeCompare([]byte(c.CodeChallenge), []byte(r.Challenge)) != 1:
 			// RFC 7636 §4.6.
-			return refuse(gatehouse.EINVALID, "code_verifier does not match the code_challenge")
+			return ref.refuse(gatehouse.EINVALID, "code_verifier does not match the code_challenge")
 		case gone != "":
-			return refuse(gatehouse.EINVALID, "%s", gone)
+			return ref.refuse(gatehouse.EINVALID, "%s", gone)
 		}
 		if c.GrantID != "" {
 			// Lock the grant (Lock order) and refuse one revoked before
 			// the code was redeemed, keeping the consumption.
 			res, err := db.execTx(ctx, tx, upsertGrantSQL, c.GrantID, c.TenantID, db.d.time(now))
 			if err := mustAffect(res, err); errors.Is(err, sql.ErrNoRows) {
-				return refuse(gatehouse.EINVALID, "the grant has been revoked")
+				return ref.refuse(gatehouse.EINVALID, "the grant has been revoked")
 			} else if err != nil {
 				return nil, wrap(op, "grant", err)
 			}
@@ -143,11 +153,11 @@ func (db *DB) RedeemAuthCode(ctx context.Context, r *gatehouse.CodeRedemption) (
 		return nil, err
 	case conflict:
 		return code, fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.ECONFLICT, "the authorization code was already used; the tokens it issued are revoked"))
-	case refusal != nil:
-		if gatehouse.IsCode(refusal, gatehouse.EFORBIDDEN) {
-			return nil, refusal
+	case ref.err != nil:
+		if gatehouse.IsCode(ref.err, gatehouse.EFORBIDDEN) {
+			return nil, ref.err
 		}
-		return code, refusal
+		return code, ref.err
 	}
 	return code, nil
 }

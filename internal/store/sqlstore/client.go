@@ -108,12 +108,7 @@ func (db *DB) DeleteClient(ctx context.Context, tenantID, clientID string, now t
 		if err := mustAffect(res, err); err != nil {
 			return nil, wrap("delete client", "client", err)
 		}
-		rows, err := tx.QueryContext(ctx, `
-			UPDATE credentials SET revoked_at = $3
-			WHERE tenant_id = $1 AND client_id = $2 AND revoked_at IS NULL
-			RETURNING id, hash`,
-			tenantID, clientID, db.d.time(now))
-		changes, err := credentialChanges(tenantID, rows, err)
+		changes, err := db.revokeLive(ctx, tx, tenantID, liveOfClient, clientID, now)
 		return changes, wrap("delete client", "credential", err)
 	})
 }

@@ -61,13 +61,7 @@ func prepareCredential(c *gatehouse.Credential) (scopes string, err error) {
 			return "", err
 		}
 	}
-	if c.ID == "" {
-		c.ID = newID(prefixCredential)
-	}
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = now()
-	}
-	c.CreatedAt = normTime(c.CreatedAt)
+	stamp(&c.ID, prefixCredential, &c.CreatedAt)
 	c.ExpiresAt = normTimePtr(c.ExpiresAt)
 	c.RevokedAt = normTimePtr(c.RevokedAt)
 	c.RotatedAt = normTimePtr(c.RotatedAt)

@@ -14,13 +14,7 @@ const deliveryColumns = `id, tenant_id, integration_id, time, url, status, error
 // Duration is kept to the microsecond. An integration that is not the
 // tenant's (or is gone) is ENOTFOUND.
 func (db *DB) AddDelivery(ctx context.Context, d *gatehouse.Delivery) error {
-	if d.ID == "" {
-		d.ID = newID(prefixDelivery)
-	}
-	if d.Time.IsZero() {
-		d.Time = now()
-	}
-	d.Time = normTime(d.Time)
+	stamp(&d.ID, prefixDelivery, &d.Time)
 	d.Duration = d.Duration.Truncate(time.Microsecond)
 	_, err := db.exec(ctx, "add delivery", processCrash, `
 		INSERT INTO integration_deliveries (`+deliveryColumns+`)

@@ -55,15 +55,10 @@ func (db *DB) lockCredentialParents(ctx context.Context, tx *sql.Tx, tenantID, c
 		return nil
 	}
 	res, err := db.execTx(ctx, tx, upsertGrantSQL, grantID, tenantID, db.d.time(at))
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 0 {
+	if err := mustAffect(res, err); errors.Is(err, sql.ErrNoRows) {
 		return gatehouse.Errorf(gatehouse.ECONFLICT, "grant has been revoked")
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
@@ -95,12 +90,7 @@ func (db *DB) revokeGrant(ctx context.Context, tx *sql.Tx, tenantID, grantID str
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `
-		UPDATE credentials SET revoked_at = $3
-		WHERE tenant_id = $1 AND grant_id = $2 AND revoked_at IS NULL
-		RETURNING id, hash`,
-		tenantID, grantID, db.d.time(now))
-	return credentialChanges(tenantID, rows, err)
+	return db.revokeLive(ctx, tx, tenantID, liveOfGrant, grantID, now)
 }
 
 // lockIssueParents share-locks, in tx, the rows that issuing a token of
@@ -145,14 +135,8 @@ func (db *DB) lockIssueParents(ctx context.Context, tx *sql.Tx, tenantID, client
 // decided. Subscribers hear of the token marked rotated.
 func (db *DB) RotateRefreshToken(ctx context.Context, r *gatehouse.RefreshRotation) error {
 	const op = "rotate refresh token"
-	var (
-		refusal  error
-		conflict bool
-	)
-	refuse := func(code, format string, args ...any) ([]gatehouse.Change, error) {
-		refusal = fmt.Errorf("%s: %w", op, gatehouse.Errorf(code, format, args...))
-		return nil, nil
-	}
+	var conflict bool
+	ref := refusal{op: op}
 	now := normTime(r.Now)
 	err := db.change(ctx, op, powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
 		var (
@@ -167,18 +151,18 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r *gatehouse.RefreshRotati
 		}
 		if kind != string(gatehouse.KindOAuth2Refresh) || clientID != r.ClientID || grantID == "" {
 			// RFC 6749 §6: the token must have been issued to this client.
-			return refuse(gatehouse.EFORBIDDEN, "the refresh token was issued to another client")
+			return ref.refuse(gatehouse.EFORBIDDEN, "the refresh token was issued to another client")
 		}
 		gone, err := db.lockIssueParents(ctx, tx, r.TenantID, clientID, userID.String)
 		if err != nil {
 			return nil, wrap(op, "refresh token", err)
 		}
 		if gone != "" {
-			return refuse(gatehouse.EINVALID, "%s", gone)
+			return ref.refuse(gatehouse.EINVALID, "%s", gone)
 		}
 		res, err := db.execTx(ctx, tx, upsertGrantSQL, grantID, r.TenantID, db.d.time(now))
 		if err := mustAffect(res, err); errors.Is(err, sql.ErrNoRows) {
-			return refuse(gatehouse.EINVALID, "the grant has been revoked")
+			return ref.refuse(gatehouse.EINVALID, "the grant has been revoked")
 		} else if err != nil {
 			return nil, wrap(op, "grant", err)
 		}
@@ -194,7 +178,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r *gatehouse.RefreshRotati
 			return nil, wrap(op, "refresh token", err)
 		}
 		if revoked.Valid {
-			return refuse(gatehouse.EINVALID, "the refresh token has been revoked")
+			return ref.refuse(gatehouse.EINVALID, "the refresh token has been revoked")
 		}
 		target := r.ID // the token this exchange retires
 		if rotated.Valid {
@@ -256,7 +240,7 @@ func (db *DB) RotateRefreshToken(ctx context.Context, r *gatehouse.RefreshRotati
 	case conflict:
 		return fmt.Errorf("%s: %w", op, gatehouse.Errorf(gatehouse.ECONFLICT, "the refresh token was already used; the grant is revoked"))
 	}
-	return refusal
+	return ref.err
 }
 
 // issueStateSQL reads, in one statement, what issuing tokens of app $2

@@ -40,13 +40,7 @@ func (db *DB) CreateIntegration(ctx context.Context, i *gatehouse.Integration) e
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if i.ID == "" {
-		i.ID = newID(prefixIntegration)
-	}
-	if i.CreatedAt.IsZero() {
-		i.CreatedAt = now()
-	}
-	i.CreatedAt = normTime(i.CreatedAt)
+	stamp(&i.ID, prefixIntegration, &i.CreatedAt)
 	if i.UpdatedAt.IsZero() {
 		i.UpdatedAt = i.CreatedAt
 	}
@@ -283,12 +277,7 @@ func (db *DB) DeactivateIntegration(ctx context.Context, tenantID, integrationID
 // tokens at now and returns the Changes. The caller holds the
 // integration's row (see Lock order above).
 func (db *DB) revokeIntegrationTokens(ctx context.Context, tx *sql.Tx, tenantID, integrationID string, now time.Time) ([]gatehouse.Change, error) {
-	rows, err := tx.QueryContext(ctx, `
-		UPDATE credentials SET revoked_at = $3
-		WHERE `+liveIntegrationTokens+`
-		RETURNING id, hash`,
-		tenantID, integrationID, db.d.time(now))
-	return credentialChanges(tenantID, rows, err)
+	return db.revokeLive(ctx, tx, tenantID, liveIntegrationTokens, integrationID, now)
 }
 
 func scanIntegration(s scanner) (*gatehouse.Integration, error) {

@@ -121,17 +121,29 @@ func (db *DB) RemoveMembership(ctx context.Context, tenantID, userID string, now
 		if err := mustAffect(res, err); err != nil {
 			return nil, wrap("remove membership", "membership", err)
 		}
-		rows, err := tx.QueryContext(ctx, `
-			UPDATE credentials SET revoked_at = $3
-			WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL
-			RETURNING id, hash`,
-			tenantID, userID, db.d.time(now))
-		changes, err := credentialChanges(tenantID, rows, err)
+		changes, err := db.revokeLive(ctx, tx, tenantID, liveOfUser, userID, now)
 		return changes, wrap("remove membership", "credential", err)
 	})
 }
 
 // credentialChanges reads (id, hash) rows into one Change each.
+// The live credentials of one holder, for revokeLive ($1 the tenant, $2
+// the holder).
+const (
+	liveOfClient = `tenant_id = $1 AND client_id = $2 AND revoked_at IS NULL`
+	liveOfUser   = `tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL`
+	liveOfGrant  = `tenant_id = $1 AND grant_id = $2 AND revoked_at IS NULL`
+)
+
+// revokeLive revokes at now, in tx, the credentials that where (one of
+// the live… conditions, never input) selects for the tenant and holder,
+// and returns the changes to publish when tx commits.
+func (db *DB) revokeLive(ctx context.Context, tx *sql.Tx, tenantID, where, holder string, now time.Time) ([]gatehouse.Change, error) {
+	rows, err := tx.QueryContext(ctx, `UPDATE credentials SET revoked_at = $3 WHERE `+where+` RETURNING id, hash`,
+		tenantID, holder, db.d.time(now))
+	return credentialChanges(tenantID, rows, err)
+}
+
 func credentialChanges(tenantID string, rows *sql.Rows, err error) ([]gatehouse.Change, error) {
 	if err != nil {
 		return nil, err

@@ -17,13 +17,7 @@ func (db *DB) AddNotification(ctx context.Context, n *gatehouse.Notification) er
 	if n.Message == "" {
 		return fmt.Errorf("add notification: %w", gatehouse.FieldError("message", "a message is required"))
 	}
-	if n.ID == "" {
-		n.ID = newID(prefixNotification)
-	}
-	if n.CreatedAt.IsZero() {
-		n.CreatedAt = now()
-	}
-	n.CreatedAt = normTime(n.CreatedAt)
+	stamp(&n.ID, prefixNotification, &n.CreatedAt)
 	n.ReadAt = normTimePtr(n.ReadAt)
 	_, err := db.exec(ctx, "add notification", processCrash, `
 		INSERT INTO notifications (`+notificationColumns+`)

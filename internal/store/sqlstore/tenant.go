@@ -15,13 +15,7 @@ const findTenantByIDSQL = `SELECT ` + tenantColumns + ` FROM tenants WHERE id = 
 
 // CreateTenant stores t, assigning ID and CreatedAt when empty.
 func (db *DB) CreateTenant(ctx context.Context, t *gatehouse.Tenant) error {
-	if t.ID == "" {
-		t.ID = newID(prefixTenant)
-	}
-	if t.CreatedAt.IsZero() {
-		t.CreatedAt = now()
-	}
-	t.CreatedAt = normTime(t.CreatedAt)
+	stamp(&t.ID, prefixTenant, &t.CreatedAt)
 	_, err := db.exec(ctx, "create tenant", processCrash,
 		`INSERT INTO tenants (`+tenantColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
 		t.ID, t.Slug, t.Name, t.Plan, t.Disabled, db.d.time(t.CreatedAt))

@@ -77,3 +77,16 @@ func (t dbTime) Ptr() *time.Time {
 	v := t.Time
 	return &v
 }
+
+// stamp gives a new row its id (newID(prefix)) when *id is empty and its
+// time (the store's clock) when *at is zero, normalised as every stored
+// time is.
+func stamp(id *string, prefix string, at *time.Time) {
+	if *id == "" {
+		*id = newID(prefix)
+	}
+	if at.IsZero() {
+		*at = now()
+	}
+	*at = normTime(*at)
+}

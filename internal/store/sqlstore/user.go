@@ -11,13 +11,7 @@ const userColumns = `id, email, password_hash, locale, created_at`
 // CreateUser stores u, assigning ID and CreatedAt when empty. A taken email
 // is ECONFLICT.
 func (db *DB) CreateUser(ctx context.Context, u *gatehouse.User) error {
-	if u.ID == "" {
-		u.ID = newID(prefixUser)
-	}
-	if u.CreatedAt.IsZero() {
-		u.CreatedAt = now()
-	}
-	u.CreatedAt = normTime(u.CreatedAt)
+	stamp(&u.ID, prefixUser, &u.CreatedAt)
 	_, err := db.exec(ctx, "create user", processCrash,
 		`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5)`,
 		u.ID, u.Email, u.PasswordHash, u.Locale, db.d.time(u.CreatedAt))
