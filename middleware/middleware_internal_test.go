@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
 
 // fakeGatehouse speaks the contract of /api/v1/verify and
@@ -141,23 +142,14 @@ func (f *fakeGatehouse) disconnect() {
 	f.streams = nil
 }
 
-// clock is a settable time source.
-type clock struct{ ns atomic.Int64 }
+// newClock is the tests' clock, stopped at a fixed time.
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) }
 
-func newClock() *clock {
-	c := &clock{}
-	c.ns.Store(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixNano())
-	return c
-}
-func (c *clock) now() time.Time                { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) advance(d time.Duration)       { c.ns.Add(int64(d)) }
-func (c *clock) at(d time.Duration) *time.Time { t := c.now().Add(d); return &t }
-
-func newVerifier(t *testing.T, srv *httptest.Server, c *clock, cfg Config) *Verifier {
+func newVerifier(t *testing.T, srv *httptest.Server, c *testclock.Clock, cfg Config) *Verifier {
 	t.Helper()
 	cfg.Endpoint, cfg.Token = srv.URL, "caller-token"
 	if c != nil {
-		cfg.Now = c.now
+		cfg.Now = c.Now
 	}
 	v, err := New(cfg)
 	if err != nil {
@@ -277,7 +269,7 @@ func TestCacheTTLAndExpiry(t *testing.T) {
 		t.Fatalf("verifies = %d, want 2", n)
 	}
 	// Without the stream, the TTL is the limit.
-	c.advance(5 * time.Second)
+	c.Advance(5 * time.Second)
 	serve(h, "", bearer)
 	if n := f.verifies.Load(); n != 3 {
 		t.Fatalf("after the TTL: verifies = %d, want 3", n)
@@ -286,18 +278,19 @@ func TestCacheTTLAndExpiry(t *testing.T) {
 	// A VALID answer is never used past the credential's expiry, even
 	// within the TTL.
 	exp := valid("catalog.products")
-	exp.ExpiresAt = c.at(2 * time.Second)
+	at := c.Now().Add(2 * time.Second)
+	exp.ExpiresAt = &at
 	f.set("expiring", exp)
 	bearerExp := map[string]string{"Authorization": "Bearer expiring"}
 	serve(h, "", bearerExp)
 	n := f.verifies.Load()
-	c.advance(1 * time.Second)
+	c.Advance(1 * time.Second)
 	serve(h, "", bearerExp)
 	if f.verifies.Load() != n {
 		t.Fatal("not cached before expiry")
 	}
 	f.set("expiring", verifyResponse{Code: gatehouse.CodeExpired, Tenant: "acme", Subject: "usr_1", Kind: "pat"})
-	c.advance(1 * time.Second)
+	c.Advance(1 * time.Second)
 	if status, body, _ := serve(h, "", bearerExp); status != 401 || !strings.Contains(body, "EXPIRED") {
 		t.Fatalf("at expiry: %d %s, want 401 EXPIRED", status, body)
 	}
@@ -309,7 +302,7 @@ func TestCacheTTLAndExpiry(t *testing.T) {
 		t.Fatalf("unknown: %d", status)
 	}
 	f.set("new", valid("catalog.products"))
-	c.advance(NegativeTTL)
+	c.Advance(NegativeTTL)
 	if status, body, _ := serve(h, "", bearerNew); status != 200 {
 		t.Fatalf("a second later: %d %s", status, body)
 	}
@@ -331,7 +324,7 @@ func TestFailClosed(t *testing.T) {
 	if status, _, _ := serve(h, "", map[string]string{"Authorization": "Bearer good"}); status != 200 {
 		t.Fatalf("Gatehouse down, cached: %d, want 200", status)
 	}
-	c.advance(DefaultCacheTTL)
+	c.Advance(DefaultCacheTTL)
 	if status, _, _ := serve(h, "", map[string]string{"Authorization": "Bearer good"}); status != 503 {
 		t.Fatalf("Gatehouse down, cache entry past its TTL: %d, want 503", status)
 	}
@@ -390,7 +383,7 @@ func TestInvalidationStream(t *testing.T) {
 	base := f.verifies.Load()
 
 	// Connected: answers outlive the TTL, until an event drops them.
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	serve(h, "", good)
 	serve(h, "", other)
 	if n := f.verifies.Load() - base; n != 0 {
@@ -474,12 +467,12 @@ func TestStreamDownTTL(t *testing.T) {
 	f.set("good", valid())
 	h := v.Require("")(ok)
 	serve(h, "", map[string]string{"Authorization": "Bearer good"})
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	serve(h, "", map[string]string{"Authorization": "Bearer good"})
 	if f.verifies.Load() != 1 {
 		t.Fatal("not cached within the TTL")
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	serve(h, "", map[string]string{"Authorization": "Bearer good"})
 	if f.verifies.Load() != 2 {
 		t.Fatal("served past the TTL without a stream")

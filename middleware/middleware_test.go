@@ -2,12 +2,10 @@ package middleware_test
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,56 +13,30 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
-	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/secret"
-	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 	"github.com/gatehouse/gatehouse/middleware"
 )
 
 // TestAgainstGatehouse runs the middleware against a real Gatehouse
-// (server.New on SQLite): it verifies, refuses, caches, and sees a
+// (testenv: server.New on SQLite): it verifies, refuses, caches, and sees a
 // revocation through the invalidation stream within one second (issue 6,
 // done means 4).
 func TestAgainstGatehouse(t *testing.T) {
-	ctx := context.Background()
-	cfg := config.Default()
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
-	cfg.SecretKey = hex.EncodeToString(make([]byte, 32))
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := server.New(ctx, cfg, server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-
 	// Gatehouse, counting the verifications it is asked for.
 	var verifies atomic.Int64
-	gh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == "/api/v1/verify" {
-			verifies.Add(1)
-		}
-		s.Handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(func() {
-		gh.CloseClientConnections()
-		gh.Close()
+	e := testenv.New(t, testenv.Options{
+		Handler: func(h http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && r.URL.Path == "/api/v1/verify" {
+					verifies.Add(1)
+				}
+				h.ServeHTTP(w, r)
+			})
+		},
+		Tenant: testenv.Seed{Slug: "acme", Name: "Acme", Email: "owner@acme.test", Plan: gatehouse.PlanStandard},
 	})
-
-	tenant, err := s.Admin.CreateTenant(ctx, "acme", "Acme", gatehouse.PlanStandard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := admin.Actor{TenantID: tenant.ID, Name: admin.OperatorName, Operator: true}
-	m, err := s.Admin.AddMember(ctx, op, admin.NewMember{Email: "owner@acme.test", Role: gatehouse.RoleOwner})
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner, err := s.Admin.ActorFor(ctx, tenant.ID, m.UserID, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, owner := e.Ctx, e.Server, e.Owner
 	_, caller, err := s.Admin.CreateCredential(ctx, owner, gatehouse.KindPAT, admin.CredentialInput{Name: "resource server", Scopes: []string{"verify"}})
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +47,7 @@ func TestAgainstGatehouse(t *testing.T) {
 	}
 
 	// The resource server.
-	v, err := middleware.New(middleware.Config{Endpoint: gh.URL, Token: caller})
+	v, err := middleware.New(middleware.Config{Endpoint: e.URL, Token: caller})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 type fixture struct {
@@ -31,7 +32,7 @@ func setup(t *testing.T) *fixture {
 // setupWith is setup with a service configured by opts.
 func setupWith(t *testing.T, opts admin.Options) *fixture {
 	t.Helper()
-	st := sqlstore.OpenTestSQLite(t)
+	st := sqlstoretest.SQLite(t)
 	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +186,7 @@ func TestAPIKeyDefaults(t *testing.T) {
 }
 
 func TestIntegrationLifecycle(t *testing.T) {
-	st := sqlstore.OpenTestSQLite(t)
+	st := sqlstoretest.SQLite(t)
 	tree, _ := gatehouse.NewResourceTree(gatehouse.CommerceResources())
 	keys, err := secret.NewKeyring(make([]byte, secret.KeyLen))
 	if err != nil {
@@ -276,7 +277,7 @@ func TestAuditedChangeFailsWithItsEvent(t *testing.T) {
 	}
 	keep := pats()[0]
 	for _, action := range []string{"pat.create", "pat.revoke", "user.remove", "settings.update"} {
-		f.st.RefuseAudit(t, action)
+		sqlstoretest.RefuseAudit(t, f.st, action)
 	}
 
 	if _, _, err := f.svc.CreateCredential(ctx, f.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "lost", Scopes: []string{"catalog"}}); err == nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // TestConfirmPasswordBurst: 20 concurrent wrong password confirmations
@@ -26,7 +27,7 @@ func TestConfirmPasswordBurst(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			var a, b *sqlstore.DB
 			if backend == "postgres" {
-				u := sqlstore.TestPostgresURL(t)
+				u := sqlstoretest.PostgresURL(t)
 				a, b = openURL(t, u), openURL(t, u)
 			} else {
 				u := "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")

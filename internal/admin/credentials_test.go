@@ -11,7 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
-	"github.com/gatehouse/gatehouse/internal/verify/verifytest"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
 
 // The rules of the generic credential path (credentials.go), once, for
@@ -22,7 +22,7 @@ import (
 var start = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // after returns the time d after clk's.
-func after(clk *verifytest.Clock, d time.Duration) *time.Time {
+func after(clk *testclock.Clock, d time.Duration) *time.Time {
 	t := clk.Now().Add(d)
 	return &t
 }
@@ -186,7 +186,7 @@ func TestCredentialRoles(t *testing.T) {
 // others must name theirs; and an actor that authenticated with a
 // credential (Via) creates nothing wider than it, nor longer-lived.
 func TestCredentialScopes(t *testing.T) {
-	clk := verifytest.NewClock(start)
+	clk := testclock.New(start)
 	f := setupWith(t, admin.Options{Now: clk.Now})
 	ctx := context.Background()
 	via := func(exp *time.Time, scopes ...string) admin.Actor {
@@ -313,7 +313,7 @@ func TestCredentialNames(t *testing.T) {
 // place. A member holds one staff token, expired or not, until it is
 // deleted. The refusals are ECONFLICT and say the limit.
 func TestCredentialCaps(t *testing.T) {
-	clk := verifytest.NewClock(start)
+	clk := testclock.New(start)
 	f := setupWith(t, admin.Options{Now: clk.Now, MaxTokensPerUser: 2})
 	ctx := context.Background()
 	create := func(a admin.Actor, kind gatehouse.Kind, exp *time.Time) (*gatehouse.Credential, error) {

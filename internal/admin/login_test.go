@@ -13,40 +13,30 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
 
 const loginPassword = "the owner's password"
-
-type loginClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *loginClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *loginClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // loginService returns a service with the default throttle, an owner
 // owner@acme.test with loginPassword, and its clock. A login waits up to
 // a minute for a hash slot, so a loaded machine (-race, other tests) does
 // not turn counted attempts into uncounted busy ones.
-func loginService(t *testing.T) (*admin.Service, *loginClock) {
+func loginService(t *testing.T) (*admin.Service, *testclock.Clock) {
 	t.Helper()
 	return loginServiceWith(t, admin.Options{PasswordHashWait: time.Minute})
 }
 
 // loginServiceWith is loginService with opts (their clock is replaced).
-func loginServiceWith(t *testing.T, opts admin.Options) (*admin.Service, *loginClock) {
+func loginServiceWith(t *testing.T, opts admin.Options) (*admin.Service, *testclock.Clock) {
 	t.Helper()
-	st := sqlstore.OpenTestSQLite(t)
+	st := sqlstoretest.SQLite(t)
 	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &loginClock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	opts.Now = clk.Now
 	svc := admin.New(st, tree, opts)
 	ctx := context.Background()
@@ -147,7 +137,7 @@ func TestLoginSprayFromOneAddress(t *testing.T) {
 	if _, err := svc.Login(ctx, "owner@acme.test", loginPassword, "198.51.100.7"); err != nil {
 		t.Fatalf("owner from another address: %v", err)
 	}
-	clk.Add(16 * time.Minute)
+	clk.Advance(16 * time.Minute)
 	_, err = svc.Login(ctx, "user99@acme.test", "guess", "203.0.113.9")
 	wantCode(t, err, gatehouse.EUNAUTHORIZED)
 }
@@ -182,7 +172,7 @@ func TestLoginTwoNodes(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			var a, b *sqlstore.DB
 			if backend == "postgres" {
-				u := sqlstore.TestPostgresURL(t)
+				u := sqlstoretest.PostgresURL(t)
 				a, b = openURL(t, u), openURL(t, u)
 			} else {
 				u := "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")

@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // testEnv is the API over a real SQLite store, behind a real HTTP server.
@@ -34,7 +35,7 @@ type testEnv struct {
 }
 
 // newEnv opens a fresh SQLite database in a temporary file and serves the
-// API over it. (sqlstore.OpenTestSQLite does the same but does not tell the
+// API over it. (sqlstoretest.SQLite does the same but does not tell the
 // file's path, which TestTokenSecretAtRest scans for secrets.)
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
@@ -48,7 +49,7 @@ func newEnv(t *testing.T) *testEnv {
 }
 
 // forEachStore runs test, in parallel, against SQLite and against
-// PostgreSQL (skipped unless sqlstore.TestPostgresEnv is set).
+// PostgreSQL (skipped unless sqlstoretest.PostgresEnv is set).
 func forEachStore(t *testing.T, test func(t *testing.T, e *testEnv)) {
 	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) {
@@ -62,11 +63,11 @@ func forEachStore(t *testing.T, test func(t *testing.T, e *testEnv)) {
 }
 
 // newPostgresEnv serves the API over a fresh PostgreSQL schema (skipped
-// unless sqlstore.TestPostgresEnv is set) and remembers its URL, so tests
+// unless sqlstoretest.PostgresEnv is set) and remembers its URL, so tests
 // can read the rows themselves (rawDB).
 func newPostgresEnv(t *testing.T) *testEnv {
 	t.Helper()
-	u := sqlstore.TestPostgresURL(t)
+	u := sqlstoretest.PostgresURL(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	db, err := sqlstore.Open(ctx, u)

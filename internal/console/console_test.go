@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,28 +23,11 @@ import (
 	"github.com/gatehouse/gatehouse/internal/oauth2"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
 const password = "correct horse battery"
-
-// clock is the injected time; tests move it instead of sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // env is a console over a real SQLite store behind a real HTTP server.
 type env struct {
@@ -56,7 +38,7 @@ type env struct {
 	admin   *admin.Service
 	console *console.Console
 	srv     *httptest.Server
-	clock   *clock
+	clock   *testclock.Clock
 	keys    *secret.Keyring
 	tenantA *gatehouse.Tenant
 	tenantB *gatehouse.Tenant
@@ -75,7 +57,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Now().UTC()}
+	clk := testclock.New(time.Now().UTC())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	keys, err := secret.NewKeyring(make([]byte, secret.KeyLen))
 	if err != nil {
@@ -363,7 +345,7 @@ func TestLoginFailures(t *testing.T) {
 	}
 
 	// After the window, the right password works again.
-	e.clock.Add(16 * time.Minute)
+	e.clock.Advance(16 * time.Minute)
 	b.login("owner@acme.test")
 }
 
@@ -434,7 +416,7 @@ func TestSessionFixationAndExpiry(t *testing.T) {
 		t.Errorf("old session survived a new login: %v", err)
 	}
 	wantStatus(t, b.get("/console/tokens"), http.StatusOK)
-	e.clock.Add(console.SessionLifetime + time.Minute)
+	e.clock.Advance(console.SessionLifetime + time.Minute)
 	wantStatus(t, b.get("/console/tokens"), http.StatusSeeOther)
 }
 

@@ -40,13 +40,13 @@ func TestSessionIdleTimeout(t *testing.T) {
 	b := e.browser()
 	b.login("owner@acme.test")
 
-	e.clock.Add(29 * time.Minute)
+	e.clock.Advance(29 * time.Minute)
 	wantStatus(t, b.get("/console/tokens"), http.StatusOK)
 	// Activity counts from the last request, not from the login.
-	e.clock.Add(29 * time.Minute)
+	e.clock.Advance(29 * time.Minute)
 	wantStatus(t, b.get("/console/settings"), http.StatusOK)
 
-	e.clock.Add(31 * time.Minute)
+	e.clock.Advance(31 * time.Minute)
 	wantRedirect(t, b.get("/console/tokens"), "/console/login?next=%2Fconsole%2Ftokens")
 	// The session is gone for good: the row was deleted.
 	u, _ := url.Parse(e.srv.URL)
@@ -68,10 +68,10 @@ func TestSessionAbsoluteLifetimeHolds(t *testing.T) {
 	b := e.browser()
 	b.login("owner@acme.test")
 	for elapsed := time.Duration(0); elapsed+20*time.Minute < console.SessionLifetime; elapsed += 20 * time.Minute {
-		e.clock.Add(20 * time.Minute)
+		e.clock.Advance(20 * time.Minute)
 		wantStatus(t, b.get("/console/tokens"), http.StatusOK)
 	}
-	e.clock.Add(20 * time.Minute)
+	e.clock.Advance(20 * time.Minute)
 	wantStatus(t, b.get("/console/tokens"), http.StatusSeeOther)
 }
 
@@ -87,13 +87,13 @@ func TestSessionLastSeenWrittenOncePerMinute(t *testing.T) {
 		t.Fatalf("last seen at login = %v, want %v", start, e.clock.Now())
 	}
 	for range 5 {
-		e.clock.Add(10 * time.Second)
+		e.clock.Advance(10 * time.Second)
 		wantStatus(t, b.get("/console/tokens"), http.StatusOK)
 	}
 	if got := b.storedSession().LastSeenAt; !got.Equal(start) {
 		t.Fatalf("last seen moved within a minute: %v -> %v", start, got)
 	}
-	e.clock.Add(15 * time.Second) // 65 s after login
+	e.clock.Advance(15 * time.Second) // 65 s after login
 	wantStatus(t, b.get("/console/tokens"), http.StatusOK)
 	if got, want := b.storedSession().LastSeenAt, start.Add(65*time.Second); !got.Equal(want) {
 		t.Fatalf("last seen after a minute = %v, want %v", got, want)
@@ -117,11 +117,11 @@ func TestSessionIdleAcrossNodes(t *testing.T) {
 	u, _ := url.Parse(e.srv.URL)
 	u2, _ := url.Parse(b2.e.srv.URL)
 	b2.client.Jar.SetCookies(u2, b.client.Jar.Cookies(u))
-	e.clock.Add(20 * time.Minute)
+	e.clock.Advance(20 * time.Minute)
 	wantStatus(t, b.get("/console/tokens"), http.StatusOK)  // node 1
-	e.clock.Add(20 * time.Minute)                           // 40 min after login, 20 after the last request
+	e.clock.Advance(20 * time.Minute)                       // 40 min after login, 20 after the last request
 	wantStatus(t, b2.get("/console/tokens"), http.StatusOK) // node 2 sees node 1's activity
-	e.clock.Add(31 * time.Minute)
+	e.clock.Advance(31 * time.Minute)
 	wantStatus(t, b2.get("/console/tokens"), http.StatusSeeOther)
 }
 
@@ -136,9 +136,9 @@ func TestSessionIdleTimeoutConfigured(t *testing.T) {
 	}
 	b := e.node(c).browser()
 	b.login("owner@acme.test")
-	e.clock.Add(4 * time.Minute)
+	e.clock.Advance(4 * time.Minute)
 	wantStatus(t, b.get("/console/tokens"), http.StatusOK)
-	e.clock.Add(6 * time.Minute)
+	e.clock.Advance(6 * time.Minute)
 	wantStatus(t, b.get("/console/tokens"), http.StatusSeeOther)
 }
 

@@ -334,7 +334,7 @@ func TestStaffTokenDelete(t *testing.T) {
 
 	wantNoBody(t, b.get(authPath), "badge-warn", "has expired")
 	// Once expired, the tab says so and tells what to do (seed 001).
-	e.clock.Add(2 * time.Hour)
+	e.clock.Advance(2 * time.Hour)
 	b.login("owner@acme.test") // the session idled out meanwhile
 	page := b.get(authPath)
 	wantBody(t, page, `<span class="badge badge-warn">Expired</span>`, "This token has expired. Delete it and generate a new one.", "empty IP whitelist", `href="`+delPath+`"`)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -20,9 +18,8 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
-	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/demo"
 	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // viewW×viewH is the browser window (and the width of every screenshot).
@@ -63,35 +60,10 @@ func newBrowserRun(t *testing.T, timeout time.Duration) *browserRun {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 
-	// A real Gatehouse with the demo store API behind its gateway.
-	upstream := httptest.NewServer(demo.New())
-	t.Cleanup(upstream.Close)
-	upURL, err := url.Parse(upstream.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	cfg := config.Default()
-	cfg.Addr = srv.Listener.Addr().String()
-	cfg.PublicURL = base // http: the console's cookies are not Secure
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
-	cfg.SecretKey = testSecretKey
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := server.New(ctx, cfg, server.Options{
-		Log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Upstream: upURL,
-		Routes:   demo.Routes(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	srv.Config.Handler = s.Handler
-	srv.Start()
-	t.Cleanup(srv.Close)
+	// A real Gatehouse with the demo store API behind its gateway (http:
+	// the console's cookies are not Secure).
+	te := testenv.New(t, testenv.Options{Demo: true, NoTenant: true})
+	s, base := te.Server, te.URL
 	creds, err := s.SeedDemo(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -1,21 +1,19 @@
 package e2e
 
 import (
-	"context"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/secret"
-	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
 
 const serviceToken = "operator-service-token-0123456789abcdef"
@@ -32,7 +30,7 @@ func TestCLITokenVerify(t *testing.T) {
 		wantNoPlaintext(t, db, cliVerify(t, db, nil))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		direct := sqlstore.TestPostgresURL(t)
+		direct := sqlstoretest.PostgresURL(t)
 		u, _ := url.Parse(direct)
 		proxy := newTCPProxy(t, u.Host)
 		u.Host = proxy.addr
@@ -51,28 +49,19 @@ func cliVerify(t *testing.T, db string, proxy *tcpProxy) string {
 	}
 	other := bootstrap(t, db, "other", "owner@other.test", "verify catalog")
 
-	var offset atomic.Int64 // the server's clock runs ahead by this much
-	cfg := config.Default()
-	cfg.DatabaseURL = db
-	cfg.SecretKey = testSecretKey
-	cfg.ServiceToken = serviceToken
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	s, err := server.New(ctx, cfg, server.Options{Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	srv := httptest.NewServer(s.Handler)
-	defer srv.Close()
-	client := srv.Client()
+	clock := testclock.Running() // the server's clock, moved ahead below
+	te := testenv.New(t, testenv.Options{
+		DatabaseURL: db,
+		Config:      func(c *config.Config) { c.ServiceToken = serviceToken },
+		Clock:       clock,
+		NoTenant:    true, // the CLI made them
+	})
+	ctx, srvURL, client := te.Ctx, te.URL, te.HTTP
 
 	ask := func(caller, credential, resource string) verifyAnswer {
 		t.Helper()
 		var ans verifyAnswer
-		status, err := doJSON(ctx, client, "POST", srv.URL+"/api/v1/verify", caller,
+		status, err := doJSON(ctx, client, "POST", srvURL+"/api/v1/verify", caller,
 			map[string]string{"credential": credential, "resource": resource}, &ans)
 		if err != nil || status != http.StatusOK {
 			t.Fatalf("verify %q: %d %v", resource, status, err)
@@ -94,7 +83,7 @@ func cliVerify(t *testing.T, db string, proxy *tcpProxy) string {
 	want(ask(tok.Token, tok.Token, "sales.orders"), gatehouse.CodeValid) // the token may verify itself: it has `verify`
 	// The endpoint's direct route (server.hotRoute) takes POST only; the
 	// rest reaches the mux as before.
-	if resp, err := client.Get(srv.URL + "/api/v1/verify"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
+	if resp, err := client.Get(srvURL + "/api/v1/verify"); err != nil || resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
 		t.Fatalf("GET /api/v1/verify: %v %v, want 405 with Allow: POST", resp, err)
 	} else {
 		resp.Body.Close()
@@ -119,7 +108,7 @@ func cliVerify(t *testing.T, db string, proxy *tcpProxy) string {
 		proxy.stop()
 		want(ask(serviceToken, string(typo), "sales.orders"), gatehouse.CodeMalformed)
 		var e map[string]any
-		status, _ := doJSON(ctx, client, "POST", srv.URL+"/api/v1/verify", serviceToken,
+		status, _ := doJSON(ctx, client, "POST", srvURL+"/api/v1/verify", serviceToken,
 			map[string]string{"credential": secret.NewToken(gatehouse.KindPAT)}, &e)
 		if status != http.StatusServiceUnavailable {
 			t.Fatalf("unknown token with the database down: %d, want 503", status)
@@ -127,11 +116,11 @@ func cliVerify(t *testing.T, db string, proxy *tcpProxy) string {
 		proxy.start()
 	}
 
-	offset.Store(int64(721 * time.Hour))
+	clock.SetOffset(721 * time.Hour)
 	want(ask(serviceToken, tok.Token, "sales.orders"), gatehouse.CodeExpired)
-	offset.Store(0)
+	clock.SetOffset(0)
 
-	status, err := doJSON(ctx, client, "DELETE", srv.URL+"/api/v1/tokens/"+tok.ID, tok.Token, nil, nil)
+	status, err := doJSON(ctx, client, "DELETE", srvURL+"/api/v1/tokens/"+tok.ID, tok.Token, nil, nil)
 	if err != nil || status != http.StatusNoContent {
 		t.Fatalf("revoke: %d %v", status, err)
 	}

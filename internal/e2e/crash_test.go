@@ -18,11 +18,9 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-// testSecretKey keeps the binary from writing a key file into the package
-// directory when the database is PostgreSQL.
-const testSecretKey = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 
 // TestCrashSafety creates and revokes PATs over the management API while
 // the server is killed with SIGKILL at random moments and restarted on the
@@ -45,7 +43,7 @@ func TestCrashSafety(t *testing.T) {
 		}
 	})
 	t.Run("postgres", func(t *testing.T) {
-		crashLoop(t, sqlstore.TestPostgresURL(t))
+		crashLoop(t, sqlstoretest.PostgresURL(t))
 	})
 }
 
@@ -78,7 +76,9 @@ func startBinary(t *testing.T, db string) (*process, string) {
 	addr := freeAddr(t)
 	p := &process{stderr: &bytes.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(gatehouseBinary(t), "serve", "--addr", addr, "--database", db, "--log-level", "warn")
-	p.cmd.Env = append(os.Environ(), "GATEHOUSE_SECRET_KEY="+testSecretKey)
+	// A fixed key keeps the binary from writing a key file into the
+	// package directory when the database is PostgreSQL.
+	p.cmd.Env = append(os.Environ(), "GATEHOUSE_SECRET_KEY="+testenv.SecretKey)
 	p.cmd.Dir = t.TempDir()
 	p.cmd.Stderr = p.stderr
 	if err := p.cmd.Start(); err != nil {

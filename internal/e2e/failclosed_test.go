@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"io"
 	"net"
 	"net/http"
@@ -16,7 +15,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // tcpProxy forwards a local port to PostgreSQL and can be cut and restored,
@@ -89,7 +89,7 @@ func (p *tcpProxy) stop() {
 // /readyz fails while /healthz passes, and service resumes by itself when
 // the database returns.
 func TestFailClosedPostgres(t *testing.T) {
-	direct := sqlstore.TestPostgresURL(t)
+	direct := sqlstoretest.PostgresURL(t)
 	u, err := url.Parse(direct)
 	if err != nil {
 		t.Fatal(err)
@@ -106,35 +106,16 @@ func TestFailClosedPostgres(t *testing.T) {
 	defer upstream.Close()
 	upURL, _ := url.Parse(upstream.URL)
 
-	cfg := config.Default()
-	cfg.DatabaseURL = u.String()
-	cfg.SecretKey = testSecretKey
-	cfg.CacheTTL = 0 // every answer comes from the database
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	s, err := server.New(ctx, cfg, server.Options{
-		Upstream: upURL,
-		Routes:   []byte("routes:\n  - path: /rest/V1/orders\n    resource: sales.orders\n"),
+	te := testenv.New(t, testenv.Options{
+		DatabaseURL: u.String(),
+		Config:      func(c *config.Config) { c.CacheTTL = 0 }, // every answer comes from the database
+		Server: server.Options{
+			Upstream: upURL,
+			Routes:   []byte("routes:\n  - path: /rest/V1/orders\n    resource: sales.orders\n"),
+		},
+		Tenant: testenv.Seed{Slug: "outage", Name: "Outage", Email: "o@outage.test", Plan: gatehouse.PlanStandard},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	srv := httptest.NewServer(s.Handler)
-	defer srv.Close()
-
-	ten, err := s.Admin.CreateTenant(ctx, "outage", "Outage", gatehouse.PlanStandard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := admin.Actor{TenantID: ten.ID, Name: admin.OperatorName, Operator: true}
-	m, err := s.Admin.AddMember(ctx, op, admin.NewMember{Email: "o@outage.test", Role: gatehouse.RoleOwner})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := s.Admin.ActorFor(ctx, ten.ID, m.UserID, "")
+	ctx, s, srvURL, a := te.Ctx, te.Server, te.URL, te.Owner
 	_, tok, err := s.Admin.CreateCredential(ctx, a, gatehouse.KindPAT, admin.CredentialInput{Name: "t", Scopes: []string{"sales", "verify"}})
 	if err != nil {
 		t.Fatal(err)
@@ -143,14 +124,14 @@ func TestFailClosedPostgres(t *testing.T) {
 	check := func(wantVerify, wantGateway, wantReady int) {
 		t.Helper()
 		var ans verifyAnswer
-		status, err := doJSON(ctx, client, "POST", srv.URL+"/api/v1/verify", tok, map[string]string{"credential": tok, "resource": "sales.orders"}, &ans)
+		status, err := doJSON(ctx, client, "POST", srvURL+"/api/v1/verify", tok, map[string]string{"credential": tok, "resource": "sales.orders"}, &ans)
 		if err != nil || status != wantVerify {
 			t.Fatalf("verify: %d %v (want %d)", status, err, wantVerify)
 		}
 		if status == 200 && !ans.Valid {
 			t.Fatalf("verify answered %+v", ans)
 		}
-		req, _ := http.NewRequest("GET", srv.URL+"/rest/V1/orders", nil)
+		req, _ := http.NewRequest("GET", srvURL+"/rest/V1/orders", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := client.Do(req)
 		if err != nil {
@@ -161,7 +142,7 @@ func TestFailClosedPostgres(t *testing.T) {
 			t.Fatalf("gateway: %d, want %d", resp.StatusCode, wantGateway)
 		}
 		for path, want := range map[string]int{"/readyz": wantReady, "/healthz": 200} {
-			resp, err := client.Get(srv.URL + path)
+			resp, err := client.Get(srvURL + path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +166,7 @@ func TestFailClosedPostgres(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var ans verifyAnswer
-		status, err := doJSON(ctx, client, "POST", srv.URL+"/api/v1/verify", tok, map[string]string{"credential": tok}, &ans)
+		status, err := doJSON(ctx, client, "POST", srvURL+"/api/v1/verify", tok, map[string]string{"credential": tok}, &ans)
 		if err == nil && status == 200 && ans.Valid {
 			break
 		}

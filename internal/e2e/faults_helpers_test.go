@@ -4,10 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -20,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // faultServiceToken is every fault node's GATEHOUSE_SERVICE_TOKEN, the
@@ -29,42 +28,26 @@ const faultServiceToken = "svc-faults-0123456789abcdef0123456789ab"
 // faultNode is one in-process gatehouse node of the fault tests (issue
 // 12), serving real HTTP on loopback.
 type faultNode struct {
+	env  *testenv.Env
 	s    *server.Server
 	base string
 }
 
-// startFaultNode runs server.New on databaseURL; tweak, if not nil,
-// adjusts the configuration before it is validated.
+// startFaultNode runs a testenv server (no tenant) on databaseURL; tweak,
+// if not nil, adjusts the configuration before it is validated.
 func startFaultNode(t *testing.T, databaseURL string, tweak func(*config.Config)) *faultNode {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	cfg := config.Default()
-	cfg.Addr = srv.Listener.Addr().String()
-	cfg.PublicURL = base
-	cfg.DatabaseURL = databaseURL
-	cfg.SecretKey = testSecretKey
-	cfg.ServiceToken = faultServiceToken
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := server.New(ctx, cfg, server.Options{
-		Log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	te := testenv.New(t, testenv.Options{
+		DatabaseURL: databaseURL,
+		Config: func(c *config.Config) {
+			c.ServiceToken = faultServiceToken
+			if tweak != nil {
+				tweak(c)
+			}
+		},
+		NoTenant: true,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = s.Handler
-	srv.Start()
-	// Cleanups run last-in first-out: the HTTP server closes before the store.
-	t.Cleanup(func() { s.Close() })
-	t.Cleanup(srv.Close)
-	return &faultNode{s: s, base: base}
+	return &faultNode{env: te, s: te.Server, base: te.URL}
 }
 
 // faultTenant is a tenant with an owner, the owner's management PAT, and
@@ -85,19 +68,9 @@ type faultTenant struct {
 func newFaultTenant(t *testing.T, n *faultNode, slug string) *faultTenant {
 	t.Helper()
 	ctx := context.Background()
-	ft := &faultTenant{t: t, n: n, email: "owner@" + slug + ".test", pass: "correct horse battery"}
+	ft := &faultTenant{t: t, n: n, email: "owner@" + slug + ".test", pass: testenv.Password}
+	ft.tenant, ft.owner = n.env.NewTenant(testenv.Seed{Slug: slug, Name: "Tenant " + slug, Email: ft.email, Plan: gatehouse.PlanEnterprise})
 	var err error
-	if ft.tenant, err = n.s.Admin.CreateTenant(ctx, slug, "Tenant "+slug, gatehouse.PlanEnterprise); err != nil {
-		t.Fatal(err)
-	}
-	op := admin.Actor{TenantID: ft.tenant.ID, Name: admin.OperatorName, Operator: true}
-	m, err := n.s.Admin.AddMember(ctx, op, admin.NewMember{Email: ft.email, Role: gatehouse.RoleOwner, Password: ft.pass})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ft.owner, err = n.s.Admin.ActorFor(ctx, ft.tenant.ID, m.UserID, ""); err != nil {
-		t.Fatal(err)
-	}
 	if _, ft.manage, err = n.s.Admin.CreateCredential(ctx, ft.owner, gatehouse.KindPAT, admin.CredentialInput{Name: "manage", Scopes: []string{gatehouse.ScopeManage, "sales"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -110,28 +83,14 @@ func newFaultTenant(t *testing.T, n *faultNode, slug string) *faultTenant {
 func (ft *faultTenant) withApp() *faultTenant {
 	t := ft.t
 	t.Helper()
-	ctx := context.Background()
 	const redirect = "http://127.0.0.1:9/callback" // never reached: the browser stops at the redirect
-	app, secret, err := ft.n.s.Admin.CreateClient(ctx, ft.owner, admin.ClientInput{
+	ft.conf = ft.n.env.App(ft.owner, admin.ClientInput{
 		Name:         "Burst",
 		RedirectURIs: []string{redirect},
 		Scopes:       []string{"catalog", "sales"},
 		Confidential: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ft.conf = &oauth2.Config{
-		ClientID:     app.ID,
-		ClientSecret: secret,
-		RedirectURL:  redirect,
-		Scopes:       []string{"sales.orders"},
-		Endpoint: oauth2.Endpoint{
-			AuthURL:   ft.n.base + "/oauth2/authorize",
-			TokenURL:  ft.n.base + "/oauth2/token",
-			AuthStyle: oauth2.AuthStyleInHeader,
-		},
-	}
+	}).Config
+	ft.conf.Scopes = []string{"sales.orders"}
 	jar, _ := cookiejar.New(nil)
 	ft.browser = &http.Client{Jar: jar, Timeout: 10 * time.Second,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {

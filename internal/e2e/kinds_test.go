@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // TestEveryKind walks the table of credential kinds (gatehouse.Kinds): a
@@ -27,7 +28,7 @@ import (
 // here fails the test, so a kind the verifier's cache or the metrics do
 // not know cannot slip in unnoticed.
 func TestEveryKind(t *testing.T) {
-	e2eDatabases(t, func(t *testing.T, databaseURL string) {
+	sqlstoretest.Each(t, func(t *testing.T, databaseURL string) {
 		e := newOAuthEnv(t, databaseURL)
 		w := newKindWalk(t, e)
 

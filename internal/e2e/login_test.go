@@ -1,19 +1,15 @@
 package e2e
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
@@ -22,24 +18,12 @@ var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 // get 401 and then 429 with a clear message; afterwards even the right
 // password is refused until the window passes, and nothing stored changed.
 func TestWrongPasswordTenTimes(t *testing.T) {
-	cfg := config.Default()
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(t.TempDir(), "login.db")
-	cfg.SecretKey = testSecretKey
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	s, err := server.New(ctx, cfg, server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	te := testenv.New(t, testenv.Options{NoTenant: true})
+	ctx, s, srvURL := te.Ctx, te.Server, te.URL
 	demo, err := s.SeedDemo(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(s.Handler)
-	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
@@ -49,7 +33,7 @@ func TestWrongPasswordTenTimes(t *testing.T) {
 	}
 	login := func(password string) (int, string) {
 		t.Helper()
-		resp, err := client.Get(srv.URL + "/console/login")
+		resp, err := client.Get(srvURL + "/console/login")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +43,7 @@ func TestWrongPasswordTenTimes(t *testing.T) {
 		if m == nil {
 			t.Fatalf("login page has no CSRF token:\n%s", page)
 		}
-		resp, err = client.PostForm(srv.URL+"/console/login", url.Values{
+		resp, err = client.PostForm(srvURL+"/console/login", url.Values{
 			"csrf_token": {string(m[1])}, "email": {demo.Email}, "password": {password},
 		})
 		if err != nil {
@@ -99,7 +83,7 @@ func TestWrongPasswordTenTimes(t *testing.T) {
 	if *userAfter != *userBefore {
 		t.Fatalf("the user changed: %+v -> %+v", userBefore, userAfter)
 	}
-	for _, c := range jar.Cookies(mustURL(srv.URL)) {
+	for _, c := range jar.Cookies(mustURL(srvURL)) {
 		if c.Name == "gatehouse_session" {
 			t.Fatal("a session cookie was set")
 		}

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,55 +21,32 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/demo"
 	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
 
-// skewClock is the server's clock: the real time plus an offset tests
-// move to expire handshakes and push timestamps out of the window.
-type skewClock struct{ off atomic.Int64 }
-
-func (c *skewClock) now() time.Time      { return time.Now().Add(time.Duration(c.off.Load())) }
-func (c *skewClock) reset()              { c.off.Store(0) }
-func (c *skewClock) set(d time.Duration) { c.off.Store(int64(d)) }
-
-// oauth1Node is one Gatehouse (server.New with the demo store API behind
-// the gateway and http callbacks allowed on loopback).
+// oauth1Node is one Gatehouse (testenv: server.New with the demo store
+// API behind the gateway and http callbacks allowed on loopback), its
+// clock the real time plus an offset tests move to expire handshakes and
+// push timestamps out of the window.
 type oauth1Node struct {
 	s    *server.Server
 	base string
 }
 
-func newOAuth1Node(t *testing.T, databaseURL string, clock *skewClock) *oauth1Node {
+func newOAuth1Node(t *testing.T, databaseURL string, clock *testclock.Clock) *oauth1Node {
 	t.Helper()
-	upstream := httptest.NewServer(demo.New())
-	t.Cleanup(upstream.Close)
-	upURL, _ := url.Parse(upstream.URL)
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	cfg := config.Default()
-	cfg.Addr = srv.Listener.Addr().String()
-	cfg.PublicURL = base
-	cfg.DatabaseURL = databaseURL
-	cfg.SecretKey = testSecretKey
-	cfg.AllowHTTPCallbacks = true
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := server.New(context.Background(), cfg, server.Options{
-		Log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
-		Upstream: upURL,
-		Routes:   demo.Routes(),
-		Now:      clock.now,
+	te := testenv.New(t, testenv.Options{
+		DatabaseURL: databaseURL,
+		Config:      func(c *config.Config) { c.AllowHTTPCallbacks = true },
+		Server:      server.Options{Log: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError}))},
+		Clock:       clock,
+		Demo:        true,
+		NoTenant:    true,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	srv.Config.Handler = s.Handler
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return &oauth1Node{s: s, base: base}
+	return &oauth1Node{s: te.Server, base: te.URL}
 }
 
 // partner is the third party's callback URL: it records every activation
@@ -160,9 +136,9 @@ func wantRefused(t *testing.T, what string, status int, ref oauth1Refusal, wantS
 // the demo store API passes, one outside the integration's resources is
 // 403; and every refusal of done-means 2.
 func TestOAuth1IntegrationFlow(t *testing.T) {
-	e2eDatabases(t, func(t *testing.T, databaseURL string) {
+	sqlstoretest.Each(t, func(t *testing.T, databaseURL string) {
 		ctx := context.Background()
-		clock := &skewClock{}
+		clock := testclock.Running()
 		node := newOAuth1Node(t, databaseURL, clock)
 		s, base := node.s, node.base
 		tenant, err := s.Admin.CreateTenant(ctx, "shop", "Luma Shop", gatehouse.PlanEnterprise)
@@ -336,13 +312,13 @@ func TestOAuth1IntegrationFlow(t *testing.T) {
 			})
 		})
 		t.Run("timestamp outside the window", func(t *testing.T) {
-			defer clock.reset()
+			defer clock.SetOffset(0)
 			for _, d := range []time.Duration{601 * time.Second, -601 * time.Second} {
-				clock.set(d) // the client's clock is now 601 s off the server's
+				clock.SetOffset(d) // the client's clock is now 601 s off the server's
 				status, ref := get(t, api, base+"/rest/V1/products")
 				wantRefused(t, "skew "+d.String(), status, ref, 401, "UNKNOWN", "timestamp_refused")
 			}
-			clock.set(590 * time.Second)
+			clock.SetOffset(590 * time.Second)
 			if status, ref := get(t, api, base+"/rest/V1/products"); status != 200 {
 				t.Fatalf("within the window: %d %+v", status, ref)
 			}
@@ -406,7 +382,7 @@ func TestOAuth1IntegrationFlow(t *testing.T) {
 		})
 
 		t.Run("expired handshake", func(t *testing.T) {
-			defer clock.reset()
+			defer clock.SetOffset(0)
 			other, err := s.Admin.CreateIntegration(ctx, owner, admin.IntegrationInput{
 				Name: "Late Partner", CallbackURL: cb.srv.URL + "/late", Resources: []string{"catalog"}})
 			if err != nil {
@@ -420,7 +396,7 @@ func TestOAuth1IntegrationFlow(t *testing.T) {
 				CallbackURL: "oob", Endpoint: endpoint}
 			// 301 s later by the server's clock; the client's timestamps
 			// stay within the window (it is the handshake that expired).
-			clock.set(301 * time.Second)
+			clock.SetOffset(301 * time.Second)
 			_, _, err = late.RequestToken()
 			if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "consumer_key_rejected") ||
 				!strings.Contains(err.Error(), "Consumer+key+has+expired") {
@@ -477,7 +453,7 @@ func TestOAuth1IntegrationFlow(t *testing.T) {
 // token endpoint, checking that body parameters count and are forwarded.
 func TestOAuth1FormBodySigned(t *testing.T) {
 	ctx := context.Background()
-	clock := &skewClock{}
+	clock := testclock.Running()
 	node := newOAuth1Node(t, "sqlite:"+filepath.Join(t.TempDir(), "gatehouse.db"), clock)
 	tenant, err := node.s.Admin.CreateTenant(ctx, "shop", "Shop", gatehouse.PlanEnterprise)
 	if err != nil {

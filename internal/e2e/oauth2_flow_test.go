@@ -5,31 +5,28 @@ import (
 	"encoding/json"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
-	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/demo"
 	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-// oauthEnv is a real Gatehouse (server.New, demo store API behind the
-// gateway) with an enterprise tenant and its owner.
+// oauthEnv is a real Gatehouse (testenv: server.New, demo store API
+// behind the gateway) with an enterprise tenant and its owner.
 type oauthEnv struct {
+	te     *testenv.Env
 	t      *testing.T
 	ctx    context.Context
 	s      *server.Server
@@ -42,53 +39,13 @@ type oauthEnv struct {
 
 func newOAuthEnv(t *testing.T, databaseURL string) *oauthEnv {
 	t.Helper()
-	ctx := context.Background()
-	upstream := httptest.NewServer(demo.New())
-	t.Cleanup(upstream.Close)
-	upURL, _ := url.Parse(upstream.URL)
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	cfg := config.Default()
-	cfg.Addr = srv.Listener.Addr().String()
-	cfg.PublicURL = base
-	cfg.DatabaseURL = databaseURL
-	cfg.SecretKey = testSecretKey
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := server.New(ctx, cfg, server.Options{
-		Log:      slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Upstream: upURL,
-		Routes:   demo.Routes(),
+	te := testenv.New(t, testenv.Options{
+		DatabaseURL: databaseURL,
+		Demo:        true,
+		Tenant:      testenv.Seed{Slug: "shop", Name: "Fax Shop", Email: "owner@shop.test"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	srv.Config.Handler = s.Handler
-	srv.Start()
-	t.Cleanup(srv.Close)
-
-	e := &oauthEnv{t: t, ctx: ctx, s: s, base: base, email: "owner@shop.test", pass: "correct horse battery"}
-	e.tenant, err = s.Admin.CreateTenant(ctx, "shop", "Fax Shop", gatehouse.PlanEnterprise)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := admin.Actor{TenantID: e.tenant.ID, Name: admin.OperatorName, Operator: true}
-	m, err := s.Admin.AddMember(ctx, op, admin.NewMember{Email: e.email, Role: gatehouse.RoleOwner, Password: e.pass})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.owner, err = s.Admin.ActorFor(ctx, e.tenant.ID, m.UserID, ""); err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-// e2eDatabases are SQLite always and PostgreSQL when configured.
-func e2eDatabases(t *testing.T, f func(t *testing.T, databaseURL string)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, "sqlite:"+filepath.Join(t.TempDir(), "gatehouse.db")) })
-	t.Run("postgres", func(t *testing.T) { f(t, sqlstore.TestPostgresURL(t)) })
+	return &oauthEnv{te: te, t: t, ctx: te.Ctx, s: te.Server, base: te.URL, tenant: te.Tenant, owner: te.Owner,
+		email: te.OwnerEmail, pass: testenv.Password}
 }
 
 var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
@@ -162,7 +119,7 @@ func (e *oauthEnv) wantAPI(path, token, clientHeader string, status int, code st
 // through the gateway with Authorization: Bearer and X-Gatehouse-Client,
 // refreshes, and revokes.
 func TestOAuth2AuthorizationCodeFlow(t *testing.T) {
-	e2eDatabases(t, func(t *testing.T, databaseURL string) {
+	sqlstoretest.Each(t, func(t *testing.T, databaseURL string) {
 		e := newOAuthEnv(t, databaseURL)
 
 		// The app's redirect URI: a loopback server that captures the code.
@@ -172,29 +129,19 @@ func TestOAuth2AuthorizationCodeFlow(t *testing.T) {
 			io.WriteString(w, "you may close this window")
 		}))
 		defer cb.Close()
-		app, secret, err := e.s.Admin.CreateClient(e.ctx, e.owner, admin.ClientInput{
+		app := e.te.App(e.owner, admin.ClientInput{
 			Name:         "Fax Sync",
 			RedirectURIs: []string{cb.URL + "/callback"},
 			Scopes:       []string{"catalog", "sales"},
 			Confidential: true,
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		secret := app.Secret
 		if !strings.HasPrefix(app.ID, "APIK-") || len(secret) < 43 {
 			t.Fatalf("client %s secret %d chars", app.ID, len(secret))
 		}
-		conf := &oauth2.Config{
-			ClientID:     app.ID,
-			ClientSecret: secret,
-			RedirectURL:  cb.URL + "/callback",
-			Scopes:       []string{"sales.orders", "catalog"},
-			Endpoint: oauth2.Endpoint{
-				AuthURL:   e.base + "/oauth2/authorize",
-				TokenURL:  e.base + "/oauth2/token",
-				AuthStyle: oauth2.AuthStyleInHeader, // the seed's Basic
-			},
-		}
+		// The seed's HTTP Basic (testenv's AuthStyleInHeader).
+		conf := app.Config
+		conf.Scopes = []string{"sales.orders", "catalog"}
 
 		// The user's browser.
 		jar, _ := cookiejar.New(nil)
@@ -327,18 +274,16 @@ func TestOAuth2AuthorizationCodeFlow(t *testing.T) {
 // gets its own token with golang.org/x/oauth2/clientcredentials, calls the
 // demo API through the gateway, and revokes the token.
 func TestOAuth2ClientCredentialsFlow(t *testing.T) {
-	e2eDatabases(t, func(t *testing.T, databaseURL string) {
+	sqlstoretest.Each(t, func(t *testing.T, databaseURL string) {
 		e := newOAuthEnv(t, databaseURL)
-		app, secret, err := e.s.Admin.CreateClient(e.ctx, e.owner, admin.ClientInput{
+		app := e.te.App(e.owner, admin.ClientInput{
 			Name:         "Nightly export",
 			Scopes:       []string{"sales.orders", "catalog.products"},
 			Confidential: true,
 			GrantTypes:   []string{gatehouse.GrantClientCredentials},
 		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		conf := &clientcredentials.Config{ClientID: app.ID, ClientSecret: secret, TokenURL: e.base + "/oauth2/token", Scopes: []string{"sales.orders"}}
+		secret := app.Secret
+		conf := app.ClientCredentials("sales.orders")
 		tok, err := conf.Token(e.ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // pgCluster is a PostgreSQL cluster of the test's own, on a port of its
@@ -137,8 +137,8 @@ func (c *pgCluster) run(timeout time.Duration, name string, args ...string) {
 // refused, every acknowledged redemption stays consumed and no code was
 // redeemed twice, and the node answers VALID and 201 again by itself.
 func TestPostgresRestartUnderLoad(t *testing.T) {
-	if os.Getenv(sqlstore.TestPostgresEnv) == "" {
-		t.Skipf("%s is not set (PostgreSQL tests are off)", sqlstore.TestPostgresEnv)
+	if os.Getenv(sqlstoretest.PostgresEnv) == "" {
+		t.Skipf("%s is not set (PostgreSQL tests are off)", sqlstoretest.PostgresEnv)
 	}
 	if testing.Short() {
 		t.Skip("starts and restarts a PostgreSQL cluster")

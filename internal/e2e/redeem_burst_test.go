@@ -11,7 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // burstSize and burstWithin are issue 12's done-means 1: 64 distinct
@@ -35,7 +35,7 @@ func TestRedeemBurstPostgres(t *testing.T) {
 		pool int // 0: the store's default
 	}{{"default-pool", 0}, {"pool-4", 4}} {
 		t.Run(tc.name, func(t *testing.T) {
-			n := startFaultNode(t, sqlstore.TestPostgresURL(t), func(c *config.Config) {
+			n := startFaultNode(t, sqlstoretest.PostgresURL(t), func(c *config.Config) {
 				// Short enough that verification goes to the database
 				// several times during the burst.
 				c.CacheTTL = 200 * time.Millisecond

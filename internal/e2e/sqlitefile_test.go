@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
@@ -55,7 +56,7 @@ func sqliteFilesGone(t *testing.T, mode string) {
 	path := filepath.Join(dir, "gatehouse.db")
 	cfg := config.Default()
 	cfg.DatabaseURL = "sqlite:" + path
-	cfg.SecretKey = testSecretKey
+	cfg.SecretKey = testenv.SecretKey
 	cfg.CacheTTL = time.Minute
 	cfg.MaxTokensPerUser = 100_000 // the writers below create many
 	if err := cfg.Validate(); err != nil {

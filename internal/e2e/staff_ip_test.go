@@ -15,13 +15,9 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -29,19 +25,21 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/demo"
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
 
-// wlEnv is a running Gatehouse (SQLite, demo store API behind the gateway)
-// with one tenant, its owner, a staff user for a vendor and a personal
-// access token holding only "verify" (a resource server's caller token).
+// wlEnv is a running Gatehouse (testenv: SQLite, demo store API behind
+// the gateway) with one tenant, its owner, a staff user for a vendor and a
+// personal access token holding only "verify" (a resource server's caller
+// token).
 type wlEnv struct {
 	s         *server.Server
 	url       string // base URL of the real listener
-	offset    atomic.Int64
+	clock     *testclock.Clock
 	owner     admin.Actor
 	staffID   string
 	verifyPAT string
@@ -55,51 +53,22 @@ type wlOptions struct {
 
 func newWLEnv(t *testing.T, o wlOptions) *wlEnv {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(t.TempDir(), "staff-ip.db")
-	cfg.SecretKey = testSecretKey
-	cfg.ServiceToken = serviceToken
-	cfg.TrustedProxies = o.trustedProxies
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	upstream := httptest.NewServer(demo.New())
-	t.Cleanup(upstream.Close)
-	upURL, err := url.Parse(upstream.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &wlEnv{tenant: "vendorshop"}
-	ctx := context.Background()
-	s, err := server.New(ctx, cfg, server.Options{
-		Upstream: upURL,
-		Routes:   demo.Routes(),
-		Now:      func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) },
+	e := &wlEnv{tenant: "vendorshop", clock: testclock.Running()}
+	te := testenv.New(t, testenv.Options{
+		Config: func(c *config.Config) {
+			c.ServiceToken = serviceToken
+			c.TrustedProxies = o.trustedProxies
+		},
+		Clock:    e.clock,
+		Listener: o.listener,
+		Demo:     true,
+		Tenant:   testenv.Seed{Slug: e.tenant, Name: "Vendor Shop", Email: "owner@vendorshop.test", Plan: gatehouse.PlanStandard},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	e.s = s
-	srv := httptest.NewUnstartedServer(s.Handler)
-	if o.listener != nil {
-		srv.Listener.Close()
-		srv.Listener = o.listener
-	}
-	srv.Start()
-	t.Cleanup(srv.Close) // runs before s.Close
-	e.url = srv.URL
-
-	ten, err := s.Admin.CreateTenant(ctx, e.tenant, "Vendor Shop", gatehouse.PlanStandard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	op := admin.Actor{TenantID: ten.ID, Name: admin.OperatorName, Operator: true}
-	m, err := s.Admin.AddMember(ctx, op, admin.NewMember{Email: "owner@vendorshop.test", Role: gatehouse.RoleOwner})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if e.owner, err = s.Admin.ActorFor(ctx, ten.ID, m.UserID, "127.0.0.1"); err != nil {
+	ctx := context.Background()
+	s := te.Server
+	e.s, e.url = s, te.URL
+	var err error
+	if e.owner, err = s.Admin.ActorFor(ctx, te.Tenant.ID, te.Owner.UserID, "127.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
 	// Seed 001: one staff user per vendor, for API use.
@@ -113,10 +82,6 @@ func newWLEnv(t *testing.T, o wlOptions) *wlEnv {
 	}
 	return e
 }
-
-func (e *wlEnv) advance(d time.Duration) { e.offset.Add(int64(d)) }
-
-func (e *wlEnv) now() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
 
 // generate is the API Auth tab's Generate: APIs sales and catalog, and an
 // optional Expired At.
@@ -674,7 +639,7 @@ func TestStaffTokenExpiredRegenerate(t *testing.T) {
 	wlSkipWithoutAliases(t)
 	e := newWLEnv(t, wlOptions{})
 	ctx := context.Background()
-	exp := e.now().Add(48 * time.Hour)
+	exp := e.clock.Now().Add(48 * time.Hour)
 	old, oldTok := e.generate(t, &exp)
 	e.allow(t, "office", "127.0.0.2")
 	e.allow(t, "warehouse", "127.0.1.0/24")
@@ -688,7 +653,7 @@ func TestStaffTokenExpiredRegenerate(t *testing.T) {
 		t.Fatalf("VALID answer does not name the staff token: %+v", ans)
 	}
 
-	e.advance(48*time.Hour + time.Minute) // past Expired At
+	e.clock.Advance(48*time.Hour + time.Minute) // past Expired At
 	got := e.gateway(t, clients["127.0.0.2"], bearer(oldTok))
 	e.wantGateway(t, "after expiry", got, gatehouse.CodeExpired, "")
 	if !strings.Contains(got.challenge, `error="invalid_token"`) {
@@ -754,7 +719,7 @@ func TestAPIKeyGatewayAndVerify(t *testing.T) {
 	if !strings.HasPrefix(key, "gate_key_") || !slices.Equal(c.Scopes, []string{gatehouse.ScopeAll}) {
 		t.Fatalf("API key %q with scopes %v; want gate_key_ and [all]", key, c.Scopes)
 	}
-	exp := e.now().Add(time.Hour)
+	exp := e.clock.Now().Add(time.Hour)
 	_, expKey, err := e.s.Admin.CreateCredential(ctx, e.owner, gatehouse.KindAPIKey, admin.CredentialInput{Name: "trial", ExpiresAt: &exp})
 	if err != nil {
 		t.Fatal(err)
@@ -795,7 +760,7 @@ func TestAPIKeyGatewayAndVerify(t *testing.T) {
 	}
 	e.wantGateway(t, "revoked key", e.gateway(t, client, http.Header{"X-Api-Key": {revKey}}), gatehouse.CodeRevoked, "")
 	e.wantGateway(t, "trial key before expiry", e.gateway(t, client, http.Header{"X-Api-Key": {expKey}}), gatehouse.CodeValid, gatehouse.KindAPIKey)
-	e.advance(time.Hour + time.Second)
+	e.clock.Advance(time.Hour + time.Second)
 	e.wantGateway(t, "trial key after expiry", e.gateway(t, client, http.Header{"X-Api-Key": {expKey}}), gatehouse.CodeExpired, "")
 
 	for _, caller := range []struct{ name, token string }{{"PAT with verify", e.verifyPAT}, {"service token", serviceToken}} {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/config"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // pgProxy is an in-process toxiproxy between gatehouse and PostgreSQL
@@ -82,7 +82,7 @@ const requestDeadline = 15 * time.Second
 // the database holds every acknowledged PAT and revocation, each with its
 // audit event, and the acknowledged PATs verify as they should.
 func TestToxiproxyResetMidTransaction(t *testing.T) {
-	direct := sqlstore.TestPostgresURL(t)
+	direct := sqlstoretest.PostgresURL(t)
 	proxy := newPGProxy(t, pgHost(t, direct))
 	n := startFaultNode(t, proxy.proxied(direct, 2), func(c *config.Config) { c.MaxTokensPerUser = 100000 })
 	ft := newFaultTenant(t, n, "resets").withApp()
@@ -181,7 +181,7 @@ func TestToxiproxyResetMidTransaction(t *testing.T) {
 // still answer within their deadline (the acknowledgement or 503, never
 // a hang), and verification of a cached credential answers at once.
 func TestToxiproxyLatency(t *testing.T) {
-	direct := sqlstore.TestPostgresURL(t)
+	direct := sqlstoretest.PostgresURL(t)
 	proxy := newPGProxy(t, pgHost(t, direct))
 	// Connecting takes several round trips: with 2 s each, a 2 s connect
 	// timeout would turn every new connection into a 503.
@@ -266,7 +266,7 @@ func TestToxiproxyLatency(t *testing.T) {
 // revoked while it was cut off (its cache TTL is far longer: only the
 // resynchronisation can have dropped them).
 func TestToxiproxyOutage(t *testing.T) {
-	direct := sqlstore.TestPostgresURL(t)
+	direct := sqlstoretest.PostgresURL(t)
 	proxy := newPGProxy(t, pgHost(t, direct))
 	a := startFaultNode(t, direct, nil)
 	b := startFaultNode(t, proxy.proxied(direct, 2), func(c *config.Config) { c.CacheTTL = time.Minute })
@@ -375,7 +375,7 @@ func TestToxiproxyOutage(t *testing.T) {
 // pg_terminate_backend in the middle: B, whose cache TTL is a minute,
 // refuses every one of them within a second of its revocation.
 func TestTerminateListenerDuringRevocations(t *testing.T) {
-	direct := sqlstore.TestPostgresURL(t)
+	direct := sqlstoretest.PostgresURL(t)
 	a := startFaultNode(t, direct, nil)
 	b := startFaultNode(t, direct, func(c *config.Config) { c.CacheTTL = time.Minute })
 	ft := newFaultTenant(t, a, "terminate")

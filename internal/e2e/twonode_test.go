@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
@@ -13,7 +12,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/admin"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // twoNodeServiceToken is both nodes' GATEHOUSE_SERVICE_TOKEN, the caller
@@ -31,23 +31,14 @@ type node struct {
 
 func startNode(t *testing.T, databaseURL string) *node {
 	t.Helper()
-	cfg := config.Default()
-	cfg.DatabaseURL = databaseURL
-	cfg.SecretKey = testSecretKey
-	cfg.ServiceToken = twoNodeServiceToken
 	// cfg.CacheTTL stays at its default (5 s): a refusal within one second
 	// of the revocation can only come from the change feed.
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := server.New(context.Background(), cfg, server.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	srv := httptest.NewServer(s.Handler)
-	t.Cleanup(srv.Close)
-	return &node{s: s, url: srv.URL}
+	te := testenv.New(t, testenv.Options{
+		DatabaseURL: databaseURL,
+		Config:      func(c *config.Config) { c.ServiceToken = twoNodeServiceToken },
+		NoTenant:    true,
+	})
+	return &node{s: te.Server, url: te.URL}
 }
 
 // TestTwoNodeRevocation runs two gatehouse nodes on one PostgreSQL schema
@@ -56,7 +47,7 @@ func startNode(t *testing.T, databaseURL string) *node {
 // dropped, and a revocation made while B was cut off from the database is
 // not served stale once B is back.
 func TestTwoNodeRevocation(t *testing.T) {
-	direct := sqlstore.TestPostgresURL(t)
+	direct := sqlstoretest.PostgresURL(t)
 	u, err := url.Parse(direct)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/janitor"
 	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
 
 var now0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -77,8 +79,8 @@ func scrape(t *testing.T, m *metrics.Metrics, table string) string {
 
 func stores(t *testing.T) map[string]func(t *testing.T) gatehouse.Store {
 	return map[string]func(t *testing.T) gatehouse.Store{
-		"sqlite":   func(t *testing.T) gatehouse.Store { return sqlstore.OpenTestSQLite(t) },
-		"postgres": func(t *testing.T) gatehouse.Store { return sqlstore.OpenTestPostgres(t) },
+		"sqlite":   func(t *testing.T) gatehouse.Store { return sqlstoretest.SQLite(t) },
+		"postgres": func(t *testing.T) gatehouse.Store { return sqlstoretest.Postgres(t) },
 	}
 }
 
@@ -91,7 +93,7 @@ func TestJanitorPrunes(t *testing.T) {
 			st := open(t)
 			liveCodes, liveSessions := seed(t, st, 7)
 			m := metrics.New()
-			j := janitor.New(st, janitor.Options{Now: func() time.Time { return now0 }, Batch: 3, Pause: -1, Metrics: m})
+			j := janitor.New(st, janitor.Options{Now: testclock.New(now0).Now, Batch: 3, Pause: -1, Metrics: m})
 			r, err := j.RunOnce(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -137,7 +139,7 @@ func (b *blocking) PruneBatch(ctx context.Context, k gatehouse.PruneKind, cutoff
 // other's round does nothing, and once the lock is free the other takes
 // it. Data that must stay stays.
 func TestJanitorOneNodeAtATime(t *testing.T) {
-	u := sqlstore.TestPostgresURL(t)
+	u := sqlstoretest.PostgresURL(t)
 	open := func() *sqlstore.DB {
 		db, err := sqlstore.Open(t.Context(), u)
 		if err != nil {
@@ -157,8 +159,8 @@ func TestJanitorOneNodeAtATime(t *testing.T) {
 			close(started)
 			<-proceed
 		}
-	}}, janitor.Options{Now: func() time.Time { return now0 }, Pause: -1})
-	jb := janitor.New(b, janitor.Options{Now: func() time.Time { return now0 }, Pause: -1})
+	}}, janitor.Options{Now: testclock.New(now0).Now, Pause: -1})
+	jb := janitor.New(b, janitor.Options{Now: testclock.New(now0).Now, Pause: -1})
 
 	done := make(chan janitor.Round)
 	go func() {

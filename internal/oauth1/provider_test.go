@@ -18,6 +18,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/httpx"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
 
 // env is a provider over a real SQLite store with one Pending integration
@@ -29,7 +31,7 @@ type env struct {
 	svc      *admin.Service
 	p        *Provider
 	srv      *httptest.Server
-	clock    *clock
+	clock    *testclock.Clock
 	op       admin.Actor
 	integ    *gatehouse.Integration
 	key, sec string // consumer key and secret
@@ -39,18 +41,12 @@ type env struct {
 	delivered []url.Values
 }
 
-type clock struct{ ns atomic.Int64 }
-
-func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
-func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-func newEnv(t *testing.T) *env { t.Helper(); return newEnvOn(t, sqlstore.OpenTestSQLite(t)) }
+func newEnv(t *testing.T) *env { t.Helper(); return newEnvOn(t, sqlstoretest.SQLite(t)) }
 
 func newEnvOn(t *testing.T, st *sqlstore.DB) *env {
 	t.Helper()
-	e := &env{t: t, ctx: context.Background(), st: st, clock: &clock{}}
 	// The real time: the store expires single-use marks by its own clock.
-	e.clock.ns.Store(time.Now().Truncate(time.Second).UnixNano())
+	e := &env{t: t, ctx: context.Background(), st: st, clock: testclock.New(time.Now().Truncate(time.Second))}
 	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +56,7 @@ func newEnvOn(t *testing.T, st *sqlstore.DB) *env {
 		t.Fatal(err)
 	}
 	e.svc = admin.New(e.st, tree, admin.Options{
-		Now:       e.clock.now,
+		Now:       e.clock.Now,
 		Keys:      keys,
 		PublicURL: "https://gatehouse.test",
 		Deliver: func(_ context.Context, _ string, form url.Values) (int, error) {
@@ -75,7 +71,7 @@ func newEnvOn(t *testing.T, st *sqlstore.DB) *env {
 		t.Fatal(err)
 	}
 	e.op = admin.Actor{TenantID: ten.ID, Name: admin.OperatorName, Operator: true}
-	e.p = New(Config{Store: e.st, Keys: keys, Admin: e.svc, Now: e.clock.now})
+	e.p = New(Config{Store: e.st, Keys: keys, Admin: e.svc, Now: e.clock.Now})
 	mux := http.NewServeMux()
 	mux.Handle("/oauth/token/request", e.p.RequestTokenHandler())
 	mux.Handle("/oauth/token/access", e.p.AccessTokenHandler())
@@ -159,7 +155,7 @@ func (e *env) do(c call) (int, url.Values, string) {
 		c.sigMethod = HMACSHA256
 	}
 	if c.ts == 0 {
-		c.ts = e.clock.now().Unix()
+		c.ts = e.clock.Now().Unix()
 	}
 	if c.nonce == "" {
 		c.nonce = "n" + strconv.FormatInt(nonceN.Add(1), 10)
@@ -331,7 +327,7 @@ func TestExchangeAllPlacements(t *testing.T) {
 // TestExchangePostgres runs the exchange and the single-use rules on
 // PostgreSQL (skipped without GATEHOUSE_TEST_POSTGRES).
 func TestExchangePostgres(t *testing.T) {
-	e := newEnvOn(t, sqlstore.OpenTestPostgres(t))
+	e := newEnvOn(t, sqlstoretest.Postgres(t))
 	rt, rs := e.requestToken(call{})
 	rt2, rs2 := e.requestToken(call{})
 	at, as := e.accessToken(rt, rs)
@@ -341,7 +337,7 @@ func TestExchangePostgres(t *testing.T) {
 	status, v, body = e.do(call{path: "/oauth/token/access", key: e.key, sec: e.sec, token: rt2, tsec: rs2,
 		extra: map[string]string{"oauth_verifier": e.verifier}})
 	wantProblem(t, status, v, body, 401, VerifierInvalid)
-	ts := e.clock.now().Unix()
+	ts := e.clock.Now().Unix()
 	for i, want := range []int{200, 401} {
 		if status, _, body := e.do(call{method: "GET", path: "/api/x", key: e.key, sec: e.sec, token: at, tsec: as, nonce: "pg", ts: ts}); status != want {
 			t.Fatalf("call %d: %d %s", i, status, body)
@@ -351,7 +347,7 @@ func TestExchangePostgres(t *testing.T) {
 
 func TestRequestTokenRefusals(t *testing.T) {
 	e := newEnv(t)
-	now := e.clock.now().Unix()
+	now := e.clock.Now().Unix()
 	base := call{path: "/oauth/token/request"}
 	for _, c := range []struct {
 		name    string
@@ -405,7 +401,7 @@ func TestRequestTokenRefusals(t *testing.T) {
 		wantProblem(t, status, v, body, 401, ConsumerKeyRejected)
 	})
 	t.Run("handshake expired", func(t *testing.T) {
-		e.clock.advance(admin.DefaultHandshakeExpiry)
+		e.clock.Advance(admin.DefaultHandshakeExpiry)
 		status, v, body := e.do(call{path: "/oauth/token/request", key: e.key, sec: e.sec})
 		wantProblem(t, status, v, body, 401, ConsumerKeyRejected)
 		if v.Get("oauth_problem_advice") != ConsumerKeyExpired {
@@ -464,7 +460,7 @@ func TestAccessTokenRefusals(t *testing.T) {
 	t.Run("request token expired", func(t *testing.T) {
 		e2 := newEnv(t)
 		rt, rs := e2.requestToken(call{})
-		e2.clock.advance(admin.DefaultHandshakeExpiry + time.Second)
+		e2.clock.Advance(admin.DefaultHandshakeExpiry + time.Second)
 		status, v, body := e2.do(call{path: "/oauth/token/access", key: e2.key, sec: e2.sec, token: rt, tsec: rs,
 			extra: map[string]string{"oauth_verifier": e2.verifier}})
 		wantProblem(t, status, v, body, 401, TokenExpired)
@@ -508,7 +504,7 @@ func TestAuthenticate(t *testing.T) {
 		{"request token as access token", call{token: rt, tsec: rs}, "UNKNOWN token_rejected"},
 		{"unknown token", call{token: strings.Repeat("e", 32), tsec: as}, "UNKNOWN token_rejected"},
 		{"plaintext", call{token: at, tsec: as, sigMethod: "PLAINTEXT"}, "MALFORMED signature_method_rejected"},
-		{"old timestamp", call{token: at, tsec: as, ts: e.clock.now().Unix() - 3600}, "UNKNOWN timestamp_refused"},
+		{"old timestamp", call{token: at, tsec: as, ts: e.clock.Now().Unix() - 3600}, "UNKNOWN timestamp_refused"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			status, body := api(c.c)
@@ -518,7 +514,7 @@ func TestAuthenticate(t *testing.T) {
 		})
 	}
 	t.Run("replayed nonce", func(t *testing.T) {
-		ts := e.clock.now().Unix()
+		ts := e.clock.Now().Unix()
 		if status, body := api(call{token: at, tsec: as, nonce: "api-once", ts: ts}); status != 200 {
 			t.Fatalf("%d %s", status, body)
 		}
@@ -612,8 +608,8 @@ func TestDeliverer(t *testing.T) {
 // resolution) accepts it.
 func TestReplayAtWindowEdge(t *testing.T) {
 	backends := map[string]func(testing.TB) *sqlstore.DB{
-		"sqlite":   func(tb testing.TB) *sqlstore.DB { return sqlstore.OpenTestSQLite(tb) },
-		"postgres": func(tb testing.TB) *sqlstore.DB { return sqlstore.OpenTestPostgres(tb) },
+		"sqlite":   func(tb testing.TB) *sqlstore.DB { return sqlstoretest.SQLite(tb) },
+		"postgres": func(tb testing.TB) *sqlstore.DB { return sqlstoretest.Postgres(tb) },
 	}
 	edges := []struct {
 		after  time.Duration // since oauth_timestamp
@@ -629,7 +625,7 @@ func TestReplayAtWindowEdge(t *testing.T) {
 			e := newEnvOn(t, open(t))
 			rt, rs := e.requestToken(call{})
 			at, as := e.accessToken(rt, rs)
-			start := e.clock.now()
+			start := e.clock.Now()
 			api := func(ts int64, nonce string) (int, string) {
 				status, _, body := e.do(call{method: "GET", path: "/api/products", key: e.key, sec: e.sec,
 					token: at, tsec: as, ts: ts, nonce: nonce})
@@ -639,7 +635,7 @@ func TestReplayAtWindowEdge(t *testing.T) {
 			// window still accepts it), then never again at that instant.
 			for i, edge := range edges {
 				ts := start.Unix() - 601
-				e.clock.ns.Store(time.Unix(ts, 0).Add(edge.after).UnixNano())
+				e.clock.Set(time.Unix(ts, 0).Add(edge.after))
 				nonce := "edge-" + strconv.Itoa(i)
 				status, body := api(ts, nonce)
 				if edge.inside != (status == 200) {
@@ -653,22 +649,22 @@ func TestReplayAtWindowEdge(t *testing.T) {
 			}
 			// A request used at its timestamp, replayed at each edge.
 			ts := start.Unix() + 3600
-			e.clock.ns.Store(time.Unix(ts, 0).UnixNano())
+			e.clock.Set(time.Unix(ts, 0))
 			if status, body := api(ts, "early"); status != 200 {
 				t.Fatalf("first use: %d %s", status, body)
 			}
 			for _, edge := range edges {
-				e.clock.ns.Store(time.Unix(ts, 0).Add(edge.after).UnixNano())
+				e.clock.Set(time.Unix(ts, 0).Add(edge.after))
 				if status, body := api(ts, "early"); status != 401 {
 					t.Fatalf("replay at ts+%v: %d %s, want 401", edge.after, status, body)
 				}
 			}
 			// And the window's other side: at most MaxSkew ahead.
-			e.clock.ns.Store(time.Unix(ts, 0).UnixNano())
+			e.clock.Set(time.Unix(ts, 0))
 			if status, body := api(ts+600, "ahead"); status != 200 {
 				t.Fatalf("600 s ahead: %d %s", status, body)
 			}
-			e.clock.ns.Store(time.Unix(ts, 0).Add(-time.Nanosecond).UnixNano())
+			e.clock.Set(time.Unix(ts, 0).Add(-time.Nanosecond))
 			if status, body := api(ts+600, "ahead-1ns"); status != 401 || !strings.HasPrefix(body, "UNKNOWN timestamp_refused") {
 				t.Fatalf("600 s and 1 ns ahead: %d %s", status, body)
 			}

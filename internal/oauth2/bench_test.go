@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // benchClients is the concurrency of issue 4's done-means 5.
@@ -27,9 +28,9 @@ const benchClients = 16
 //	go test -run '^$' -bench Issuance -benchtime 5s ./internal/oauth2/
 //	GATEHOUSE_TEST_POSTGRES=postgres://… go test -run '^$' -bench Issuance ./internal/oauth2/
 func BenchmarkIssuance(b *testing.B) {
-	for _, be := range backends {
-		b.Run(be.name, func(b *testing.B) {
-			e := newEnv(b, be.open(b))
+	for _, be := range sqlstoretest.Backends() {
+		b.Run(be.Name, func(b *testing.B) {
+			e := newEnv(b, be.URL(b))
 			e.http = &http.Client{Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}}
 			b.Cleanup(e.http.CloseIdleConnections)
 			grants := []string{gatehouse.GrantAuthorizationCode, gatehouse.GrantRefreshToken, gatehouse.GrantClientCredentials}
@@ -109,7 +110,7 @@ func (e *env) benchPost(b *testing.B, path, body string, edit func(*http.Request
 }
 
 func (e *env) benchDo(b *testing.B, path, contentType string, body []byte, edit func(*http.Request)) []byte {
-	req, err := http.NewRequest(http.MethodPost, e.srv.URL+path, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, e.url+path, bytes.NewReader(body))
 	if err != nil {
 		b.Error(err)
 		return nil

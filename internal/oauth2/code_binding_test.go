@@ -45,7 +45,7 @@ func TestCodeBoundToClient(t *testing.T) {
 			ctx := context.WithValue(e.ctx, oauth2.HTTPClient, e.http)
 			conf := func(id, sec string, style oauth2.AuthStyle) *oauth2.Config {
 				return &oauth2.Config{ClientID: id, ClientSecret: sec, RedirectURL: redirectURI,
-					Endpoint: oauth2.Endpoint{TokenURL: e.srv.URL + "/oauth2/token", AuthStyle: style}}
+					Endpoint: oauth2.Endpoint{TokenURL: e.url + "/oauth2/token", AuthStyle: style}}
 			}
 			code := e.code(victim, e.owner.UserID, "catalog", challenge)
 			for _, c := range []*oauth2.Config{conf(attacker.ID, asec, oauth2.AuthStyleInHeader), conf(public.ID, "", oauth2.AuthStyleInParams)} {

@@ -8,122 +8,63 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 	provider "github.com/gatehouse/gatehouse/internal/oauth2"
+	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 	"github.com/gatehouse/gatehouse/internal/verify"
 )
 
-// backend opens a fresh store of one kind.
-type backend struct {
-	name string
-	open func(testing.TB) *sqlstore.DB
-}
-
-// backends are SQLite always and PostgreSQL when GATEHOUSE_TEST_POSTGRES
-// is set (OpenTestPostgres skips otherwise).
-var backends = []backend{
-	{"sqlite", func(tb testing.TB) *sqlstore.DB { return sqlstore.OpenTestSQLite(tb) }},
-	{"postgres", func(tb testing.TB) *sqlstore.DB { return sqlstore.OpenTestPostgres(tb) }},
-}
-
-// eachBackend runs f once per backend.
+// eachBackend runs f once per backend: SQLite always, PostgreSQL when
+// GATEHOUSE_TEST_POSTGRES is set.
 func eachBackend(t *testing.T, f func(t *testing.T, e *env)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) { f(t, newEnv(t, b.open(t))) })
-	}
+	sqlstoretest.Each(t, func(t *testing.T, databaseURL string) { f(t, newEnv(t, databaseURL)) })
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// env is a provider over a real store, served over real HTTP, with an
-// enterprise tenant, its owner and a verifier.
+// env is a whole Gatehouse (testenv: server.New over a real database,
+// served over real HTTP) with an enterprise tenant and its owner, and
+// short names for the parts the provider's tests reach into.
 type env struct {
+	te     *testenv.Env
 	t      testing.TB
 	ctx    context.Context
 	store  *sqlstore.DB
 	tree   *gatehouse.ResourceTree
-	clock  *clock
+	clock  *testclock.Clock
 	admin  *admin.Service
 	v      *verify.Verifier
 	p      *provider.Provider
-	srv    *httptest.Server
+	url    string // the server's base URL, the issuer
 	tenant *gatehouse.Tenant
 	owner  admin.Actor // the owner acting in the tenant
 	http   *http.Client
 }
 
-func newEnv(tb testing.TB, st *sqlstore.DB) *env {
+// newEnv starts a server on databaseURL ("" for a fresh SQLite file) with
+// a clock stopped at the current second.
+func newEnv(tb testing.TB, databaseURL string) *env {
 	tb.Helper()
-	ctx := context.Background()
-	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := testclock.New(time.Now().UTC().Truncate(time.Second))
 	log := slog.New(slog.NewTextHandler(tb.Output(), &slog.HandlerOptions{Level: slog.LevelError}))
-	v := verify.New(st, tree, verify.Options{Now: clk.Now, Logger: log})
-	tb.Cleanup(func() { v.Close() })
-	svc := admin.New(st, tree, admin.Options{Now: clk.Now, Log: log})
-	srv := httptest.NewUnstartedServer(nil)
-	issuer := "http://" + srv.Listener.Addr().String()
-	p := provider.New(provider.Config{Store: st, Tree: tree, Verifier: v, Issuer: issuer, Now: clk.Now, Log: log})
-	mux := http.NewServeMux()
-	mux.Handle("POST /oauth2/token", p.TokenHandler())
-	mux.Handle("POST /oauth2/revoke", p.RevokeHandler())
-	mux.Handle("POST /oauth2/introspect", p.IntrospectHandler())
-	mux.Handle("GET /.well-known/oauth-authorization-server", p.MetadataHandler())
-	mux.Handle("POST /api/v1/verify", verify.Handler(v, verify.HandlerOptions{Logger: log}))
-	srv.Config.Handler = mux
-	srv.Start()
-	tb.Cleanup(srv.Close)
-
-	e := &env{t: tb, ctx: ctx, store: st, tree: tree, clock: clk, admin: svc, v: v, p: p, srv: srv, http: srv.Client()}
-	e.tenant, e.owner = e.newTenant("acme", "owner@acme.test")
-	return e
+	te := testenv.New(tb, testenv.Options{DatabaseURL: databaseURL, Clock: clk, Server: server.Options{Log: log}})
+	s := te.Server
+	return &env{te: te, t: tb, ctx: te.Ctx, store: s.Store, tree: s.Tree, clock: clk, admin: s.Admin, v: s.Verifier, p: s.OAuth2,
+		url: te.URL, tenant: te.Tenant, owner: te.Owner, http: te.HTTP}
 }
 
 // newTenant creates an enterprise tenant with an owner.
 func (e *env) newTenant(slug, email string) (*gatehouse.Tenant, admin.Actor) {
 	e.t.Helper()
-	t, err := e.admin.CreateTenant(e.ctx, slug, "Tenant "+slug, gatehouse.PlanEnterprise)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	op := admin.Actor{TenantID: t.ID, Name: admin.OperatorName, Operator: true}
-	m, err := e.admin.AddMember(e.ctx, op, admin.NewMember{Email: email, Role: gatehouse.RoleOwner})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	a, err := e.admin.ActorFor(e.ctx, t.ID, m.UserID, "")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return t, a
+	return e.te.NewTenant(testenv.Seed{Slug: slug, Name: "Tenant " + slug, Email: email, Plan: gatehouse.PlanEnterprise})
 }
 
 const redirectURI = "http://127.0.0.1:9/callback"
@@ -204,7 +145,7 @@ func (e *env) post(path string, form url.Values, user, pass string) answer {
 
 func (e *env) do(path, contentType, body string, edit func(*http.Request)) answer {
 	e.t.Helper()
-	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.srv.URL+path, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.url+path, strings.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
 	}

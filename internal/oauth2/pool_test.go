@@ -22,7 +22,7 @@ const poolSize = 4
 func (e *env) postTimeout(d time.Duration, path string, form url.Values, user, pass string) (answer, error) {
 	ctx, cancel := context.WithTimeout(e.ctx, d)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+path, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url+path, strings.NewReader(form.Encode()))
 	if err != nil {
 		return answer{}, err
 	}

@@ -39,9 +39,9 @@ func (e *env) serveRacing(t *testing.T, del func()) {
 	mux.Handle("POST /oauth2/token", p.TokenHandler())
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	orig, client := e.srv, e.http
-	t.Cleanup(func() { e.srv, e.http = orig, client })
-	e.srv, e.http = srv, srv.Client()
+	orig, client := e.url, e.http
+	t.Cleanup(func() { e.url, e.http = orig, client })
+	e.url, e.http = srv.URL, srv.Client()
 }
 
 // liveTokens counts the tenant's live OAuth 2.0 credentials of app.

@@ -52,11 +52,11 @@ func TestDisabledTenantEveryGrant(t *testing.T) {
 		mux.Handle("POST /oauth2/revoke", pb.RevokeHandler())
 		nodeB := httptest.NewServer(mux)
 		t.Cleanup(nodeB.Close)
-		nodeA, clientA := e.srv, e.http
+		nodeA, clientA := e.url, e.http
 		onB := func(f func()) {
 			t.Helper()
-			e.srv, e.http = nodeB, nodeB.Client()
-			defer func() { e.srv, e.http = nodeA, clientA }()
+			e.url, e.http = nodeB.URL, nodeB.Client()
+			defer func() { e.url, e.http = nodeA, clientA }()
 			f()
 		}
 		onB(func() { wantTokens(t, e.post("/oauth2/token", cc, c.ID, sec)) })

@@ -31,8 +31,8 @@ func TestCodeFlowXOAuth2(t *testing.T) {
 				RedirectURL:  redirectURI,
 				Scopes:       []string{"catalog.products", "sales"},
 				Endpoint: oauth2.Endpoint{
-					AuthURL:  e.srv.URL + "/oauth2/authorize",
-					TokenURL: e.srv.URL + "/oauth2/token",
+					AuthURL:  e.url + "/oauth2/authorize",
+					TokenURL: e.url + "/oauth2/token",
 				},
 			}
 			if !confidential {
@@ -91,7 +91,7 @@ func TestClientCredentialsXOAuth2(t *testing.T) {
 		ctx := context.WithValue(e.ctx, oauth2.HTTPClient, e.http)
 		c, sec := e.app(e.owner, true, []string{"catalog", "sales.orders"}, gatehouse.GrantClientCredentials)
 		for _, style := range []oauth2.AuthStyle{oauth2.AuthStyleInHeader, oauth2.AuthStyleInParams} {
-			conf := &clientcredentials.Config{ClientID: c.ID, ClientSecret: sec, TokenURL: e.srv.URL + "/oauth2/token", AuthStyle: style}
+			conf := &clientcredentials.Config{ClientID: c.ID, ClientSecret: sec, TokenURL: e.url + "/oauth2/token", AuthStyle: style}
 			tok, err := conf.Token(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -104,7 +104,7 @@ func TestClientCredentialsXOAuth2(t *testing.T) {
 				t.Fatalf("verify %+v %+v", res, res.Principal)
 			}
 		}
-		narrow := &clientcredentials.Config{ClientID: c.ID, ClientSecret: sec, TokenURL: e.srv.URL + "/oauth2/token", Scopes: []string{"catalog.products"}}
+		narrow := &clientcredentials.Config{ClientID: c.ID, ClientSecret: sec, TokenURL: e.url + "/oauth2/token", Scopes: []string{"catalog.products"}}
 		tok, err := narrow.Token(ctx)
 		if err != nil || tok.Extra("scope") != "catalog.products" {
 			t.Fatalf("narrow: %v %v", err, tok)
@@ -361,8 +361,8 @@ func TestConcurrentCodeRedemption(t *testing.T) {
 // TestMetadata checks RFC 8414's document: issuer is the public URL
 // exactly, endpoints hang off it, S256 only.
 func TestMetadata(t *testing.T) {
-	e := newEnv(t, backends[0].open(t))
-	resp, err := e.http.Get(e.srv.URL + "/.well-known/oauth-authorization-server")
+	e := newEnv(t, "")
+	resp, err := e.http.Get(e.url + "/.well-known/oauth-authorization-server")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,8 +371,8 @@ func TestMetadata(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
 		t.Fatal(err)
 	}
-	if m["issuer"] != e.srv.URL || m["token_endpoint"] != e.srv.URL+"/oauth2/token" || m["authorization_endpoint"] != e.srv.URL+"/oauth2/authorize" ||
-		m["revocation_endpoint"] != e.srv.URL+"/oauth2/revoke" || m["introspection_endpoint"] != e.srv.URL+"/oauth2/introspect" {
+	if m["issuer"] != e.url || m["token_endpoint"] != e.url+"/oauth2/token" || m["authorization_endpoint"] != e.url+"/oauth2/authorize" ||
+		m["revocation_endpoint"] != e.url+"/oauth2/revoke" || m["introspection_endpoint"] != e.url+"/oauth2/introspect" {
 		t.Fatalf("metadata %v", m)
 	}
 	if got, _ := json.Marshal(m["code_challenge_methods_supported"]); string(got) != `["S256"]` {

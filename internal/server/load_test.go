@@ -19,7 +19,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // envConfig applies GATEHOUSE_* variables to the configuration through
@@ -117,7 +117,7 @@ func TestReadsDoNotWaitBehindWrites(t *testing.T) {
 				"GATEHOUSE_REQUEST_TIMEOUT": "1s",
 			}
 			if backend == "postgres" {
-				env["GATEHOUSE_DATABASE_URL"] = sqlstore.TestPostgresURL(t)
+				env["GATEHOUSE_DATABASE_URL"] = sqlstoretest.PostgresURL(t)
 				// Else the key file goes to ./gatehouse-data.
 				env["GATEHOUSE_SECRET_KEY"] = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 			}

@@ -43,6 +43,7 @@ type Server struct {
 	Tree     *gatehouse.ResourceTree
 	Admin    *admin.Service
 	Verifier *verify.Verifier
+	OAuth2   *oauth2.Provider
 	Metrics  *metrics.Metrics
 	Handler  http.Handler
 	Log      *slog.Logger
@@ -176,6 +177,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Now:            now,
 		Log:            log,
 	})
+	s.OAuth2 = provider
 	con, err := console.New(console.Config{
 		OAuth2:         provider,
 		Admin:          s.Admin,

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,13 +12,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 const testRoutes = `
@@ -42,8 +41,9 @@ type running struct {
 	token string // the demo token: catalog, sales, manage, verify
 }
 
-// start runs a Gatehouse with a gateway in front of an upstream that
-// answers the SHA-256 and length of the body it received.
+// start runs a Gatehouse (testenv, through Server.Run) with the demo
+// tenant and a gateway in front of an upstream that answers the SHA-256
+// and length of the body it received.
 func start(t testing.TB, mod func(*config.Config), opts server.Options) *running {
 	t.Helper()
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -76,40 +76,15 @@ func start(t testing.TB, mod func(*config.Config), opts server.Options) *running
 		fmt.Fprintf(w, "%d %x", n, h.Sum(nil))
 	}))
 	t.Cleanup(up.Close)
-	cfg := config.Default()
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
-	if mod != nil {
-		mod(&cfg)
-	}
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	opts.Upstream, _ = url.Parse(up.URL)
 	opts.Routes = []byte(testRoutes)
 	opts.Log = slog.New(slog.DiscardHandler)
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, cfg, opts)
+	e := testenv.New(t, testenv.Options{Config: mod, Server: opts, Run: true, NoTenant: true})
+	creds, err := e.Server.SeedDemo(e.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := s.SeedDemo(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		s.Close()
-	})
-	return &running{Server: s, addr: ln.Addr().String(), token: creds.Token}
+	return &running{Server: e.Server, addr: strings.TrimPrefix(e.URL, "http://"), token: creds.Token}
 }
 
 // TestSlowBody: a client trickling a request body a byte every 200 ms is

@@ -24,7 +24,7 @@ type groupEnv struct {
 }
 
 func newGroupEnv(t *testing.T) *groupEnv {
-	e := &groupEnv{t: t, db: OpenTestSQLite(t)}
+	e := &groupEnv{t: t, db: openSQLite(t)}
 	e.tenant = &gatehouse.Tenant{Slug: "acme", Name: "Acme", Plan: gatehouse.PlanEnterprise}
 	if err := e.db.CreateTenant(t.Context(), e.tenant); err != nil {
 		t.Fatal(err)

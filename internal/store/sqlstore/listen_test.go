@@ -1,4 +1,4 @@
-package sqlstore
+package sqlstore_test
 
 import (
 	"context"
@@ -7,8 +7,9 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 	"github.com/google/go-cmp/cmp"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // changeLog records the Changes a subscriber hears.
@@ -60,10 +61,10 @@ func (l *changeLog) count(want gatehouse.Change) int {
 // of another schema; after its connection is dropped it reconnects and
 // resynchronises (an empty Change); Close ends it.
 func TestPostgresListen(t *testing.T) {
-	u := TestPostgresURL(t)
+	u := sqlstoretest.PostgresURL(t)
 	ctx := t.Context()
-	open := func(u string) *DB {
-		db, err := Open(ctx, u)
+	open := func(u string) *sqlstore.DB {
+		db, err := sqlstore.Open(ctx, u)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -71,7 +72,7 @@ func TestPostgresListen(t *testing.T) {
 		return db
 	}
 	a, b := open(u), open(u)
-	other := open(TestPostgresURL(t))
+	other := open(sqlstoretest.PostgresURL(t))
 
 	if pid := b.ListenerPID(); pid != 0 {
 		t.Fatalf("listening (pid %d) before any Subscribe", pid)
@@ -126,7 +127,8 @@ func TestPostgresListen(t *testing.T) {
 
 	// Drop the listener's connection: it comes back with a new backend
 	// and tells the subscribers to drop everything.
-	if _, err := a.w.ExecContext(ctx, "SELECT pg_terminate_backend($1)", int64(pid)); err != nil {
+	aw, ar := a.Pools()
+	if _, err := aw.ExecContext(ctx, "SELECT pg_terminate_backend($1)", int64(pid)); err != nil {
 		t.Fatal(err)
 	}
 	took := heardB.waitFor(t, "resync", gatehouse.Change{})
@@ -151,7 +153,7 @@ func TestPostgresListen(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		var n int
-		if err := a.r.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", int64(newPID)).Scan(&n); err != nil {
+		if err := ar.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE pid = $1", int64(newPID)).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		if n == 0 {
@@ -164,7 +166,7 @@ func TestPostgresListen(t *testing.T) {
 	}
 	// Subscribing to a closed store starts nothing.
 	b.Subscribe(func(gatehouse.Change) {})()
-	if b.lis != nil {
+	if b.Listening() {
 		t.Error("Subscribe after Close started a listener")
 	}
 }
@@ -172,10 +174,10 @@ func TestPostgresListen(t *testing.T) {
 // TestSQLiteNoListener: SQLite changes stay in the process; subscribing
 // opens nothing.
 func TestSQLiteNoListener(t *testing.T) {
-	db := OpenTestSQLite(t)
+	db := sqlstoretest.SQLite(t)
 	var heard changeLog
 	defer db.Subscribe(heard.record)()
-	if db.lis != nil || db.ListenerPID() != 0 {
+	if db.Listening() || db.ListenerPID() != 0 {
 		t.Fatal("SQLite started a listener")
 	}
 	tn := &gatehouse.Tenant{Slug: "acme", Name: "Acme", Plan: gatehouse.PlanStandard}
@@ -187,28 +189,5 @@ func TestSQLiteNoListener(t *testing.T) {
 	}
 	if diff := cmp.Diff([]gatehouse.Change{{TenantID: tn.ID}}, heard.snapshot()); diff != "" {
 		t.Errorf("changes (-want +got):\n%s", diff)
-	}
-}
-
-func TestListenerDecode(t *testing.T) {
-	l := &listener{schema: "s1", origin: "me"}
-	tests := []struct {
-		payload string
-		want    gatehouse.Change
-		ok      bool
-	}{
-		{`{"tenant_id":"t","credential_id":"c","hash":"AAE=","schema":"s1","origin":"you"}`, gatehouse.Change{TenantID: "t", CredentialID: "c", Hash: []byte{0, 1}}, true},
-		{`{"tenant_id":"t","schema":"s1","origin":"me"}`, gatehouse.Change{}, false},
-		{`{"tenant_id":"t","schema":"s2","origin":"you"}`, gatehouse.Change{}, false},
-		// An older node's message: no schema or origin.
-		{`{"tenant_id":"t"}`, gatehouse.Change{TenantID: "t"}, true},
-		// Undecodable: drop everything.
-		{`not json`, gatehouse.Change{}, true},
-	}
-	for _, tt := range tests {
-		got, ok := l.decode(&pgconn.Notification{Payload: tt.payload})
-		if ok != tt.ok || !cmp.Equal(got, tt.want) {
-			t.Errorf("decode(%s) = %+v, %v; want %+v, %v", tt.payload, got, ok, tt.want, tt.ok)
-		}
 	}
 }

@@ -1,17 +1,18 @@
-package sqlstore
+package sqlstore_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 )
@@ -19,16 +20,14 @@ import (
 // TestPostgresNotify checks that a committed change is sent on
 // NotifyChannel, where other nodes will LISTEN.
 func TestPostgresNotify(t *testing.T) {
-	db := OpenTestPostgres(t)
+	u := sqlstoretest.PostgresURL(t)
+	db := sqlstoretest.Open(t, u)
+	_, r := db.Pools()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 
 	var schema string
-	if err := db.r.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-		t.Fatal(err)
-	}
-	u, err := withSearchPath(os.Getenv(TestPostgresEnv), schema)
-	if err != nil {
+	if err := r.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, u)
@@ -36,7 +35,7 @@ func TestPostgresNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+sqlstore.NotifyChannel); err != nil {
 		t.Fatal(err)
 	}
 
@@ -56,19 +55,19 @@ func TestPostgresNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The channel is per database: skip other schemas' tests.
-	var got NotifyMessage
+	var got sqlstore.NotifyMessage
 	for got.Schema != schema {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got = NotifyMessage{}
+		got = sqlstore.NotifyMessage{}
 		if err := json.Unmarshal([]byte(n.Payload), &got); err != nil {
 			t.Fatalf("payload %q: %v", n.Payload, err)
 		}
 	}
-	if got.Origin == "" || got.Origin != db.origin {
-		t.Errorf("origin = %q, want the store's %q", got.Origin, db.origin)
+	if got.Origin == "" || got.Origin != db.Origin() {
+		t.Errorf("origin = %q, want the store's %q", got.Origin, db.Origin())
 	}
 	// The settings Open adds to the URL reached the server.
 	for param, want := range map[string]string{
@@ -76,7 +75,7 @@ func TestPostgresNotify(t *testing.T) {
 		"default_transaction_isolation": "read committed",
 	} {
 		var got string
-		if err := db.r.QueryRowContext(ctx, "SHOW "+param).Scan(&got); err != nil || got != want {
+		if err := r.QueryRowContext(ctx, "SHOW "+param).Scan(&got); err != nil || got != want {
 			t.Errorf("%s = %q, %v; want %q", param, got, err, want)
 		}
 	}
@@ -92,9 +91,9 @@ func TestPostgresNotify(t *testing.T) {
 // allowlist limit, with no SQLITE_BUSY reaching the caller.
 func TestSQLiteTwoHandles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "gh.db")
-	var dbs [2]*DB
+	var dbs [2]*sqlstore.DB
 	for i := range dbs {
-		db, err := Open(t.Context(), path)
+		db, err := sqlstore.Open(t.Context(), path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package sqlstore
+package sqlstore_test
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 )
 
 // TestPoolSizes (issue 12): Options.MaxConns is split between the
@@ -19,7 +21,7 @@ func TestPoolSizes(t *testing.T) {
 		w, r     int
 	}{
 		{"sqlite", 4, 1, 3},
-		{"sqlite", 0, 1, DefaultSQLiteMaxConns() - 1},
+		{"sqlite", 0, 1, sqlstore.DefaultSQLiteMaxConns() - 1},
 		{"postgres", 4, 2, 2},
 		{"postgres", 5, 3, 2},
 		{"postgres", 0, 10, 10},
@@ -27,21 +29,22 @@ func TestPoolSizes(t *testing.T) {
 		t.Run(tc.backend, func(t *testing.T) {
 			u := "sqlite:" + filepath.Join(t.TempDir(), "gatehouse.db")
 			if tc.backend == "postgres" {
-				u = TestPostgresURL(t)
+				u = sqlstoretest.PostgresURL(t)
 			}
-			db, err := OpenWith(ctx, u, Options{MaxConns: tc.maxConns})
+			db, err := sqlstore.OpenWith(ctx, u, sqlstore.Options{MaxConns: tc.maxConns})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			w, r := db.w.Stats().MaxOpenConnections, db.r.Stats().MaxOpenConnections
-			if db.w == db.r || w != tc.w || r != tc.r {
+			wp, rp := db.Pools()
+			w, r := wp.Stats().MaxOpenConnections, rp.Stats().MaxOpenConnections
+			if wp == rp || w != tc.w || r != tc.r {
 				t.Errorf("MaxConns %d: %d writers, %d readers (same pool: %v); want %d and %d",
-					tc.maxConns, w, r, db.w == db.r, tc.w, tc.r)
+					tc.maxConns, w, r, wp == rp, tc.w, tc.r)
 			}
 		})
 	}
-	if _, err := OpenWith(ctx, "sqlite:"+filepath.Join(t.TempDir(), "x.db"), Options{MaxConns: 1}); !gatehouse.IsCode(err, gatehouse.EINVALID) {
+	if _, err := sqlstore.OpenWith(ctx, "sqlite:"+filepath.Join(t.TempDir(), "x.db"), sqlstore.Options{MaxConns: 1}); !gatehouse.IsCode(err, gatehouse.EINVALID) {
 		t.Errorf("MaxConns 1: %v; want EINVALID", err)
 	}
 }

@@ -308,6 +308,15 @@ func (db *DB) SetLogger(log *slog.Logger) {
 	}
 }
 
+// SetPoolSize caps the connections of the pool every write and
+// transaction uses (on PostgreSQL the only pool; SQLite's writer has one
+// connection anyway), so tests can show that no store method waits for a
+// second connection while it holds one.
+func (db *DB) SetPoolSize(n int) {
+	db.w.SetMaxOpenConns(n)
+	db.w.SetMaxIdleConns(n)
+}
+
 // Close stops the change feed and closes the database's connections.
 func (db *DB) Close() error {
 	db.mu.Lock()

@@ -17,36 +17,15 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse"
-	"github.com/gatehouse/gatehouse/internal/store/storetest"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// TestSQLite runs the conformance suite on a fresh SQLite file per subtest.
-func TestSQLite(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) gatehouse.Store { return OpenTestSQLite(t) })
-}
-
-// TestPostgres runs the conformance suite on a fresh schema per subtest of
-// the database GATEHOUSE_TEST_POSTGRES names; it skips without one.
-func TestPostgres(t *testing.T) {
-	if os.Getenv(TestPostgresEnv) == "" {
-		t.Skipf("%s is not set", TestPostgresEnv)
-	}
-	// Fails once, loudly, when the configured database does not answer,
-	// rather than once per subtest.
-	OpenTestPostgres(t)
-	storetest.Run(t, func(t *testing.T) gatehouse.Store { return OpenTestPostgres(t) })
-}
-
-// BenchmarkSQLite runs the store benchmarks on SQLite.
-func BenchmarkSQLite(b *testing.B) {
-	storetest.Bench(b, func(b *testing.B) gatehouse.Store { return OpenTestSQLite(b) })
-}
-
-// BenchmarkPostgres runs the store benchmarks on PostgreSQL, when configured.
-func BenchmarkPostgres(b *testing.B) {
-	storetest.Bench(b, func(b *testing.B) gatehouse.Store { return OpenTestPostgres(b) })
+// openSQLite opens a migrated store in a fresh SQLite file (this
+// package's internal tests cannot use sqlstoretest, which imports it).
+func openSQLite(t *testing.T) *DB {
+	t.Helper()
+	return openGuarded(t, t.TempDir())
 }
 
 // TestMigrationsPaired fails when a migration exists for one dialect only:
@@ -162,7 +141,7 @@ func TestSQLiteSetup(t *testing.T) {
 // runs at (SPEC §9): NORMAL for creations, FULL for revocations and
 // consumptions, and NORMAL again after them, even after a failed one.
 func TestSQLiteDurability(t *testing.T) {
-	db := OpenTestSQLite(t)
+	db := openSQLite(t)
 	ctx := t.Context()
 	var got []string
 	db.onSync = func(op string, level int) { got = append(got, fmt.Sprintf("%s=%d", op, level)) }

@@ -1,6 +1,6 @@
 // Package verifytest builds the fixtures the verify and gateway tests
 // share: a real SQLite store with tenants, users and credentials made
-// directly through the store, an injectable clock, and Spy, a store wrapper
+// directly through the store, a stopped clock, and Spy, a store wrapper
 // that counts lookups and injects failures.
 package verifytest
 
@@ -15,31 +15,9 @@ import (
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
+	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
-
-// Clock is a settable clock for Options.Now: tests expire credentials by
-// moving it, never by sleeping.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a clock stopped at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // Spy wraps a real store, counting the reads verification makes and, when
 // told to, failing them — the way tests show that nothing touched the
@@ -125,7 +103,7 @@ type Env struct {
 	DB    *sqlstore.DB
 	Spy   *Spy
 	Tree  *gatehouse.ResourceTree
-	Clock *Clock
+	Clock *testclock.Clock
 
 	Acme, Globex *gatehouse.Tenant
 	Alice, Bob   *gatehouse.User
@@ -137,12 +115,12 @@ var Start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // New opens a fresh SQLite store in a temporary directory and populates it.
 func New(t testing.TB) *Env {
 	t.Helper()
-	db := sqlstore.OpenTestSQLite(t)
+	db := sqlstoretest.SQLite(t)
 	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &Env{T: t, DB: db, Spy: &Spy{Store: db}, Tree: tree, Clock: NewClock(Start)}
+	e := &Env{T: t, DB: db, Spy: &Spy{Store: db}, Tree: tree, Clock: testclock.New(Start)}
 	e.Acme = e.Tenant("acme")
 	e.Globex = e.Tenant("globex")
 	e.Alice = e.Member(e.Acme, "alice@acme.test")
