@@ -17,6 +17,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -43,13 +44,32 @@ const Prefix = "/console"
 // maxForm bounds the body of a console form.
 const maxForm = 64 << 10
 
+// Store is what the console reads and writes itself — its sessions, its
+// single-use form nonces, and the user, membership and tenant reads a
+// session needs; everything else goes through admin. gatehouse.Store,
+// which sqlstore implements, satisfies it.
+type Store interface {
+	CreateSession(ctx context.Context, s *gatehouse.Session) error
+	FindSessionByHash(ctx context.Context, hash []byte) (*gatehouse.Session, error)
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	SetSessionTenant(ctx context.Context, id, tenantID string) error
+	DeleteSession(ctx context.Context, id string) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) error
+	ConsumeOnce(ctx context.Context, namespace, key string, now, expires time.Time) error
+	FindUserByID(ctx context.Context, id string) (*gatehouse.User, error)
+	UpdateUser(ctx context.Context, u *gatehouse.User) error
+	FindMembership(ctx context.Context, tenantID, userID string) (*gatehouse.Membership, error)
+	ListUserTenants(ctx context.Context, userID string) ([]*gatehouse.TenantMembership, error)
+	FindTenantByID(ctx context.Context, id string) (*gatehouse.Tenant, error)
+}
+
 // Config wires a Console.
 type Config struct {
 	Admin *admin.Service
 	// OAuth2 is the authorization server whose /oauth2/authorize login and
 	// consent pages the console renders (AuthorizeHandler); nil disables it.
 	OAuth2         *oauth2.Provider
-	Store          gatehouse.Store
+	Store          Store
 	Keys           *secret.Keyring
 	PublicURL      string // an https URL makes cookies Secure; the base of authorize links
 	TrustedProxies []netip.Prefix
@@ -66,7 +86,7 @@ type Console struct {
 	admin     *admin.Service
 	oauth     *oauth2.Provider
 	publicURL string // PublicURL without a trailing slash
-	store     gatehouse.Store
+	store     Store
 	keys      *secret.Keyring
 	trusted   []netip.Prefix
 	log       *slog.Logger

@@ -57,8 +57,8 @@ type Server struct {
 }
 
 // Each consumer names the store methods it uses (verify.Store,
-// admin.Store, oauth1.Store, oauth2.Store, gatehouse.PruneStore for the
-// janitor); each is a part of gatehouse.Store, the aggregate that
+// admin.Store, oauth1.Store, oauth2.Store, console.Store,
+// gatehouse.PruneStore for the janitor); each is a part of gatehouse.Store, the aggregate that
 // sqlstore.DB implements and storetest checks, so New wires the one
 // database into all of them and whatever passes the conformance suite
 // serves every consumer.
@@ -67,6 +67,7 @@ var (
 	_ admin.Store          = gatehouse.Store(nil)
 	_ oauth1.Store         = gatehouse.Store(nil)
 	_ oauth2.Store         = gatehouse.Store(nil)
+	_ console.Store        = gatehouse.Store(nil)
 	_ gatehouse.PruneStore = gatehouse.Store(nil)
 )
 
