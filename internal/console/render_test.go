@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -121,6 +122,106 @@ func TestCatalogueComplete(t *testing.T) {
 	}
 }
 
+// pluralForms are the CLDR plural categories each catalogue language
+// needs for a message English writes with plural forms (CLDR plural rules:
+// English one/other, Russian one/few/many/other, Chinese other only).
+var pluralForms = map[string][]string{
+	"en":      {"one", "other"},
+	"ru":      {"one", "few", "many", "other"},
+	"zh-Hans": {"other"},
+	"zh-Hant": {"other"},
+}
+
+// placeholderRE finds a message's template actions ({{.Name}}).
+var placeholderRE = regexp.MustCompile(`\{\{-?\s*(.*?)\s*-?\}\}`)
+
+// forms returns a message's non-empty plural forms by CLDR category.
+func forms(m *i18n.Message) map[string]string {
+	f := map[string]string{}
+	for k, v := range map[string]string{"zero": m.Zero, "one": m.One, "two": m.Two, "few": m.Few, "many": m.Many, "other": m.Other} {
+		if v != "" {
+			f[k] = v
+		}
+	}
+	return f
+}
+
+// placeholders returns the set of template actions of all of a message's
+// forms.
+func placeholders(m *i18n.Message) map[string]bool {
+	p := map[string]bool{}
+	for _, v := range forms(m) {
+		for _, a := range placeholderRE.FindAllStringSubmatch(v, -1) {
+			p[a[1]] = true
+		}
+	}
+	return p
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var s []string
+	for k := range m {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// TestEveryLanguageWhole checks that every language translates every
+// English message, with the same placeholders as English in every form,
+// and with each plural form the language's CLDR rule needs: a reader of
+// ru, zh-Hans or zh-Hant never sees English.
+func TestEveryLanguageWhole(t *testing.T) {
+	en := map[string]*i18n.Message{}
+	for _, m := range parseLocale(t, "active.en.toml").Messages {
+		en[m.ID] = m
+	}
+	files, _ := fs.Glob(web.Locales(), "*.toml")
+	for _, f := range files {
+		mf := parseLocale(t, f)
+		tag := mf.Tag.String()
+		need, ok := pluralForms[tag]
+		if !ok {
+			t.Errorf("%s: add %s's CLDR plural forms to pluralForms", f, tag)
+			continue
+		}
+		got := map[string]*i18n.Message{}
+		for _, m := range mf.Messages {
+			got[m.ID] = m
+		}
+		var missing []string
+		for id, em := range en {
+			m := got[id]
+			if m == nil {
+				missing = append(missing, id)
+				continue
+			}
+			fm := forms(m)
+			plural := em.One != "" || em.Few != "" || em.Many != ""
+			if plural {
+				for _, form := range need {
+					if fm[form] == "" {
+						t.Errorf("%s: %q lacks the plural form %q", f, id, form)
+					}
+				}
+			} else if len(fm) != 1 || fm["other"] == "" {
+				t.Errorf("%s: %q has plural forms, English has none", f, id)
+			}
+			want := placeholders(em)
+			for form, text := range fm {
+				have := placeholders(&i18n.Message{Other: text})
+				if strings.Join(sortedKeys(have), " ") != strings.Join(sortedKeys(want), " ") {
+					t.Errorf("%s: %q (%s) has placeholders %v, English %v", f, id, form, sortedKeys(have), sortedKeys(want))
+				}
+			}
+		}
+		sort.Strings(missing)
+		if len(missing) > 0 {
+			t.Errorf("%s lacks %d of English's %d messages:\n%s", f, len(missing), len(en), strings.Join(missing, "\n"))
+		}
+	}
+}
+
 func TestPickLanguage(t *testing.T) {
 	cat, err := loadCatalog(web.Locales())
 	if err != nil {
@@ -148,7 +249,19 @@ func TestPickLanguage(t *testing.T) {
 	if got := loc.T("pat.form.expires.days", "Count", 5); got != "5 дней" {
 		t.Errorf("plural = %q", got)
 	}
-	if got := loc.T("settings.save"); got != "Save Config" { // not translated: English
+	if got := loc.T("settings.save"); got != "Сохранить конфигурацию" {
+		t.Errorf("settings.save = %q", got)
+	}
+	// A message a language lacks (only in a catalogue the test builds: the
+	// shipped ones are whole) falls back to English.
+	partial, err := loadCatalog(fstest.MapFS{
+		"active.en.toml": {Data: []byte(`"a" = "A"` + "\n" + `"b" = "B"`)},
+		"active.ru.toml": {Data: []byte(`"a" = "А"`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := partial.localizer(language.Russian, nil).T("b"); got != "B" {
 		t.Errorf("fallback = %q", got)
 	}
 	if got := loc.T("no.such.message"); got != "no.such.message" {
