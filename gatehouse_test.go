@@ -153,3 +153,29 @@ func FuzzParsePrefix(f *testing.F) {
 		}
 	})
 }
+
+// TestResourceTitles: the built-in tree names every resource in every
+// console language, and a title falls back to the base language, then to
+// English.
+func TestResourceTitles(t *testing.T) {
+	tree := commerce(t)
+	for _, id := range tree.IDs() {
+		r, _ := tree.Find(id)
+		for _, lang := range []string{"ru", "zh-Hans", "zh-Hant"} {
+			if r.Titles[lang] == "" || r.Titles[lang] == r.Title {
+				t.Errorf("%s has no %s title (%q)", id, lang, r.Titles[lang])
+			}
+		}
+	}
+	r, _ := tree.Find("sales.orders")
+	for lang, want := range map[string]string{"": "Orders", "en": "Orders", "ru": "Заказы", "ru-RU": "Заказы", "zh-Hans": "订单", "zh-Hant": "訂單", "de": "Orders", "zh": "Orders"} {
+		if got := r.TitleIn(lang); got != want {
+			t.Errorf("TitleIn(%q) = %q, want %q", lang, got, want)
+		}
+	}
+	for _, bad := range []map[string]string{{"": "x"}, {"ru": ""}, {"r u": "x"}, {"ru_RU": "x"}, {"ru": "x\ny"}} {
+		if _, err := gatehouse.NewResourceTree([]*gatehouse.Resource{{ID: "a", Titles: bad}}); err == nil {
+			t.Errorf("titles %q accepted", bad)
+		}
+	}
+}

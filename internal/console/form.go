@@ -135,10 +135,11 @@ func parseExpiry(s string) (time.Time, error) {
 	return endOfDay(s)
 }
 
-// scopeNode is a resource of the scope checkbox tree.
+// scopeNode is a resource of the scope checkbox tree; the template titles
+// it in the reader's language ({{title .Resource}}).
 type scopeNode struct {
 	ID       string
-	Title    string
+	Resource *gatehouse.Resource
 	Checked  bool
 	Children []*scopeNode
 }
@@ -168,7 +169,7 @@ func (c *Console) picker(checked map[string]bool, fe *FormErrors, manage bool) s
 func scopeTree(roots []*gatehouse.Resource, checked map[string]bool) []*scopeNode {
 	out := make([]*scopeNode, 0, len(roots))
 	for _, r := range roots {
-		out = append(out, &scopeNode{ID: r.ID, Title: r.Title, Checked: checked[r.ID], Children: scopeTree(r.Children, checked)})
+		out = append(out, &scopeNode{ID: r.ID, Resource: r, Checked: checked[r.ID], Children: scopeTree(r.Children, checked)})
 	}
 	return out
 }

@@ -108,11 +108,13 @@ func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) *Flash {
 	return &Flash{Kind: "success", Message: ck.Value}
 }
 
-// baseFuncs are the template functions. T is a placeholder at parse time;
-// each render binds it to the request's language.
+// baseFuncs are the template functions. T (a message) and title (a
+// resource's title) are placeholders at parse time; each render binds them
+// to the request's language.
 func (c *Console) baseFuncs() template.FuncMap {
 	return template.FuncMap{
 		"T":      func(id string, args ...any) string { return id },
+		"title":  func(r *gatehouse.Resource) string { return r.Title },
 		"static": func(name string) string { return Prefix + "/static/" + name + "?v=" + c.version },
 		"datetime": func(t time.Time) string {
 			return t.UTC().Format("2006-01-02 15:04 UTC")
@@ -230,7 +232,7 @@ func (c *Console) execute(buf *bytes.Buffer, page string, loc *localizer, v any)
 	if err != nil {
 		return err
 	}
-	t.Funcs(template.FuncMap{"T": loc.T})
+	t.Funcs(template.FuncMap{"T": loc.T, "title": func(r *gatehouse.Resource) string { return r.TitleIn(loc.Lang()) }})
 	return t.ExecuteTemplate(buf, "layout", v)
 }
 

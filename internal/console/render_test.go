@@ -283,6 +283,7 @@ func sampleViews() map[string]viewModel {
 		}
 	}
 	tree, _ := gatehouse.NewResourceTree(gatehouse.CommerceResources())
+	res := func(id string) *gatehouse.Resource { r, _ := tree.Find(id); return r }
 	row := credentialRow{ID: "crd_1", Name: "Export <script>", Hint: "gate_pat_AbCd…", Holder: "owner@acme.test", Scopes: []string{"sales", "verify"}, CreatedAt: now, ExpiresAt: &later, LastUsedAt: &now, Expired: true}
 	row2 := credentialRow{ID: "crd_2", Name: "Forever", Hint: "gate_pat_XyZw…", Scopes: []string{"all"}, CreatedAt: now}
 	keyRow := credentialRow{ID: "crd_3", Name: "Amazon Sales Channel", Hint: "gate_key_AbCd…", Scopes: []string{"all"}, CreatedAt: now, LastUsedAt: &now, ExpiresAt: &later, Expired: true}
@@ -350,13 +351,13 @@ func sampleViews() map[string]viewModel {
 		"oauth_app_secret":  &oauthAppSecretView{Base: base("oauthapp.rotated.title", "oauth-apps"), App: app, Secret: "s3cret"},
 		"oauth_app_delete":  &oauthAppDeleteView{Base: base("oauthapp.delete.title", "oauth-apps"), App: publicApp},
 		"connected_apps": &connectedAppsView{Base: base("connected.title", "connected-apps"), Apps: []connectedAppRow{
-			{ClientID: "APIK-1", Name: "Fax", Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales", Title: "Sales", Includes: []string{"Orders"}}}, Since: now},
+			{ClientID: "APIK-1", Name: "Fax", Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales", Path: []*gatehouse.Resource{res("sales")}, Includes: []*gatehouse.Resource{res("sales.orders")}}}, Since: now},
 			{ClientID: "APIK-2", Since: now},
 		}},
 		"connected_app_revoke": &connectedAppRevokeView{Base: base("connected.revoke.title", "connected-apps"), App: connectedAppRow{ClientID: "APIK-1", Name: "Fax", Since: now}},
 		"oauth_consent": &consentView{
 			Base: Base{Title: "consent.title"}, App: "Fax <script>", Tenant: "Demo Store", Account: "owner@acme.test", RedirectHost: "a.test",
-			Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales.orders", Title: "Sales › Orders"}, {ID: "verify", Message: "consent.scope.verify"}},
+			Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales.orders", Path: []*gatehouse.Resource{res("sales"), res("sales.orders")}}, {ID: "verify", Message: "consent.scope.verify"}},
 			Params: []hiddenField{{"client_id", "APIK-1"}, {"state", "x\"y"}},
 		},
 		"oauth_error": &authorizeErrorViewModel{Base: Base{Title: "oauth.error.title"}, Status: 400, Heading: "oauth.error.title", Message: "oauth.error.redirect_uri", Detail: "invalid_request: redirect_uri is not registered"},
@@ -370,12 +371,12 @@ func sampleViews() map[string]viewModel {
 			Errors: &FormErrors{Fields: map[string]string{"password": "wrong", "resources": "none"}}, Tree: scopeTree(tree.Roots(), map[string]bool{"catalog": true}), Tab: "api", Nonce: "n",
 		},
 		"integration": &integrationView{
-			Base: base("integration.page.title", "integrations"), Integration: integ, Scopes: []consentScope{{ID: "catalog", Title: "Catalog", Includes: []string{"Products"}}},
+			Base: base("integration.page.title", "integrations"), Integration: integ, Scopes: []consentScope{{ID: "catalog", Path: []*gatehouse.Resource{res("catalog")}, Includes: res("catalog").Children}, {ID: "gone"}},
 			Deliveries: []*deliveryRow{{Time: now, URL: "http://x.test/cb", Status: 500, Error: "the callback answered 500"}, {Time: now, URL: "http://x.test/cb", Status: 200}},
 			ExchangeBy: &later, Expired: true, Nonce: "n",
 		},
 		"integration_activate":    &integrationAllowView{Base: base("integration.activate.title", "integrations"), Integration: integ, Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}}, Nonce: "n"},
-		"integration_reauthorize": &integrationAllowView{Base: base("integration.reauthorize.title", "integrations"), Integration: activeInteg, Scopes: []consentScope{{ID: "sales", Title: "Sales"}}, Nonce: "n"},
+		"integration_reauthorize": &integrationAllowView{Base: base("integration.reauthorize.title", "integrations"), Integration: activeInteg, Scopes: []consentScope{{ID: "sales", Path: []*gatehouse.Resource{res("sales")}}}, Nonce: "n"},
 		"integration_activated": &integrationActivatedView{
 			Base: base("integration.tokens.title", "integrations"), Integration: activeInteg, Reauthorized: true,
 			ConsumerKey: "ck", ConsumerSecret: "cs", AccessToken: "at", AccessTokenSecret: "ats", Expiry: 300 * time.Second, Nonce: "n",
@@ -392,6 +393,40 @@ func sampleViews() map[string]viewModel {
 
 func pickerOf(tree *gatehouse.ResourceTree, checked map[string]bool, fe *FormErrors, manage bool) scopePicker {
 	return scopePicker{Legend: "pat.form.scopes", Help: "pat.form.scopes.help", Tree: scopeTree(tree.Roots(), checked), Checked: checked, Error: fe.Field("scopes"), Manage: manage}
+}
+
+// TestResourceTitlesInReadersLanguage: the scope tree, an integration's
+// resources and the consent page title resources in the reader's language.
+func TestResourceTitlesInReadersLanguage(t *testing.T) {
+	cat, err := loadCatalog(web.Locales())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Console{cat: cat, version: "test"}
+	if c.pages, err = parseTemplates(web.Templates(), c.baseFuncs()); err != nil {
+		t.Fatal(err)
+	}
+	views := sampleViews()
+	for lang, want := range map[string]map[string][]string{
+		"en":      {"credentials/pat": {"> Orders <code>sales.orders</code>"}, "integration": {"<strong>Catalog</strong>", "Products, Categories, Inventory", "<strong>gone</strong>"}, "oauth_consent": {"<strong>Sales › Orders</strong>"}},
+		"ru":      {"credentials/pat": {"> Заказы <code>sales.orders</code>"}, "integration": {"<strong>Каталог</strong>", "Товары, Категории, Запасы"}, "oauth_consent": {"<strong>Продажи › Заказы</strong>"}},
+		"zh-Hans": {"credentials/pat": {"> 订单 <code>sales.orders</code>"}, "integration_form": {"> 产品 <code>catalog.products</code>"}, "oauth_consent": {"<strong>销售 › 订单</strong>"}},
+		"zh-Hant": {"credentials/pat": {"> 訂單 <code>sales.orders</code>"}, "integration_form": {"> 商品 <code>catalog.products</code>"}, "oauth_consent": {"<strong>銷售 › 訂單</strong>"}},
+	} {
+		loc := cat.localizer(language.MustParse(lang), nil)
+		for name, subs := range want {
+			var buf bytes.Buffer
+			page, _, _ := strings.Cut(name, "/")
+			if err := c.execute(&buf, page, loc, views[name]); err != nil {
+				t.Fatal(err)
+			}
+			for _, sub := range subs {
+				if !strings.Contains(buf.String(), sub) {
+					t.Errorf("%s %s lacks %q", lang, name, sub)
+				}
+			}
+		}
+	}
 }
 
 // TestEveryPageRenders executes every page template with a sample view
