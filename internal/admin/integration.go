@@ -467,8 +467,9 @@ func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integ
 		return "", "", fmt.Errorf("issue integration token: %w", err)
 	}
 	i.Status, i.VerifierHash = gatehouse.IntegrationActive, nil
-	n := &gatehouse.Notification{TenantID: i.TenantID, Message: fmt.Sprintf("Integration %q has been authorized.", i.Name),
-		Link: "/console/integrations/" + i.ID}
+	n := &gatehouse.Notification{TenantID: i.TenantID, Link: "/console/integrations/" + i.ID,
+		MessageID: gatehouse.NoticeIntegrationAuthorized, Args: map[string]string{"Name": i.Name},
+		Message: fmt.Sprintf("Integration %q has been authorized.", i.Name)}
 	if err := s.store.AddNotification(ctx, n); err != nil {
 		s.log.WarnContext(ctx, "add notification", "err", err)
 	}

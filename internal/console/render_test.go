@@ -93,6 +93,9 @@ func TestCatalogueComplete(t *testing.T) {
 	for _, k := range gatehouse.Kinds() {
 		used[k.DisplayKey] = "kinds.go (" + string(k.Kind) + ")"
 	}
+	for id := range noticeMessages {
+		used[id] = "noticeMessages"
+	}
 	if len(used) < 100 {
 		t.Fatalf("found only %d message uses; is the scan broken?", len(used))
 	}
