@@ -179,3 +179,18 @@ func TestResourceTitles(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorWithID: an error's message id rides along its English message,
+// which is what Error() and ErrorMessage keep saying.
+func TestErrorWithID(t *testing.T) {
+	err := gatehouse.Errorf(gatehouse.ECONFLICT, "the limit of %d is reached", 100).WithID("error.limit.self", "Max", 100)
+	if err.ID != "error.limit.self" || err.Args["Max"] != 100 || len(err.Args) != 1 {
+		t.Errorf("WithID: %+v", err)
+	}
+	if gatehouse.ErrorMessage(err) != "the limit of 100 is reached" || err.Error() != "gatehouse: conflict: the limit of 100 is reached" {
+		t.Errorf("message: %q / %q", gatehouse.ErrorMessage(err), err.Error())
+	}
+	if e := gatehouse.Errorf(gatehouse.EINVALID, "x").WithID("error.x"); e.Args != nil {
+		t.Errorf("args without pairs: %+v", e.Args)
+	}
+}

@@ -132,6 +132,13 @@ func (l *localizer) T(id string, args ...any) string {
 	return s
 }
 
+// has reports whether the catalogue defines id (in this language or in
+// English, the fallback): messages are never empty.
+func (l *localizer) has(id string) bool {
+	s, _ := l.l.Localize(&i18n.LocalizeConfig{MessageID: id})
+	return s != ""
+}
+
 // Lang is the language tag for <html lang>.
 func (l *localizer) Lang() string { return l.tag.String() }
 

@@ -51,11 +51,13 @@ func parseLocale(t *testing.T, name string) *i18n.MessageFile {
 var (
 	tCallRE   = regexp.MustCompile(`\bT\s+"([^"]+)"`)
 	msgCallRE = regexp.MustCompile(`\bmsg\("([^"]+)"\)`)
+	withIDRE  = regexp.MustCompile(`\.WithID\("([^"]+)"`)
 )
 
 // TestCatalogueComplete checks that every message ID the templates (T
-// "…"), the Go code (msg("…")) and the kind table (DisplayKey) use exists
-// in English, and that every
+// "…"), the Go code (msg("…")), the kind table (DisplayKey), the
+// notifications (noticeMessages) and the domain's errors (WithID("…"))
+// use exists in English, and that every
 // other language only translates IDs English has.
 func TestCatalogueComplete(t *testing.T) {
 	en := englishIDs(t)
@@ -95,6 +97,27 @@ func TestCatalogueComplete(t *testing.T) {
 	}
 	for id := range noticeMessages {
 		used[id] = "noticeMessages"
+	}
+	// The message ids of the domain's errors the console shows
+	// (gatehouse.Error.WithID), made in the admin service and the root.
+	domainFiles, _ := filepath.Glob("../admin/*.go")
+	rootFiles, _ := filepath.Glob("../../*.go")
+	withIDs := 0
+	for _, f := range append(domainFiles, rootFiles...) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range withIDRE.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = f
+			withIDs++
+		}
+	}
+	if withIDs < 5 {
+		t.Fatalf("found only %d WithID message ids; is the scan broken?", withIDs)
 	}
 	if len(used) < 100 {
 		t.Fatalf("found only %d message uses; is the scan broken?", len(used))
