@@ -1035,6 +1035,25 @@ func TestLanguage(t *testing.T) {
 	res = ru.submit("/console/tokens", "/console/locale", url.Values{"locale": {""}, "next": {"//evil.test"}})
 	wantRedirect(t, res, "/console/tokens")
 	wantBody(t, ru.get("/console/tokens"), `<html lang="ru">`)
+
+	// The time zone: the browser's until the user picks one (seed 001's
+	// admins at UTC+8); the pages tell the browser which.
+	wantBody(t, ru.get("/console/tokens"), `<body data-time-zone="">`, `<option value="Asia/Taipei">`)
+	res = ru.submit("/console/tokens", "/console/locale", url.Values{"time_zone": {"Asia/Taipei"}, "next": {"/console/tokens"}})
+	wantRedirect(t, res, "/console/tokens")
+	if u, _ := e.store.FindUserByEmail(e.ctx, "owner@acme.test"); u.TimeZone != "Asia/Taipei" || u.Locale != "" {
+		t.Fatalf("time zone = %q, locale = %q", u.TimeZone, u.Locale)
+	}
+	wantBody(t, ru.get("/console/tokens"), `data-time-zone="Asia/Taipei"`, `<option value="Asia/Taipei" selected>`)
+	for _, bad := range []string{"Mars/Olympus_Mons", "../etc/passwd", "Local", strings.Repeat("A", 65)} {
+		res = ru.submit("/console/tokens", "/console/locale", url.Values{"time_zone": {bad}})
+		wantStatus(t, res, http.StatusUnprocessableEntity)
+	}
+	res = ru.submit("/console/tokens", "/console/locale", url.Values{"time_zone": {""}, "next": {"/console/tokens"}})
+	wantRedirect(t, res, "/console/tokens")
+	if u, _ := e.store.FindUserByEmail(e.ctx, "owner@acme.test"); u.TimeZone != "" {
+		t.Fatalf("time zone after browser default = %q", u.TimeZone)
+	}
 }
 
 func TestStaticAndNotFound(t *testing.T) {

@@ -30,6 +30,8 @@ type Base struct {
 	Tenants   []TenantOption
 	Languages []LanguageOption
 	Locale    string // the user's saved preference ("" = browser)
+	TimeZone  string // the user's IANA time zone for times ("" = browser)
+	TimeZones []string
 	Path      string // this page, for the selectors' return address
 	Flash     *Flash
 }
@@ -197,6 +199,8 @@ func (c *Console) renderWith(w http.ResponseWriter, r *http.Request, rq *request
 		b.Role = rq.actor.Role
 		b.TenantID = rq.actor.TenantID
 		b.Locale = rq.user.Locale
+		b.TimeZone = rq.user.TimeZone
+		b.TimeZones = timeZoneChoices(rq.user.TimeZone)
 		tms, err := c.store.ListUserTenants(r.Context(), rq.user.ID)
 		if err != nil {
 			c.log.ErrorContext(r.Context(), "console: list user tenants", "err", err)

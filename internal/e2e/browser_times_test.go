@@ -59,4 +59,22 @@ func TestE2EBrowserLocalTimes(t *testing.T) {
 	if !strings.Contains(local, "Mar 1, 2030") || !strings.Contains(local, "08:00") || !strings.Contains(local, "GMT+8") {
 		t.Errorf("local time of 2030-03-01 12:00 UTC at UTC+8 = %q", local)
 	}
+
+	// A browser elsewhere (UTC) shows the user's chosen time zone.
+	if _, err := chromedp.Call(br.bctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
+	br.navigateBy("tokens", http.StatusOK, chromedp.Navigate(br.base+"/console/tokens"))
+	first := func() string {
+		t.Helper()
+		return br.eval("created time", `document.querySelector("main table time[datetime]").textContent`)
+	}
+	if text := first(); strings.Contains(text, "GMT+8") {
+		t.Fatalf("at UTC, before choosing a time zone: %q", text)
+	}
+	br.do("choose Asia/Taipei", chromedp.SetValue(chromedp.CSS("#time-zone-select"), "Asia/Taipei"))
+	br.navigateBy("save time zone", http.StatusOK, chromedp.Evaluate[chromedp.Void](`document.querySelector("#time-zone-select").form.submit()`))
+	if text := first(); !strings.Contains(text, "GMT+8") {
+		t.Errorf("with the time zone Asia/Taipei: %q", text)
+	}
 }

@@ -39,9 +39,11 @@
     // date); show them in the reader's time zone and the page's language,
     // keeping the UTC time they mean in the tooltip. An expiry entered in
     // UTC (Expired At) shows the local time it means as it is typed.
+    // The user's time zone setting wins over the browser's.
     var lang = document.documentElement.lang || undefined;
+    var zone = document.body.getAttribute("data-time-zone") || undefined;
     function localFormat(dateOnly) {
-      var o = { year: "numeric", month: "short", day: "numeric" };
+      var o = { year: "numeric", month: "short", day: "numeric", timeZone: zone };
       if (!dateOnly) { o.hour = "2-digit"; o.minute = "2-digit"; o.timeZoneName = "short"; }
       try { return new Intl.DateTimeFormat(lang, o); } catch (err) { return null; }
     }
