@@ -29,11 +29,32 @@ const (
 // safe to show to the caller. Field, when set, names the input at fault.
 // RetryAfter, when set on an ETOOMANY, is how long the caller should wait
 // (HTTP answers send it as Retry-After).
+//
+// ID, when set (WithID), names the message in the console's catalogue
+// (web/locales) that says Message in the reader's language, with Args
+// filling its placeholders; the API and the CLI keep sending Message, and
+// a front end that does not know ID shows Message. The domain names
+// messages only: it holds no translations and imports no i18n library.
 type Error struct {
 	Code       string
 	Message    string
 	Field      string
 	RetryAfter time.Duration
+	ID         string
+	Args       map[string]any
+}
+
+// WithID sets e's message id and its placeholders, given as name/value
+// pairs ("Max", 100), and returns e.
+func (e *Error) WithID(id string, args ...any) *Error {
+	e.ID = id
+	if len(args) > 1 {
+		e.Args = make(map[string]any, len(args)/2)
+		for i := 0; i+1 < len(args); i += 2 {
+			e.Args[fmt.Sprint(args[i])] = args[i+1]
+		}
+	}
+	return e
 }
 
 func (e *Error) Error() string {

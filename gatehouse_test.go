@@ -153,3 +153,44 @@ func FuzzParsePrefix(f *testing.F) {
 		}
 	})
 }
+
+// TestResourceTitles: the built-in tree names every resource in every
+// console language, and a title falls back to the base language, then to
+// English.
+func TestResourceTitles(t *testing.T) {
+	tree := commerce(t)
+	for _, id := range tree.IDs() {
+		r, _ := tree.Find(id)
+		for _, lang := range []string{"ru", "zh-Hans", "zh-Hant"} {
+			if r.Titles[lang] == "" || r.Titles[lang] == r.Title {
+				t.Errorf("%s has no %s title (%q)", id, lang, r.Titles[lang])
+			}
+		}
+	}
+	r, _ := tree.Find("sales.orders")
+	for lang, want := range map[string]string{"": "Orders", "en": "Orders", "ru": "Заказы", "ru-RU": "Заказы", "zh-Hans": "订单", "zh-Hant": "訂單", "de": "Orders", "zh": "Orders"} {
+		if got := r.TitleIn(lang); got != want {
+			t.Errorf("TitleIn(%q) = %q, want %q", lang, got, want)
+		}
+	}
+	for _, bad := range []map[string]string{{"": "x"}, {"ru": ""}, {"r u": "x"}, {"ru_RU": "x"}, {"ru": "x\ny"}} {
+		if _, err := gatehouse.NewResourceTree([]*gatehouse.Resource{{ID: "a", Titles: bad}}); err == nil {
+			t.Errorf("titles %q accepted", bad)
+		}
+	}
+}
+
+// TestErrorWithID: an error's message id rides along its English message,
+// which is what Error() and ErrorMessage keep saying.
+func TestErrorWithID(t *testing.T) {
+	err := gatehouse.Errorf(gatehouse.ECONFLICT, "the limit of %d is reached", 100).WithID("error.limit.self", "Max", 100)
+	if err.ID != "error.limit.self" || err.Args["Max"] != 100 || len(err.Args) != 1 {
+		t.Errorf("WithID: %+v", err)
+	}
+	if gatehouse.ErrorMessage(err) != "the limit of 100 is reached" || err.Error() != "gatehouse: conflict: the limit of 100 is reached" {
+		t.Errorf("message: %q / %q", gatehouse.ErrorMessage(err), err.Error())
+	}
+	if e := gatehouse.Errorf(gatehouse.EINVALID, "x").WithID("error.x"); e.Args != nil {
+		t.Errorf("args without pairs: %+v", e.Args)
+	}
+}

@@ -140,12 +140,25 @@ type Delivery struct {
 }
 
 // Notification is a message for a tenant's console (e.g. "integration X
-// was authorized").
+// was authorized"). MessageID names its text in the console's message
+// catalogue and Args fills the text's placeholders ({{.Name}}), so each
+// reader sees it in their language; Message is the English text, the
+// only one of notifications stored before message ids, which are shown as
+// they were. At least one of MessageID and Message is set.
 type Notification struct {
 	ID        string
 	TenantID  string
+	MessageID string            // a Notice… constant, or "" for text only
+	Args      map[string]string // the message's placeholders by name
 	Message   string
 	Link      string // a console path, or ""
 	CreatedAt time.Time
 	ReadAt    *time.Time
 }
+
+// Message ids of notifications (Notification.MessageID). The root names
+// them only; the console's catalogue (web/locales) holds their texts.
+const (
+	// NoticeIntegrationAuthorized: the integration {{.Name}} became Active.
+	NoticeIntegrationAuthorized = "notice.integration_authorized"
+)

@@ -13,10 +13,59 @@ const (
 )
 
 // Resource is a node of the resource tree. Granting a node grants its subtree.
+// Title is English (and the fallback); Titles holds the other languages'
+// titles by BCP 47 tag as the console names its languages ("ru",
+// "zh-Hans", "zh-Hant"), so a tree file without titles stays valid.
 type Resource struct {
-	ID       string      `yaml:"id" json:"id"`
-	Title    string      `yaml:"title" json:"title"`
-	Children []*Resource `yaml:"children,omitempty" json:"children,omitempty"`
+	ID       string            `yaml:"id" json:"id"`
+	Title    string            `yaml:"title" json:"title"`
+	Titles   map[string]string `yaml:"titles,omitempty" json:"titles,omitempty"`
+	Children []*Resource       `yaml:"children,omitempty" json:"children,omitempty"`
+}
+
+// TitleIn returns the resource's title in the language lang: its own
+// title, else its base language's ("ru" for "ru-RU"), else Title.
+func (r *Resource) TitleIn(lang string) string {
+	if t := r.Titles[lang]; t != "" {
+		return t
+	}
+	if base, _, ok := strings.Cut(lang, "-"); ok {
+		if t := r.Titles[base]; t != "" {
+			return t
+		}
+	}
+	return r.Title
+}
+
+// checkTitles refuses a title language that is not shaped like a BCP 47
+// tag (letters, then subtags of letters and digits joined by "-") and a
+// title that is empty or not printable text (English titles are checked
+// as before: not at all, so old tree files stay valid).
+func checkTitles(r *Resource) error {
+	for lang, title := range r.Titles {
+		if !langTagShaped(lang) {
+			return Errorf(EINVALID, "resource tree: %s: title language %q is not a BCP 47 tag such as ru or zh-Hant", r.ID, lang)
+		}
+		if title == "" || CheckText("title", title) != nil {
+			return Errorf(EINVALID, "resource tree: %s: the %s title must be non-empty printable text", r.ID, lang)
+		}
+	}
+	return nil
+}
+
+func langTagShaped(s string) bool {
+	for i, sub := range strings.Split(s, "-") {
+		if len(sub) == 0 || len(sub) > 8 || (i == 0 && len(sub) < 2) {
+			return false
+		}
+		for _, c := range sub {
+			letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+			if !letter && (i == 0 || c < '0' || c > '9') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ResourceTree is the operator's tree of API resources that scopes name.
@@ -46,6 +95,9 @@ func NewResourceTree(roots []*Resource) (*ResourceTree, error) {
 			}
 			if n.Title == "" {
 				n.Title = n.ID
+			}
+			if err := checkTitles(n); err != nil {
+				return err
 			}
 			t.byID[n.ID] = n
 			t.parent[n.ID] = parent
@@ -168,35 +220,37 @@ func (t *ResourceTree) Subset(narrow, wide []string) bool {
 	return true
 }
 
-// CommerceResources is the built-in resource tree, modelled on Magento's ACL.
+// CommerceResources is the built-in resource tree, modelled on Magento's
+// ACL, titled in every console language (English, Russian, Simplified and
+// Traditional Chinese, in Magento's and SHOPLINE's words).
 func CommerceResources() []*Resource {
-	n := func(id, title string, children ...*Resource) *Resource {
-		return &Resource{ID: id, Title: title, Children: children}
+	n := func(id string, t [4]string, children ...*Resource) *Resource {
+		return &Resource{ID: id, Title: t[0], Titles: map[string]string{"ru": t[1], "zh-Hans": t[2], "zh-Hant": t[3]}, Children: children}
 	}
 	return []*Resource{
-		n("catalog", "Catalog",
-			n("catalog.products", "Products"),
-			n("catalog.categories", "Categories"),
-			n("catalog.inventory", "Inventory")),
-		n("sales", "Sales",
-			n("sales.orders", "Orders"),
-			n("sales.invoices", "Invoices"),
-			n("sales.shipments", "Shipments"),
-			n("sales.creditmemos", "Credit memos")),
-		n("customers", "Customers",
-			n("customers.accounts", "All customers"),
-			n("customers.groups", "Customer groups")),
-		n("carts", "Carts"),
-		n("content", "Content",
-			n("content.pages", "Pages"),
-			n("content.blocks", "Blocks")),
-		n("marketing", "Marketing",
-			n("marketing.promotions", "Cart price rules"),
-			n("marketing.channels", "Channels")),
-		n("stores", "Stores",
-			n("stores.settings", "Settings"),
-			n("stores.taxes", "Taxes"),
-			n("stores.currency", "Currency")),
-		n("reports", "Reports"),
+		n("catalog", [4]string{"Catalog", "Каталог", "目录", "目錄"},
+			n("catalog.products", [4]string{"Products", "Товары", "产品", "商品"}),
+			n("catalog.categories", [4]string{"Categories", "Категории", "类别", "分類"}),
+			n("catalog.inventory", [4]string{"Inventory", "Запасы", "库存", "庫存"})),
+		n("sales", [4]string{"Sales", "Продажи", "销售", "銷售"},
+			n("sales.orders", [4]string{"Orders", "Заказы", "订单", "訂單"}),
+			n("sales.invoices", [4]string{"Invoices", "Счета", "发票", "發票"}),
+			n("sales.shipments", [4]string{"Shipments", "Отгрузки", "发货", "出貨"}),
+			n("sales.creditmemos", [4]string{"Credit memos", "Кредит-ноты", "退款单", "退款單"})),
+		n("customers", [4]string{"Customers", "Клиенты", "客户", "顧客"},
+			n("customers.accounts", [4]string{"All customers", "Все клиенты", "所有客户", "所有顧客"}),
+			n("customers.groups", [4]string{"Customer groups", "Группы клиентов", "客户组", "顧客群組"})),
+		n("carts", [4]string{"Carts", "Корзины", "购物车", "購物車"}),
+		n("content", [4]string{"Content", "Контент", "内容", "內容"},
+			n("content.pages", [4]string{"Pages", "Страницы", "页面", "頁面"}),
+			n("content.blocks", [4]string{"Blocks", "Блоки", "区块", "區塊"})),
+		n("marketing", [4]string{"Marketing", "Маркетинг", "营销", "行銷"},
+			n("marketing.promotions", [4]string{"Cart price rules", "Правила цен корзины", "购物车价格规则", "購物車價格規則"}),
+			n("marketing.channels", [4]string{"Channels", "Каналы", "渠道", "通路"})),
+		n("stores", [4]string{"Stores", "Магазины", "商店", "商店"},
+			n("stores.settings", [4]string{"Settings", "Настройки", "设置", "設定"}),
+			n("stores.taxes", [4]string{"Taxes", "Налоги", "税费", "稅金"}),
+			n("stores.currency", [4]string{"Currency", "Валюта", "货币", "貨幣"})),
+		n("reports", [4]string{"Reports", "Отчёты", "报表", "報表"}),
 	}
 }

@@ -47,7 +47,7 @@ type Store interface {
 	CreateUser(ctx context.Context, u *User) error
 	FindUserByID(ctx context.Context, id string) (*User, error)
 	FindUserByEmail(ctx context.Context, email string) (*User, error)
-	// UpdateUser saves PasswordHash and Locale.
+	// UpdateUser saves PasswordHash, Locale and TimeZone.
 	UpdateUser(ctx context.Context, u *User) error
 
 	// AddMembership is ECONFLICT when the user is already a member.

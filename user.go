@@ -28,6 +28,7 @@ type User struct {
 	Email        string // normalised: trimmed, lower case
 	PasswordHash string // argon2id PHC string; empty when the user cannot log in
 	Locale       string // preferred console language (BCP 47), empty = Accept-Language
+	TimeZone     string // console times' IANA time zone ("Asia/Taipei"), empty = the browser's
 	CreatedAt    time.Time
 }
 

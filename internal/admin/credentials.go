@@ -79,7 +79,7 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, kind gatehouse.
 		// Security: admins do not act on owners (as SetRole and RemoveMember
 		// refuse); a token in an owner's name would be one an owner never made.
 		if m.Role == gatehouse.RoleOwner && !a.Operator && a.Role != gatehouse.RoleOwner {
-			return nil, "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may generate an API token for an owner")
+			return nil, "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may generate an API token for an owner").WithID("error.owner_api_token")
 		}
 		c.UserID, target = m.UserID, m.Email
 	}
@@ -127,10 +127,12 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, kind gatehouse.
 		return nil, "", errMemberHolds
 	case spec.Holder == gatehouse.HolderSelf:
 		return nil, "", gatehouse.Errorf(gatehouse.ECONFLICT,
-			"you already hold %d live %s in this tenant, the most allowed; revoke unused ones first", limit, spec.Noun)
+			"you already hold %d live %s in this tenant, the most allowed; revoke unused ones first", limit, spec.Noun).
+			WithID("error.limit.self", "Max", limit)
 	default:
 		return nil, "", gatehouse.Errorf(gatehouse.ECONFLICT,
-			"the tenant already holds %d live %s, the most allowed; revoke unused ones first", limit, spec.Noun)
+			"the tenant already holds %d live %s, the most allowed; revoke unused ones first", limit, spec.Noun).
+			WithID("error.limit.tenant", "Max", limit)
 	}
 }
 

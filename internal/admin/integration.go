@@ -360,7 +360,7 @@ func (s *Service) ActivateIntegration(ctx context.Context, a Actor, id string) (
 		return nil, err
 	}
 	if i.Status == gatehouse.IntegrationActive {
-		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "the integration is already active; reauthorize it to get new tokens")
+		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "the integration is already active; reauthorize it to get new tokens").WithID("error.integration_active")
 	}
 	if err := s.audit(ctx, a, "integration.activate", i.ID+" "+i.Name); err != nil {
 		return nil, err
@@ -376,7 +376,7 @@ func (s *Service) ReauthorizeIntegration(ctx context.Context, a Actor, id string
 		return nil, err
 	}
 	if i.Status == gatehouse.IntegrationInactive {
-		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "the integration is not active; activate it instead")
+		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "the integration is not active; activate it instead").WithID("error.integration_inactive")
 	}
 	// One store call revokes the token and leaves the integration
 	// inactive: should the callback fail, the grid offers Activate (a
@@ -467,8 +467,9 @@ func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integ
 		return "", "", fmt.Errorf("issue integration token: %w", err)
 	}
 	i.Status, i.VerifierHash = gatehouse.IntegrationActive, nil
-	n := &gatehouse.Notification{TenantID: i.TenantID, Message: fmt.Sprintf("Integration %q has been authorized.", i.Name),
-		Link: "/console/integrations/" + i.ID}
+	n := &gatehouse.Notification{TenantID: i.TenantID, Link: "/console/integrations/" + i.ID,
+		MessageID: gatehouse.NoticeIntegrationAuthorized, Args: map[string]string{"Name": i.Name},
+		Message: fmt.Sprintf("Integration %q has been authorized.", i.Name)}
 	if err := s.store.AddNotification(ctx, n); err != nil {
 		s.log.WarnContext(ctx, "add notification", "err", err)
 	}

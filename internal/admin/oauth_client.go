@@ -124,7 +124,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, a Actor, clientID stri
 		return nil, "", err
 	}
 	if !c.Confidential {
-		return nil, "", gatehouse.Errorf(gatehouse.ECONFLICT, "a public client has no secret")
+		return nil, "", gatehouse.Errorf(gatehouse.ECONFLICT, "a public client has no secret").WithID("error.public_no_secret")
 	}
 	if grace < 0 || grace > MaxSecretGrace {
 		return nil, "", gatehouse.FieldError("grace_period", "the grace period must be between 0 and %s", MaxSecretGrace)

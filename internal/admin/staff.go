@@ -34,7 +34,7 @@ func (s *Service) tokenForWhitelist(ctx context.Context, a Actor, userID string)
 		if _, merr := s.member(ctx, a.TenantID, userID); merr != nil {
 			return nil, merr
 		}
-		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "the user has no API token; generate one first")
+		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "the user has no API token; generate one first").WithID("error.no_api_token")
 	}
 	return c, err
 }

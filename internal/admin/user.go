@@ -54,7 +54,7 @@ func (s *Service) AddMember(ctx context.Context, a Actor, in NewMember) (*gateho
 	m := &gatehouse.Membership{TenantID: a.TenantID, UserID: u.ID, Role: in.Role}
 	if err := s.store.AddMembership(s.audited(ctx, a, "user.create", is(fmt.Sprintf("%s role=%s", email, in.Role))), m); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
-			return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "%s is already a member", email)
+			return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "%s is already a member", email).WithID("error.already_member", "Email", email)
 		}
 		return nil, fmt.Errorf("add membership: %w", err)
 	}
@@ -75,7 +75,7 @@ func checkGrant(a Actor, role gatehouse.Role) error {
 		return gatehouse.FieldError("role", "role must be owner, admin or staff")
 	}
 	if role == gatehouse.RoleOwner && !a.Operator && a.Role != gatehouse.RoleOwner {
-		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may make owners")
+		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may make owners").WithID("error.owners_make_owners")
 	}
 	if role == gatehouse.RoleOwner {
 		return checkOwnerGrant(a)
@@ -164,7 +164,7 @@ func (s *Service) checkOwnerChange(ctx context.Context, a Actor, m *gatehouse.Me
 		return nil
 	}
 	if !a.Operator && a.Role != gatehouse.RoleOwner {
-		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may change an owner")
+		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may change an owner").WithID("error.owners_change_owners")
 	}
 	members, err := s.store.ListMembers(ctx, a.TenantID)
 	if err != nil {
@@ -177,7 +177,7 @@ func (s *Service) checkOwnerChange(ctx context.Context, a Actor, m *gatehouse.Me
 		}
 	}
 	if owners <= 1 {
-		return gatehouse.Errorf(gatehouse.ECONFLICT, "a tenant must keep at least one owner")
+		return gatehouse.Errorf(gatehouse.ECONFLICT, "a tenant must keep at least one owner").WithID("error.last_owner")
 	}
 	return nil
 }

@@ -355,7 +355,8 @@ func (c *Config) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 }
 
 // LoadResources returns the resource tree: the built-in commerce tree, or
-// the YAML file at path (a list of {id, title, children}).
+// the YAML file at path (a list of {id, title, titles, children}; titles,
+// optional, maps a language tag such as ru or zh-Hant to a title).
 func LoadResources(path string) (*gatehouse.ResourceTree, error) {
 	if path == "" {
 		return gatehouse.NewResourceTree(gatehouse.CommerceResources())

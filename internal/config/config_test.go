@@ -49,7 +49,17 @@ func TestParseResources(t *testing.T) {
 	if !tree.Grants([]string{"faxes"}, "faxes.send") || tree.Grants([]string{"faxes.send"}, "faxes") {
 		t.Fatal("subtree semantics broken")
 	}
-	for _, bad := range []string{"resources:\n  - id: all\n", "resources:\n  - id: a\n  - id: a\n", "resources: []\n", "nope: 1\n"} {
+	if r, _ := tree.Find("faxes"); r.Title != "faxes" || len(r.Titles) != 0 {
+		t.Errorf("a tree without titles: %+v", r)
+	}
+	tree, err = ParseResources([]byte("resources:\n  - id: faxes\n    title: Faxes\n    titles: {ru: Факсы, zh-Hans: 传真, zh-Hant: 傳真}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := tree.Find("faxes"); r.TitleIn("ru") != "Факсы" || r.TitleIn("zh-Hant") != "傳真" || r.TitleIn("de") != "Faxes" {
+		t.Errorf("titles: %+v", r)
+	}
+	for _, bad := range []string{"resources:\n  - id: a\n    titles: {ru_RU: x}\n", "resources:\n  - id: a\n    titles: [x]\n", "resources:\n  - id: all\n", "resources:\n  - id: a\n  - id: a\n", "resources: []\n", "nope: 1\n"} {
 		if _, err := ParseResources([]byte(bad)); err == nil {
 			t.Errorf("ParseResources(%q) accepted", bad)
 		}

@@ -242,12 +242,13 @@ type consentView struct {
 	Params       []hiddenField // every authorization parameter, for the form
 }
 
-// consentScope is one requested scope in plain words.
+// consentScope is one requested scope in plain words; the template titles
+// its resources in the reader's language.
 type consentScope struct {
 	ID       string
-	Title    string   // "Sales › Orders"; empty for the special scopes
-	Message  string   // message ID for "all" and "verify"
-	Includes []string // titles of the children, which the scope also grants
+	Path     []*gatehouse.Resource // root to the scope ("Sales › Orders"); empty for the special scopes
+	Message  string                // message ID for "all" and "verify"
+	Includes []*gatehouse.Resource // the children, which the scope also grants
 }
 
 // hiddenField is one name/value pair the consent form carries.
@@ -308,19 +309,16 @@ func allowFormRedirect(w http.ResponseWriter, redirectURI string) {
 // integrations never hold it.
 func (c *Console) consentScopes(scopes []string) []consentScope {
 	tree := c.admin.Tree()
-	paths := map[string]string{}
-	var walk func(prefix string, nodes []*gatehouse.Resource)
-	walk = func(prefix string, nodes []*gatehouse.Resource) {
+	paths := map[string][]*gatehouse.Resource{}
+	var walk func(prefix []*gatehouse.Resource, nodes []*gatehouse.Resource)
+	walk = func(prefix []*gatehouse.Resource, nodes []*gatehouse.Resource) {
 		for _, n := range nodes {
-			p := n.Title
-			if prefix != "" {
-				p = prefix + " › " + n.Title
-			}
+			p := append(slices.Clip(prefix), n)
 			paths[n.ID] = p
 			walk(p, n.Children)
 		}
 	}
-	walk("", tree.Roots())
+	walk(nil, tree.Roots())
 	out := make([]consentScope, 0, len(scopes))
 	for _, s := range scopes {
 		cs := consentScope{ID: s}
@@ -330,14 +328,9 @@ func (c *Console) consentScopes(scopes []string) []consentScope {
 		case gatehouse.ScopeVerify:
 			cs.Message = msg("consent.scope.verify")
 		default:
-			cs.Title = paths[s]
-			if cs.Title == "" {
-				cs.Title = s
-			}
+			cs.Path = paths[s] // an unknown scope shows as its id
 			if r, ok := tree.Find(s); ok {
-				for _, ch := range r.Children {
-					cs.Includes = append(cs.Includes, ch.Title)
-				}
+				cs.Includes = r.Children
 			}
 		}
 		out = append(out, cs)

@@ -762,7 +762,7 @@ func TestUsers(t *testing.T) {
 	wantBody(t, res, "The password must be at least 8 characters.")
 	res = b.submit("/console/users", "/console/users", url.Values{"email": {"new.admin@acme.test"}, "role": {"staff"}})
 	wantStatus(t, res, http.StatusConflict)
-	wantBody(t, res, "already a member")
+	wantBody(t, res, "new.admin@acme.test is already a member.")
 
 	// Change the role.
 	res = b.submit("/console/users", "/console/users/"+u.ID+"/role", url.Values{"role": {"staff"}})
@@ -774,7 +774,7 @@ func TestUsers(t *testing.T) {
 	owner, _ := e.store.FindUserByEmail(e.ctx, "owner@acme.test")
 	res = b.submit("/console/users", "/console/users/"+owner.ID+"/role", url.Values{"role": {"admin"}})
 	wantStatus(t, res, http.StatusConflict)
-	wantBody(t, res, "at least one owner")
+	wantBody(t, res, "A tenant must keep at least one owner.")
 
 	// Remove, with a confirmation step.
 	confirm := b.get("/console/users/" + u.ID + "/remove")
@@ -800,7 +800,37 @@ func TestAdminCannotMakeOwner(t *testing.T) {
 	b.login("admin@acme.test")
 	res := b.submit("/console/users", "/console/users", url.Values{"email": {"x@acme.test"}, "role": {"owner"}})
 	wantStatus(t, res, http.StatusForbidden)
-	wantBody(t, res, "only owners may make owners", `value="x@acme.test"`)
+	wantBody(t, res, "Only owners may make owners.", `value="x@acme.test"`)
+}
+
+// TestDomainErrorsTranslated: the admin service's refusals that a form
+// shows carry message ids, so each reader sees them in their language.
+func TestDomainErrorsTranslated(t *testing.T) {
+	e := newEnv(t)
+	e.member(e.tenantA, "owner@acme.test", gatehouse.RoleOwner)
+	e.member(e.tenantA, "admin@acme.test", gatehouse.RoleAdmin)
+	ru := e.browser()
+	ru.header.Set("Accept-Language", "ru")
+	ru.login("admin@acme.test")
+	res := ru.submit("/console/users", "/console/users", url.Values{"email": {"x@acme.test"}, "role": {"owner"}})
+	wantStatus(t, res, http.StatusForbidden)
+	wantBody(t, res, "Только владельцы могут назначать владельцев.")
+	wantNoBody(t, res, "only owners may make owners")
+
+	tw := e.browser()
+	tw.header.Set("Accept-Language", "zh-TW")
+	tw.login("owner@acme.test")
+	owner, _ := e.store.FindUserByEmail(e.ctx, "owner@acme.test")
+	res = tw.submit("/console/users", "/console/users/"+owner.ID+"/role", url.Values{"role": {"admin"}})
+	wantStatus(t, res, http.StatusConflict)
+	wantBody(t, res, "商店必須至少保留一位擁有者。")
+
+	cn := e.browser()
+	cn.header.Set("Accept-Language", "zh-CN")
+	cn.login("owner@acme.test")
+	res = cn.submit("/console/users", "/console/users", url.Values{"email": {"admin@acme.test"}, "role": {"staff"}})
+	wantStatus(t, res, http.StatusConflict)
+	wantBody(t, res, "admin@acme.test 已经是成员。")
 }
 
 func TestSettings(t *testing.T) {
@@ -1005,6 +1035,25 @@ func TestLanguage(t *testing.T) {
 	res = ru.submit("/console/tokens", "/console/locale", url.Values{"locale": {""}, "next": {"//evil.test"}})
 	wantRedirect(t, res, "/console/tokens")
 	wantBody(t, ru.get("/console/tokens"), `<html lang="ru">`)
+
+	// The time zone: the browser's until the user picks one (seed 001's
+	// admins at UTC+8); the pages tell the browser which.
+	wantBody(t, ru.get("/console/tokens"), `<body data-time-zone="">`, `<option value="Asia/Taipei">`)
+	res = ru.submit("/console/tokens", "/console/locale", url.Values{"time_zone": {"Asia/Taipei"}, "next": {"/console/tokens"}})
+	wantRedirect(t, res, "/console/tokens")
+	if u, _ := e.store.FindUserByEmail(e.ctx, "owner@acme.test"); u.TimeZone != "Asia/Taipei" || u.Locale != "" {
+		t.Fatalf("time zone = %q, locale = %q", u.TimeZone, u.Locale)
+	}
+	wantBody(t, ru.get("/console/tokens"), `data-time-zone="Asia/Taipei"`, `<option value="Asia/Taipei" selected>`)
+	for _, bad := range []string{"Mars/Olympus_Mons", "../etc/passwd", "Local", strings.Repeat("A", 65)} {
+		res = ru.submit("/console/tokens", "/console/locale", url.Values{"time_zone": {bad}})
+		wantStatus(t, res, http.StatusUnprocessableEntity)
+	}
+	res = ru.submit("/console/tokens", "/console/locale", url.Values{"time_zone": {""}, "next": {"/console/tokens"}})
+	wantRedirect(t, res, "/console/tokens")
+	if u, _ := e.store.FindUserByEmail(e.ctx, "owner@acme.test"); u.TimeZone != "" {
+		t.Fatalf("time zone after browser default = %q", u.TimeZone)
+	}
 }
 
 func TestStaticAndNotFound(t *testing.T) {

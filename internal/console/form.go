@@ -71,11 +71,25 @@ func (c *Console) formErrorFor(rq *request, err error, fields map[string]string)
 	} else if id, known := fieldMessages[ge.Field]; known {
 		fe.Fields[ge.Field] = rq.loc.T(id, "Min", admin.MinPasswordLen)
 	} else if ge.Field != "" {
-		fe.Fields[ge.Field] = ge.Message
+		fe.Fields[ge.Field] = domainText(rq.loc, ge)
 	} else {
-		fe.Form = ge.Message
+		fe.Form = domainText(rq.loc, ge)
 	}
 	return status, fe, true
+}
+
+// domainText is a gatehouse.Error in the reader's language: the message
+// its ID names, with its Args, or the admin service's (English) Message
+// when it has no ID or the catalogue lacks it.
+func domainText(loc *localizer, ge *gatehouse.Error) string {
+	if ge.ID == "" || !loc.has(ge.ID) {
+		return ge.Message
+	}
+	args := make([]any, 0, 2*len(ge.Args))
+	for k, v := range ge.Args {
+		args = append(args, k, v)
+	}
+	return loc.T(ge.ID, args...)
 }
 
 // fieldError is a FormErrors with a single input's message.
@@ -135,10 +149,11 @@ func parseExpiry(s string) (time.Time, error) {
 	return endOfDay(s)
 }
 
-// scopeNode is a resource of the scope checkbox tree.
+// scopeNode is a resource of the scope checkbox tree; the template titles
+// it in the reader's language ({{title .Resource}}).
 type scopeNode struct {
 	ID       string
-	Title    string
+	Resource *gatehouse.Resource
 	Checked  bool
 	Children []*scopeNode
 }
@@ -168,7 +183,7 @@ func (c *Console) picker(checked map[string]bool, fe *FormErrors, manage bool) s
 func scopeTree(roots []*gatehouse.Resource, checked map[string]bool) []*scopeNode {
 	out := make([]*scopeNode, 0, len(roots))
 	for _, r := range roots {
-		out = append(out, &scopeNode{ID: r.ID, Title: r.Title, Checked: checked[r.ID], Children: scopeTree(r.Children, checked)})
+		out = append(out, &scopeNode{ID: r.ID, Resource: r, Checked: checked[r.ID], Children: scopeTree(r.Children, checked)})
 	}
 	return out
 }

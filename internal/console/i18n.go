@@ -14,9 +14,11 @@ import (
 )
 
 // catalog is the console's one message catalogue: every user-facing string
-// is a message ID looked up here. English is complete; other languages may
-// be partial and fall back to English message by message. Adding a
-// language is adding a web/locales/active.<tag>.toml file.
+// is a message ID looked up here. Every shipped language is complete
+// (TestEveryLanguageWhole: every English message, its placeholders and the
+// plural forms the language needs); a message a language still lacks falls
+// back to English. Adding a language is adding a
+// web/locales/active.<tag>.toml file and its plural forms to that test.
 type catalog struct {
 	bundle  *i18n.Bundle
 	tags    []language.Tag // English first
@@ -128,6 +130,13 @@ func (l *localizer) T(id string, args ...any) string {
 		return id
 	}
 	return s
+}
+
+// has reports whether the catalogue defines id (in this language or in
+// English, the fallback): messages are never empty.
+func (l *localizer) has(id string) bool {
+	s, _ := l.l.Localize(&i18n.LocalizeConfig{MessageID: id})
+	return s != ""
 }
 
 // Lang is the language tag for <html lang>.

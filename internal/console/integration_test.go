@@ -374,6 +374,16 @@ func TestIntegrationActivateWithoutCallback(t *testing.T) {
 		res := b.get("/console/integrations")
 		wantBody(t, res, ">Active<", `href="/console/integrations/`+i.ID+`/reauthorize"`, "Notifications", "has been authorized", "Mark as read")
 		wantNoBody(t, res, "Integration not secure", `/console/integrations/`+i.ID+`/activate"`)
+		// The notification is a message id: each reader sees it in their
+		// language; one stored as text (before message ids) shows its text.
+		if err := e.store.AddNotification(e.ctx, &gatehouse.Notification{TenantID: i.TenantID, Message: "Stored as English text."}); err != nil {
+			t.Fatal(err)
+		}
+		b.header.Set("Accept-Language", "ru")
+		res = b.get("/console/integrations")
+		b.header.Del("Accept-Language")
+		wantBody(t, res, `<html lang="ru">`, "Уведомления", "Интеграция «"+html.EscapeString(i.Name)+"» авторизована.", "Stored as English text.")
+		wantNoBody(t, res, "has been authorized")
 		res = b.submit("/console/integrations", "/console/integrations/notifications/dismiss", nil)
 		wantRedirect(t, res, "/console/integrations")
 		wantNoBody(t, b.get("/console/integrations"), "has been authorized")

@@ -46,7 +46,7 @@ func integrationRowOf(i *gatehouse.Integration) integrationRow {
 
 // notificationRow is one unread console notification.
 type notificationRow struct {
-	Message   string // stored text (the admin service writes it)
+	Message   string // in the reader's language (noticeText)
 	Link      string // a console path, or ""
 	CreatedAt time.Time
 }
@@ -71,9 +71,32 @@ func (c *Console) integrationList(w http.ResponseWriter, r *http.Request, rq *re
 		if SafeRedirect(link) != link { // only console paths become links
 			link = ""
 		}
-		v.Notifications = append(v.Notifications, notificationRow{Message: n.Message, Link: link, CreatedAt: n.CreatedAt})
+		v.Notifications = append(v.Notifications, notificationRow{Message: noticeText(rq.loc, n), Link: link, CreatedAt: n.CreatedAt})
 	}
 	return c.render(w, r, rq, http.StatusOK, "integrations", v)
+}
+
+// noticeMessages are the notification message ids the console renders
+// through its catalogue (the test checks English has each).
+var noticeMessages = map[string]bool{
+	gatehouse.NoticeIntegrationAuthorized: true,
+}
+
+// noticeText is a notification in the reader's language: its message id
+// with its arguments; a notification stored before message ids, or with an
+// id this console does not know, shows its stored (English) text.
+func noticeText(loc *localizer, n *gatehouse.Notification) string {
+	if !noticeMessages[n.MessageID] {
+		if n.Message == "" {
+			return n.MessageID
+		}
+		return n.Message
+	}
+	args := make([]any, 0, 2*len(n.Args))
+	for k, v := range n.Args {
+		args = append(args, k, v)
+	}
+	return loc.T(n.MessageID, args...)
 }
 
 // integrationDismiss marks the tenant's notifications read.

@@ -30,6 +30,8 @@ type Base struct {
 	Tenants   []TenantOption
 	Languages []LanguageOption
 	Locale    string // the user's saved preference ("" = browser)
+	TimeZone  string // the user's IANA time zone for times ("" = browser)
+	TimeZones []string
 	Path      string // this page, for the selectors' return address
 	Flash     *Flash
 }
@@ -108,11 +110,13 @@ func (c *Console) takeFlash(w http.ResponseWriter, r *http.Request) *Flash {
 	return &Flash{Kind: "success", Message: ck.Value}
 }
 
-// baseFuncs are the template functions. T is a placeholder at parse time;
-// each render binds it to the request's language.
+// baseFuncs are the template functions. T (a message) and title (a
+// resource's title) are placeholders at parse time; each render binds them
+// to the request's language.
 func (c *Console) baseFuncs() template.FuncMap {
 	return template.FuncMap{
 		"T":      func(id string, args ...any) string { return id },
+		"title":  func(r *gatehouse.Resource) string { return r.Title },
 		"static": func(name string) string { return Prefix + "/static/" + name + "?v=" + c.version },
 		"datetime": func(t time.Time) string {
 			return t.UTC().Format("2006-01-02 15:04 UTC")
@@ -195,6 +199,8 @@ func (c *Console) renderWith(w http.ResponseWriter, r *http.Request, rq *request
 		b.Role = rq.actor.Role
 		b.TenantID = rq.actor.TenantID
 		b.Locale = rq.user.Locale
+		b.TimeZone = rq.user.TimeZone
+		b.TimeZones = timeZoneChoices(rq.user.TimeZone)
 		tms, err := c.store.ListUserTenants(r.Context(), rq.user.ID)
 		if err != nil {
 			c.log.ErrorContext(r.Context(), "console: list user tenants", "err", err)
@@ -230,7 +236,7 @@ func (c *Console) execute(buf *bytes.Buffer, page string, loc *localizer, v any)
 	if err != nil {
 		return err
 	}
-	t.Funcs(template.FuncMap{"T": loc.T})
+	t.Funcs(template.FuncMap{"T": loc.T, "title": func(r *gatehouse.Resource) string { return r.TitleIn(loc.Lang()) }})
 	return t.ExecuteTemplate(buf, "layout", v)
 }
 

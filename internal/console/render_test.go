@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -50,11 +51,13 @@ func parseLocale(t *testing.T, name string) *i18n.MessageFile {
 var (
 	tCallRE   = regexp.MustCompile(`\bT\s+"([^"]+)"`)
 	msgCallRE = regexp.MustCompile(`\bmsg\("([^"]+)"\)`)
+	withIDRE  = regexp.MustCompile(`\.WithID\("([^"]+)"`)
 )
 
 // TestCatalogueComplete checks that every message ID the templates (T
-// "…"), the Go code (msg("…")) and the kind table (DisplayKey) use exists
-// in English, and that every
+// "…"), the Go code (msg("…")), the kind table (DisplayKey), the
+// notifications (noticeMessages) and the domain's errors (WithID("…"))
+// use exists in English, and that every
 // other language only translates IDs English has.
 func TestCatalogueComplete(t *testing.T) {
 	en := englishIDs(t)
@@ -92,6 +95,30 @@ func TestCatalogueComplete(t *testing.T) {
 	for _, k := range gatehouse.Kinds() {
 		used[k.DisplayKey] = "kinds.go (" + string(k.Kind) + ")"
 	}
+	for id := range noticeMessages {
+		used[id] = "noticeMessages"
+	}
+	// The message ids of the domain's errors the console shows
+	// (gatehouse.Error.WithID), made in the admin service and the root.
+	domainFiles, _ := filepath.Glob("../admin/*.go")
+	rootFiles, _ := filepath.Glob("../../*.go")
+	withIDs := 0
+	for _, f := range append(domainFiles, rootFiles...) {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range withIDRE.FindAllStringSubmatch(string(b), -1) {
+			used[m[1]] = f
+			withIDs++
+		}
+	}
+	if withIDs < 5 {
+		t.Fatalf("found only %d WithID message ids; is the scan broken?", withIDs)
+	}
 	if len(used) < 100 {
 		t.Fatalf("found only %d message uses; is the scan broken?", len(used))
 	}
@@ -118,6 +145,106 @@ func TestCatalogueComplete(t *testing.T) {
 	}
 	if _, err := loadCatalog(web.Locales()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// pluralForms are the CLDR plural categories each catalogue language
+// needs for a message English writes with plural forms (CLDR plural rules:
+// English one/other, Russian one/few/many/other, Chinese other only).
+var pluralForms = map[string][]string{
+	"en":      {"one", "other"},
+	"ru":      {"one", "few", "many", "other"},
+	"zh-Hans": {"other"},
+	"zh-Hant": {"other"},
+}
+
+// placeholderRE finds a message's template actions ({{.Name}}).
+var placeholderRE = regexp.MustCompile(`\{\{-?\s*(.*?)\s*-?\}\}`)
+
+// forms returns a message's non-empty plural forms by CLDR category.
+func forms(m *i18n.Message) map[string]string {
+	f := map[string]string{}
+	for k, v := range map[string]string{"zero": m.Zero, "one": m.One, "two": m.Two, "few": m.Few, "many": m.Many, "other": m.Other} {
+		if v != "" {
+			f[k] = v
+		}
+	}
+	return f
+}
+
+// placeholders returns the set of template actions of all of a message's
+// forms.
+func placeholders(m *i18n.Message) map[string]bool {
+	p := map[string]bool{}
+	for _, v := range forms(m) {
+		for _, a := range placeholderRE.FindAllStringSubmatch(v, -1) {
+			p[a[1]] = true
+		}
+	}
+	return p
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var s []string
+	for k := range m {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// TestEveryLanguageWhole checks that every language translates every
+// English message, with the same placeholders as English in every form,
+// and with each plural form the language's CLDR rule needs: a reader of
+// ru, zh-Hans or zh-Hant never sees English.
+func TestEveryLanguageWhole(t *testing.T) {
+	en := map[string]*i18n.Message{}
+	for _, m := range parseLocale(t, "active.en.toml").Messages {
+		en[m.ID] = m
+	}
+	files, _ := fs.Glob(web.Locales(), "*.toml")
+	for _, f := range files {
+		mf := parseLocale(t, f)
+		tag := mf.Tag.String()
+		need, ok := pluralForms[tag]
+		if !ok {
+			t.Errorf("%s: add %s's CLDR plural forms to pluralForms", f, tag)
+			continue
+		}
+		got := map[string]*i18n.Message{}
+		for _, m := range mf.Messages {
+			got[m.ID] = m
+		}
+		var missing []string
+		for id, em := range en {
+			m := got[id]
+			if m == nil {
+				missing = append(missing, id)
+				continue
+			}
+			fm := forms(m)
+			plural := em.One != "" || em.Few != "" || em.Many != ""
+			if plural {
+				for _, form := range need {
+					if fm[form] == "" {
+						t.Errorf("%s: %q lacks the plural form %q", f, id, form)
+					}
+				}
+			} else if len(fm) != 1 || fm["other"] == "" {
+				t.Errorf("%s: %q has plural forms, English has none", f, id)
+			}
+			want := placeholders(em)
+			for form, text := range fm {
+				have := placeholders(&i18n.Message{Other: text})
+				if strings.Join(sortedKeys(have), " ") != strings.Join(sortedKeys(want), " ") {
+					t.Errorf("%s: %q (%s) has placeholders %v, English %v", f, id, form, sortedKeys(have), sortedKeys(want))
+				}
+			}
+		}
+		sort.Strings(missing)
+		if len(missing) > 0 {
+			t.Errorf("%s lacks %d of English's %d messages:\n%s", f, len(missing), len(en), strings.Join(missing, "\n"))
+		}
 	}
 }
 
@@ -148,7 +275,19 @@ func TestPickLanguage(t *testing.T) {
 	if got := loc.T("pat.form.expires.days", "Count", 5); got != "5 дней" {
 		t.Errorf("plural = %q", got)
 	}
-	if got := loc.T("settings.save"); got != "Save Config" { // not translated: English
+	if got := loc.T("settings.save"); got != "Сохранить конфигурацию" {
+		t.Errorf("settings.save = %q", got)
+	}
+	// A message a language lacks (only in a catalogue the test builds: the
+	// shipped ones are whole) falls back to English.
+	partial, err := loadCatalog(fstest.MapFS{
+		"active.en.toml": {Data: []byte(`"a" = "A"` + "\n" + `"b" = "B"`)},
+		"active.ru.toml": {Data: []byte(`"a" = "А"`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := partial.localizer(language.Russian, nil).T("b"); got != "B" {
 		t.Errorf("fallback = %q", got)
 	}
 	if got := loc.T("no.such.message"); got != "no.such.message" {
@@ -170,6 +309,7 @@ func sampleViews() map[string]viewModel {
 		}
 	}
 	tree, _ := gatehouse.NewResourceTree(gatehouse.CommerceResources())
+	res := func(id string) *gatehouse.Resource { r, _ := tree.Find(id); return r }
 	row := credentialRow{ID: "crd_1", Name: "Export <script>", Hint: "gate_pat_AbCd…", Holder: "owner@acme.test", Scopes: []string{"sales", "verify"}, CreatedAt: now, ExpiresAt: &later, LastUsedAt: &now, Expired: true}
 	row2 := credentialRow{ID: "crd_2", Name: "Forever", Hint: "gate_pat_XyZw…", Scopes: []string{"all"}, CreatedAt: now}
 	keyRow := credentialRow{ID: "crd_3", Name: "Amazon Sales Channel", Hint: "gate_key_AbCd…", Scopes: []string{"all"}, CreatedAt: now, LastUsedAt: &now, ExpiresAt: &later, Expired: true}
@@ -237,13 +377,13 @@ func sampleViews() map[string]viewModel {
 		"oauth_app_secret":  &oauthAppSecretView{Base: base("oauthapp.rotated.title", "oauth-apps"), App: app, Secret: "s3cret"},
 		"oauth_app_delete":  &oauthAppDeleteView{Base: base("oauthapp.delete.title", "oauth-apps"), App: publicApp},
 		"connected_apps": &connectedAppsView{Base: base("connected.title", "connected-apps"), Apps: []connectedAppRow{
-			{ClientID: "APIK-1", Name: "Fax", Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales", Title: "Sales", Includes: []string{"Orders"}}}, Since: now},
+			{ClientID: "APIK-1", Name: "Fax", Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales", Path: []*gatehouse.Resource{res("sales")}, Includes: []*gatehouse.Resource{res("sales.orders")}}}, Since: now},
 			{ClientID: "APIK-2", Since: now},
 		}},
 		"connected_app_revoke": &connectedAppRevokeView{Base: base("connected.revoke.title", "connected-apps"), App: connectedAppRow{ClientID: "APIK-1", Name: "Fax", Since: now}},
 		"oauth_consent": &consentView{
 			Base: Base{Title: "consent.title"}, App: "Fax <script>", Tenant: "Demo Store", Account: "owner@acme.test", RedirectHost: "a.test",
-			Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales.orders", Title: "Sales › Orders"}, {ID: "verify", Message: "consent.scope.verify"}},
+			Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}, {ID: "sales.orders", Path: []*gatehouse.Resource{res("sales"), res("sales.orders")}}, {ID: "verify", Message: "consent.scope.verify"}},
 			Params: []hiddenField{{"client_id", "APIK-1"}, {"state", "x\"y"}},
 		},
 		"oauth_error": &authorizeErrorViewModel{Base: Base{Title: "oauth.error.title"}, Status: 400, Heading: "oauth.error.title", Message: "oauth.error.redirect_uri", Detail: "invalid_request: redirect_uri is not registered"},
@@ -257,12 +397,12 @@ func sampleViews() map[string]viewModel {
 			Errors: &FormErrors{Fields: map[string]string{"password": "wrong", "resources": "none"}}, Tree: scopeTree(tree.Roots(), map[string]bool{"catalog": true}), Tab: "api", Nonce: "n",
 		},
 		"integration": &integrationView{
-			Base: base("integration.page.title", "integrations"), Integration: integ, Scopes: []consentScope{{ID: "catalog", Title: "Catalog", Includes: []string{"Products"}}},
+			Base: base("integration.page.title", "integrations"), Integration: integ, Scopes: []consentScope{{ID: "catalog", Path: []*gatehouse.Resource{res("catalog")}, Includes: res("catalog").Children}, {ID: "gone"}},
 			Deliveries: []*deliveryRow{{Time: now, URL: "http://x.test/cb", Status: 500, Error: "the callback answered 500"}, {Time: now, URL: "http://x.test/cb", Status: 200}},
 			ExchangeBy: &later, Expired: true, Nonce: "n",
 		},
 		"integration_activate":    &integrationAllowView{Base: base("integration.activate.title", "integrations"), Integration: integ, Scopes: []consentScope{{ID: "all", Message: "consent.scope.all"}}, Nonce: "n"},
-		"integration_reauthorize": &integrationAllowView{Base: base("integration.reauthorize.title", "integrations"), Integration: activeInteg, Scopes: []consentScope{{ID: "sales", Title: "Sales"}}, Nonce: "n"},
+		"integration_reauthorize": &integrationAllowView{Base: base("integration.reauthorize.title", "integrations"), Integration: activeInteg, Scopes: []consentScope{{ID: "sales", Path: []*gatehouse.Resource{res("sales")}}}, Nonce: "n"},
 		"integration_activated": &integrationActivatedView{
 			Base: base("integration.tokens.title", "integrations"), Integration: activeInteg, Reauthorized: true,
 			ConsumerKey: "ck", ConsumerSecret: "cs", AccessToken: "at", AccessTokenSecret: "ats", Expiry: 300 * time.Second, Nonce: "n",
@@ -279,6 +419,40 @@ func sampleViews() map[string]viewModel {
 
 func pickerOf(tree *gatehouse.ResourceTree, checked map[string]bool, fe *FormErrors, manage bool) scopePicker {
 	return scopePicker{Legend: "pat.form.scopes", Help: "pat.form.scopes.help", Tree: scopeTree(tree.Roots(), checked), Checked: checked, Error: fe.Field("scopes"), Manage: manage}
+}
+
+// TestResourceTitlesInReadersLanguage: the scope tree, an integration's
+// resources and the consent page title resources in the reader's language.
+func TestResourceTitlesInReadersLanguage(t *testing.T) {
+	cat, err := loadCatalog(web.Locales())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Console{cat: cat, version: "test"}
+	if c.pages, err = parseTemplates(web.Templates(), c.baseFuncs()); err != nil {
+		t.Fatal(err)
+	}
+	views := sampleViews()
+	for lang, want := range map[string]map[string][]string{
+		"en":      {"credentials/pat": {"> Orders <code>sales.orders</code>"}, "integration": {"<strong>Catalog</strong>", "Products, Categories, Inventory", "<strong>gone</strong>"}, "oauth_consent": {"<strong>Sales › Orders</strong>"}},
+		"ru":      {"credentials/pat": {"> Заказы <code>sales.orders</code>"}, "integration": {"<strong>Каталог</strong>", "Товары, Категории, Запасы"}, "oauth_consent": {"<strong>Продажи › Заказы</strong>"}},
+		"zh-Hans": {"credentials/pat": {"> 订单 <code>sales.orders</code>"}, "integration_form": {"> 产品 <code>catalog.products</code>"}, "oauth_consent": {"<strong>销售 › 订单</strong>"}},
+		"zh-Hant": {"credentials/pat": {"> 訂單 <code>sales.orders</code>"}, "integration_form": {"> 商品 <code>catalog.products</code>"}, "oauth_consent": {"<strong>銷售 › 訂單</strong>"}},
+	} {
+		loc := cat.localizer(language.MustParse(lang), nil)
+		for name, subs := range want {
+			var buf bytes.Buffer
+			page, _, _ := strings.Cut(name, "/")
+			if err := c.execute(&buf, page, loc, views[name]); err != nil {
+				t.Fatal(err)
+			}
+			for _, sub := range subs {
+				if !strings.Contains(buf.String(), sub) {
+					t.Errorf("%s %s lacks %q", lang, name, sub)
+				}
+			}
+		}
+	}
 }
 
 // TestEveryPageRenders executes every page template with a sample view

@@ -2,6 +2,9 @@ package console
 
 import (
 	"net/http"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -24,16 +27,66 @@ func (c *Console) switchTenant(w http.ResponseWriter, r *http.Request, rq *reque
 	return c.flashRedirect(w, r, msg("flash.tenant_switched"), Prefix+"/tokens")
 }
 
-// setLocale saves the user's console language ("" = follow the browser).
+// setLocale saves the user's console language and time zone, those the
+// form sends ("" = follow the browser).
 func (c *Console) setLocale(w http.ResponseWriter, r *http.Request, rq *request) error {
-	loc := r.PostFormValue("locale")
-	if loc != "" && !c.cat.supported(loc) {
-		return gatehouse.FieldError("locale", "unknown language")
+	if err := r.ParseForm(); err != nil {
+		return gatehouse.FieldError("locale", "unreadable form")
 	}
 	u := *rq.user
-	u.Locale = loc
+	if _, ok := r.PostForm["locale"]; ok {
+		loc := r.PostFormValue("locale")
+		if loc != "" && !c.cat.supported(loc) {
+			return gatehouse.FieldError("locale", "unknown language")
+		}
+		u.Locale = loc
+	}
+	if _, ok := r.PostForm["time_zone"]; ok {
+		tz := r.PostFormValue("time_zone")
+		if tz != "" && !validTimeZone(tz) {
+			return gatehouse.FieldError("time_zone", "unknown time zone")
+		}
+		u.TimeZone = tz
+	}
 	if err := c.store.UpdateUser(r.Context(), &u); err != nil {
 		return err
 	}
 	return c.flashRedirect(w, r, msg("flash.locale_saved"), SafeRedirect(r.PostFormValue("next")))
+}
+
+// timeZones are the time zones the top bar offers (the user may hold any
+// other valid one, which is offered too): UTC and the zones of the seeds'
+// admins first, then the world's busiest.
+var timeZones = []string{
+	"UTC", "Asia/Taipei", "Asia/Shanghai", "Asia/Hong_Kong", "Europe/Moscow",
+	"Asia/Singapore", "Asia/Tokyo", "Asia/Seoul", "Asia/Kolkata", "Asia/Dubai",
+	"Europe/Istanbul", "Europe/Berlin", "Europe/Paris", "Europe/London",
+	"America/Sao_Paulo", "America/New_York", "America/Chicago", "America/Denver",
+	"America/Los_Angeles", "Australia/Sydney", "Pacific/Auckland",
+}
+
+// timeZoneChoices is timeZones, with current added when it is another.
+func timeZoneChoices(current string) []string {
+	if current == "" || slices.Contains(timeZones, current) {
+		return timeZones
+	}
+	return append(slices.Clip(timeZones), current)
+}
+
+// validTimeZone accepts an IANA time zone name the Go time zone database
+// knows. Security: the name comes from a form and is written into every
+// page, so it is also held to the shape of such names (no "Local", no
+// paths, at most 64 characters).
+func validTimeZone(tz string) bool {
+	if tz == "Local" || len(tz) > 64 || strings.Contains(tz, "..") {
+		return false
+	}
+	for i, c := range tz {
+		ok := c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && (c >= '0' && c <= '9' || strings.ContainsRune("_+-/", c))
+		if !ok {
+			return false
+		}
+	}
+	_, err := time.LoadLocation(tz)
+	return err == nil
 }

@@ -151,7 +151,8 @@ func TestE2EBrowserStaffAndAPIPortal(t *testing.T) {
 	if !strings.HasPrefix(token, "gate_stf_") {
 		t.Fatalf("staff token = %q", token)
 	}
-	if got := text("token facts", ".facts"); !strings.Contains(got, expires.Format("2006-01-02 15:04")) {
+	// The page shows times in the reader's zone; the UTC time is the tooltip.
+	if got := eval("token facts", `[...document.querySelectorAll(".facts time")].map(e => e.title).join(" ")`); !strings.Contains(got, expires.Format("2006-01-02 15:04")) {
 		t.Fatalf("created page does not show Expired At %s: %q", expires.Format("2006-01-02 15:04"), got)
 	}
 	shot("staff-token-created")

@@ -35,6 +35,42 @@
       input.addEventListener("focus", function () { input.select(); });
     });
 
+    // Times: the server writes them in UTC ("2026-03-01 12:00 UTC", or a
+    // date); show them in the reader's time zone and the page's language,
+    // keeping the UTC time they mean in the tooltip. An expiry entered in
+    // UTC (Expired At) shows the local time it means as it is typed.
+    // The user's time zone setting wins over the browser's.
+    var lang = document.documentElement.lang || undefined;
+    var zone = document.body.getAttribute("data-time-zone") || undefined;
+    function localFormat(dateOnly) {
+      var o = { year: "numeric", month: "short", day: "numeric", timeZone: zone };
+      if (!dateOnly) { o.hour = "2-digit"; o.minute = "2-digit"; o.timeZoneName = "short"; }
+      try { return new Intl.DateTimeFormat(lang, o); } catch (err) { return null; }
+    }
+    if (window.Intl && Intl.DateTimeFormat) {
+      var withTime = localFormat(false), dateOnly = localFormat(true);
+      document.querySelectorAll("time[datetime]").forEach(function (el) {
+        var d = new Date(el.getAttribute("datetime"));
+        var utc = el.textContent.trim();
+        var f = /\d:\d/.test(utc) ? withTime : dateOnly;
+        if (isNaN(d.getTime()) || !f) return;
+        if (!el.title) el.title = utc;
+        el.textContent = f.format(d);
+      });
+      document.querySelectorAll("input[name=expires_at][type=datetime-local]").forEach(function (input) {
+        var out = document.createElement("p");
+        out.className = "help js-local-time";
+        out.setAttribute("aria-live", "polite");
+        input.insertAdjacentElement("afterend", out);
+        function show() {
+          var d = new Date(input.value + (input.value.length === 16 ? ":00Z" : "Z"));
+          out.textContent = input.value && !isNaN(d.getTime()) && withTime ? "= " + withTime.format(d) : "";
+        }
+        input.addEventListener("input", show);
+        show();
+      });
+    }
+
     // Selectors in the top bar submit on change.
     document.querySelectorAll("form.js-autosubmit select").forEach(function (sel) {
       sel.addEventListener("change", function () { sel.form.submit(); });

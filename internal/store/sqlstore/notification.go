@@ -2,27 +2,36 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
 )
 
-const notificationColumns = `id, tenant_id, message, link, created_at, read_at`
+const notificationColumns = `id, tenant_id, message_id, args, message, link, created_at, read_at`
 
 // AddNotification stores a console notification of the tenant, assigning
 // ID and CreatedAt (the store's clock) when empty. A missing tenant is
-// ENOTFOUND; an empty message is EINVALID.
+// ENOTFOUND; neither a message id nor a message, or an argument without a
+// name, is EINVALID. Args are stored as a JSON object.
 func (db *DB) AddNotification(ctx context.Context, n *gatehouse.Notification) error {
-	if n.Message == "" {
-		return fmt.Errorf("add notification: %w", gatehouse.FieldError("message", "a message is required"))
+	if n.Message == "" && n.MessageID == "" {
+		return fmt.Errorf("add notification: %w", gatehouse.FieldError("message", "a message or a message id is required"))
+	}
+	if _, ok := n.Args[""]; ok {
+		return fmt.Errorf("add notification: %w", gatehouse.FieldError("args", "every argument needs a name"))
+	}
+	args, err := json.Marshal(n.Args)
+	if err != nil || len(n.Args) == 0 {
+		args = []byte("{}")
 	}
 	stamp(&n.ID, prefixNotification, &n.CreatedAt)
 	n.ReadAt = normTimePtr(n.ReadAt)
-	_, err := db.exec(ctx, "add notification", processCrash, `
+	_, err = db.exec(ctx, "add notification", processCrash, `
 		INSERT INTO notifications (`+notificationColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		n.ID, n.TenantID, n.Message, n.Link, db.d.time(n.CreatedAt), db.d.timePtr(n.ReadAt))
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		n.ID, n.TenantID, n.MessageID, string(args), n.Message, n.Link, db.d.time(n.CreatedAt), db.d.timePtr(n.ReadAt))
 	return wrap("add notification", "notification", err)
 }
 
@@ -50,10 +59,17 @@ func (db *DB) ListNotifications(ctx context.Context, tenantID string, unreadOnly
 	for rows.Next() {
 		var (
 			n             gatehouse.Notification
+			args          string
 			created, read dbTime
 		)
-		if err := rows.Scan(&n.ID, &n.TenantID, &n.Message, &n.Link, &created, &read); err != nil {
+		if err := rows.Scan(&n.ID, &n.TenantID, &n.MessageID, &args, &n.Message, &n.Link, &created, &read); err != nil {
 			return nil, wrap(op, "notification", err)
+		}
+		if err := json.Unmarshal([]byte(args), &n.Args); err != nil {
+			return nil, fmt.Errorf("%s: args of %s: %w", op, n.ID, err)
+		}
+		if len(n.Args) == 0 {
+			n.Args = nil
 		}
 		n.CreatedAt = created.Time
 		n.ReadAt = read.Ptr()

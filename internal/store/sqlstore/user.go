@@ -6,15 +6,15 @@ import (
 	"github.com/gatehouse/gatehouse"
 )
 
-const userColumns = `id, email, password_hash, locale, created_at`
+const userColumns = `id, email, password_hash, locale, time_zone, created_at`
 
 // CreateUser stores u, assigning ID and CreatedAt when empty. A taken email
 // is ECONFLICT.
 func (db *DB) CreateUser(ctx context.Context, u *gatehouse.User) error {
 	stamp(&u.ID, prefixUser, &u.CreatedAt)
 	_, err := db.exec(ctx, "create user", processCrash,
-		`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-		u.ID, u.Email, u.PasswordHash, u.Locale, db.d.time(u.CreatedAt))
+		`INSERT INTO users (`+userColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		u.ID, u.Email, u.PasswordHash, u.Locale, u.TimeZone, db.d.time(u.CreatedAt))
 	return wrap("create user", "user", err)
 }
 
@@ -30,11 +30,11 @@ func (db *DB) FindUserByEmail(ctx context.Context, email string) (*gatehouse.Use
 	return u, wrap("find user", "user", err)
 }
 
-// UpdateUser saves PasswordHash and Locale.
+// UpdateUser saves PasswordHash, Locale and TimeZone.
 func (db *DB) UpdateUser(ctx context.Context, u *gatehouse.User) error {
 	res, err := db.exec(ctx, "update user", powerLoss,
-		`UPDATE users SET password_hash = $2, locale = $3 WHERE id = $1`,
-		u.ID, u.PasswordHash, u.Locale)
+		`UPDATE users SET password_hash = $2, locale = $3, time_zone = $4 WHERE id = $1`,
+		u.ID, u.PasswordHash, u.Locale, u.TimeZone)
 	return wrap("update user", "user", mustAffect(res, err))
 }
 
@@ -43,7 +43,7 @@ func scanUser(s scanner) (*gatehouse.User, error) {
 		u       gatehouse.User
 		created dbTime
 	)
-	if err := s.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Locale, &created); err != nil {
+	if err := s.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Locale, &u.TimeZone, &created); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = created.Time

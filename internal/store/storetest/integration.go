@@ -696,6 +696,24 @@ func testNotifications(t *testing.T, s gatehouse.Store) {
 	wantCode(t, s.AddNotification(ctx, &gatehouse.Notification{TenantID: "ten_missing", Message: "x"}),
 		gatehouse.ENOTFOUND, "notification of a missing tenant")
 	wantCode(t, s.AddNotification(ctx, &gatehouse.Notification{TenantID: a.ID}), gatehouse.EINVALID, "empty notification")
+	wantCode(t, s.AddNotification(ctx, &gatehouse.Notification{TenantID: a.ID, MessageID: "x", Args: map[string]string{"": "v"}}),
+		gatehouse.EINVALID, "notification argument without a name")
+
+	// A message id and its arguments (the console renders them in the
+	// reader's language); the English text may come along or not.
+	c := newTenant(t, s, "cargo")
+	byID := &gatehouse.Notification{TenantID: c.ID, MessageID: gatehouse.NoticeIntegrationAuthorized,
+		Args: map[string]string{"Name": `Shop "ERP" <b>`, "Other": "é 中文"}, Message: "English text", Link: "/console/integrations/int_y", CreatedAt: base}
+	must(t, s.AddNotification(ctx, byID), "add notification by id")
+	idOnly := &gatehouse.Notification{TenantID: c.ID, MessageID: "notice.other", CreatedAt: base.Add(time.Minute)}
+	must(t, s.AddNotification(ctx, idOnly), "add notification by id without text or arguments")
+	textOnly := &gatehouse.Notification{TenantID: c.ID, Message: "stored as text", CreatedAt: base.Add(2 * time.Minute)}
+	must(t, s.AddNotification(ctx, textOnly), "add notification as text")
+	cl, err := s.ListNotifications(ctx, c.ID, false, 0)
+	must(t, err, "list notifications by id")
+	if diff := cmp.Diff([]*gatehouse.Notification{textOnly, idOnly, byID}, cl); diff != "" {
+		t.Errorf("notifications with message ids (-want +got):\n%s", diff)
+	}
 }
 
 // testConcurrentConsumeRequestToken: of 20 racing exchanges of one request

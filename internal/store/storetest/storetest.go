@@ -256,12 +256,12 @@ func testUsers(t *testing.T, s gatehouse.Store) {
 	_, err = s.FindUserByID(ctx, "usr_missing")
 	wantCode(t, err, gatehouse.ENOTFOUND, "find missing user")
 
-	u.PasswordHash, u.Locale = "", "de"
-	u.Email = "ignored@example.com" // UpdateUser saves PasswordHash and Locale only
+	u.PasswordHash, u.Locale, u.TimeZone = "", "de", "Asia/Taipei"
+	u.Email = "ignored@example.com" // UpdateUser saves PasswordHash, Locale and TimeZone only
 	must(t, s.UpdateUser(ctx, u), "update user")
 	got, err = s.FindUserByID(ctx, u.ID)
 	must(t, err, "find updated user")
-	if got.PasswordHash != "" || got.Locale != "de" || got.Email != "ana@example.com" {
+	if got.PasswordHash != "" || got.Locale != "de" || got.TimeZone != "Asia/Taipei" || got.Email != "ana@example.com" {
 		t.Errorf("updated user = %+v", got)
 	}
 	err = s.UpdateUser(ctx, &gatehouse.User{ID: "usr_missing"})
