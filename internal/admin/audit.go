@@ -248,22 +248,14 @@ func (s *Service) ConsentDenied(ctx context.Context, a Actor, app *gatehouse.Cli
 }
 
 // TenantSwitchAudited returns ctx for the store write that moves a's
-// console session from tenant from (an id; "" when unknown) to a's tenant
-// (SetSessionTenant): the tenant.switch event, in the log of the tenant
-// entered and naming the one left, commits with it.
-func (s *Service) TenantSwitchAudited(ctx context.Context, a Actor, from string) (context.Context, error) {
+// console session to a's tenant (SetSessionTenant): the tenant.switch
+// event, in the log of the tenant entered, commits with it. Security: it
+// does not name the tenant left — one tenant's log never shows another
+// tenant's names or ids, even of a tenant its member also belongs to.
+func (s *Service) TenantSwitchAudited(ctx context.Context, a Actor) (context.Context, error) {
 	to, err := s.store.FindTenantByID(ctx, a.TenantID)
 	if err != nil {
 		return nil, err
 	}
-	details := map[string]string{}
-	if from != "" {
-		details["from_id"] = from
-		if t, err := s.store.FindTenantByID(ctx, from); err == nil {
-			details["from"] = t.Name
-		}
-	}
-	return s.auditedOn(ctx, a, ActionTenantSwitch, func() auditTarget {
-		return auditTarget{Summary: to.Slug, ID: to.ID, Name: to.Name, Details: details}
-	}), nil
+	return s.auditedOn(ctx, a, ActionTenantSwitch, on(to.ID, to.Name, to.Slug)), nil
 }

@@ -35,7 +35,7 @@ func (c *Console) setSessionTenant(r *http.Request, u *gatehouse.User, s *gateho
 		return nil
 	}
 	a := admin.Actor{TenantID: id, UserID: u.ID, Name: u.Email, Role: m.Role, IP: c.clientIP(r)}
-	ctx, err := c.admin.TenantSwitchAudited(r.Context(), a, s.TenantID)
+	ctx, err := c.admin.TenantSwitchAudited(r.Context(), a)
 	if err != nil {
 		return err
 	}
