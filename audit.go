@@ -58,7 +58,8 @@ type AuditFilter struct {
 	// ("pat.*" matches "pat.create" and "pat.revoke", not "patx.create").
 	Action string
 	Actor  string // exact actor (an email, "operator", a credential id)
-	// Target is an exact TargetID, TargetName or Target.
+	// Target is an exact TargetID, TargetName or Target, or the first
+	// word of Target (the id, in summaries such as "cred_… Export").
 	Target string
 	Since  time.Time // events at or after Since (zero: no bound)
 	Until  time.Time // events before Until (zero: no bound)
@@ -109,7 +110,8 @@ func (f AuditFilter) Matches(e *AuditEvent) bool {
 	if f.Actor != "" && e.Actor != f.Actor {
 		return false
 	}
-	if f.Target != "" && e.TargetID != f.Target && e.TargetName != f.Target && e.Target != f.Target {
+	if f.Target != "" && e.TargetID != f.Target && e.TargetName != f.Target && e.Target != f.Target &&
+		!strings.HasPrefix(e.Target, f.Target+" ") {
 		return false
 	}
 	if !f.Since.IsZero() && e.Time.Before(f.Since) {

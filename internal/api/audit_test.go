@@ -268,6 +268,8 @@ func TestAuditFilters(t *testing.T) {
 			{"action=pat.*&since=2021-01-01T00:00:00Z", []string{"pat.revoke", "pat.create", "pat.create"}},
 			{"action=pat.*&until=2021-01-01T00:00:00Z", []string{"pat.create"}},
 			{"target=" + bob.ID, []string{"user.create"}},
+			{"target=" + tok.ID, []string{"pat.revoke", "pat.create"}}, // the summary's first word
+			{"target=ci", nil}, // not a word of a summary: ids only
 			{"target=bob@acme.test", []string{"user.create"}},
 			{"actor=operator&since=2020-01-01T00:00:00Z&until=2020-01-01T00:00:01Z", []string{"pat.create"}},
 			{"actor=nobody@acme.test", nil},

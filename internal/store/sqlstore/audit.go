@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -92,9 +93,7 @@ func (db *DB) ListAudit(ctx context.Context, tenantID string, q gatehouse.AuditQ
 	where.WriteString(`tenant_id = $1`)
 	f := q.AuditFilter
 	if p, ok := f.ActionPrefix(); ok {
-		// A prefix of dotted lower-case words (Validate): no LIKE
-		// metacharacter but "_", which is escaped.
-		fmt.Fprintf(&where, ` AND action LIKE %s ESCAPE '\'`, arg(strings.ReplaceAll(p, "_", `\_`)+"%"))
+		fmt.Fprintf(&where, ` AND substr(action, 1, %s) = %s`, arg(utf8.RuneCountInString(p)), arg(p))
 	} else if f.Action != "" {
 		fmt.Fprintf(&where, ` AND action = %s`, arg(f.Action))
 	}
@@ -102,8 +101,13 @@ func (db *DB) ListAudit(ctx context.Context, tenantID string, q gatehouse.AuditQ
 		fmt.Fprintf(&where, ` AND actor = %s`, arg(f.Actor))
 	}
 	if f.Target != "" {
-		t := arg(f.Target)
-		fmt.Fprintf(&where, ` AND (target_id = %s OR target_name = %s OR target = %s)`, t, t, t)
+		// The summary's first word is the id of events that name their
+		// target only there ("cred_… name"). substr, not LIKE: exact and
+		// case-sensitive on both dialects (SQLite's LIKE ignores case),
+		// with no metacharacters to escape; both count characters.
+		t, word := arg(f.Target), f.Target+" "
+		fmt.Fprintf(&where, ` AND (target_id = %s OR target_name = %s OR target = %s OR substr(target, 1, %s) = %s)`,
+			t, t, t, arg(utf8.RuneCountInString(word)), arg(word))
 	}
 	if !f.Since.IsZero() {
 		fmt.Fprintf(&where, ` AND time >= %s`, arg(db.d.time(f.Since)))

@@ -123,7 +123,7 @@ func testAuditFilter(t *testing.T, s gatehouse.Store) {
 			Action:     actions[i%len(actions)],
 			TargetID:   fmt.Sprint("cred_", i%4),
 			TargetName: fmt.Sprint("name ", i%5),
-			Target:     fmt.Sprint("summary ", i%7),
+			Target:     fmt.Sprint("summary", i%7, " of_%", i%2),
 		}
 		must(t, s.AppendAudit(ctx, e), "append audit")
 		all = append(all, e)
@@ -138,7 +138,12 @@ func testAuditFilter(t *testing.T, s gatehouse.Store) {
 		{Actor: "bob@example.com"},
 		{Target: "cred_2"},
 		{Target: "name 3"},
-		{Target: "summary 6"},
+		{Target: "summary6 of_%1"},
+		{Target: "summary6"},
+		{Target: "summary"},
+		{Target: "summar_6"},
+		{Target: "Summary6"},
+		{Target: "summary6 of_%"},
 		{Since: base.Add(10 * time.Minute)},
 		{Until: base.Add(10 * time.Minute)},
 		{Since: base.Add(10 * time.Minute), Until: base.Add(40 * time.Minute), Action: "pat.*", Actor: "ana@example.com"},
