@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -20,17 +19,20 @@ import (
 )
 
 func newServeCmd(g *globals) *cobra.Command {
+	// The flags are bound to the defaults only for --help: readConfig
+	// applies the ones that were set after the file and the environment.
 	cfg := config.Default()
-	envErr := cfg.FromEnv(os.Getenv)
+	var demo bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run Gatehouse: console, management API, verification and gateway",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if envErr != nil {
-				return envErr
+			if err := g.configErr(); err != nil {
+				return err
 			}
-			cfg.DatabaseURL = g.database
+			cfg := g.cfg
+			cfg.Demo = demo
 			if err := cfg.Validate(); err != nil {
 				return fmt.Errorf("configuration:\n%w", err)
 			}
@@ -38,7 +40,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVar(&cfg.Demo, "demo", false, "seed a demo tenant, owner and token, and serve a demo store API behind the gateway")
+	f.BoolVar(&demo, "demo", false, "seed a demo tenant, owner and token, and serve a demo store API behind the gateway")
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "listen address (env GATEHOUSE_ADDR)")
 	f.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "public base URL (env GATEHOUSE_PUBLIC_URL; default http://ADDR)")
 	f.StringVar(&cfg.Upstream, "upstream", cfg.Upstream, "platform API to proxy to (env GATEHOUSE_UPSTREAM)")
@@ -90,7 +92,7 @@ func serve(ctx context.Context, g *globals, cfg config.Config) error {
 		printDemo(g, cfg, creds)
 	}
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
-		"database", redactURL(cfg.DatabaseURL), "gateway", opts.Upstream != nil || cfg.Upstream != "")
+		"database", config.RedactURL(cfg.DatabaseURL), "gateway", opts.Upstream != nil || cfg.Upstream != "")
 	err = s.Run(ctx, ln)
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -112,13 +114,4 @@ func printDemo(g *globals, cfg config.Config, c *server.DemoCredentials) {
 	fmt.Fprintf(w, "  export TOKEN=%s\n", c.Token)
 	fmt.Fprintf(w, "  curl -s %s/rest/V1/products -H \"Authorization: Bearer $TOKEN\"\n", cfg.PublicURL)
 	fmt.Fprintln(w, line)
-}
-
-// redactURL hides a password in a database URL for logs.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return s
-	}
-	return u.Redacted()
 }
