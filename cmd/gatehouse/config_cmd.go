@@ -91,4 +91,3 @@ func unjoin(err error) []error {
 	}
 	return []error{err}
 }
-
