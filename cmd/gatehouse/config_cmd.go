@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"text/tabwriter"
 
@@ -45,6 +46,11 @@ func checkConfig(g *globals) error {
 	if cfg.Routes != "" {
 		if _, err := gateway.LoadRoutes(cfg.Routes); err != nil {
 			problems = append(problems, fmt.Errorf("routes: %w", err))
+		}
+	}
+	if cfg.TLSCert != "" && cfg.TLSKey != "" {
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			problems = append(problems, fmt.Errorf("tls: %w", err))
 		}
 	}
 	if cfg.SecretKey != "" {

@@ -47,14 +47,14 @@ func TestConfigCheck(t *testing.T) {
 		}
 	}
 
-	write("addr: nowhere\ncache_tll: 1s\nmax_headers: 3\nroutes: " + filepath.Join(dir, "missing.yaml") + "\nupstream: http://up\n")
+	write("addr: nowhere\ncache_tll: 1s\nmax_headers: 3\nroutes: " + filepath.Join(dir, "missing.yaml") + "\nupstream: http://up\ntls_cert: " + filepath.Join(dir, "cert.pem") + "\n")
 	t.Setenv("GATEHOUSE_LOG_LEVEL", "loud")
 	t.Setenv("GATEHOUSE_SECRET_KEY", "not-a-key")
 	out, err = run(t, "", "config", "check")
 	if err == nil || !strings.Contains(err.Error(), "problem") {
 		t.Fatalf("config check of a bad configuration: %v\n%s", err, out)
 	}
-	for _, want := range []string{`unknown key "cache_tll"`, `addr "nowhere"`, "max headers 3", `log level "loud"`, "routes:", "secret key:"} {
+	for _, want := range []string{`unknown key "cache_tll"`, `addr "nowhere"`, "max headers 3", `log level "loud"`, "routes:", "secret key:", "tls cert and tls key go together"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("problems do not mention %q:\n%s", want, out)
 		}

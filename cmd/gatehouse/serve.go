@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,6 +54,8 @@ func newServeCmd(g *globals) *cobra.Command {
 	f.BoolVar(&cfg.AllowPrivateCallbacks, "allow-private-callbacks", cfg.AllowPrivateCallbacks, "allow callback URLs to loopback, private and link-local addresses (env GATEHOUSE_ALLOW_PRIVATE_CALLBACKS)")
 	f.DurationVar(&cfg.CacheTTL, "cache-ttl", cfg.CacheTTL, "how long verification answers are cached; 0 disables (env GATEHOUSE_CACHE_TTL)")
 	f.DurationVar(&cfg.ConsoleIdleTimeout, "console-idle-timeout", cfg.ConsoleIdleTimeout, "end a console session after this long without a request (env GATEHOUSE_CONSOLE_IDLE_TIMEOUT)")
+	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate (chain) to serve TLS with, reloaded on SIGHUP and when it changes (env GATEHOUSE_TLS_CERT)")
+	f.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert (env GATEHOUSE_TLS_KEY)")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
 	return cmd
 }
@@ -61,6 +66,13 @@ func serve(ctx context.Context, g *globals, cfg config.Config) error {
 	log := slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 
 	opts := server.Options{Log: log}
+	if cfg.TLSCert != "" {
+		// SIGHUP loads the certificate again (a renewal's usual signal).
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		opts.Reload = hup
+	}
 	if cfg.Demo && cfg.Upstream == "" {
 		// The demo store API listens on a private loopback port; only the
 		// gateway reaches it.
@@ -92,7 +104,7 @@ func serve(ctx context.Context, g *globals, cfg config.Config) error {
 		printDemo(g, cfg, creds)
 	}
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
-		"database", config.RedactURL(cfg.DatabaseURL), "gateway", opts.Upstream != nil || cfg.Upstream != "")
+		"database", config.RedactURL(cfg.DatabaseURL), "tls", cfg.TLSCert != "", "gateway", opts.Upstream != nil || cfg.Upstream != "")
 	err = s.Run(ctx, ln)
 	if errors.Is(err, context.Canceled) {
 		err = nil

@@ -106,6 +106,11 @@ type Listener struct {
 	MaxHeaders         int           // GATEHOUSE_MAX_HEADERS: header fields per request; more is 431
 	MetricsToken       string        // GATEHOUSE_METRICS_TOKEN: when set, /metrics needs "Authorization: Bearer <token>"
 	MetricsAddr        string        // GATEHOUSE_METRICS_ADDR: when set, /metrics is served there and not on Addr
+	// TLSCert and TLSKey (GATEHOUSE_TLS_CERT, GATEHOUSE_TLS_KEY) are PEM
+	// files; with both set every listener speaks TLS 1.2 or later, and
+	// the files are loaded again on SIGHUP and when they change.
+	TLSCert string
+	TLSKey  string
 }
 
 // DefaultListener is Listener's defaults: Envoy's header limits (60 KiB,
@@ -145,6 +150,9 @@ func (l *Listener) validate(addr string) []error {
 	}
 	if l.MetricsToken != "" && len(l.MetricsToken) < 32 {
 		errs = append(errs, errors.New("metrics token: at least 32 characters"))
+	}
+	if (l.TLSCert == "") != (l.TLSKey == "") {
+		errs = append(errs, errors.New("tls cert and tls key go together: set both or neither"))
 	}
 	if l.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(l.MetricsAddr); err != nil {
@@ -194,6 +202,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
+		if c.TLSCert != "" {
+			c.PublicURL = "https://" + c.Addr
+		}
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("public URL %q: want an absolute http(s) URL", c.PublicURL))

@@ -75,6 +75,8 @@ func (c *Config) settings() []setting {
 		{env: "GATEHOUSE_MAX_HEADERS", ptr: &c.MaxHeaders},
 		{env: "GATEHOUSE_METRICS_TOKEN", ptr: &c.MetricsToken, secret: true},
 		{env: "GATEHOUSE_METRICS_ADDR", ptr: &c.MetricsAddr},
+		{env: "GATEHOUSE_TLS_CERT", ptr: &c.TLSCert},
+		{env: "GATEHOUSE_TLS_KEY", ptr: &c.TLSKey},
 		{env: "GATEHOUSE_DB_MAX_CONNS", ptr: &c.DBMaxConns},
 		{env: "GATEHOUSE_REQUEST_TIMEOUT", ptr: &c.RequestTimeout},
 		{env: "GATEHOUSE_MAX_INFLIGHT", ptr: &c.MaxInflight},
