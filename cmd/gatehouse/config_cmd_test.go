@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -83,5 +85,20 @@ func TestConfigFileDatabase(t *testing.T) {
 	}
 	if _, err := run(t, "", "tenant", "create", "acme", "--name", "Acme", "--config", path); err == nil || !strings.Contains(err.Error(), "unknown key") {
 		t.Fatalf("a misspelt key was ignored: %v", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := run(t, "", "version")
+	if err != nil || !strings.HasPrefix(out, "gatehouse ") || !strings.Contains(out, runtime.Version()) {
+		t.Fatalf("version = %q, %v", out, err)
+	}
+	out, err = run(t, "", "version", "--json")
+	var b struct {
+		Version   string `json:"version"`
+		GoVersion string `json:"go_version"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &b) != nil || b.Version == "" || b.GoVersion != runtime.Version() {
+		t.Fatalf("version --json = %q, %v", out, err)
 	}
 }

@@ -85,7 +85,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", os.Getenv(config.EnvConfig),
 		"configuration file, YAML with the keys of the GATEHOUSE_* variables (env "+config.EnvConfig+")")
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { g.readConfig(cmd) }
-	root.AddCommand(newServeCmd(g), newConfigCmd(g), newMigrateCmd(g), newTenantCmd(g), newUserCmd(g), newTokenCmd(g), newBenchCmd(g), newSoakCmd(g))
+	root.AddCommand(newServeCmd(g), newConfigCmd(g), newVersionCmd(g), newMigrateCmd(g), newTenantCmd(g), newUserCmd(g), newTokenCmd(g), newBenchCmd(g), newSoakCmd(g))
 	return root
 }
 

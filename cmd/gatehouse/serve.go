@@ -18,6 +18,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/demo"
+	"github.com/gatehouse/gatehouse/internal/metrics"
 	"github.com/gatehouse/gatehouse/internal/server"
 )
 
@@ -64,6 +65,8 @@ func serve(ctx context.Context, g *globals, cfg config.Config) error {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.LogLevel))
 	log := slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	b := metrics.ReadBuild()
+	log.Info("gatehouse starting", "version", b.Version, "revision", b.Revision, "modified", b.Modified, "go", b.GoVersion)
 
 	opts := server.Options{Log: log}
 	if cfg.TLSCert != "" {

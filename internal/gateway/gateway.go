@@ -343,6 +343,7 @@ func (g *Gateway) refuse(w http.ResponseWriter, code gatehouse.Code, resource st
 // (an OAuth 1.0a problem, or the verifier's Detail), and an OAuth
 // challenge instead of a Bearer one for OAuth 1.0a-signed requests.
 func (g *Gateway) refuseWith(w http.ResponseWriter, code gatehouse.Code, resource, message string, oauth bool) {
+	metrics.SetRefusal(w, string(code))
 	httpx.SetSecurityHeaders(w.Header())
 	challenge := `OAuth realm="gatehouse"`
 	if !oauth {

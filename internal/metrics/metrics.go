@@ -1,8 +1,10 @@
 // Package metrics owns Gatehouse's Prometheus registry and the metrics SPEC
 // §5 "Operations" names: gatehouse_http_requests_total{route,code},
 // gatehouse_http_request_duration_seconds{route} and
-// gatehouse_verify_total{kind,code}; and the janitor's
-// gatehouse_janitor_pruned_total{table}.
+// gatehouse_verify_total{kind,code}; the janitor's
+// gatehouse_janitor_pruned_total{table}; and for operators (issue 14)
+// gatehouse_build_info, gatehouse_refusals_total{route,code}, the
+// verifier's cache, the database pools and the invalidation lag (ops.go).
 //
 // Labels are kept to a bounded set: routes are ServeMux patterns (or route
 // names a handler sets with SetRoute), never raw paths, and anything
@@ -41,6 +43,8 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	verify   *prometheus.CounterVec
 	pruned   *prometheus.CounterVec
+	refusals *prometheus.CounterVec
+	lag      prometheus.Histogram
 
 	// Label children are looked up once and cached: WithLabelValues hashes
 	// the label values on every call, which the hot path can do without.
@@ -72,13 +76,17 @@ func New() *Metrics {
 		verify: counter("gatehouse_verify_total",
 			"Credential verifications, by credential kind and verification code (SPEC §5).", "kind", "code"),
 		pruned: counter("gatehouse_janitor_pruned_total", "Dead rows the janitor deleted, by table.", "table"),
+		refusals: counter("gatehouse_refusals_total",
+			"Requests the gateway refused, by route and verification code (the reason a 401 or 403 of gatehouse_http_requests_total does not give).", "route", "code"),
+		lag: newLag(),
 	}
 	m.routes.Store(&map[string]*routeMetrics{})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.verify, m.pruned,
+		m.requests, m.duration, m.verify, m.pruned, m.refusals, m.lag,
 	)
+	m.registerBuild()
 	return m
 }
 
@@ -237,6 +245,23 @@ func SetRoute(w http.ResponseWriter, route string) {
 	}
 }
 
+// SetRefusal records that the request being served is refused with a
+// verification code (gatehouse_refusals_total{route,code}); codes outside
+// the verification codes and ROUTE_NOT_FOUND count as "other". w is found as SetRoute finds it.
+func SetRefusal(w http.ResponseWriter, code string) {
+	for {
+		switch x := w.(type) {
+		case *statusWriter:
+			x.refusal = code
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
+	}
+}
+
 // Instrument counts and times every request served by next. The route label
 // is, in order: what an inner handler set with SetRoute, the Pattern the
 // (top-level) ServeMux next chose, or "other".
@@ -276,6 +301,13 @@ func (m *Metrics) done(sw *statusWriter, r *http.Request, start time.Time) {
 	rm := m.route(route)
 	rm.counter(m, route, status).Inc()
 	rm.dur.Observe(time.Since(start).Seconds())
+	if sw.refusal != "" {
+		code := sw.refusal
+		if index(verifyCodes[:], code) < 0 && code != string(gatehouse.CodeRouteNotFound) {
+			code = RouteOther // bounded: only the verification codes
+		}
+		m.refusals.WithLabelValues(route, code).Inc()
+	}
 	if p != nil {
 		panic(p) // keep http.ErrAbortHandler and friends meaningful
 	}
@@ -286,8 +318,9 @@ func (m *Metrics) done(sw *statusWriter, r *http.Request, start time.Time) {
 // proxies, deadlines) through Unwrap.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	route  string
+	status  int
+	route   string
+	refusal string // SetRefusal
 }
 
 func (w *statusWriter) WriteHeader(code int) {

@@ -153,6 +153,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	s.closers = append(s.closers, st.Close)
 
 	s.Metrics = metrics.New()
+	st.SetLagObserver(s.Metrics.ObserveInvalidationLag) // before verify.New subscribes
+	s.Metrics.PoolStats(st.PoolStats)
 	s.Verifier = verify.New(st, tree, verify.Options{
 		Now:       now,
 		CacheTTL:  cacheTTL(cfg.CacheTTL),
@@ -165,6 +167,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		LoadTimeout: min(cfg.RequestTimeout, verify.DefaultLoadTimeout),
 	})
 	s.closers = append(s.closers, s.Verifier.Close)
+	s.Metrics.CacheStats(s.Verifier.CacheStats)
 	callbacks := admin.CallbackPolicy{AllowHTTP: cfg.AllowHTTPCallbacks, AllowPrivate: cfg.AllowPrivateCallbacks}
 	s.Admin = admin.New(st, tree, admin.Options{
 		Now:       now,
