@@ -58,13 +58,20 @@ func newServeCmd(g *globals) *cobra.Command {
 	f.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate (chain) to serve TLS with, reloaded on SIGHUP and when it changes (env GATEHOUSE_TLS_CERT)")
 	f.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert (env GATEHOUSE_TLS_KEY)")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error (env GATEHOUSE_LOG_LEVEL)")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "json or text (env GATEHOUSE_LOG_FORMAT)")
+	f.BoolVar(&cfg.AccessLog, "access-log", cfg.AccessLog, "log one line per request at info (env GATEHOUSE_ACCESS_LOG)")
 	return cmd
 }
 
 func serve(ctx context.Context, g *globals, cfg config.Config) error {
 	var level slog.Level
 	level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewJSONHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+	hopts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(g.stderr, hopts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(g.stderr, hopts)
+	}
+	log := slog.New(h)
 	b := metrics.ReadBuild()
 	log.Info("gatehouse starting", "version", b.Version, "revision", b.Revision, "modified", b.Modified, "go", b.GoVersion)
 

@@ -38,7 +38,11 @@ type Config struct {
 	ServiceToken       string        // GATEHOUSE_SERVICE_TOKEN, the operator's /api/v1/verify credential
 	CacheTTL           time.Duration // GATEHOUSE_CACHE_TTL, how long a verification result is cached
 	LogLevel           string        // GATEHOUSE_LOG_LEVEL: debug, info, warn, error
-	Demo               bool
+	LogFormat          string        // GATEHOUSE_LOG_FORMAT: json or text
+	// AccessLog (GATEHOUSE_ACCESS_LOG, default true) logs one line per
+	// request at info.
+	AccessLog bool
+	Demo      bool
 
 	// AllowPrivateCallbacks (GATEHOUSE_ALLOW_PRIVATE_CALLBACKS) lets callback
 	// and identity link URLs name loopback, private, link-local and
@@ -171,6 +175,9 @@ func Default() Config {
 		CacheTTL: 5 * time.Second,
 		LogLevel: "info",
 
+		LogFormat: "json",
+		AccessLog: true,
+
 		MaxTokensPerUser:   100,
 		ConsoleIdleTimeout: 30 * time.Minute,
 		Listener:           DefaultListener(),
@@ -228,6 +235,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("log format %q: want json or text", c.LogFormat))
 	}
 	if c.MaxTokensPerUser < 1 || c.MaxTokensPerUser > 100_000 {
 		errs = append(errs, fmt.Errorf("max tokens per user %d: want 1 to 100000", c.MaxTokensPerUser))

@@ -58,6 +58,8 @@ func (c *Config) settings() []setting {
 		{env: "GATEHOUSE_SERVICE_TOKEN", ptr: &c.ServiceToken, secret: true},
 		{env: "GATEHOUSE_CACHE_TTL", ptr: &c.CacheTTL},
 		{env: "GATEHOUSE_LOG_LEVEL", ptr: &c.LogLevel},
+		{env: "GATEHOUSE_LOG_FORMAT", ptr: &c.LogFormat},
+		{env: "GATEHOUSE_ACCESS_LOG", ptr: &c.AccessLog},
 		{env: "GATEHOUSE_MAX_TOKENS_PER_USER", ptr: &c.MaxTokensPerUser},
 		{env: "GATEHOUSE_CONSOLE_IDLE_TIMEOUT", ptr: &c.ConsoleIdleTimeout, check: positive(&c.ConsoleIdleTimeout)},
 		{env: "GATEHOUSE_AUDIT_RETENTION", ptr: &c.AuditRetention, check: func() string {

@@ -308,6 +308,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.unavailable(w, r, rt, err)
 		return
 	}
+	if res.Found() {
+		metrics.AccessOf(w).SetPrincipal(&res.Principal) // for the access log
+	}
 	if !res.Valid() {
 		g.refuseWith(w, res.Code, rt.Resource, res.Detail, x.oauth)
 		return

@@ -12,7 +12,9 @@
 package metrics
 
 import (
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -45,6 +47,10 @@ type Metrics struct {
 	pruned   *prometheus.CounterVec
 	refusals *prometheus.CounterVec
 	lag      prometheus.Histogram
+
+	// accessLog and trusted are LogAccess's.
+	accessLog *slog.Logger
+	trusted   []netip.Prefix
 
 	// Label children are looked up once and cached: WithLabelValues hashes
 	// the label values on every call, which the hot path can do without.
@@ -266,8 +272,12 @@ func SetRefusal(w http.ResponseWriter, code string) {
 // is, in order: what an inner handler set with SetRoute, the Pattern the
 // (top-level) ServeMux next chose, or "other".
 //
+// Every request gets an id (HeaderRequestID), echoed in the answer, and
+// with LogAccess an access line.
+//
 // It costs one small allocation per request (the status-recording writer,
-// which also carries the route label back out); the request itself is
+// which also carries the route label and the Access back out) and two for
+// the request id (its text, the header's value); the request itself is
 // passed on as it is, not copied with a new context.
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	if m == nil {
@@ -276,6 +286,8 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		sw.access.requestID = requestID(r)
+		w.Header().Set(HeaderRequestID, sw.access.requestID)
 		defer m.done(sw, r, start)
 		next.ServeHTTP(sw, r)
 	})
@@ -286,9 +298,13 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 func (m *Metrics) done(sw *statusWriter, r *http.Request, start time.Time) {
 	status := sw.status
 	p := recover()
-	if p != nil && status == 0 {
+	gone := (status == 0 || status >= 500) && clientGone(r)
+	switch {
+	case gone:
+		status = StatusClientGone
+	case p != nil && status == 0:
 		status = http.StatusInternalServerError // net/http recovers it after us
-	} else if status == 0 {
+	case status == 0:
 		status = http.StatusOK
 	}
 	route := sw.route
@@ -300,7 +316,8 @@ func (m *Metrics) done(sw *statusWriter, r *http.Request, start time.Time) {
 	}
 	rm := m.route(route)
 	rm.counter(m, route, status).Inc()
-	rm.dur.Observe(time.Since(start).Seconds())
+	d := time.Since(start)
+	rm.dur.Observe(d.Seconds())
 	if sw.refusal != "" {
 		code := sw.refusal
 		if index(verifyCodes[:], code) < 0 && code != string(gatehouse.CodeRouteNotFound) {
@@ -308,6 +325,7 @@ func (m *Metrics) done(sw *statusWriter, r *http.Request, start time.Time) {
 		}
 		m.refusals.WithLabelValues(route, code).Inc()
 	}
+	m.logAccess(sw, r, route, status, d, gone)
 	if p != nil {
 		panic(p) // keep http.ErrAbortHandler and friends meaningful
 	}
@@ -321,6 +339,7 @@ type statusWriter struct {
 	status  int
 	route   string
 	refusal string // SetRefusal
+	access  Access
 }
 
 func (w *statusWriter) WriteHeader(code int) {

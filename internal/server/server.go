@@ -110,6 +110,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if log == nil {
 		log = slog.Default()
 	}
+	log = slog.New(requestLog{log.Handler()})
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -153,6 +154,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	s.closers = append(s.closers, st.Close)
 
 	s.Metrics = metrics.New()
+	if cfg.AccessLog {
+		s.Metrics.LogAccess(log, trusted)
+	}
 	st.SetLagObserver(s.Metrics.ObserveInvalidationLag) // before verify.New subscribes
 	s.Metrics.PoolStats(st.PoolStats)
 	s.Verifier = verify.New(st, tree, verify.Options{
@@ -351,8 +355,21 @@ func hotRoute(mux *ownMux, verifyHandler http.Handler, gw *gateway.Gateway) http
 func (s *Server) bounder() func(http.Handler) http.Handler {
 	shed := httpx.NewShedder(s.Config.MaxInflight, http.HandlerFunc(shedAnswer), s.logShed())
 	return func(h http.Handler) http.Handler {
-		return shed.Handler(httpx.Deadline(h, s.Config.RequestTimeout))
+		return withAccess(shed.Handler(httpx.Deadline(h, s.Config.RequestTimeout)))
 	}
+}
+
+// withAccess puts the request's metrics.Access in its context, so that
+// authenticateManage can name the credential in the access log and the
+// handlers' log lines carry the request id (requestLog). Only bounded
+// routes pay for the context: their deadline makes one anyway.
+func withAccess(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a := metrics.AccessOf(w); a != nil {
+			r = r.WithContext(metrics.ContextWithAccess(r.Context(), a))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // shedAnswer is a request's answer past the in-flight limit: 503 with
@@ -525,6 +542,9 @@ func (s *Server) authenticateManage(ctx context.Context, token string, ip netip.
 	res, err := s.Verifier.Verify(ctx, verify.Request{Credential: token, Resource: gatehouse.ScopeManage, IP: ip})
 	if err != nil {
 		return nil, "", err
+	}
+	if res.Found() {
+		metrics.AccessFrom(ctx).SetPrincipal(&res.Principal)
 	}
 	if !res.Found() {
 		return nil, res.Code, nil
