@@ -2,10 +2,8 @@ package metrics
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
@@ -96,20 +94,26 @@ func (m *Metrics) LogAccess(log *slog.Logger, trusted []netip.Prefix) {
 	m.accessLog, m.trusted = log, trusted
 }
 
-// requestID is the request's id: the caller's X-Request-Id when it is
-// valid, else 128 random bits in hex (math/rand/v2's per-thread generator:
-// no lock, no system call; an id needs to be unique, not secret).
-func requestID(r *http.Request) string {
-	if id := r.Header.Get(HeaderRequestID); validRequestID(id) {
-		return id
-	}
-	var b [16]byte
-	for i, v := range [2]uint64{rand.Uint64(), rand.Uint64()} {
-		for j := range 8 {
-			b[i*8+j] = byte(v >> (8 * j))
+// setRequestID gives the request its id — the caller's X-Request-Id when
+// it is valid, else 128 random bits in hex (math/rand/v2's per-thread
+// generator: no lock, no system call; an id needs to be unique, not
+// secret) — and answers it. The header's value slice lives in sw, so
+// that the id costs one allocation (its text).
+func setRequestID(sw *statusWriter, r *http.Request) {
+	id := r.Header.Get(HeaderRequestID)
+	if !validRequestID(id) {
+		var b [32]byte
+		const digits = "0123456789abcdef"
+		for i, v := range [2]uint64{rand.Uint64(), rand.Uint64()} {
+			for j := range 16 {
+				b[i*16+j] = digits[(v>>(4*j))&0xf]
+			}
 		}
+		id = string(b[:])
 	}
-	return hex.EncodeToString(b[:])
+	sw.access.requestID = id
+	sw.idHeader[0] = id
+	sw.ResponseWriter.Header()[HeaderRequestID] = sw.idHeader[:]
 }
 
 // validRequestID accepts up to 128 characters of letters, digits and
@@ -140,38 +144,44 @@ func clientGone(r *http.Request) bool {
 	return errors.Is(r.Context().Err(), context.Canceled)
 }
 
-// logAccess writes the access line of a finished request.
+// logAccess writes the access line of a finished request. It builds the
+// record itself: slog.Logger would also look up the caller's source line
+// (runtime.Callers), which an access line does not need.
 func (m *Metrics) logAccess(sw *statusWriter, r *http.Request, route string, status int, d time.Duration, gone bool) {
 	ctx := r.Context()
-	if m.accessLog == nil || !m.accessLog.Enabled(ctx, slog.LevelInfo) {
+	if m.accessLog == nil {
+		return
+	}
+	h := m.accessLog.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	a := &sw.access
-	var attrs [12]slog.Attr
-	n := 0
-	add := func(at slog.Attr) { attrs[n] = at; n++ }
-	add(slog.String("method", r.Method))
-	add(slog.String("route", route))
-	add(slog.Int("status", status))
-	add(slog.Float64("duration_ms", math.Round(float64(d)/1e3)/1e3))
-	add(slog.String("request_id", a.requestID))
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	rec.AddAttrs(
+		slog.String("method", r.Method),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Int64("duration_us", d.Microseconds()),
+		slog.String("request_id", a.requestID),
+	)
 	if ip := httpx.ClientIP(r, m.trusted); ip.IsValid() {
-		add(slog.String("client_ip", ip.String()))
+		rec.AddAttrs(slog.String("client_ip", ip.String()))
 	}
 	if a.tenant != "" {
-		add(slog.String("tenant", a.tenant))
+		rec.AddAttrs(slog.String("tenant", a.tenant))
 	}
 	if a.kind != "" {
-		add(slog.String("kind", string(a.kind)))
+		rec.AddAttrs(slog.String("kind", string(a.kind)))
 	}
 	if a.credential != "" {
-		add(slog.String("credential", a.credential))
+		rec.AddAttrs(slog.String("credential", a.credential))
 	}
 	if sw.refusal != "" {
-		add(slog.String("refusal", sw.refusal))
+		rec.AddAttrs(slog.String("refusal", sw.refusal))
 	}
 	if gone {
-		add(slog.Bool("client_gone", true))
+		rec.AddAttrs(slog.Bool("client_gone", true))
 	}
-	m.accessLog.LogAttrs(ctx, slog.LevelInfo, "request", attrs[:n]...)
+	h.Handle(ctx, rec) //nolint:errcheck // a log line that cannot be written is not the request's failure
 }

@@ -79,8 +79,8 @@ func TestAccessLog(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, l[k], want)
 		}
 	}
-	if _, ok := l["duration_ms"].(float64); !ok {
-		t.Errorf("no duration_ms: %v", l)
+	if _, ok := l["duration_us"].(float64); !ok {
+		t.Errorf("no duration_us: %v", l)
 	}
 
 	// A refusal, and request ids that are not believed: too long, or

@@ -276,9 +276,9 @@ func SetRefusal(w http.ResponseWriter, code string) {
 // with LogAccess an access line.
 //
 // It costs one small allocation per request (the status-recording writer,
-// which also carries the route label and the Access back out) and two for
-// the request id (its text, the header's value); the request itself is
-// passed on as it is, not copied with a new context.
+// which also carries the route label, the Access and the request id's
+// header value back out) and one for a request id it makes; the request
+// itself is passed on as it is, not copied with a new context.
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	if m == nil {
 		return next
@@ -286,8 +286,7 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		sw.access.requestID = requestID(r)
-		w.Header().Set(HeaderRequestID, sw.access.requestID)
+		setRequestID(sw, r)
 		defer m.done(sw, r, start)
 		next.ServeHTTP(sw, r)
 	})
@@ -340,6 +339,8 @@ type statusWriter struct {
 	route   string
 	refusal string // SetRefusal
 	access  Access
+	// idHeader is the X-Request-Id header's value slice.
+	idHeader [1]string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
