@@ -102,3 +102,24 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version --json = %q, %v", out, err)
 	}
 }
+
+// serve reads the file, then the variables, then its flags.
+func TestServeConfigPrecedence(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(path, []byte("addr: nowhere\nlog_level: loud\nlog_format: text\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GATEHOUSE_LOG_FORMAT", "xml")
+	_, err := run(t, "", "serve", "--config", path, "--log-level", "warn")
+	if err == nil {
+		t.Fatal("serve started on a bad configuration")
+	}
+	for _, want := range []string{`addr "nowhere"`, `log format "xml"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %s", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "log level") {
+		t.Errorf("--log-level did not override the file: %v", err)
+	}
+}

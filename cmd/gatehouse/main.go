@@ -48,12 +48,18 @@ type globals struct {
 	cfgErr error
 }
 
+// configFlags marks a command whose flags named like a configuration key
+// set that key (serve); other commands' flags are their own, whatever
+// their name. --database always sets database_url.
+const configFlags = "config-flags"
+
 // readConfig reads the configuration with the flags of cmd that were set
-// and name a configuration key (serve's, and --database).
+// and name a configuration key.
 func (g *globals) readConfig(cmd *cobra.Command) {
 	var flags []config.Flag
+	own := cmd.Annotations[configFlags] == "true"
 	cmd.Flags().Visit(func(f *pflag.Flag) {
-		if _, ok := config.FlagKey(f.Name); ok {
+		if _, ok := config.FlagKey(f.Name); ok && (own || f.Name == "database") {
 			flags = append(flags, config.Flag{Name: f.Name, Value: f.Value.String()})
 		}
 	})

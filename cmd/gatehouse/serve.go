@@ -28,9 +28,10 @@ func newServeCmd(g *globals) *cobra.Command {
 	cfg := config.Default()
 	var demo bool
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run Gatehouse: console, management API, verification and gateway",
-		Args:  cobra.NoArgs,
+		Use:         "serve",
+		Short:       "Run Gatehouse: console, management API, verification and gateway",
+		Args:        cobra.NoArgs,
+		Annotations: map[string]string{configFlags: "true"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.configErr(); err != nil {
 				return err
