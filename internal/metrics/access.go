@@ -94,11 +94,13 @@ func (m *Metrics) LogAccess(log *slog.Logger, trusted []netip.Prefix) {
 	m.accessLog, m.trusted = log, trusted
 }
 
-// setRequestID gives the request its id — the caller's X-Request-Id when
+// setRequestID gives the request its id: the caller's X-Request-Id when
 // it is valid, else 128 random bits in hex (math/rand/v2's per-thread
 // generator: no lock, no system call; an id needs to be unique, not
-// secret) — and answers it. The header's value slice lives in sw, so
-// that the id costs one allocation (its text).
+// secret). The request is left as it came (httpx.Limit counts its
+// header fields); the gateway forwards the id to the upstream itself
+// (Access.RequestID). The answer's header value slice lives in sw
+// (idHeader), so that the id costs at most one allocation (its text).
 func setRequestID(sw *statusWriter, r *http.Request) {
 	id := r.Header.Get(HeaderRequestID)
 	if !validRequestID(id) {
@@ -113,7 +115,16 @@ func setRequestID(sw *statusWriter, r *http.Request) {
 	}
 	sw.access.requestID = id
 	sw.idHeader[0] = id
-	sw.ResponseWriter.Header()[HeaderRequestID] = sw.idHeader[:]
+}
+
+// answerRequestID puts the request id in the answer's header unless the
+// handler set one (a proxied upstream's own, usually the same id, which
+// httputil.ReverseProxy adds rather than sets).
+func (w *statusWriter) answerRequestID() {
+	h := w.ResponseWriter.Header()
+	if _, ok := h[HeaderRequestID]; !ok {
+		h[HeaderRequestID] = w.idHeader[:]
+	}
 }
 
 // validRequestID accepts up to 128 characters of letters, digits and

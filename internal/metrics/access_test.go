@@ -141,3 +141,33 @@ func TestAccessLogClientGone(t *testing.T) {
 		t.Errorf("client gone counted as:\n%s", out)
 	}
 }
+
+// The request id reaches the handler through AccessOf; an answer that
+// names its own id (a proxied upstream's) keeps it alone, and an answer
+// with no body still gets one.
+func TestRequestIDThroughProxy(t *testing.T) {
+	m := metrics.New()
+	var seen string
+	h := m.Instrument(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = metrics.AccessOf(w).RequestID()
+		if r.URL.Path == "/proxied" {
+			w.Header().Add("X-Request-Id", "upstream-7")
+			w.WriteHeader(http.StatusOK)
+		}
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/proxied", nil))
+	if got := rec.Header().Values("X-Request-Id"); len(got) != 1 || got[0] != "upstream-7" {
+		t.Errorf("answer's X-Request-Id = %q, want the upstream's alone", got)
+	}
+	if len(seen) != 32 {
+		t.Errorf("the handler saw request id %q, want the generated one", seen)
+	}
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/empty", nil)
+	req.Header.Set("X-Request-Id", "bad id")
+	h.ServeHTTP(rec, req)
+	if got := rec.Header().Get("X-Request-Id"); got == "" || got != seen || got == "bad id" {
+		t.Errorf("empty answer's X-Request-Id = %q, the handler saw %q", got, seen)
+	}
+}

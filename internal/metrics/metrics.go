@@ -296,6 +296,9 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 // panicking handler is counted too.
 func (m *Metrics) done(sw *statusWriter, r *http.Request, start time.Time) {
 	status := sw.status
+	if status == 0 {
+		sw.answerRequestID() // nothing written yet: net/http writes the header after us
+	}
 	p := recover()
 	gone := (status == 0 || status >= 500) && clientGone(r)
 	switch {
@@ -346,6 +349,7 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		w.answerRequestID()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -353,6 +357,7 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.answerRequestID()
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -361,6 +366,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Flush() {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.answerRequestID()
 	}
 	http.NewResponseController(w.ResponseWriter).Flush()
 }

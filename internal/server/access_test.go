@@ -59,6 +59,12 @@ func TestAccessLogWired(t *testing.T) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+		if resp.StatusCode == 200 && strings.HasPrefix(path, "/rest/") {
+			// The gateway passes the id on to the upstream.
+			if up := resp.Header.Get("X-Upstream-Saw-Request-Id"); up != resp.Header.Get("X-Request-Id") {
+				t.Errorf("the upstream saw request id %q, the client got %q", up, resp.Header.Get("X-Request-Id"))
+			}
+		}
 		return resp.Header.Get("X-Request-Id")
 	}
 	ids := []string{

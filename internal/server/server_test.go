@@ -67,6 +67,7 @@ func start(t testing.TB, mod func(*config.Config), opts server.Options) *running
 			}
 			return
 		}
+		w.Header().Set("X-Upstream-Saw-Request-Id", r.Header.Get("X-Request-Id"))
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
 		if err != nil {
