@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
@@ -28,12 +29,50 @@ func main() {
 	}
 }
 
-// globals are the flags every subcommand shares.
+// globals are the flags every subcommand shares, and the configuration
+// they and the command's own flags make.
 type globals struct {
-	database string
-	stdin    io.Reader
-	stdout   io.Writer
-	stderr   io.Writer
+	// database is the effective database URL (flag, env, file); empty
+	// means the default.
+	database   string
+	configPath string
+	stdin      io.Reader
+	stdout     io.Writer
+	stderr     io.Writer
+
+	// cfg is the configuration (defaults → file → env → flags) and src
+	// where each key came from, read before every command runs; cfgErr is
+	// what was malformed, reported by the commands that use it.
+	cfg    config.Config
+	src    config.Sources
+	cfgErr error
+}
+
+// configFlags marks a command whose flags named like a configuration key
+// set that key (serve); other commands' flags are their own, whatever
+// their name. --database always sets database_url.
+const configFlags = "config-flags"
+
+// readConfig reads the configuration with the flags of cmd that were set
+// and name a configuration key.
+func (g *globals) readConfig(cmd *cobra.Command) {
+	var flags []config.Flag
+	own := cmd.Annotations[configFlags] == "true"
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if _, ok := config.FlagKey(f.Name); ok && (own || f.Name == "database") {
+			flags = append(flags, config.Flag{Name: f.Name, Value: f.Value.String()})
+		}
+	})
+	g.cfg, g.src, g.cfgErr = config.Read(g.configPath, os.Getenv, flags)
+	g.database = g.cfg.DatabaseURL
+}
+
+// configErr is the configuration's problems as one error, or nil.
+func (g *globals) configErr() error {
+	if g.cfgErr != nil {
+		return fmt.Errorf("configuration:\n%w", g.cfgErr)
+	}
+	return nil
 }
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -47,21 +86,30 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVar(&g.database, "database", os.Getenv("GATEHOUSE_DATABASE_URL"),
+	root.PersistentFlags().StringVar(&g.database, "database", "",
 		"database: sqlite:PATH, a file path, or postgres://… (env GATEHOUSE_DATABASE_URL; default SQLite in ./gatehouse-data/)")
-	root.AddCommand(newServeCmd(g), newMigrateCmd(g), newTenantCmd(g), newUserCmd(g), newTokenCmd(g), newBenchCmd(g), newSoakCmd(g))
+	root.PersistentFlags().StringVar(&g.configPath, "config", os.Getenv(config.EnvConfig),
+		"configuration file, YAML with the keys of the GATEHOUSE_* variables (env "+config.EnvConfig+")")
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { g.readConfig(cmd) }
+	root.AddCommand(newServeCmd(g), newConfigCmd(g), newVersionCmd(g), newMigrateCmd(g), newTenantCmd(g), newUserCmd(g), newTokenCmd(g), newBenchCmd(g), newSoakCmd(g))
 	return root
 }
 
 // openStore opens (and migrates) the configured database.
 func (g *globals) openStore(ctx context.Context) (*sqlstore.DB, error) {
+	if err := g.configErr(); err != nil {
+		return nil, err
+	}
 	return sqlstore.Open(ctx, config.ResolveDatabaseURL(g.database))
 }
 
 // openAdmin opens the store and the admin service over it, with the
-// resource tree the server uses (GATEHOUSE_RESOURCES or the built-in one).
+// resource tree the server uses (the resources key or the built-in one).
 func (g *globals) openAdmin(ctx context.Context) (*sqlstore.DB, *admin.Service, error) {
-	tree, err := config.LoadResources(os.Getenv("GATEHOUSE_RESOURCES"))
+	if err := g.configErr(); err != nil {
+		return nil, nil, err
+	}
+	tree, err := config.LoadResources(g.cfg.Resources)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,6 +150,9 @@ func newMigrateCmd(g *globals) *cobra.Command {
 		Short: "Apply database migrations and exit",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.configErr(); err != nil {
+				return err
+			}
 			if err := sqlstore.Migrate(cmd.Context(), config.ResolveDatabaseURL(g.database)); err != nil {
 				return err
 			}

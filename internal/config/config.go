@@ -1,6 +1,7 @@
 // Package config loads Gatehouse's configuration: built-in defaults, then
-// GATEHOUSE_* environment variables, then command-line flags (the command
-// binds them), and Validate reports every problem at once.
+// the configuration file (gatehouse.yaml), then GATEHOUSE_* environment
+// variables, then command-line flags; every setting has one key, the same
+// in all four (settings.go), and Validate reports every problem at once.
 package config
 
 import (
@@ -11,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -38,7 +38,11 @@ type Config struct {
 	ServiceToken       string        // GATEHOUSE_SERVICE_TOKEN, the operator's /api/v1/verify credential
 	CacheTTL           time.Duration // GATEHOUSE_CACHE_TTL, how long a verification result is cached
 	LogLevel           string        // GATEHOUSE_LOG_LEVEL: debug, info, warn, error
-	Demo               bool
+	LogFormat          string        // GATEHOUSE_LOG_FORMAT: json or text
+	// AccessLog (GATEHOUSE_ACCESS_LOG, default true) logs one line per
+	// request at info.
+	AccessLog bool
+	Demo      bool
 
 	// AllowPrivateCallbacks (GATEHOUSE_ALLOW_PRIVATE_CALLBACKS) lets callback
 	// and identity link URLs name loopback, private, link-local and
@@ -80,12 +84,6 @@ func DefaultLoad() Load {
 	return Load{RequestTimeout: 15 * time.Second, MaxInflight: 1024}
 }
 
-func (l *Load) fromEnv(e *env) {
-	e.num("GATEHOUSE_DB_MAX_CONNS", &l.DBMaxConns)
-	e.num("GATEHOUSE_MAX_INFLIGHT", &l.MaxInflight)
-	e.dur("GATEHOUSE_REQUEST_TIMEOUT", &l.RequestTimeout)
-}
-
 func (l *Load) validate() []error {
 	var errs []error
 	if l.DBMaxConns != 0 && (l.DBMaxConns < 2 || l.DBMaxConns > 1000) {
@@ -112,6 +110,11 @@ type Listener struct {
 	MaxHeaders         int           // GATEHOUSE_MAX_HEADERS: header fields per request; more is 431
 	MetricsToken       string        // GATEHOUSE_METRICS_TOKEN: when set, /metrics needs "Authorization: Bearer <token>"
 	MetricsAddr        string        // GATEHOUSE_METRICS_ADDR: when set, /metrics is served there and not on Addr
+	// TLSCert and TLSKey (GATEHOUSE_TLS_CERT, GATEHOUSE_TLS_KEY) are PEM
+	// files; with both set every listener speaks TLS 1.2 or later, and
+	// the files are loaded again on SIGHUP and when they change.
+	TLSCert string
+	TLSKey  string
 }
 
 // DefaultListener is Listener's defaults: Envoy's header limits (60 KiB,
@@ -127,18 +130,6 @@ func DefaultListener() Listener {
 		MaxHeaderBytes:     64 << 10,
 		MaxHeaders:         100,
 	}
-}
-
-func (l *Listener) fromEnv(e *env) {
-	e.dur("GATEHOUSE_READ_HEADER_TIMEOUT", &l.ReadHeaderTimeout)
-	e.dur("GATEHOUSE_BODY_TIMEOUT", &l.BodyTimeout)
-	e.dur("GATEHOUSE_GATEWAY_BODY_TIMEOUT", &l.GatewayBodyTimeout)
-	e.dur("GATEHOUSE_WRITE_TIMEOUT", &l.WriteTimeout)
-	e.dur("GATEHOUSE_IDLE_TIMEOUT", &l.IdleTimeout)
-	e.num("GATEHOUSE_MAX_HEADER_BYTES", &l.MaxHeaderBytes)
-	e.num("GATEHOUSE_MAX_HEADERS", &l.MaxHeaders)
-	e.str("GATEHOUSE_METRICS_TOKEN", &l.MetricsToken)
-	e.str("GATEHOUSE_METRICS_ADDR", &l.MetricsAddr)
 }
 
 func (l *Listener) validate(addr string) []error {
@@ -164,6 +155,9 @@ func (l *Listener) validate(addr string) []error {
 	if l.MetricsToken != "" && len(l.MetricsToken) < 32 {
 		errs = append(errs, errors.New("metrics token: at least 32 characters"))
 	}
+	if (l.TLSCert == "") != (l.TLSKey == "") {
+		errs = append(errs, errors.New("tls cert and tls key go together: set both or neither"))
+	}
 	if l.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(l.MetricsAddr); err != nil {
 			errs = append(errs, fmt.Errorf("metrics addr %q: want host:port", l.MetricsAddr))
@@ -181,101 +175,14 @@ func Default() Config {
 		CacheTTL: 5 * time.Second,
 		LogLevel: "info",
 
+		LogFormat: "json",
+		AccessLog: true,
+
 		MaxTokensPerUser:   100,
 		ConsoleIdleTimeout: 30 * time.Minute,
 		Listener:           DefaultListener(),
 		Load:               DefaultLoad(),
 	}
-}
-
-// FromEnv overlays GATEHOUSE_* variables (read through getenv) on c.
-// Malformed values are reported by the returned error, all at once.
-func (c *Config) FromEnv(getenv func(string) string) error {
-	e := &env{getenv: getenv}
-	e.str("GATEHOUSE_ADDR", &c.Addr)
-	e.str("GATEHOUSE_DATABASE_URL", &c.DatabaseURL)
-	e.str("GATEHOUSE_PUBLIC_URL", &c.PublicURL)
-	e.str("GATEHOUSE_SECRET_KEY", &c.SecretKey)
-	e.str("GATEHOUSE_TRUSTED_PROXIES", &c.TrustedProxies)
-	e.str("GATEHOUSE_UPSTREAM", &c.Upstream)
-	e.str("GATEHOUSE_ROUTES", &c.Routes)
-	e.str("GATEHOUSE_RESOURCES", &c.Resources)
-	e.str("GATEHOUSE_SERVICE_TOKEN", &c.ServiceToken)
-	e.str("GATEHOUSE_LOG_LEVEL", &c.LogLevel)
-	e.boolean("GATEHOUSE_ALLOW_HTTP_CALLBACKS", &c.AllowHTTPCallbacks)
-	e.boolean("GATEHOUSE_ALLOW_PRIVATE_CALLBACKS", &c.AllowPrivateCallbacks)
-	e.dur("GATEHOUSE_CACHE_TTL", &c.CacheTTL)
-	e.num("GATEHOUSE_MAX_TOKENS_PER_USER", &c.MaxTokensPerUser)
-	if e.dur("GATEHOUSE_CONSOLE_IDLE_TIMEOUT", &c.ConsoleIdleTimeout) && c.ConsoleIdleTimeout <= 0 {
-		e.fail("GATEHOUSE_CONSOLE_IDLE_TIMEOUT", "is not a positive duration")
-	}
-	if e.dur("GATEHOUSE_AUDIT_RETENTION", &c.AuditRetention) && c.AuditRetention != 0 && c.AuditRetention < 24*time.Hour {
-		e.fail("GATEHOUSE_AUDIT_RETENTION", "is neither 0 (keep for ever) nor a duration of at least 24h")
-	}
-	c.Listener.fromEnv(e)
-	c.Load.fromEnv(e)
-	return errors.Join(e.errs...)
-}
-
-// env reads GATEHOUSE_* variables and collects every malformed one.
-type env struct {
-	getenv func(string) string
-	errs   []error
-}
-
-// fail records that variable name's value is wrong, saying why.
-func (e *env) fail(name, why string) {
-	e.errs = append(e.errs, fmt.Errorf("%s: %q %s", name, e.getenv(name), why))
-}
-
-func (e *env) str(name string, dst *string) {
-	if v := e.getenv(name); v != "" {
-		*dst = v
-	}
-}
-
-// dur, num and boolean parse a set variable into dst and report whether
-// it parsed (an unset one leaves dst alone and reports false).
-func (e *env) dur(name string, dst *time.Duration) bool {
-	v := e.getenv(name)
-	if v == "" {
-		return false
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		e.fail(name, "is not a duration")
-		return false
-	}
-	*dst = d
-	return true
-}
-
-func (e *env) num(name string, dst *int) bool {
-	v := e.getenv(name)
-	if v == "" {
-		return false
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		e.fail(name, "is not a whole number")
-		return false
-	}
-	*dst = n
-	return true
-}
-
-func (e *env) boolean(name string, dst *bool) bool {
-	v := e.getenv(name)
-	if v == "" {
-		return false
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		e.fail(name, "is not a boolean")
-		return false
-	}
-	*dst = b
-	return true
 }
 
 // ResolveDatabaseURL returns the database URL with the default applied:
@@ -302,6 +209,9 @@ func (c *Config) Validate() error {
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
+		if c.TLSCert != "" {
+			c.PublicURL = "https://" + c.Addr
+		}
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("public URL %q: want an absolute http(s) URL", c.PublicURL))
@@ -325,6 +235,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("log format %q: want json or text", c.LogFormat))
 	}
 	if c.MaxTokensPerUser < 1 || c.MaxTokensPerUser > 100_000 {
 		errs = append(errs, fmt.Errorf("max tokens per user %d: want 1 to 100000", c.MaxTokensPerUser))

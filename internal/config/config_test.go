@@ -1,9 +1,16 @@
 package config
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestValidateReportsAll(t *testing.T) {
@@ -157,6 +164,153 @@ func TestAuditRetention(t *testing.T) {
 		c := Default()
 		if err := c.FromEnv(func(k string) string { return map[string]string{"GATEHOUSE_AUDIT_RETENTION": v}[k] }); err == nil {
 			t.Errorf("GATEHOUSE_AUDIT_RETENTION=%q accepted", v)
+		}
+	}
+}
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Precedence is defaults → file → env → flags, and Sources says which won.
+func TestReadPrecedence(t *testing.T) {
+	path := writeFile(t, "addr: 127.0.0.1:7000\ncache_ttl: 3s\nmax_headers: 60\nlog_level: debug\n"+
+		"database_url: postgres://gh:hunter2@db:5432/gh\nservice_token: "+strings.Repeat("s", 32)+"\n")
+	env := map[string]string{"GATEHOUSE_CACHE_TTL": "4s", "GATEHOUSE_LOG_LEVEL": "warn"}
+	c, src, err := Read(path, func(k string) string { return env[k] }, []Flag{{"log-level", "error"}, {"database", "sqlite:x.db"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:7000" || c.CacheTTL != 4*time.Second || c.MaxHeaders != 60 || c.LogLevel != "error" ||
+		c.DatabaseURL != "sqlite:x.db" || c.IdleTimeout != 120*time.Second {
+		t.Fatalf("config = %+v", c)
+	}
+	want := Sources{"addr": "file " + path, "cache_ttl": "env GATEHOUSE_CACHE_TTL", "max_headers": "file " + path,
+		"log_level": "flag --log-level", "database_url": "flag --database", "service_token": "file " + path}
+	if diff := cmp.Diff(want, src); diff != "" {
+		t.Fatalf("sources (-want +got):\n%s", diff)
+	}
+	rows := map[string]Row{}
+	for _, r := range c.Effective(src) {
+		rows[r.Key] = r
+	}
+	if r := rows["service_token"]; r.Value != "(set)" || r.Source != "file "+path {
+		t.Errorf("service_token row %+v", r)
+	}
+	if r := rows["idle_timeout"]; r.Value != "2m0s" || r.Source != "default" {
+		t.Errorf("idle_timeout row %+v", r)
+	}
+	if len(rows) != len(c.settings()) {
+		t.Errorf("%d rows for %d settings", len(rows), len(c.settings()))
+	}
+}
+
+// Every problem of a file is reported at once, with its line; unknown
+// keys are errors (a misspelt key would otherwise be silently ignored).
+func TestReadFileProblems(t *testing.T) {
+	path := writeFile(t, "addr: 127.0.0.1:7000\ncache_tl: 3s\nmax_headers: many\nGATEHOUSE_LOG_LEVEL: debug\n"+
+		"addr: 127.0.0.1:7001\nroutes: [a, b]\nsecret_key: 12\nconsole_idle_timeout: 0s\n")
+	_, _, err := Read(path, func(string) string { return "" }, nil)
+	if err == nil {
+		t.Fatal("a bad file was accepted")
+	}
+	for _, want := range []string{
+		path + `:2: unknown key "cache_tl"`,
+		path + `:3: max_headers: "many" is not a whole number`,
+		`unknown key "GATEHOUSE_LOG_LEVEL" (did you mean log_level?)`,
+		path + ":5: addr is set twice",
+		path + ":6: routes: want a single value",
+		path + `:8: console_idle_timeout: "0s" is not a positive duration`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q\ndoes not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "secret_key") {
+		t.Errorf("a well-formed secret key was reported: %v", err)
+	}
+	for _, bad := range []string{"- a\n- b\n", "addr: [\n"} {
+		if _, _, err := Read(writeFile(t, bad), func(string) string { return "" }, nil); err == nil {
+			t.Errorf("file %q accepted", bad)
+		}
+	}
+	if _, _, err := Read(filepath.Join(t.TempDir(), "missing.yaml"), func(string) string { return "" }, nil); err == nil {
+		t.Error("a missing file was accepted")
+	}
+	if c, _, err := Read(writeFile(t, "# nothing yet\n"), func(string) string { return "" }, nil); err != nil || c.Addr != Default().Addr {
+		t.Errorf("an empty file: %v, %+v", err, c)
+	}
+}
+
+// Secrets never appear in Effective's rows nor in error messages.
+func TestSecretsMasked(t *testing.T) {
+	tok := strings.Repeat("k", 40)
+	env := map[string]string{"GATEHOUSE_METRICS_TOKEN": tok, "GATEHOUSE_SECRET_KEY": "topsecretkeyvalue",
+		"GATEHOUSE_DATABASE_URL": "postgres://gh:hunter2@db/gh?password=hunter3&sslmode=disable"}
+	c, src, err := Read("", func(k string) string { return env[k] }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, r := range c.Effective(src) {
+		fmt.Fprintln(&all, r.Key, r.Value, r.Source)
+	}
+	for _, secret := range []string{tok, "topsecretkeyvalue", "hunter2", "hunter3"} {
+		if strings.Contains(all.String(), secret) {
+			t.Errorf("effective configuration shows %q:\n%s", secret, all.String())
+		}
+	}
+	if !strings.Contains(all.String(), "postgres://gh:xxxxx@db/gh") {
+		t.Errorf("database URL not shown redacted:\n%s", all.String())
+	}
+	path := writeFile(t, "metrics_token: [\"x\"]\nservice_token: \"hunter2\"\n")
+	if _, _, err := Read(path, func(string) string { return "" }, nil); err == nil {
+		t.Fatal("bad secrets accepted")
+	}
+}
+
+// Every field of Config but Demo is a setting.
+func TestSettingsCoverConfig(t *testing.T) {
+	c := Default()
+	ptrs := map[any]bool{}
+	for _, s := range c.settings() {
+		ptrs[s.ptr] = true
+	}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Type().Field(i)
+			if f.Anonymous {
+				walk(v.Field(i))
+				continue
+			}
+			if f.Name == "Demo" {
+				continue
+			}
+			if !ptrs[v.Field(i).Addr().Interface()] {
+				t.Errorf("Config.%s has no setting", f.Name)
+			}
+		}
+	}
+	walk(reflect.ValueOf(&c).Elem())
+}
+
+// README's configuration table lists every key with its variable.
+func TestREADMEListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c Config
+	for _, s := range c.settings() {
+		row := regexp.MustCompile("(?m)^\\| [^|]*`" + s.Key() + "`[^|]*\\| [^|]*`" + s.env + "`")
+		if !row.Match(b) {
+			t.Errorf("README's configuration table has no row for %s (%s)", s.Key(), s.env)
 		}
 	}
 }

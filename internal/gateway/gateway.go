@@ -184,7 +184,7 @@ func New(cfg Config) (*Gateway, error) {
 				pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			}
 			pr.SetXForwarded()
-			g.rewriteHeaders(pr.Out, principalFrom(pr.In.Context()))
+			g.rewriteHeaders(pr.Out, callFrom(pr.In.Context()))
 			if q := pr.Out.URL.RawQuery; q != "" {
 				pr.Out.URL.RawQuery = stripQueryCredentials(q)
 			}
@@ -224,6 +224,7 @@ type call struct {
 	// putting it there costs no context.WithValue of its own.
 	context.Context
 	p     gatehouse.Principal
+	reqID string // the request id (metrics.Access), forwarded upstream
 	trace httptrace.ClientTrace
 	conn  *watchConn // a reused upstream connection, set by gotConn
 	mark  uint64     // conn's bytes received when it was handed to this call
@@ -241,13 +242,6 @@ func (c *call) Value(key any) any {
 func callFrom(ctx context.Context) *call {
 	c, _ := ctx.Value(principalKey{}).(*call)
 	return c
-}
-
-func principalFrom(ctx context.Context) *gatehouse.Principal {
-	if c := callFrom(ctx); c != nil {
-		return &c.p
-	}
-	return nil
 }
 
 // ServeHTTP guards one call: route, credential, verification, forward.
@@ -308,11 +302,14 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.unavailable(w, r, rt, err)
 		return
 	}
+	if res.Found() {
+		metrics.AccessOf(w).SetPrincipal(&res.Principal) // for the access log
+	}
 	if !res.Valid() {
 		g.refuseWith(w, res.Code, rt.Resource, res.Detail, x.oauth)
 		return
 	}
-	c := &call{Context: r.Context(), p: res.Principal} // the context: allocated only here
+	c := &call{Context: r.Context(), p: res.Principal, reqID: metrics.AccessOf(w).RequestID()} // the context: allocated only here
 	var ctx context.Context = c
 	if g.watch {
 		c.trace.GotConn = c.gotConn
@@ -343,6 +340,7 @@ func (g *Gateway) refuse(w http.ResponseWriter, code gatehouse.Code, resource st
 // (an OAuth 1.0a problem, or the verifier's Detail), and an OAuth
 // challenge instead of a Bearer one for OAuth 1.0a-signed requests.
 func (g *Gateway) refuseWith(w http.ResponseWriter, code gatehouse.Code, resource, message string, oauth bool) {
+	metrics.SetRefusal(w, string(code))
 	httpx.SetSecurityHeaders(w.Header())
 	challenge := `OAuth realm="gatehouse"`
 	if !oauth {
@@ -426,8 +424,9 @@ func (g *Gateway) upstreamError(w http.ResponseWriter, r *http.Request, err erro
 }
 
 // rewriteHeaders removes the credential and anything claiming to be
-// Gatehouse's, then names the caller.
-func (g *Gateway) rewriteHeaders(out *http.Request, p *gatehouse.Principal) {
+// Gatehouse's, then names the caller of c (nil: none) and passes its
+// request id on.
+func (g *Gateway) rewriteHeaders(out *http.Request, c *call) {
 	h := out.Header
 	// Security: the credential stays here; the upstream gets the verdict.
 	h.Del("Authorization")
@@ -448,13 +447,20 @@ func (g *Gateway) rewriteHeaders(out *http.Request, p *gatehouse.Principal) {
 	if len(g.cookies) > 0 {
 		stripCookies(out, g.cookies)
 	}
-	if p == nil {
+	if c == nil {
 		return
 	}
+	p := &c.p
 	// The keys are canonical constants and were just deleted: assign the
 	// map directly, with one backing array for the values, instead of a
 	// canonicalising Set and a slice per header.
-	vals := make([]string, 4)
+	vals := make([]string, 5)
+	if c.reqID != "" {
+		// The request id Gatehouse logs, so the upstream's lines match
+		// (the client's own when it sent a plain one).
+		vals[4] = c.reqID
+		h[metrics.HeaderRequestID] = vals[4:5:5]
+	}
 	vals[0], vals[1] = p.TenantSlug, string(p.Kind)
 	h[HeaderTenant], h[HeaderKind] = vals[0:1:1], vals[1:2:2]
 	if p.Subject != "" {

@@ -1,8 +1,10 @@
 // Package metrics owns Gatehouse's Prometheus registry and the metrics SPEC
 // §5 "Operations" names: gatehouse_http_requests_total{route,code},
 // gatehouse_http_request_duration_seconds{route} and
-// gatehouse_verify_total{kind,code}; and the janitor's
-// gatehouse_janitor_pruned_total{table}.
+// gatehouse_verify_total{kind,code}; the janitor's
+// gatehouse_janitor_pruned_total{table}; and for operators (issue 14)
+// gatehouse_build_info, gatehouse_refusals_total{route,code}, the
+// verifier's cache, the database pools and the invalidation lag (ops.go).
 //
 // Labels are kept to a bounded set: routes are ServeMux patterns (or route
 // names a handler sets with SetRoute), never raw paths, and anything
@@ -10,7 +12,9 @@
 package metrics
 
 import (
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,6 +45,12 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	verify   *prometheus.CounterVec
 	pruned   *prometheus.CounterVec
+	refusals *prometheus.CounterVec
+	lag      prometheus.Histogram
+
+	// accessLog and trusted are LogAccess's.
+	accessLog *slog.Logger
+	trusted   []netip.Prefix
 
 	// Label children are looked up once and cached: WithLabelValues hashes
 	// the label values on every call, which the hot path can do without.
@@ -72,13 +82,17 @@ func New() *Metrics {
 		verify: counter("gatehouse_verify_total",
 			"Credential verifications, by credential kind and verification code (SPEC §5).", "kind", "code"),
 		pruned: counter("gatehouse_janitor_pruned_total", "Dead rows the janitor deleted, by table.", "table"),
+		refusals: counter("gatehouse_refusals_total",
+			"Requests the gateway refused, by route and verification code (the reason a 401 or 403 of gatehouse_http_requests_total does not give).", "route", "code"),
+		lag: newLag(),
 	}
 	m.routes.Store(&map[string]*routeMetrics{})
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.requests, m.duration, m.verify, m.pruned,
+		m.requests, m.duration, m.verify, m.pruned, m.refusals, m.lag,
 	)
+	m.registerBuild()
 	return m
 }
 
@@ -237,13 +251,34 @@ func SetRoute(w http.ResponseWriter, route string) {
 	}
 }
 
+// SetRefusal records that the request being served is refused with a
+// verification code (gatehouse_refusals_total{route,code}); codes outside
+// the verification codes and ROUTE_NOT_FOUND count as "other". w is found as SetRoute finds it.
+func SetRefusal(w http.ResponseWriter, code string) {
+	for {
+		switch x := w.(type) {
+		case *statusWriter:
+			x.refusal = code
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
+	}
+}
+
 // Instrument counts and times every request served by next. The route label
 // is, in order: what an inner handler set with SetRoute, the Pattern the
 // (top-level) ServeMux next chose, or "other".
 //
+// Every request gets an id (HeaderRequestID), echoed in the answer, and
+// with LogAccess an access line.
+//
 // It costs one small allocation per request (the status-recording writer,
-// which also carries the route label back out); the request itself is
-// passed on as it is, not copied with a new context.
+// which also carries the route label, the Access and the request id's
+// header value back out) and one for a request id it makes; the request
+// itself is passed on as it is, not copied with a new context.
 func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	if m == nil {
 		return next
@@ -251,6 +286,7 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
+		setRequestID(sw, r)
 		defer m.done(sw, r, start)
 		next.ServeHTTP(sw, r)
 	})
@@ -260,10 +296,17 @@ func (m *Metrics) Instrument(next http.Handler) http.Handler {
 // panicking handler is counted too.
 func (m *Metrics) done(sw *statusWriter, r *http.Request, start time.Time) {
 	status := sw.status
+	if status == 0 {
+		sw.answerRequestID() // nothing written yet: net/http writes the header after us
+	}
 	p := recover()
-	if p != nil && status == 0 {
+	gone := (status == 0 || status >= 500) && clientGone(r)
+	switch {
+	case gone:
+		status = StatusClientGone
+	case p != nil && status == 0:
 		status = http.StatusInternalServerError // net/http recovers it after us
-	} else if status == 0 {
+	case status == 0:
 		status = http.StatusOK
 	}
 	route := sw.route
@@ -275,7 +318,16 @@ func (m *Metrics) done(sw *statusWriter, r *http.Request, start time.Time) {
 	}
 	rm := m.route(route)
 	rm.counter(m, route, status).Inc()
-	rm.dur.Observe(time.Since(start).Seconds())
+	d := time.Since(start)
+	rm.dur.Observe(d.Seconds())
+	if sw.refusal != "" {
+		code := sw.refusal
+		if index(verifyCodes[:], code) < 0 && code != string(gatehouse.CodeRouteNotFound) {
+			code = RouteOther // bounded: only the verification codes
+		}
+		m.refusals.WithLabelValues(route, code).Inc()
+	}
+	m.logAccess(sw, r, route, status, d, gone)
 	if p != nil {
 		panic(p) // keep http.ErrAbortHandler and friends meaningful
 	}
@@ -286,13 +338,18 @@ func (m *Metrics) done(sw *statusWriter, r *http.Request, start time.Time) {
 // proxies, deadlines) through Unwrap.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	route  string
+	status  int
+	route   string
+	refusal string // SetRefusal
+	access  Access
+	// idHeader is the X-Request-Id header's value slice.
+	idHeader [1]string
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 && code >= 200 {
 		w.status = code
+		w.answerRequestID()
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -300,6 +357,7 @@ func (w *statusWriter) WriteHeader(code int) {
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.answerRequestID()
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -308,6 +366,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Flush() {
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.answerRequestID()
 	}
 	http.NewResponseController(w.ResponseWriter).Flush()
 }

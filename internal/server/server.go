@@ -6,6 +6,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -54,6 +56,11 @@ type Server struct {
 	metricsLn net.Listener
 	janitor   janitor.Options
 	closers   []func() error
+	// certs serves the TLS certificate when cfg.TLSCert is set; tlsPoll
+	// and reload are when Run loads it again.
+	certs   *certReloader
+	tlsPoll time.Duration
+	reload  <-chan os.Signal
 }
 
 // Each consumer names the store methods it uses (verify.Store,
@@ -89,6 +96,11 @@ type Options struct {
 	// Janitor tunes the janitor (the soak run prunes sooner); its Now,
 	// Metrics, Log, IdleTimeout and AuditRetention are the server's.
 	Janitor janitor.Options
+	// TLSPoll is how often Run checks the certificate files for a change
+	// (default DefaultTLSPoll); every value received on Reload (SIGHUP,
+	// which cmd/gatehouse forwards) loads them at once.
+	TLSPoll time.Duration
+	Reload  <-chan os.Signal
 }
 
 // New opens the database (running migrations) and builds the handler.
@@ -98,11 +110,13 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	if log == nil {
 		log = slog.Default()
 	}
+	log = slog.New(requestLog{log.Handler()})
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
-	s := &Server{Config: cfg, Log: log, metricsLn: opts.MetricsListener, janitor: opts.Janitor}
+	s := &Server{Config: cfg, Log: log, metricsLn: opts.MetricsListener, janitor: opts.Janitor,
+		tlsPoll: cmp.Or(opts.TLSPoll, DefaultTLSPoll), reload: opts.Reload}
 	if s.janitor.Now == nil {
 		s.janitor.Now = now
 	}
@@ -118,6 +132,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		return nil, err
 	}
 	s.Tree = tree
+	if cfg.TLSCert != "" {
+		if s.certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey, log); err != nil {
+			return nil, err
+		}
+	}
 	keys, err := loadKeys(cfg)
 	if err != nil {
 		return nil, err
@@ -135,6 +154,11 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	s.closers = append(s.closers, st.Close)
 
 	s.Metrics = metrics.New()
+	if cfg.AccessLog {
+		s.Metrics.LogAccess(log, trusted)
+	}
+	st.SetLagObserver(s.Metrics.ObserveInvalidationLag) // before verify.New subscribes
+	s.Metrics.PoolStats(st.PoolStats)
 	s.Verifier = verify.New(st, tree, verify.Options{
 		Now:       now,
 		CacheTTL:  cacheTTL(cfg.CacheTTL),
@@ -147,6 +171,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		LoadTimeout: min(cfg.RequestTimeout, verify.DefaultLoadTimeout),
 	})
 	s.closers = append(s.closers, s.Verifier.Close)
+	s.Metrics.CacheStats(s.Verifier.CacheStats)
 	callbacks := admin.CallbackPolicy{AllowHTTP: cfg.AllowHTTPCallbacks, AllowPrivate: cfg.AllowPrivateCallbacks}
 	s.Admin = admin.New(st, tree, admin.Options{
 		Now:       now,
@@ -331,8 +356,21 @@ func hotRoute(mux *ownMux, verifyHandler http.Handler, gw *gateway.Gateway) http
 func (s *Server) bounder() func(http.Handler) http.Handler {
 	shed := httpx.NewShedder(s.Config.MaxInflight, http.HandlerFunc(shedAnswer), s.logShed())
 	return func(h http.Handler) http.Handler {
-		return shed.Handler(httpx.Deadline(h, s.Config.RequestTimeout))
+		return withAccess(shed.Handler(httpx.Deadline(h, s.Config.RequestTimeout)))
 	}
+}
+
+// withAccess puts the request's metrics.Access in its context, so that
+// authenticateManage can name the credential in the access log and the
+// handlers' log lines carry the request id (requestLog). Only bounded
+// routes pay for the context: their deadline makes one anyway.
+func withAccess(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a := metrics.AccessOf(w); a != nil {
+			r = r.WithContext(metrics.ContextWithAccess(r.Context(), a))
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // shedAnswer is a request's answer past the in-flight limit: 503 with
@@ -506,6 +544,9 @@ func (s *Server) authenticateManage(ctx context.Context, token string, ip netip.
 	if err != nil {
 		return nil, "", err
 	}
+	if res.Found() {
+		metrics.AccessFrom(ctx).SetPrincipal(&res.Principal)
+	}
 	if !res.Found() {
 		return nil, res.Code, nil
 	}
@@ -532,13 +573,25 @@ func requireToken(token string, next http.Handler) http.Handler {
 // per request and would cut off uploads and answers that are making
 // progress; httpx.Limit bounds bodies and writes per request instead.
 func (s *Server) httpServer(h http.Handler) *http.Server {
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: s.Config.ReadHeaderTimeout,
 		IdleTimeout:       s.Config.IdleTimeout,
 		MaxHeaderBytes:    s.Config.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.Log.Handler(), slog.LevelWarn),
 	}
+	if s.certs != nil {
+		srv.TLSConfig = s.certs.tlsConfig()
+	}
+	return srv
+}
+
+// serve serves srv on ln, over TLS when a certificate is configured.
+func (s *Server) serve(srv *http.Server, ln net.Listener) error {
+	if s.certs != nil {
+		return srv.ServeTLS(ln, "", "") // the certificate comes from TLSConfig
+	}
+	return srv.Serve(ln)
 }
 
 // Run serves until ctx ends, runs the verifier's background work, and
@@ -565,9 +618,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		defer close(done)
 		s.background(bg)
 	}()
+	if s.certs != nil {
+		go s.certs.run(bg, s.tlsPoll, s.reload)
+	}
 	errc := make(chan error, len(srvs))
 	for i, srv := range srvs {
-		go func() { errc <- srv.Serve(lns[i]) }()
+		go func() { errc <- s.serve(srv, lns[i]) }()
 	}
 	var err error
 	select {

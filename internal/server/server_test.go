@@ -67,6 +67,7 @@ func start(t testing.TB, mod func(*config.Config), opts server.Options) *running
 			}
 			return
 		}
+		w.Header().Set("X-Upstream-Saw-Request-Id", r.Header.Get("X-Request-Id"))
 		h := sha256.New()
 		n, err := io.Copy(h, r.Body)
 		if err != nil {
@@ -78,7 +79,9 @@ func start(t testing.TB, mod func(*config.Config), opts server.Options) *running
 	t.Cleanup(up.Close)
 	opts.Upstream, _ = url.Parse(up.URL)
 	opts.Routes = []byte(testRoutes)
-	opts.Log = slog.New(slog.DiscardHandler)
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	e := testenv.New(t, testenv.Options{Config: mod, Server: opts, Run: true, NoTenant: true})
 	creds, err := e.Server.SeedDemo(e.Ctx)
 	if err != nil {

@@ -56,7 +56,10 @@ type shard struct {
 	mu  sync.RWMutex
 	pos map[[32]byte]*entry
 	neg map[[32]byte]int64 // hash -> deadline (unix nanos)
-	_   [64]byte           // keep hot shard locks on separate cache lines
+	// Counters for CacheStats, beside the lock every lookup already
+	// writes (RLock), so counting adds no cache line to the hit path.
+	hits, negHits, misses, evicted, negEvicted atomic.Uint64
+	_                                          [64]byte // keep hot shard locks on separate cache lines
 }
 
 // entry is a snapshot of one credential: only what the checks and the
@@ -237,11 +240,18 @@ func (c *cache) get(h *[32]byte, now int64) (e *entry, unknown bool) {
 	s.mu.RUnlock()
 	if e != nil {
 		if now < e.deadline && !e.tenant.stale.Load() {
+			s.hits.Add(1)
 			return e, false
 		}
+		s.misses.Add(1)
 		return nil, false
 	}
-	return nil, now < negDeadline
+	if now < negDeadline {
+		s.negHits.Add(1)
+		return nil, true
+	}
+	s.misses.Add(1)
+	return nil, false
 }
 
 // put caches e; the caller checked that credentials are cached at all
@@ -256,6 +266,7 @@ func (c *cache) put(h *[32]byte, e *entry, epoch uint64) {
 	if _, ok := s.pos[*h]; !ok && len(s.pos) >= c.perShard {
 		for k := range s.pos {
 			delete(s.pos, k)
+			s.evicted.Add(1)
 			break
 		}
 	}
@@ -276,6 +287,7 @@ func (c *cache) putNegative(h *[32]byte, deadline int64, epoch uint64) {
 	if _, ok := s.neg[*h]; !ok && len(s.neg) >= c.negPerShard {
 		for k := range s.neg {
 			delete(s.neg, k)
+			s.negEvicted.Add(1)
 			break
 		}
 	}
@@ -379,7 +391,36 @@ func (c *cache) clear() {
 	c.tmu.Unlock()
 }
 
-// len reports the number of positive entries, for tests.
+// CacheStats are the credential cache's counters since the start.
+// Lookups are hits (a live snapshot), negative hits (a live "no such
+// credential") and misses (read from the store); an eviction makes room
+// in a full shard for a new entry. Invalidations are not evictions.
+type CacheStats struct {
+	Hits, NegativeHits, Misses   uint64
+	Evictions, NegativeEvictions uint64
+	Entries                      int // live and expired snapshots held now
+}
+
+// CacheStats sums the counters of every shard (for the metrics, read at
+// each scrape). A verifier without a credential cache reports zeros.
+func (v *Verifier) CacheStats() CacheStats {
+	var st CacheStats
+	if v.cache == nil || v.cache.perShard == 0 {
+		return st
+	}
+	for i := range v.cache.shards {
+		s := &v.cache.shards[i]
+		st.Hits += s.hits.Load()
+		st.NegativeHits += s.negHits.Load()
+		st.Misses += s.misses.Load()
+		st.Evictions += s.evicted.Load()
+		st.NegativeEvictions += s.negEvicted.Load()
+	}
+	st.Entries = v.cache.len()
+	return st
+}
+
+// len reports the number of positive entries.
 func (c *cache) len() int {
 	n := 0
 	for i := range c.shards {

@@ -30,6 +30,14 @@ func TestCacheBounded(t *testing.T) {
 	if neg > numShards*c.negPerShard {
 		t.Errorf("%d negative entries, bound %d", neg, numShards*c.negPerShard)
 	}
+	var evicted, negEvicted uint64
+	for i := range c.shards {
+		evicted += c.shards[i].evicted.Load()
+		negEvicted += c.shards[i].negEvicted.Load()
+	}
+	if evicted != uint64(10_000-c.len()) || negEvicted != uint64(10_000-neg) {
+		t.Errorf("evictions %d and %d, want %d and %d", evicted, negEvicted, 10_000-c.len(), 10_000-neg)
+	}
 }
 
 func TestCacheEpochRefusesStaleInsert(t *testing.T) {

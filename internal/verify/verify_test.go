@@ -177,6 +177,11 @@ func TestVerifyCacheHitNoStoreRead(t *testing.T) {
 	if n := e.Spy.Reads.Load() - before; n != 1 {
 		t.Errorf("%d store reads after the negative TTL, want 1", n)
 	}
+	// 1 miss and 10 hits of tok; unknown: a miss, a negative hit, a miss.
+	want := verify.CacheStats{Hits: 10, NegativeHits: 1, Misses: 3, Entries: 1}
+	if got := v.CacheStats(); got != want {
+		t.Errorf("CacheStats = %+v, want %+v", got, want)
+	}
 }
 
 func TestVerifyExpiresWhileCached(t *testing.T) {

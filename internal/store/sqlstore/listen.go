@@ -57,6 +57,7 @@ type listener struct {
 	origin  string // the store's NotifyMessage.Origin
 	log     *slog.Logger
 	deliver func(gatehouse.Change)
+	lag     func(time.Duration) // DB.SetLagObserver; nil: not measured
 
 	cancel    context.CancelFunc
 	ready     chan struct{} // closed after the first attempt, whatever its outcome
@@ -158,8 +159,11 @@ func (l *listener) listen(ctx context.Context, established func() (resync bool))
 		timedOut := errors.Is(wctx.Err(), context.DeadlineExceeded)
 		cancel()
 		if n != nil {
-			if c, ok := l.decode(n); ok {
+			if c, sent, ok := l.decode(n); ok {
 				l.deliver(c)
+				if l.lag != nil && sent != 0 {
+					l.lag(time.Since(time.Unix(0, sent)))
+				}
 			}
 		}
 		switch {
@@ -187,13 +191,14 @@ func (l *listener) listen(ctx context.Context, established func() (resync bool))
 // (a node of an older version) is delivered. Security: a payload that does
 // not decode (someone else's NOTIFY on the channel, a future format)
 // cannot say what changed, so it means "drop everything".
-func (l *listener) decode(n *pgconn.Notification) (c gatehouse.Change, ok bool) {
+// sentAt is the message's SentAt (0 when unknown).
+func (l *listener) decode(n *pgconn.Notification) (c gatehouse.Change, sentAt int64, ok bool) {
 	var m NotifyMessage
 	if err := json.Unmarshal([]byte(n.Payload), &m); err != nil {
-		return gatehouse.Change{}, true
+		return gatehouse.Change{}, 0, true
 	}
 	if m.Origin != "" && m.Origin == l.origin || m.Schema != "" && m.Schema != l.schema {
-		return gatehouse.Change{}, false
+		return gatehouse.Change{}, 0, false
 	}
-	return m.Change(), true
+	return m.Change(), m.SentAt, true
 }

@@ -24,7 +24,7 @@ func TestListenerDecode(t *testing.T) {
 		{`not json`, gatehouse.Change{}, true},
 	}
 	for _, tt := range tests {
-		got, ok := l.decode(&pgconn.Notification{Payload: tt.payload})
+		got, _, ok := l.decode(&pgconn.Notification{Payload: tt.payload})
 		if ok != tt.ok || !cmp.Equal(got, tt.want) {
 			t.Errorf("decode(%s) = %+v, %v; want %+v, %v", tt.payload, got, ok, tt.want, tt.ok)
 		}

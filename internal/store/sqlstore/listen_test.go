@@ -191,3 +191,50 @@ func TestSQLiteNoListener(t *testing.T) {
 		t.Errorf("changes (-want +got):\n%s", diff)
 	}
 }
+
+// TestPostgresLag: the listener reports how long another node's change
+// took to arrive, and nothing for a node's own changes.
+func TestPostgresLag(t *testing.T) {
+	u := sqlstoretest.PostgresURL(t)
+	ctx := t.Context()
+	open := func() *sqlstore.DB {
+		db, err := sqlstore.Open(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	a, b := open(), open()
+	lags := make(chan time.Duration, 16)
+	observe := func(d time.Duration) { lags <- d }
+	a.SetLagObserver(observe)
+	b.SetLagObserver(observe)
+	var heard changeLog
+	defer a.Subscribe(func(gatehouse.Change) {})()
+	defer b.Subscribe(heard.record)()
+	tn := &gatehouse.Tenant{Slug: "acme", Name: "Acme", Plan: gatehouse.PlanStandard}
+	if err := a.CreateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.UpdateTenant(ctx, tn); err != nil {
+		t.Fatal(err)
+	}
+	heard.waitFor(t, "tenant update", gatehouse.Change{TenantID: tn.ID})
+	select {
+	case d := <-lags:
+		if d < 0 || d > 5*time.Second {
+			t.Errorf("lag %v", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no lag observed")
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := len(lags); n != 0 {
+		t.Errorf("%d more lags observed, want none (the writer's own change)", n)
+	}
+	st := a.PoolStats()
+	if st["writer"].MaxOpenConnections == 0 || st["reader"].MaxOpenConnections == 0 {
+		t.Errorf("PoolStats = %+v", st)
+	}
+}

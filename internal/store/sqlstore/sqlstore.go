@@ -51,6 +51,9 @@ type NotifyMessage struct {
 	// Origin identifies the writing DB value (random, per Open), so that
 	// its own listener skips what its subscribers already heard.
 	Origin string `json:"origin,omitempty"`
+	// SentAt is when the writer sent it (Unix nanoseconds, its clock), for
+	// the receivers' lag (SetLagObserver).
+	SentAt int64 `json:"sent_at,omitempty"`
 }
 
 // Change returns the gatehouse.Change the message carries.
@@ -85,6 +88,7 @@ type DB struct {
 	nextID uint64
 	log    *slog.Logger
 	lis    *listener // PostgreSQL: started by the first Subscribe
+	lag    func(time.Duration)
 	closed bool
 
 	// creates groups concurrent CreateCredential calls (SQLite).
@@ -308,6 +312,23 @@ func (db *DB) SetLogger(log *slog.Logger) {
 	}
 }
 
+// SetLagObserver sets what is told, for every change of another node
+// the listener delivers, how long after its sending it was delivered (by
+// the two nodes' clocks). Call it before the first Subscribe. SQLite, and
+// this node's own changes, deliver synchronously and report nothing.
+func (db *DB) SetLagObserver(fn func(time.Duration)) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.lag = fn
+}
+
+// PoolStats reports the statistics of the store's connection pools,
+// "writer" (writes and transactions) and "reader" (single reads), for
+// the metrics.
+func (db *DB) PoolStats() map[string]sql.DBStats {
+	return map[string]sql.DBStats{"writer": db.w.Stats(), "reader": db.r.Stats()}
+}
+
 // SetPoolSize caps the connections of the pool every write and
 // transaction uses (on PostgreSQL the only pool; SQLite's writer has one
 // connection anyway), so tests can show that no store method waits for a
@@ -360,6 +381,7 @@ func (db *DB) Subscribe(fn func(gatehouse.Change)) (unsubscribe func()) {
 		db.lis = startListener(db.dsn, db.schema, db.origin, db.log, func(c gatehouse.Change) {
 			db.publish([]gatehouse.Change{c})
 		})
+		db.lis.lag = db.lag
 	}
 	lis := db.lis
 	db.mu.Unlock()
@@ -588,7 +610,7 @@ func (db *DB) change(ctx context.Context, op string, d durability, fn func(tx *s
 			for _, c := range changes {
 				payload, err := json.Marshal(NotifyMessage{
 					TenantID: c.TenantID, CredentialID: c.CredentialID, Hash: c.Hash,
-					Schema: db.schema, Origin: db.origin,
+					Schema: db.schema, Origin: db.origin, SentAt: time.Now().UnixNano(),
 				})
 				if err != nil {
 					return fmt.Errorf("%s: %w", op, err)
