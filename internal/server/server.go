@@ -184,6 +184,10 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		MaxTokensPerUser: cfg.MaxTokensPerUser,
 		AuditRetention:   cfg.AuditRetention,
 	})
+	// Refused logins' audit events are written off the request path;
+	// closing waits for them before the store closes (closers run last
+	// first).
+	s.closers = append(s.closers, func() error { s.Admin.WaitAudits(); return nil })
 	// OAuth 1.0a (seed 000, SPEC §5): Magento-compatible token endpoints
 	// and signed API calls through the gateway.
 	oauth1Provider := oauth1.New(oauth1.Config{
