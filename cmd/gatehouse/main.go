@@ -95,18 +95,3 @@ func tenantBySlug(ctx context.Context, st gatehouse.Store, slug string) (*gateho
 	}
 	return t, err
 }
-
-func newMigrateCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply database migrations and exit",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := sqlstore.Migrate(cmd.Context(), config.ResolveDatabaseURL(g.database)); err != nil {
-				return err
-			}
-			fmt.Fprintln(g.stdout, "database is up to date")
-			return nil
-		},
-	}
-}
