@@ -49,7 +49,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.database, "database", os.Getenv("GATEHOUSE_DATABASE_URL"),
 		"database: sqlite:PATH, a file path, or postgres://… (env GATEHOUSE_DATABASE_URL; default SQLite in ./gatehouse-data/)")
-	root.AddCommand(newServeCmd(g), newMigrateCmd(g), newTenantCmd(g), newUserCmd(g), newTokenCmd(g), newAPIKeyCmd(g), newHealthcheckCmd(g), newBenchCmd(g), newSoakCmd(g))
+	root.AddCommand(newServeCmd(g), newMigrateCmd(g), newTenantCmd(g), newUserCmd(g), newTokenCmd(g), newAPIKeyCmd(g), newHealthcheckCmd(g), newAuditCmd(g), newBenchCmd(g), newSoakCmd(g))
 	return root
 }
 
