@@ -59,6 +59,10 @@ type tenantJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+func tenantOut(t *gatehouse.Tenant) tenantJSON {
+	return tenantJSON{ID: t.ID, Slug: t.Slug, Name: t.Name, Plan: t.Plan, Disabled: t.Disabled, CreatedAt: t.CreatedAt.UTC()}
+}
+
 // tenantListCmd is `tenant list`: every tenant, by slug. The operator
 // sees every tenant, so this reads the store rather than going through
 // admin, whose operations are all within one tenant.
@@ -80,7 +84,7 @@ func tenantListCmd(g *globals) *cobra.Command {
 			}
 			out := make([]tenantJSON, 0, len(list))
 			for _, t := range list {
-				out = append(out, tenantJSON{ID: t.ID, Slug: t.Slug, Name: t.Name, Plan: t.Plan, Disabled: t.Disabled, CreatedAt: t.CreatedAt.UTC()})
+				out = append(out, tenantOut(t))
 			}
 			if asJSON {
 				return writeJSON(g.stdout, out)
@@ -112,7 +116,8 @@ func tenantSwitchCmd(g *globals, verb string, disabled bool) *cobra.Command {
 	if !disabled {
 		short = "Enable a disabled tenant again"
 	}
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   verb + " SLUG",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
@@ -122,13 +127,18 @@ func tenantSwitchCmd(g *globals, verb string, disabled bool) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			if _, err := svc.SetTenantDisabled(cmd.Context(), t.Slug, disabled); err != nil {
+			if t, err = svc.SetTenantDisabled(cmd.Context(), t.Slug, disabled); err != nil {
 				return err
+			}
+			if asJSON {
+				return writeJSON(g.stdout, tenantOut(t))
 			}
 			fmt.Fprintf(g.stdout, "tenant %s %sd; %s\n", t.Slug, verb, g.takesEffect())
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the tenant as JSON (the fields of tenant list)")
+	return cmd
 }
 
 func newUserCmd(g *globals) *cobra.Command {

@@ -84,7 +84,11 @@ func TestDay2(t *testing.T) {
 		c := cli{t, db}
 		c.ok("", "tenant", "create", "acme", "--name", "Acme", "--plan", "enterprise")
 		c.ok("", "tenant", "create", "beta", "--name", "Beta")
-		c.ok("", "tenant", "disable", "beta")
+		var beta tenantDoc
+		c.json(&beta, "tenant", "disable", "beta")
+		if beta.Slug != "beta" || !beta.Disabled || beta.ID == "" {
+			t.Fatalf("tenant disable --json = %+v", beta)
+		}
 		c.ok("long enough password\n", "user", "create", "--tenant", "acme", "--email", "owner@acme.test", "--role", "owner", "--password-stdin")
 		c.ok("", "user", "create", "--tenant", "acme", "--email", "staff@acme.test", "--role", "staff")
 		c.ok("", "user", "create", "--tenant", "beta", "--email", "b@beta.test", "--role", "admin")
@@ -140,6 +144,12 @@ func TestDay2(t *testing.T) {
 		}
 		if out := c.ok("", "apikey", "list", "--tenant", "acme"); !strings.Contains(out, "portal") || strings.Contains(out, key.Key) {
 			t.Fatalf("apikey list printed %q", out)
+		}
+
+		var acme tenantDoc
+		c.json(&acme, "tenant", "enable", "acme")
+		if acme.Slug != "acme" || acme.Disabled {
+			t.Fatalf("tenant enable --json = %+v", acme)
 		}
 
 		// Kinds and tenants stay apart: a PAT is no API key, acme's key is
