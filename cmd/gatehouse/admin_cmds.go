@@ -213,7 +213,7 @@ func userListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			members, err := svc.Members(ctx, operator(t))
+			members, err := allMembers(ctx, svc, operator(t))
 			if err != nil {
 				return err
 			}

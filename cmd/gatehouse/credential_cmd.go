@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -87,13 +88,13 @@ func credentialListCmd(g *globals, kind gatehouse.Kind) *cobra.Command {
 			}
 			defer st.Close()
 			op := operator(t)
-			creds, err := svc.Credentials(ctx, op, kind)
+			creds, err := allCredentials(ctx, svc, op, kind)
 			if err != nil {
 				return err
 			}
 			emails := map[string]string{}
 			if spec.Holder == gatehouse.HolderSelf || spec.Holder == gatehouse.HolderMember {
-				members, err := svc.Members(ctx, op)
+				members, err := allMembers(ctx, svc, op)
 				if err != nil {
 					return err
 				}
@@ -246,4 +247,14 @@ func when(t *time.Time, none string) string {
 		return none
 	}
 	return t.UTC().Format("2006-01-02 15:04Z")
+}
+
+// allCredentials and allMembers are the whole lists the CLI prints: the
+// one place that knows how admin hands them out.
+func allCredentials(ctx context.Context, svc *admin.Service, a admin.Actor, kind gatehouse.Kind) ([]*gatehouse.Credential, error) {
+	return svc.Credentials(ctx, a, kind)
+}
+
+func allMembers(ctx context.Context, svc *admin.Service, a admin.Actor) ([]*gatehouse.Member, error) {
+	return svc.Members(ctx, a)
 }
