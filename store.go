@@ -86,7 +86,7 @@ type Store interface {
 	DeleteAllowEntry(ctx context.Context, tenantID, credentialID, entryID string) error
 
 	AppendAudit(ctx context.Context, e *AuditEvent) error
-	ListAudit(ctx context.Context, tenantID string, q AuditQuery) ([]*AuditEvent, error)
+	ListAudit(ctx context.Context, tenantID string, q AuditQuery) (AuditPage, error)
 
 	// ConsumeOnce marks key in namespace used at now. It succeeds for
 	// exactly one caller, however many race, and is ECONFLICT for every

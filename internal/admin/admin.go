@@ -6,10 +6,10 @@ package admin
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -37,6 +37,7 @@ type Store interface {
 
 	AddMembership(ctx context.Context, m *gatehouse.Membership) error
 	FindMembership(ctx context.Context, tenantID, userID string) (*gatehouse.Membership, error)
+	ListUserTenants(ctx context.Context, userID string) ([]*gatehouse.TenantMembership, error)
 	ListMembers(ctx context.Context, tenantID string) ([]*gatehouse.Member, error)
 	SetMembershipRole(ctx context.Context, tenantID, userID string, role gatehouse.Role) error
 	RemoveMembership(ctx context.Context, tenantID, userID string, now time.Time) error
@@ -51,7 +52,8 @@ type Store interface {
 	DeleteAllowEntry(ctx context.Context, tenantID, credentialID, entryID string) error
 
 	AppendAudit(ctx context.Context, e *gatehouse.AuditEvent) error
-	ListAudit(ctx context.Context, tenantID string, q gatehouse.AuditQuery) ([]*gatehouse.AuditEvent, error)
+	ConsumeOnce(ctx context.Context, namespace, key string, now, expires time.Time) error
+	ListAudit(ctx context.Context, tenantID string, q gatehouse.AuditQuery) (gatehouse.AuditPage, error)
 
 	CreateClient(ctx context.Context, c *gatehouse.Client) error
 	FindClient(ctx context.Context, clientID string) (*gatehouse.Client, error)
@@ -94,6 +96,11 @@ type Service struct {
 	callbacks       CallbackPolicy
 	publicURL       string
 	handshakeExpiry time.Duration
+	auditRetention  time.Duration
+	// loginAudits holds one token per refused login whose events are
+	// being written (auditLogin); pendingAudits counts them.
+	loginAudits   chan struct{}
+	pendingAudits sync.WaitGroup
 }
 
 // Options configure a Service.
@@ -129,6 +136,10 @@ type Options struct {
 	Deliver         Deliverer
 	PublicURL       string
 	HandshakeExpiry time.Duration
+	// AuditRetention is GATEHOUSE_AUDIT_RETENTION, the age past which the
+	// janitor deletes audit events (0: kept for ever); admin only reports
+	// it (AuditRetention).
+	AuditRetention time.Duration
 	// Callbacks is which hosts callback and identity link URLs may name
 	// when saved (the Deliverer checks again when dialling).
 	Callbacks CallbackPolicy
@@ -175,6 +186,8 @@ func New(store Store, tree *gatehouse.ResourceTree, opts Options) *Service {
 		callbacks:       opts.Callbacks,
 		publicURL:       strings.TrimRight(opts.PublicURL, "/"),
 		handshakeExpiry: opts.HandshakeExpiry,
+		auditRetention:  opts.AuditRetention,
+		loginAudits:     make(chan struct{}, maxPendingLoginAudits),
 	}
 }
 
@@ -227,47 +240,4 @@ func requireManager(a Actor) error {
 		return nil
 	}
 	return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners and admins may do this")
-}
-
-// audit appends an event that describes no store change of its own (an
-// attempt, such as starting an activation); a failure fails the operation
-// and is logged. An event of a change goes with the change: audited.
-func (s *Service) audit(ctx context.Context, a Actor, action, target string) error {
-	if err := s.store.AppendAudit(ctx, s.event(a, action, target)); err != nil {
-		s.log.ErrorContext(ctx, "audit append failed", "tenant", a.TenantID, "action", action, "target", target, "err", err)
-		return fmt.Errorf("append audit event: %w", err)
-	}
-	return nil
-}
-
-// audited returns ctx for the one store write that action is: the store
-// appends its audit event in the write's transaction (gatehouse.WithAudit),
-// so the change and its event commit together or neither does — an event
-// that cannot be stored fails the change. target is called in that
-// transaction, once the write has assigned its IDs.
-func (s *Service) audited(ctx context.Context, a Actor, action string, target func() string) context.Context {
-	return gatehouse.WithAudit(ctx, func() *gatehouse.AuditEvent { return s.event(a, action, target()) })
-}
-
-// event is the audit event of a's action on target, now.
-func (s *Service) event(a Actor, action, target string) *gatehouse.AuditEvent {
-	return &gatehouse.AuditEvent{
-		TenantID: a.TenantID,
-		Time:     s.Now(),
-		Actor:    a.Name,
-		Action:   action,
-		Target:   target,
-		IP:       a.IP,
-	}
-}
-
-// is returns a target func for a target known in advance.
-func is(target string) func() string { return func() string { return target } }
-
-// Audit lists the tenant's audit log, newest first.
-func (s *Service) Audit(ctx context.Context, a Actor, q gatehouse.AuditQuery) ([]*gatehouse.AuditEvent, error) {
-	if err := requireManager(a); err != nil {
-		return nil, err
-	}
-	return s.store.ListAudit(ctx, a.TenantID, q)
 }

@@ -114,7 +114,8 @@ func TestPATRules(t *testing.T) {
 	if err != nil || !got.Revoked() {
 		t.Fatalf("PAT of a removed member not revoked: %+v, %v", got, err)
 	}
-	events, err := f.svc.Audit(ctx, f.owner, gatehouse.AuditQuery{})
+	page, err := f.svc.Audit(ctx, f.owner, gatehouse.AuditQuery{})
+	events := page.Events
 	if err != nil || len(events) == 0 || events[0].Action != "user.remove" || events[0].IP != "203.0.113.1" {
 		t.Fatalf("audit = %+v, %v", events, err)
 	}

@@ -445,11 +445,11 @@ func TestCredentialAudit(t *testing.T) {
 	ctx := context.Background()
 	last := func(t *testing.T) *gatehouse.AuditEvent {
 		t.Helper()
-		events, err := f.svc.Audit(ctx, f.owner, gatehouse.AuditQuery{})
-		if err != nil || len(events) == 0 {
-			t.Fatalf("audit = %v, %v", events, err)
+		page, err := f.svc.Audit(ctx, f.owner, gatehouse.AuditQuery{})
+		if err != nil || len(page.Events) == 0 {
+			t.Fatalf("audit = %v, %v", page.Events, err)
 		}
-		return events[0]
+		return page.Events[0]
 	}
 	for _, spec := range managed(t) {
 		t.Run(string(spec.Kind), func(t *testing.T) {

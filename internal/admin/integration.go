@@ -280,7 +280,7 @@ func (s *Service) CreateIntegration(ctx context.Context, a Actor, in Integration
 	}
 	i.ConsumerKey = secret.NewOAuth1Value()
 	i.ConsumerSecret = s.keys.Seal([]byte(secret.NewOAuth1Value()), secret.ConsumerSecretAAD(i.ConsumerKey))
-	if err := s.store.CreateIntegration(s.audited(ctx, a, "integration.create", func() string { return i.ID + " " + i.Name }), i); err != nil {
+	if err := s.store.CreateIntegration(s.auditedOn(ctx, a, "integration.create", func() auditTarget { return auditTarget{Summary: i.ID + " " + i.Name, ID: i.ID, Name: i.Name} }), i); err != nil {
 		return nil, fmt.Errorf("create integration: %w", err)
 	}
 	return i, nil
@@ -312,7 +312,7 @@ func (s *Service) UpdateIntegration(ctx context.Context, a Actor, id string, in 
 	if err := s.integrationFrom(in, i); err != nil {
 		return nil, err
 	}
-	if err := s.store.UpdateIntegration(s.audited(ctx, a, "integration.update", is(i.ID+" "+i.Name)), i); err != nil {
+	if err := s.store.UpdateIntegration(s.auditedOn(ctx, a, "integration.update", on(i.ID, i.Name, i.ID+" "+i.Name)), i); err != nil {
 		return nil, fmt.Errorf("update integration: %w", err)
 	}
 	return i, nil
@@ -324,7 +324,7 @@ func (s *Service) DeleteIntegration(ctx context.Context, a Actor, id string) err
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteIntegration(s.audited(ctx, a, "integration.delete", is(i.ID+" "+i.Name)), a.TenantID, id, s.Now()); err != nil {
+	if err := s.store.DeleteIntegration(s.auditedOn(ctx, a, "integration.delete", on(i.ID, i.Name, i.ID+" "+i.Name)), a.TenantID, id, s.Now()); err != nil {
 		return fmt.Errorf("delete integration: %w", err)
 	}
 	return nil
@@ -362,7 +362,7 @@ func (s *Service) ActivateIntegration(ctx context.Context, a Actor, id string) (
 	if i.Status == gatehouse.IntegrationActive {
 		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "the integration is already active; reauthorize it to get new tokens")
 	}
-	if err := s.audit(ctx, a, "integration.activate", i.ID+" "+i.Name); err != nil {
+	if err := s.audit(ctx, s.eventOn(a, "integration.activate", auditTarget{Summary: i.ID + " " + i.Name, ID: i.ID, Name: i.Name})); err != nil {
 		return nil, err
 	}
 	return s.startHandshake(ctx, a, i)
@@ -382,7 +382,7 @@ func (s *Service) ReauthorizeIntegration(ctx context.Context, a Actor, id string
 	// inactive: should the callback fail, the grid offers Activate (a
 	// fresh handshake) rather than a dead "Active". Audited in the same
 	// transaction.
-	if err := s.store.DeactivateIntegration(s.audited(ctx, a, "integration.reauthorize", is(i.ID+" "+i.Name)), a.TenantID, i.ID, s.Now()); err != nil {
+	if err := s.store.DeactivateIntegration(s.auditedOn(ctx, a, "integration.reauthorize", on(i.ID, i.Name, i.ID+" "+i.Name)), a.TenantID, i.ID, s.Now()); err != nil {
 		return nil, fmt.Errorf("reauthorize integration: %w", err)
 	}
 	i.Status, i.VerifierHash = gatehouse.IntegrationInactive, nil
@@ -463,7 +463,7 @@ func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integ
 	// Activation is one store call: the old tokens revoked, the new one
 	// stored, the integration marked active and the event audited, in one
 	// transaction.
-	if err := s.store.IssueIntegrationToken(s.audited(ctx, a, "integration.authorized", is(i.ID+" "+i.Name)), i.TenantID, i.ID, c, s.Now()); err != nil {
+	if err := s.store.IssueIntegrationToken(s.auditedOn(ctx, a, "integration.authorized", on(i.ID, i.Name, i.ID+" "+i.Name)), i.TenantID, i.ID, c, s.Now()); err != nil {
 		return "", "", fmt.Errorf("issue integration token: %w", err)
 	}
 	i.Status, i.VerifierHash = gatehouse.IntegrationActive, nil

@@ -29,6 +29,7 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*gateh
 		return nil, err
 	}
 	if wait > 0 {
+		s.auditLogin(ctx, nil, email, ip, ActionLoginThrottled, map[string]string{"retry_after": wait.Round(time.Second).String()}, wait)
 		return nil, tooManyLogins(wait)
 	}
 	u, err := s.store.FindUserByEmail(ctx, email)
@@ -46,12 +47,104 @@ func (s *Service) Login(ctx context.Context, email, password, ip string) (*gateh
 		return nil, err
 	}
 	if !ok {
+		if u != nil {
+			reason := "password"
+			if hash == "" {
+				reason = "no_password"
+			}
+			s.auditLogin(ctx, u, email, ip, ActionLoginFailure, map[string]string{"reason": reason}, 0)
+		} else {
+			s.auditLogin(ctx, nil, "", ip, ActionLoginFailure, nil, 0)
+		}
 		return nil, gatehouse.Errorf(gatehouse.EUNAUTHORIZED, "the email or password is incorrect")
 	}
 	if err := s.logins.succeed(ctx, att, s.now()); err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+// Audit actions of console logins.
+const (
+	ActionLoginSuccess   = "login.success"
+	ActionLoginFailure   = "login.failure"
+	ActionLoginThrottled = "login.throttled"
+)
+
+// maxPendingLoginAudits bounds the refused logins whose events are being
+// written at once; past it an event is dropped (and logged).
+const maxPendingLoginAudits = 64
+
+// auditLogin records a refused login in the audit log of every tenant the
+// account belongs to, off the request path. u is the account when known;
+// for a throttled attempt (u nil, email set) it is looked up, and only the
+// first refusal of a throttle window is recorded (a ConsumeOnce mark until
+// the window ends, on every node), so a guesser cannot flood the log. An
+// attempt on an email without an account belongs to no tenant: it is not
+// in any audit log, only in the service's log, without the email.
+//
+// Security: the events are written in the background so that a refused
+// login answers in the same time whether its email has an account or not
+// (the same reason passwordMatches spends a hash on unknown emails); for
+// the same reason an event that cannot be written does not change the
+// answer — it is logged.
+func (s *Service) auditLogin(ctx context.Context, u *gatehouse.User, email, ip, action string, details map[string]string, window time.Duration) {
+	if u == nil && email == "" {
+		s.log.InfoContext(ctx, "console login refused: no such account", "action", action, "ip", ip)
+		return
+	}
+	select {
+	case s.loginAudits <- struct{}{}:
+	default:
+		s.log.WarnContext(ctx, "login audit event dropped: too many pending", "action", action, "ip", ip)
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	now := s.Now()
+	s.pendingAudits.Add(1)
+	go func() {
+		defer func() { <-s.loginAudits; s.pendingAudits.Done() }()
+		if u == nil {
+			found, err := s.store.FindUserByEmail(ctx, email)
+			if err != nil {
+				if !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+					s.log.WarnContext(ctx, "login audit: find user", "err", err)
+				}
+				return
+			}
+			u = found
+			// One event per throttle window and account.
+			if err := s.store.ConsumeOnce(ctx, "audit_login_throttled", u.ID, now, now.Add(window)); err != nil {
+				if !gatehouse.IsCode(err, gatehouse.ECONFLICT) {
+					s.log.WarnContext(ctx, "login audit: mark", "err", err)
+				}
+				return
+			}
+		}
+		tms, err := s.store.ListUserTenants(ctx, u.ID)
+		if err != nil {
+			s.log.WarnContext(ctx, "login audit: list tenants", "err", err)
+			return
+		}
+		for _, tm := range tms {
+			a := Actor{TenantID: tm.Tenant.ID, UserID: u.ID, Name: u.Email, IP: ip}
+			e := s.eventOn(a, action, auditTarget{Summary: u.Email, ID: u.ID, Name: u.Email, Details: details})
+			e.Time = now
+			_ = s.audit(ctx, e) // logged by audit
+		}
+	}()
+}
+
+// WaitAudits waits until the refused logins' events (auditLogin) have been
+// written: for a clean shutdown, and for tests.
+func (s *Service) WaitAudits() { s.pendingAudits.Wait() }
+
+// LoginAudited returns ctx for the store write that starts u's console
+// session in tenantID (CreateSession): the login.success event commits
+// with it, in the tenant's log.
+func (s *Service) LoginAudited(ctx context.Context, u *gatehouse.User, tenantID, ip string) context.Context {
+	a := Actor{TenantID: tenantID, UserID: u.ID, Name: u.Email, IP: ip}
+	return s.auditedOn(ctx, a, ActionLoginSuccess, on(u.ID, u.Email, u.Email))
 }
 
 // tooManyLogins is the ETOOMANY of a throttled login.

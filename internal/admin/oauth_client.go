@@ -73,7 +73,7 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (*g
 		sec = secret.RandomString(clientSecretLen, secret.Alphabet62)
 		c.SecretHash, c.SecretHint = secret.HashBytes(sec), sec[:4]+"…"
 	}
-	if err := s.store.CreateClient(s.audited(ctx, a, "oauth_client.create", is(c.ID+" "+c.Name)), c); err != nil {
+	if err := s.store.CreateClient(s.auditedOn(ctx, a, "oauth_client.create", on(c.ID, c.Name, c.ID+" "+c.Name)), c); err != nil {
 		return nil, "", fmt.Errorf("create client: %w", err)
 	}
 	return c, sec, nil
@@ -109,7 +109,7 @@ func (s *Service) DeleteClient(ctx context.Context, a Actor, clientID string) er
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteClient(s.audited(ctx, a, "oauth_client.delete", is(c.ID+" "+c.Name)), a.TenantID, c.ID, s.Now()); err != nil {
+	if err := s.store.DeleteClient(s.auditedOn(ctx, a, "oauth_client.delete", on(c.ID, c.Name, c.ID+" "+c.Name)), a.TenantID, c.ID, s.Now()); err != nil {
 		return fmt.Errorf("delete client: %w", err)
 	}
 	return nil
@@ -136,7 +136,9 @@ func (s *Service) RotateClientSecret(ctx context.Context, a Actor, clientID stri
 		c.PrevSecretHash, c.PrevSecretExpiresAt = c.SecretHash, &until
 	}
 	c.SecretHash, c.SecretHint = secret.HashBytes(sec), sec[:4]+"…"
-	ctx = s.audited(ctx, a, "oauth_client.rotate_secret", is(fmt.Sprintf("%s grace=%s", c.ID, grace)))
+	ctx = s.auditedOn(ctx, a, "oauth_client.rotate_secret", func() auditTarget {
+		return auditTarget{Summary: fmt.Sprintf("%s grace=%s", c.ID, grace), ID: c.ID, Name: c.Name, Details: map[string]string{"grace": grace.String()}}
+	})
 	if err := s.store.UpdateClientSecret(ctx, c); err != nil {
 		return nil, "", fmt.Errorf("rotate client secret: %w", err)
 	}
@@ -179,5 +181,9 @@ func (s *Service) DisconnectApp(ctx context.Context, a Actor, clientID string) e
 	if a.UserID == "" {
 		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "connected apps belong to a user")
 	}
-	return s.store.DeleteConsent(s.audited(ctx, a, "oauth_consent.revoke", is(clientID)), a.TenantID, a.UserID, clientID, s.Now())
+	name := "" // the app's name as it is now, for the log
+	if cl, err := s.store.FindClient(ctx, clientID); err == nil && cl.TenantID == a.TenantID {
+		name = cl.Name
+	}
+	return s.store.DeleteConsent(s.auditedOn(ctx, a, "oauth_consent.revoke", on(clientID, name, clientID)), a.TenantID, a.UserID, clientID, s.Now())
 }

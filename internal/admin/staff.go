@@ -68,7 +68,9 @@ func (s *Service) AddStaffAllowEntry(ctx context.Context, a Actor, userID, name,
 	if len(c.AllowList) >= gatehouse.MaxAllowEntries {
 		return nil, gatehouse.FieldError("cidr", "a token has at most %d IP whitelist entries", gatehouse.MaxAllowEntries)
 	}
-	ctx = s.audited(ctx, a, "ip_whitelist.add", is(fmt.Sprintf("%s %s %s", c.ID, e.Name, e.Prefix)))
+	ctx = s.auditedOn(ctx, a, "ip_whitelist.add", func() auditTarget {
+		return auditTarget{Summary: fmt.Sprintf("%s %s %s", c.ID, e.Name, e.Prefix), ID: e.ID, Name: e.Name, Details: map[string]string{"credential": c.ID, "cidr": e.Prefix.String()}}
+	})
 	if err := s.store.AddAllowEntry(ctx, a.TenantID, c.ID, e); err != nil {
 		return nil, err
 	}
@@ -90,5 +92,7 @@ func (s *Service) DeleteStaffAllowEntry(ctx context.Context, a Actor, userID, en
 	if entry == nil {
 		return gatehouse.Errorf(gatehouse.ENOTFOUND, "no such IP whitelist entry")
 	}
-	return s.store.DeleteAllowEntry(s.audited(ctx, a, "ip_whitelist.delete", is(fmt.Sprintf("%s %s %s", c.ID, entry.Name, entry.Prefix))), a.TenantID, c.ID, entryID)
+	return s.store.DeleteAllowEntry(s.auditedOn(ctx, a, "ip_whitelist.delete", func() auditTarget {
+		return auditTarget{Summary: fmt.Sprintf("%s %s %s", c.ID, entry.Name, entry.Prefix), ID: entry.ID, Name: entry.Name, Details: map[string]string{"credential": c.ID, "cidr": entry.Prefix.String()}}
+	}), a.TenantID, c.ID, entryID)
 }

@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse/gatehouse"
@@ -20,7 +21,7 @@ func (s *Service) CreateTenant(ctx context.Context, slug, name, plan string) (*g
 	// The tenant's ID is assigned by the store, in the transaction that
 	// appends the event.
 	ev := func() *gatehouse.AuditEvent {
-		return s.event(Actor{TenantID: t.ID, Name: OperatorName, Operator: true}, "tenant.create", t.Slug)
+		return s.eventOn(Actor{TenantID: t.ID, Name: OperatorName, Operator: true}, "tenant.create", auditTarget{Summary: t.Slug, ID: t.ID, Name: t.Name})
 	}
 	if err := s.store.CreateTenant(gatehouse.WithAudit(ctx, ev), t); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
@@ -76,11 +77,37 @@ func (s *Service) PatchSettings(ctx context.Context, a Actor, p gatehouse.Settin
 	if p.Empty() {
 		return s.store.Settings(ctx, a.TenantID)
 	}
-	next, err := s.store.PatchSettings(s.audited(ctx, a, "settings.update", is(settingsPatchText(p))), a.TenantID, p)
+	// The old values are read just before the patch: a concurrent patch
+	// of the same switch in between makes one of the two events name the
+	// other's value as old (the store keeps no history to do better).
+	prev, err := s.store.Settings(ctx, a.TenantID)
+	if err != nil {
+		return gatehouse.Settings{}, err
+	}
+	ctx = s.auditedOn(ctx, a, "settings.update", func() auditTarget {
+		return auditTarget{Summary: settingsPatchText(p), Changes: settingsChanges(prev, p)}
+	})
+	next, err := s.store.PatchSettings(ctx, a.TenantID, p)
 	if err != nil {
 		return gatehouse.Settings{}, fmt.Errorf("patch settings: %w", err)
 	}
 	return next, nil
+}
+
+// settingsChanges is each switch p sets to another value than prev's,
+// with its old and new value.
+func settingsChanges(prev gatehouse.Settings, p gatehouse.SettingsPatch) []gatehouse.AuditChange {
+	var out []gatehouse.AuditChange
+	add := func(name string, old bool, v *bool) {
+		if v != nil && *v != old {
+			out = append(out, gatehouse.AuditChange{Field: name, Old: strconv.FormatBool(old), New: strconv.FormatBool(*v)})
+		}
+	}
+	add("allow_anonymous_guest_access", prev.AllowAnonymousGuestAccess, p.AllowAnonymousGuestAccess)
+	add("enhanced_security", prev.EnhancedSecurity, p.EnhancedSecurity)
+	add("oauth1_tokens_as_bearer", prev.OAuth1TokensAsBearer, p.OAuth1TokensAsBearer)
+	add("require_client_header", prev.RequireClientHeader, p.RequireClientHeader)
+	return out
 }
 
 // settingsPatchText is the audit target of a patch: the switches it sets.
@@ -118,7 +145,7 @@ func (s *Service) SetTenantDisabled(ctx context.Context, slug string, disabled b
 		action = "tenant.disable"
 	}
 	op := Actor{TenantID: t.ID, Name: OperatorName, Operator: true}
-	if err := s.store.UpdateTenant(s.audited(ctx, op, action, is(t.Slug)), t); err != nil {
+	if err := s.store.UpdateTenant(s.auditedOn(ctx, op, action, on(t.ID, t.Name, t.Slug)), t); err != nil {
 		return nil, fmt.Errorf("update tenant: %w", err)
 	}
 	return t, nil

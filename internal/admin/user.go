@@ -52,7 +52,9 @@ func (s *Service) AddMember(ctx context.Context, a Actor, in NewMember) (*gateho
 		return nil, err
 	}
 	m := &gatehouse.Membership{TenantID: a.TenantID, UserID: u.ID, Role: in.Role}
-	if err := s.store.AddMembership(s.audited(ctx, a, "user.create", is(fmt.Sprintf("%s role=%s", email, in.Role))), m); err != nil {
+	if err := s.store.AddMembership(s.auditedOn(ctx, a, "user.create", func() auditTarget {
+		return auditTarget{Summary: fmt.Sprintf("%s role=%s", email, in.Role), ID: u.ID, Name: email, Details: map[string]string{"role": string(in.Role)}}
+	}), m); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
 			return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "%s is already a member", email)
 		}
@@ -131,7 +133,10 @@ func (s *Service) SetRole(ctx context.Context, a Actor, userID string, role gate
 	if err := s.checkOwnerChange(ctx, a, m); err != nil {
 		return nil, err
 	}
-	ctx = s.audited(ctx, a, "user.role", is(fmt.Sprintf("%s role=%s", m.Email, role)))
+	ctx = s.auditedOn(ctx, a, "user.role", func() auditTarget {
+		return auditTarget{Summary: fmt.Sprintf("%s role=%s", m.Email, role), ID: m.UserID, Name: m.Email,
+			Changes: []gatehouse.AuditChange{{Field: "role", Old: string(m.Role), New: string(role)}}}
+	})
 	if err := s.store.SetMembershipRole(ctx, a.TenantID, userID, role); err != nil {
 		return nil, fmt.Errorf("set role: %w", err)
 	}
@@ -152,7 +157,7 @@ func (s *Service) RemoveMember(ctx context.Context, a Actor, userID string) erro
 	if err := s.checkOwnerChange(ctx, a, m); err != nil {
 		return err
 	}
-	if err := s.store.RemoveMembership(s.audited(ctx, a, "user.remove", is(m.Email)), a.TenantID, userID, s.Now()); err != nil {
+	if err := s.store.RemoveMembership(s.auditedOn(ctx, a, "user.remove", on(m.UserID, m.Email, m.Email)), a.TenantID, userID, s.Now()); err != nil {
 		return fmt.Errorf("remove membership: %w", err)
 	}
 	return nil

@@ -334,7 +334,7 @@ func TestOAuthClientSecretAtRest(t *testing.T) {
 				t.Errorf("stored hash %d = %x, want SHA-256 %x", i, want, sum)
 			}
 		}
-		for _, path := range []string{"/api/v1/oauth-clients", "/api/v1/oauth-clients/" + app.ClientID, "/api/v1/audit-events?limit=500"} {
+		for _, path := range []string{"/api/v1/oauth-clients", "/api/v1/oauth-clients/" + app.ClientID, "/api/v1/audit-events?limit=200"} {
 			raw := e.get(t, path, f.token)
 			for _, s := range secrets {
 				if bytes.Contains(raw, []byte(s[4:])) {

@@ -229,7 +229,7 @@ func snapshot(t *testing.T, e *testEnv, token string) state {
 		Tokens:   e.get(t, "/api/v1/tokens", token),
 		Users:    e.get(t, "/api/v1/users", token),
 		Settings: e.get(t, "/api/v1/settings", token),
-		Audit:    e.get(t, "/api/v1/audit-events?limit=500", token),
+		Audit:    e.get(t, "/api/v1/audit-events?limit=200", token),
 	}
 }
 

@@ -148,12 +148,29 @@ func (c *Console) authorizePost(w http.ResponseWriter, r *http.Request) error {
 		if err := c.enterTenant(r, u, s, req.Tenant); err != nil {
 			return err
 		}
-		to, err := c.oauth.Approve(r.Context(), req, u.ID)
+		a, err := c.admin.ActorFor(r.Context(), req.Tenant.ID, u.ID, c.clientIP(r))
+		if err != nil {
+			return err
+		}
+		// The oauth_consent.allow event commits with the consent.
+		to, err := c.oauth.Approve(c.admin.ConsentAudited(r.Context(), a, req.Client, req.Scopes), req, u.ID)
 		if err != nil {
 			return err
 		}
 		http.Redirect(w, r, to, http.StatusSeeOther)
 	case decisionDeny:
+		// Recorded in the app's tenant when the user is a member of it
+		// (one who is not sees errNotMember before any consent page).
+		if err := c.requireMember(r, u, req.Tenant); err != nil {
+			return err
+		}
+		a, err := c.admin.ActorFor(r.Context(), req.Tenant.ID, u.ID, c.clientIP(r))
+		if err != nil {
+			return err
+		}
+		if err := c.admin.ConsentDenied(r.Context(), a, req.Client, req.Scopes); err != nil {
+			return err
+		}
 		// RFC 6749 §4.1.2.1: access_denied, to the registered URI.
 		http.Redirect(w, r, c.oauth.Deny(req), http.StatusSeeOther)
 	default:
@@ -215,13 +232,7 @@ func (c *Console) enterTenant(r *http.Request, u *gatehouse.User, s *gatehouse.S
 	if err := c.requireMember(r, u, t); err != nil {
 		return err
 	}
-	if s.TenantID != t.ID {
-		if err := c.store.SetSessionTenant(r.Context(), s.ID, t.ID); err != nil {
-			return err
-		}
-		s.TenantID = t.ID
-	}
-	return nil
+	return c.setSessionTenant(r, u, s, t.ID) // audited as tenant.switch
 }
 
 // errNotMember: the signed-in user cannot allow an app of a tenant they do

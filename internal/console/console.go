@@ -228,6 +228,7 @@ func (c *Console) routes() http.Handler {
 	mux.Handle("POST /console/settings", c.form(c.settingsSave))
 
 	mux.Handle("GET /console/audit", c.page(c.auditPage))
+	mux.Handle("GET /console/audit/export", c.page(c.auditExport))
 
 	mux.Handle("POST /console/tenant", c.form(c.switchTenant))
 	mux.Handle("POST /console/locale", c.form(c.setLocale))

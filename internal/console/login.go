@@ -75,7 +75,11 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 		c.renderWith(w, r, nil, loc, http.StatusForbidden, "login", v)
 		return nil
 	}
-	if _, err := c.StartSession(w, r, u, c.fallbackTenant(r, u.ID)); err != nil {
+	// The login.success event commits with the session, in the log of
+	// the tenant it starts in.
+	tenantID := c.fallbackTenant(r, u.ID)
+	r = r.WithContext(c.admin.LoginAudited(r.Context(), u, tenantID, c.clientIP(r)))
+	if _, err := c.StartSession(w, r, u, tenantID); err != nil {
 		return err
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)

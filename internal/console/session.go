@@ -121,7 +121,10 @@ func (c *Console) lookupSession(r *http.Request) *authState {
 // creates a new one showing tenantID and sets the cookie. The OAuth 2.0
 // login page uses it too.
 func (c *Console) StartSession(w http.ResponseWriter, r *http.Request, u *gatehouse.User, tenantID string) (*gatehouse.Session, error) {
-	ctx := r.Context()
+	// An audit event r's ctx carries (the login's) goes with CreateSession
+	// only; the clean-up writes before it carry none.
+	audited := r.Context()
+	ctx := gatehouse.WithAudit(audited, nil)
 	if _, old, ok := c.CurrentUser(r); ok {
 		if err := c.store.DeleteSession(ctx, old.ID); err != nil && !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 			return nil, fmt.Errorf("delete old session: %w", err)
@@ -143,7 +146,7 @@ func (c *Console) StartSession(w http.ResponseWriter, r *http.Request, u *gateho
 		LastSeenAt: now,
 		ExpiresAt:  now.Add(SessionLifetime),
 	}
-	if err := c.store.CreateSession(ctx, s); err != nil {
+	if err := c.store.CreateSession(audited, s); err != nil {
 		return nil, fmt.Errorf("create session: %w", err)
 	}
 	http.SetCookie(w, &http.Cookie{

@@ -205,7 +205,9 @@ func (p *Provider) ConsentCovers(ctx context.Context, req *AuthorizeRequest, use
 
 // Approve records the user's consent, issues a single-use authorization
 // code and returns the redirect URL carrying it. The user must be a member
-// of the client's tenant (EFORBIDDEN otherwise).
+// of the client's tenant (EFORBIDDEN otherwise). An audit event ctx
+// carries (gatehouse.WithAudit: the console's consent) commits with the
+// consent.
 func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, userID string) (string, error) {
 	if _, err := p.store.FindMembership(ctx, req.Tenant.ID, userID); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
@@ -236,7 +238,7 @@ func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, userID st
 		ExpiresAt:     now.Add(AuthCodeTTL),
 		CreatedAt:     now,
 	}
-	if err := p.store.CreateAuthCode(ctx, ac); err != nil {
+	if err := p.store.CreateAuthCode(gatehouse.WithAudit(ctx, nil), ac); err != nil {
 		return "", fmt.Errorf("create authorization code: %w", err)
 	}
 	return p.redirect(req, url.Values{"code": {code}}), nil

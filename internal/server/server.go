@@ -157,6 +157,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Callbacks: callbacks,
 
 		MaxTokensPerUser: cfg.MaxTokensPerUser,
+		AuditRetention:   cfg.AuditRetention,
 	})
 	// OAuth 1.0a (seed 000, SPEC §5): Magento-compatible token endpoints
 	// and signed API calls through the gateway.

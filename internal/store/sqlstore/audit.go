@@ -3,17 +3,16 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
+	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse"
 )
 
-// Audit page sizes (gatehouse.AuditQuery).
-const (
-	defaultAuditLimit = 50
-	maxAuditLimit     = 500
-)
+// defaultAuditLimit is the page size of a gatehouse.AuditQuery without one.
+const defaultAuditLimit = 50
 
 // AppendAudit appends e to its tenant's log, assigning ID and Time when empty.
 func (db *DB) AppendAudit(ctx context.Context, e *gatehouse.AuditEvent) error {
@@ -23,10 +22,24 @@ func (db *DB) AppendAudit(ctx context.Context, e *gatehouse.AuditEvent) error {
 	}))
 }
 
+// auditDetails is the JSON of the details column ("" when empty).
+type auditDetails struct {
+	Details map[string]string       `json:"details,omitempty"`
+	Changes []gatehouse.AuditChange `json:"changes,omitempty"`
+}
+
 // insertAudit appends e with q, assigning ID and Time when empty.
 func (db *DB) insertAudit(ctx context.Context, q querier, e *gatehouse.AuditEvent) error {
 	stamp(&e.ID, prefixAudit, &e.Time)
-	args := []any{e.ID, e.TenantID, db.d.time(e.Time), e.Actor, e.Action, e.Target, e.IP}
+	details := ""
+	if len(e.Details) > 0 || len(e.Changes) > 0 {
+		b, err := json.Marshal(auditDetails{Details: e.Details, Changes: e.Changes})
+		if err != nil {
+			return fmt.Errorf("encode audit details: %w", err)
+		}
+		details = string(b)
+	}
+	args := []any{e.ID, e.TenantID, db.d.time(e.Time), e.Actor, e.Action, e.Target, e.IP, e.TargetID, e.TargetName, details}
 	var err error
 	if tx, ok := q.(*sql.Tx); ok {
 		_, err = db.execTx(ctx, tx, insertAuditSQL, args...) // an audited write: hot
@@ -37,7 +50,7 @@ func (db *DB) insertAudit(ctx context.Context, q querier, e *gatehouse.AuditEven
 }
 
 // insertAuditSQL appends an audit event.
-const insertAuditSQL = `INSERT INTO audit_events (id, tenant_id, time, actor, action, target, ip) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+const insertAuditSQL = `INSERT INTO audit_events (id, tenant_id, time, actor, action, target, ip, target_id, target_name, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 
 // appendAuditTx appends, in tx, the event that event (from
 // gatehouse.WithAudit; nil for none) builds: the write's audit event
@@ -53,56 +66,95 @@ func (db *DB) appendAuditTx(ctx context.Context, tx *sql.Tx, event func() *gateh
 	return db.insertAudit(ctx, tx, e)
 }
 
-// ListAudit returns the tenant's events newest first (in the order they
-// were appended, whatever their Time), at most q.Limit of them, older than
-// the event q.Before names. An unknown Before, or one of another tenant, is
-// EINVALID.
-func (db *DB) ListAudit(ctx context.Context, tenantID string, q gatehouse.AuditQuery) ([]*gatehouse.AuditEvent, error) {
+// ListAudit returns the tenant's events that pass q's filter, newest
+// first by (time, seq) — seq, the order of appending, breaks ties — at
+// most q.Limit of them (capped at gatehouse.MaxAuditLimit), strictly after
+// the position q.After names. The keyset makes a walk with Next see every
+// event that existed when it started exactly once, however many are
+// appended meanwhile. A filter that does not validate is EINVALID.
+func (db *DB) ListAudit(ctx context.Context, tenantID string, q gatehouse.AuditQuery) (gatehouse.AuditPage, error) {
+	if err := q.AuditFilter.Validate(); err != nil {
+		return gatehouse.AuditPage{}, fmt.Errorf("list audit: %w", err)
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = defaultAuditLimit
 	}
-	limit = min(limit, maxAuditLimit)
+	limit = min(limit, gatehouse.MaxAuditLimit)
 
-	// The cursor is the event id; its seq is what orders the log.
-	var before int64
-	if q.Before != "" {
-		err := db.r.QueryRowContext(ctx,
-			`SELECT seq FROM audit_events WHERE tenant_id = $1 AND id = $2`, tenantID, q.Before).Scan(&before)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("list audit: %w", gatehouse.FieldError("before", "unknown audit event"))
-		}
-		if err != nil {
-			return nil, wrap("list audit", "audit event", err)
-		}
-	}
-	const cols = `SELECT id, tenant_id, time, actor, action, target, ip FROM audit_events`
 	var (
-		rows *sql.Rows
-		err  error
+		where strings.Builder
+		args  = []any{tenantID}
 	)
-	if q.Before != "" {
-		rows, err = db.r.QueryContext(ctx, cols+` WHERE tenant_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3`,
-			tenantID, before, limit)
-	} else {
-		rows, err = db.r.QueryContext(ctx, cols+` WHERE tenant_id = $1 ORDER BY seq DESC LIMIT $2`,
-			tenantID, limit)
+	arg := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
 	}
+	where.WriteString(`tenant_id = $1`)
+	f := q.AuditFilter
+	if p, ok := f.ActionPrefix(); ok {
+		fmt.Fprintf(&where, ` AND substr(action, 1, %s) = %s`, arg(utf8.RuneCountInString(p)), arg(p))
+	} else if f.Action != "" {
+		fmt.Fprintf(&where, ` AND action = %s`, arg(f.Action))
+	}
+	if f.Actor != "" {
+		fmt.Fprintf(&where, ` AND actor = %s`, arg(f.Actor))
+	}
+	if f.Target != "" {
+		// The summary's first word is the id of events that name their
+		// target only there ("cred_… name"). substr, not LIKE: exact and
+		// case-sensitive on both dialects (SQLite's LIKE ignores case),
+		// with no metacharacters to escape; both count characters.
+		t, word := arg(f.Target), f.Target+" "
+		fmt.Fprintf(&where, ` AND (target_id = %s OR target_name = %s OR target = %s OR substr(target, 1, %s) = %s)`,
+			t, t, t, arg(utf8.RuneCountInString(word)), arg(word))
+	}
+	if !f.Since.IsZero() {
+		fmt.Fprintf(&where, ` AND time >= %s`, arg(db.d.time(f.Since)))
+	}
+	if !f.Until.IsZero() {
+		fmt.Fprintf(&where, ` AND time < %s`, arg(db.d.time(f.Until)))
+	}
+	if c := q.After; c != nil {
+		t, s := arg(db.d.time(c.Time)), arg(c.Seq)
+		fmt.Fprintf(&where, ` AND (time < %s OR (time = %s AND seq < %s))`, t, t, s)
+	}
+	// One more than the page tells whether another follows.
+	query := `SELECT seq, id, tenant_id, time, actor, action, target, ip, target_id, target_name, details
+		FROM audit_events WHERE ` + where.String() + ` ORDER BY time DESC, seq DESC LIMIT ` + arg(limit+1)
+	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, wrap("list audit", "audit event", err)
+		return gatehouse.AuditPage{}, wrap("list audit", "audit event", err)
 	}
 	defer rows.Close()
-	var list []*gatehouse.AuditEvent
+	var (
+		page gatehouse.AuditPage
+		last gatehouse.AuditCursor
+	)
 	for rows.Next() {
 		var (
-			e gatehouse.AuditEvent
-			t dbTime
+			e       gatehouse.AuditEvent
+			t       dbTime
+			seq     int64
+			details string
 		)
-		if err := rows.Scan(&e.ID, &e.TenantID, &t, &e.Actor, &e.Action, &e.Target, &e.IP); err != nil {
-			return nil, wrap("list audit", "audit event", err)
+		if err := rows.Scan(&seq, &e.ID, &e.TenantID, &t, &e.Actor, &e.Action, &e.Target, &e.IP, &e.TargetID, &e.TargetName, &details); err != nil {
+			return gatehouse.AuditPage{}, wrap("list audit", "audit event", err)
+		}
+		if len(page.Events) == limit {
+			page.Next = &last
+			break
 		}
 		e.Time = t.Time
-		list = append(list, &e)
+		if details != "" {
+			var d auditDetails
+			if err := json.Unmarshal([]byte(details), &d); err != nil {
+				return gatehouse.AuditPage{}, fmt.Errorf("list audit: decode details of %s: %w", e.ID, err)
+			}
+			e.Details, e.Changes = d.Details, d.Changes
+		}
+		page.Events = append(page.Events, &e)
+		last = gatehouse.AuditCursor{Time: e.Time, Seq: seq}
 	}
-	return list, wrap("list audit", "audit event", rows.Err())
+	return page, wrap("list audit", "audit event", rows.Err())
 }

@@ -167,7 +167,7 @@ func testAuditAtomic(t *testing.T, s gatehouse.Store) {
 	list, err := s.ListAudit(ctx, tn.ID, gatehouse.AuditQuery{})
 	must(t, err, "list audit")
 	var actions []string
-	for _, e := range list {
+	for _, e := range list.Events {
 		actions = append(actions, e.Action)
 	}
 	if diff := cmp.Diff([]string{"pat.revoke", "pat.create", "first"}, actions); diff != "" {

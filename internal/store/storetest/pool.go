@@ -300,10 +300,10 @@ func assertLive(t *testing.T, s gatehouse.Store, tenantID string, sel func(*gate
 // auditByAction returns the tenant's audit events by action.
 func auditByAction(t *testing.T, s gatehouse.Store, tenantID string) map[string][]*gatehouse.AuditEvent {
 	t.Helper()
-	list, err := s.ListAudit(t.Context(), tenantID, gatehouse.AuditQuery{Limit: 500})
+	list, err := s.ListAudit(t.Context(), tenantID, gatehouse.AuditQuery{Limit: gatehouse.MaxAuditLimit})
 	must(t, err, "list audit")
 	m := make(map[string][]*gatehouse.AuditEvent)
-	for _, e := range list {
+	for _, e := range list.Events {
 		m[e.Action] = append(m[e.Action], e)
 	}
 	return m

@@ -48,6 +48,8 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"TenantIsolation", testTenantIsolation},
 		{"AllowList", testAllowList},
 		{"Audit", testAudit},
+		{"AuditFilter", testAuditFilter},
+		{"AuditWalkConcurrent", testAuditWalkConcurrent},
 		{"ConsumeOnce", testConsumeOnce},
 		{"PruneMarks", testPruneConsumed},
 		{"ConsumeOnceEdge", testConsumeOnceEdge},
@@ -639,8 +641,8 @@ func testTenantIsolation(t *testing.T, s gatehouse.Store) {
 	}
 	events, err := s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{})
 	must(t, err, "list audit")
-	if len(events) != 0 {
-		t.Errorf("audit of %s shows %d events of another tenant", a.ID, len(events))
+	if len(events.Events) != 0 {
+		t.Errorf("audit of %s shows %d events of another tenant", a.ID, len(events.Events))
 	}
 
 	// Nothing of B changed.
@@ -708,77 +710,6 @@ func testAllowList(t *testing.T, s gatehouse.Store) {
 	// Names are limited in runes, not bytes.
 	e = gatehouse.AllowEntry{Name: strings.Repeat("é", gatehouse.MaxAllowEntryName), Prefix: netip.MustParsePrefix("192.0.2.1/32")}
 	must(t, s.AddAllowEntry(ctx, tn.ID, other.ID, &e), "add entry with a 20-rune name")
-}
-
-func testAudit(t *testing.T, s gatehouse.Store) {
-	ctx := t.Context()
-	a, b := newTenant(t, s, "acme"), newTenant(t, s, "bolt")
-	var want []*gatehouse.AuditEvent // newest first
-	for i := range 57 {
-		e := &gatehouse.AuditEvent{
-			TenantID: a.ID,
-			// Equal times must still list in append order.
-			Time:   base.Add(time.Duration(i/3) * time.Second),
-			Actor:  "ana@example.com",
-			Action: "pat.create",
-			Target: fmt.Sprint("cred_", i),
-			IP:     "192.0.2.1",
-		}
-		must(t, s.AppendAudit(ctx, e), "append audit")
-		want = append([]*gatehouse.AuditEvent{e}, want...)
-		if i%10 == 0 {
-			must(t, s.AppendAudit(ctx, &gatehouse.AuditEvent{TenantID: b.ID, Actor: "operator", Action: "tenant.update"}), "append audit of B")
-		}
-	}
-	if want[0].ID == "" {
-		t.Fatal("append audit did not assign ID")
-	}
-	noTime := &gatehouse.AuditEvent{TenantID: b.ID, Action: "settings.update"}
-	must(t, s.AppendAudit(ctx, noTime), "append audit without time")
-	if noTime.Time.IsZero() {
-		t.Error("append audit did not assign Time")
-	}
-	wantCode(t, s.AppendAudit(ctx, &gatehouse.AuditEvent{TenantID: "ten_missing", Action: "x"}), gatehouse.ENOTFOUND, "audit of missing tenant")
-
-	got, err := s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{})
-	must(t, err, "list audit")
-	if diff := cmp.Diff(want[:50], got); diff != "" {
-		t.Errorf("list audit with default limit 50 (-want +got):\n%s", diff)
-	}
-
-	// Page through with the cursor.
-	var all []*gatehouse.AuditEvent
-	q := gatehouse.AuditQuery{Limit: 10}
-	for range 10 {
-		page, err := s.ListAudit(ctx, a.ID, q)
-		must(t, err, "list audit page")
-		if len(page) > 10 {
-			t.Fatalf("page of %d events, limit 10", len(page))
-		}
-		all = append(all, page...)
-		if len(page) < 10 {
-			break
-		}
-		q.Before = page[len(page)-1].ID
-	}
-	if diff := cmp.Diff(want, all); diff != "" {
-		t.Errorf("audit pages (-want +got):\n%s", diff)
-	}
-
-	got, err = s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{Before: want[0].ID, Limit: 3})
-	must(t, err, "list audit before newest")
-	if diff := cmp.Diff(want[1:4], got); diff != "" {
-		t.Errorf("list audit before newest (-want +got):\n%s", diff)
-	}
-	got, err = s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{Before: want[len(want)-1].ID})
-	must(t, err, "list audit before oldest")
-	if len(got) != 0 {
-		t.Errorf("list audit before the oldest returned %d events", len(got))
-	}
-	_, err = s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{Before: noTime.ID})
-	wantCode(t, err, gatehouse.EINVALID, "cursor of another tenant")
-	_, err = s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{Before: "aud_missing"})
-	wantCode(t, err, gatehouse.EINVALID, "unknown cursor")
 }
 
 func testConsumeOnce(t *testing.T, s gatehouse.Store) {
@@ -1011,7 +942,7 @@ func testTimes(t *testing.T, s gatehouse.Store) {
 	exact("allowlist entry CreatedAt", gotC.AllowList[0].CreatedAt, want)
 	events, err := s.ListAudit(ctx, tn.ID, gatehouse.AuditQuery{})
 	must(t, err, "list audit")
-	exact("audit Time", events[0].Time, want)
+	exact("audit Time", events.Events[0].Time, want)
 
 	// What Create methods write back is what a read returns.
 	if !tn.CreatedAt.Equal(want) || !c.CreatedAt.Equal(want) || !ev.Time.Equal(want) {
