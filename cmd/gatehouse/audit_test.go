@@ -13,8 +13,9 @@ import (
 
 // TestAuditExport: `audit export` writes the tenant's audit log, newest
 // first, as JSON lines or CSV (a header row, formula-looking cells made
-// text), bounded by --since (inclusive) and --until (exclusive); it
-// refuses bad formats and times.
+// text), bounded by --since (inclusive) and --until (exclusive) and
+// filtered by --action, --actor and --target (admin.ExportAudit); it
+// refuses bad formats, times and filters.
 func TestAuditExport(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, db string) {
 		c := cli{t, db}
@@ -104,6 +105,20 @@ func TestAuditExport(t *testing.T) {
 			t.Errorf("--since an hour ahead: %d events, want 0", n)
 		}
 
+		// The filters of the console's audit page.
+		if n := count("--action", "pat.*"); n != 2 {
+			t.Errorf("--action pat.*: %d events, want 2", n)
+		}
+		if n := count("--action", "user.create", "--actor", "operator"); n != 1 {
+			t.Errorf("--action user.create --actor operator: %d events, want 1", n)
+		}
+		if n := count("--actor", "someone@else.test"); n != 0 {
+			t.Errorf("--actor someone@else.test: %d events, want 0", n)
+		}
+		if n := count("--target", pat.ID); n != 2 {
+			t.Errorf("--target %s: %d events, want its create and revoke", pat.ID, n)
+		}
+
 		for _, bad := range []struct {
 			want string
 			args []string
@@ -112,6 +127,7 @@ func TestAuditExport(t *testing.T) {
 			{"since", []string{"--since", "yesterday"}},
 			{"until", []string{"--since", newest, "--until", newest}},
 			{"until", []string{"--until", "-1h"}},
+			{"action", []string{"--action", "not an action"}},
 		} {
 			c.fails(bad.want, append([]string{"audit", "export", "--tenant", "acme"}, bad.args...)...)
 		}
