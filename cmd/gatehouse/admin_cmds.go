@@ -13,7 +13,6 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
-	"github.com/gatehouse/gatehouse/internal/config"
 )
 
 func newTenantCmd(g *globals) *cobra.Command {
@@ -46,21 +45,79 @@ func newTenantCmd(g *globals) *cobra.Command {
 	create.Flags().StringVar(&plan, "plan", gatehouse.PlanStandard, "plan: standard or enterprise")
 	create.Flags().BoolVar(&asJSON, "json", false, "print the tenant as JSON")
 	create.MarkFlagRequired("name")
-	cmd.AddCommand(create, tenantSwitchCmd(g, "disable", true), tenantSwitchCmd(g, "enable", false))
+	cmd.AddCommand(create, tenantListCmd(g), tenantSwitchCmd(g, "disable", true), tenantSwitchCmd(g, "enable", false))
+	return cmd
+}
+
+// tenantJSON is a tenant in --json output.
+type tenantJSON struct {
+	ID        string    `json:"id"`
+	Slug      string    `json:"slug"`
+	Name      string    `json:"name"`
+	Plan      string    `json:"plan"`
+	Disabled  bool      `json:"disabled"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func tenantOut(t *gatehouse.Tenant) tenantJSON {
+	return tenantJSON{ID: t.ID, Slug: t.Slug, Name: t.Name, Plan: t.Plan, Disabled: t.Disabled, CreatedAt: t.CreatedAt.UTC()}
+}
+
+// tenantListCmd is `tenant list`: every tenant, by slug. The operator
+// sees every tenant, so this reads the store rather than going through
+// admin, whose operations are all within one tenant.
+func tenantListCmd(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List every tenant, by slug",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			list, err := st.ListTenants(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := make([]tenantJSON, 0, len(list))
+			for _, t := range list {
+				out = append(out, tenantOut(t))
+			}
+			if asJSON {
+				return writeJSON(g.stdout, out)
+			}
+			if len(out) == 0 {
+				fmt.Fprintln(g.stdout, "no tenants yet (create one with: gatehouse tenant create SLUG --name …)")
+				return nil
+			}
+			tw := table(g.stdout)
+			fmt.Fprintln(tw, "SLUG\tNAME\tPLAN\tSTATE\tCREATED\tID")
+			for _, t := range out {
+				state := "active"
+				if t.Disabled {
+					state = "disabled"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Slug, t.Name, t.Plan, state, when(&t.CreatedAt, ""), t.ID)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print a JSON array of {"id","slug","name","plan","disabled","created_at"}`)
 	return cmd
 }
 
 // tenantSwitchCmd is `tenant disable SLUG` or `tenant enable SLUG`.
 func tenantSwitchCmd(g *globals, verb string, disabled bool) *cobra.Command {
-	// What is true of "when" (issue 11): with PostgreSQL the change is a
-	// NOTIFY every node's listener hears within a second; a server on an
-	// SQLite file is another process the CLI cannot tell, so it notices
-	// when its cached tenant snapshot expires (GATEHOUSE_CACHE_TTL).
+	// What is true of "when": see takesEffect.
 	short := "Disable a tenant: its credentials are refused within a second with PostgreSQL, within the server's cache TTL (GATEHOUSE_CACHE_TTL, 5s by default) with SQLite; nothing is deleted"
 	if !disabled {
 		short = "Enable a disabled tenant again"
 	}
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   verb + " SLUG",
 		Short: short,
 		Args:  cobra.ExactArgs(1),
@@ -70,17 +127,18 @@ func tenantSwitchCmd(g *globals, verb string, disabled bool) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			if _, err := svc.SetTenantDisabled(cmd.Context(), t.Slug, disabled); err != nil {
+			if t, err = svc.SetTenantDisabled(cmd.Context(), t.Slug, disabled); err != nil {
 				return err
 			}
-			when := "a running server on this SQLite file notices within its cache TTL (GATEHOUSE_CACHE_TTL, 5s by default)"
-			if config.IsPostgres(config.ResolveDatabaseURL(g.database)) {
-				when = "every node notices within a second"
+			if asJSON {
+				return writeJSON(g.stdout, tenantOut(t))
 			}
-			fmt.Fprintf(g.stdout, "tenant %s %sd; %s\n", t.Slug, verb, when)
+			fmt.Fprintf(g.stdout, "tenant %s %sd; %s\n", t.Slug, verb, g.takesEffect())
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the tenant as JSON (the fields of tenant list)")
+	return cmd
 }
 
 func newUserCmd(g *globals) *cobra.Command {
@@ -127,7 +185,60 @@ func newUserCmd(g *globals) *cobra.Command {
 	for _, n := range []string{"tenant", "email", "role"} {
 		create.MarkFlagRequired(n)
 	}
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, userListCmd(g))
+	return cmd
+}
+
+// memberJSON is a member of a tenant in --json output, as the management
+// API shows it: created_at is when the user joined the tenant.
+type memberJSON struct {
+	ID        string         `json:"id"`
+	Email     string         `json:"email"`
+	Role      gatehouse.Role `json:"role"`
+	CreatedAt time.Time      `json:"created_at"`
+}
+
+// userListCmd is `user list --tenant SLUG`: the tenant's members.
+func userListCmd(g *globals) *cobra.Command {
+	var tenant string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the members of a tenant and their roles",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, svc, t, err := g.openTenant(ctx, tenant)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			members, err := allMembers(ctx, svc, operator(t))
+			if err != nil {
+				return err
+			}
+			out := make([]memberJSON, 0, len(members))
+			for _, m := range members {
+				out = append(out, memberJSON{ID: m.UserID, Email: m.Email, Role: m.Role, CreatedAt: m.CreatedAt.UTC()})
+			}
+			if asJSON {
+				return writeJSON(g.stdout, out)
+			}
+			if len(out) == 0 {
+				fmt.Fprintf(g.stdout, "%s has no members\n", t.Slug)
+				return nil
+			}
+			tw := table(g.stdout)
+			fmt.Fprintln(tw, "EMAIL\tROLE\tJOINED\tID")
+			for _, m := range out {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Email, m.Role, when(&m.CreatedAt, ""), m.ID)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant slug (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, `print a JSON array of {"id","email","role","created_at"}`)
+	cmd.MarkFlagRequired("tenant")
 	return cmd
 }
 
@@ -176,12 +287,8 @@ func newTokenCmd(g *globals) *cobra.Command {
 			}
 			a.Name, a.Operator = admin.OperatorName, true
 			in := admin.CredentialInput{Name: name, Scopes: strings.Fields(scopes)}
-			if expires < 0 {
-				return errors.New("--expires must be positive")
-			}
-			if expires > 0 {
-				at := svc.Now().Add(expires)
-				in.ExpiresAt = &at
+			if in.ExpiresAt, err = expiry(svc, expires); err != nil {
+				return err
 			}
 			c, tok, err := svc.CreateCredential(ctx, a, gatehouse.KindPAT, in)
 			if err != nil {
@@ -204,7 +311,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 	for _, n := range []string{"tenant", "email", "name", "scopes"} {
 		create.MarkFlagRequired(n)
 	}
-	cmd.AddCommand(create)
+	cmd.AddCommand(create, credentialListCmd(g, gatehouse.KindPAT), credentialRevokeCmd(g, gatehouse.KindPAT))
 	return cmd
 }
 

@@ -91,7 +91,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", os.Getenv(config.EnvConfig),
 		"configuration file, YAML with the keys of the GATEHOUSE_* variables (env "+config.EnvConfig+")")
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { g.readConfig(cmd) }
-	root.AddCommand(newServeCmd(g), newConfigCmd(g), newVersionCmd(g), newMigrateCmd(g), newTenantCmd(g), newUserCmd(g), newTokenCmd(g), newBenchCmd(g), newSoakCmd(g))
+	root.AddCommand(newServeCmd(g), newConfigCmd(g), newVersionCmd(g), newMigrateCmd(g), newTenantCmd(g), newUserCmd(g),
+		newTokenCmd(g), newAPIKeyCmd(g), newAuditCmd(g), newHealthcheckCmd(g), newBenchCmd(g), newSoakCmd(g))
 	return root
 }
 
@@ -142,22 +143,4 @@ func tenantBySlug(ctx context.Context, st gatehouse.Store, slug string) (*gateho
 		return nil, fmt.Errorf("no tenant %q (create it with: gatehouse tenant create %s --name …)", slug, slug)
 	}
 	return t, err
-}
-
-func newMigrateCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply database migrations and exit",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.configErr(); err != nil {
-				return err
-			}
-			if err := sqlstore.Migrate(cmd.Context(), config.ResolveDatabaseURL(g.database)); err != nil {
-				return err
-			}
-			fmt.Fprintln(g.stdout, "database is up to date")
-			return nil
-		},
-	}
 }

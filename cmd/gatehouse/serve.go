@@ -113,6 +113,9 @@ func serve(ctx context.Context, g *globals, cfg config.Config) error {
 			return err
 		}
 		printDemo(g, cfg, creds)
+	} else if err := printFirstSteps(ctx, g, s.Store, cfg.PublicURL); err != nil {
+		ln.Close()
+		return err
 	}
 	log.Info("gatehouse listening", "addr", ln.Addr().String(), "public_url", cfg.PublicURL,
 		"database", config.RedactURL(cfg.DatabaseURL), "tls", cfg.TLSCert != "", "gateway", opts.Upstream != nil || cfg.Upstream != "")
@@ -127,7 +130,8 @@ func printDemo(g *globals, cfg config.Config, c *server.DemoCredentials) {
 	w := g.stdout
 	line := strings.Repeat("─", 72)
 	fmt.Fprintln(w, line)
-	fmt.Fprintln(w, "Gatehouse demo — these secrets are shown once and stored only hashed.")
+	fmt.Fprintln(w, "Gatehouse demo — these secrets are shown once and stored only hashed;")
+	fmt.Fprintln(w, "the token the previous start printed is revoked.")
 	fmt.Fprintf(w, "  Console:   %s/console/\n", cfg.PublicURL)
 	fmt.Fprintf(w, "  Email:     %s\n", c.Email)
 	fmt.Fprintf(w, "  Password:  %s\n", c.Password)

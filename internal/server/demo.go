@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -24,10 +25,17 @@ type DemoCredentials struct {
 	Scopes   []string
 }
 
+// DemoTokenName is the name of the personal access token SeedDemo mints.
+const DemoTokenName = "serve --demo"
+
 // SeedDemo makes sure the demo tenant and its owner exist, gives the owner
 // a fresh password, and generates a fresh personal access token for the
 // README's tour. Both are returned to be printed once; they are stored only
-// hashed. Re-running it on an existing database keeps everything else.
+// hashed. Re-running it on an existing database keeps everything else but
+// the previous start's demo token, which it revokes: the token holds
+// manage and never expires, and since its plaintext is not stored it
+// cannot be printed again, so each start replaces it rather than adding
+// one more (docs/decisions.md, issue 14).
 func (s *Server) SeedDemo(ctx context.Context) (*DemoCredentials, error) {
 	st := s.Store
 	t, err := st.FindTenantBySlug(ctx, DemoTenant)
@@ -61,13 +69,47 @@ func (s *Server) SeedDemo(ctx context.Context) (*DemoCredentials, error) {
 		return nil, err
 	}
 	a.Name = admin.OperatorName
+	if err := s.revokeDemoTokens(ctx, a); err != nil {
+		return nil, err
+	}
 	scopes := []string{"catalog", "sales", gatehouse.ScopeManage, gatehouse.ScopeVerify}
 	c, tok, err := s.Admin.CreateCredential(ctx, a, gatehouse.KindPAT, admin.CredentialInput{
-		Name:   "demo " + time.Now().UTC().Format("2006-01-02 15:04:05"),
+		Name:   DemoTokenName,
 		Scopes: scopes,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("demo token: %w", err)
 	}
 	return &DemoCredentials{Email: DemoOwner, Password: password, Token: tok, Scopes: c.Scopes}, nil
+}
+
+// revokeDemoTokens revokes the demo owner's (a's) live demo tokens: the
+// one named DemoTokenName and those of earlier releases, named "demo "
+// and the time they were made. Tokens the owner made are kept.
+func (s *Server) revokeDemoTokens(ctx context.Context, a admin.Actor) error {
+	live, err := s.Admin.Credentials(ctx, a, gatehouse.KindPAT)
+	if err != nil {
+		return fmt.Errorf("demo tokens: %w", err)
+	}
+	for _, c := range live {
+		if c.UserID != a.UserID || !isDemoToken(c.Name) {
+			continue
+		}
+		if err := s.Admin.RevokeCredential(ctx, a, gatehouse.KindPAT, c.ID); err != nil {
+			return fmt.Errorf("revoke the previous demo token: %w", err)
+		}
+	}
+	return nil
+}
+
+func isDemoToken(name string) bool {
+	if name == DemoTokenName {
+		return true
+	}
+	at, ok := strings.CutPrefix(name, "demo ")
+	if !ok {
+		return false
+	}
+	_, err := time.Parse(time.DateTime, at)
+	return err == nil
 }

@@ -17,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -153,7 +155,7 @@ func OpenWith(ctx context.Context, url string, opts Options) (*DB, error) {
 	if opts.MaxConns != 0 && opts.MaxConns < MinMaxConns {
 		return nil, gatehouse.Errorf(gatehouse.EINVALID, "at least %d database connections are needed, one writer and one reader", MinMaxConns)
 	}
-	if err := migrate(ctx, t); err != nil {
+	if _, _, err := migrate(ctx, t); err != nil {
 		return nil, err
 	}
 	db := &DB{
@@ -230,22 +232,39 @@ func open(ctx context.Context, t *target, dsn string) (*sql.DB, error) {
 	return db, nil
 }
 
+// MigrateResult is what Migrate did.
+type MigrateResult struct {
+	// Path is the SQLite database file ("" for PostgreSQL); Created says
+	// Migrate created it.
+	Path    string
+	Created bool
+	Applied int // migrations applied now
+	Total   int // migrations the schema has in all
+}
+
 // Migrate brings the schema of the database at url up to date, as Open
-// does; it is what `gatehouse migrate` runs.
-func Migrate(ctx context.Context, url string) error {
+// does, and says what it did; it is what `gatehouse migrate` runs.
+func Migrate(ctx context.Context, url string) (MigrateResult, error) {
 	t, err := parseURL(url)
 	if err != nil {
-		return err
+		return MigrateResult{}, err
 	}
-	return migrate(ctx, t)
+	res := MigrateResult{Path: t.path}
+	if t.path != "" {
+		_, err := os.Stat(t.path)
+		res.Created = errors.Is(err, fs.ErrNotExist)
+	}
+	res.Applied, res.Total, err = migrate(ctx, t)
+	return res, err
 }
 
 // migrate runs the pending migrations on a connection of its own, so goose's
-// use of connections cannot collide with the store's pools.
-func migrate(ctx context.Context, t *target) error {
+// use of connections cannot collide with the store's pools. It returns how
+// many it applied and how many there are.
+func migrate(ctx context.Context, t *target) (applied, total int, err error) {
 	db, err := open(ctx, t, t.dsn)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	defer db.Close()
 	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
@@ -255,24 +274,25 @@ func migrate(ctx context.Context, t *target) error {
 		// installations on one server) do not wait on each other.
 		var schema string
 		if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
-			return wrap("migrate", "schema", err)
+			return 0, 0, wrap("migrate", "schema", err)
 		}
 		h := fnv.New64a()
 		h.Write([]byte("gatehouse:" + schema))
 		locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
 		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
+			return 0, 0, fmt.Errorf("migrate: %w", err)
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
 	p, err := goose.NewProvider(t.d.goose, db, t.d.migrationFS(), opts...)
 	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return 0, 0, fmt.Errorf("migrate: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return wrap("migrate", "schema", err)
+	done, err := p.Up(ctx)
+	if err != nil {
+		return 0, 0, wrap("migrate", "schema", err)
 	}
-	return nil
+	return len(done), len(p.ListSources()), nil
 }
 
 // Ping checks that the database answers, on both pools.

@@ -132,8 +132,8 @@ func TestSQLiteSetup(t *testing.T) {
 		t.Fatalf("reopen: %v", err)
 	}
 	db2.Close()
-	if err := Migrate(t.Context(), path); err != nil {
-		t.Fatalf("migrate migrated database: %v", err)
+	if res, err := Migrate(t.Context(), path); err != nil || res.Applied != 0 || res.Created || res.Total == 0 {
+		t.Fatalf("migrate migrated database: %+v, %v", res, err)
 	}
 }
 
