@@ -83,12 +83,21 @@ func checkGrant(a Actor, role gatehouse.Role) error {
 	return nil
 }
 
-// Members lists the tenant's members.
-func (s *Service) Members(ctx context.Context, a Actor) ([]*gatehouse.Member, error) {
+// Members lists a page of the tenant's members that f selects, newest first.
+func (s *Service) Members(ctx context.Context, a Actor, f gatehouse.MemberFilter) (gatehouse.Page[*gatehouse.Member], error) {
 	if err := requireManager(a); err != nil {
-		return nil, err
+		return gatehouse.Page[*gatehouse.Member]{}, err
 	}
-	return s.store.ListMembers(ctx, a.TenantID)
+	if f.Role != "" && !f.Role.Valid() {
+		return gatehouse.Page[*gatehouse.Member]{}, gatehouse.FieldError("role", "role must be owner, admin or staff")
+	}
+	if err := gatehouse.CheckQuery(f.Query); err != nil {
+		return gatehouse.Page[*gatehouse.Member]{}, err
+	}
+	q := pageQuery(f.Page)
+	f.Page = q.Plus1()
+	list, err := s.store.ListMembers(ctx, a.TenantID, f)
+	return gatehouse.PageOf(list, q, (*gatehouse.Member).At), err
 }
 
 // Member returns one member of the tenant.
@@ -100,7 +109,7 @@ func (s *Service) Member(ctx context.Context, a Actor, userID string) (*gatehous
 }
 
 func (s *Service) member(ctx context.Context, tenantID, userID string) (*gatehouse.Member, error) {
-	members, err := s.store.ListMembers(ctx, tenantID)
+	members, err := s.store.ListMembers(ctx, tenantID, gatehouse.MemberFilter{})
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +175,7 @@ func (s *Service) checkOwnerChange(ctx context.Context, a Actor, m *gatehouse.Me
 	if !a.Operator && a.Role != gatehouse.RoleOwner {
 		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may change an owner")
 	}
-	members, err := s.store.ListMembers(ctx, a.TenantID)
+	members, err := s.store.ListMembers(ctx, a.TenantID, gatehouse.MemberFilter{Role: gatehouse.RoleOwner})
 	if err != nil {
 		return err
 	}

@@ -251,14 +251,22 @@ type credentialRow struct {
 	ExpiresAt    *time.Time
 	LastUsedAt   *time.Time
 	Expired      bool
+	ExpiresSoon  bool // within expiringWithin, not yet expired
+	Revoked      bool
 	AllowEntries int
 }
+
+// expiringWithin is how soon an expiry earns a credential the "expires
+// soon" badge.
+const expiringWithin = 7 * 24 * time.Hour
 
 // credentialRowOf is the row of cr, held by the user with e-mail holder.
 func credentialRowOf(cr *gatehouse.Credential, holder string, now time.Time) credentialRow {
 	return credentialRow{
 		ID: cr.ID, Name: cr.Name, Hint: cr.Hint, Holder: holder, Scopes: cr.Scopes,
 		CreatedAt: cr.CreatedAt, ExpiresAt: cr.ExpiresAt, LastUsedAt: cr.LastUsedAt, Expired: cr.Expired(now),
+		ExpiresSoon:  !cr.Expired(now) && cr.ExpiresAt != nil && cr.ExpiresAt.Sub(now) <= expiringWithin,
+		Revoked:      cr.Revoked(),
 		AllowEntries: len(cr.AllowList),
 	}
 }
@@ -350,6 +358,7 @@ type credentialsView struct {
 	Base
 	Page *credentialPage
 	Rows []credentialRow
+	List *listNav
 	Form credentialForm
 }
 
@@ -362,28 +371,45 @@ func (c *Console) credentialList(p *credentialPage) pageFunc {
 
 func (c *Console) renderCredentials(w http.ResponseWriter, r *http.Request, rq *request, p *credentialPage, status int, v credentialValues, fe *FormErrors) error {
 	ctx := r.Context()
-	creds, err := c.admin.Credentials(ctx, rq.actor, p.Kind)
+	pq, nav, err := listQuery(r, rq, p.URL)
 	if err != nil {
 		return err
 	}
+	nav.Statuses = []string{"", string(gatehouse.StatusActive), string(gatehouse.StatusExpired), string(gatehouse.StatusRevoked)}
+	st, err := gatehouse.ParseCredentialStatus(nav.Status)
+	if err != nil {
+		return err
+	}
+	creds, err := c.admin.Credentials(ctx, rq.actor, p.Kind, gatehouse.CredentialFilter{Status: st, Query: nav.Query, Page: pq})
+	if err != nil {
+		return err
+	}
+	nav.fill(rq, creds.Next)
 	var holders map[string]string // e-mail by user ID
 	if p.lists(colHolder) {
-		members, err := c.admin.Members(ctx, rq.actor)
-		if err != nil {
-			return err
-		}
-		holders = make(map[string]string, len(members))
-		for _, m := range members {
-			holders[m.UserID] = m.Email
+		// The holders of one page: a user's e-mail is looked up once.
+		holders = map[string]string{}
+		for _, cr := range creds.Items {
+			if _, ok := holders[cr.UserID]; ok || cr.UserID == "" {
+				continue
+			}
+			m, err := c.admin.Member(ctx, rq.actor, cr.UserID)
+			if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
+				return err
+			}
+			if m != nil {
+				holders[cr.UserID] = m.Email
+			}
 		}
 	}
 	now := c.now()
 	view := &credentialsView{
 		Base: Base{Title: p.List.Title, Nav: p.Nav},
 		Page: p,
+		List: nav,
 		Form: c.credentialForm(p, p.URL, v, fe),
 	}
-	for _, cr := range creds {
+	for _, cr := range creds.Items {
 		view.Rows = append(view.Rows, credentialRowOf(cr, holders[cr.UserID], now))
 	}
 	return c.render(w, r, rq, status, "credentials", view)
