@@ -371,11 +371,11 @@ func (c *Console) credentialList(p *credentialPage) pageFunc {
 
 func (c *Console) renderCredentials(w http.ResponseWriter, r *http.Request, rq *request, p *credentialPage, status int, v credentialValues, fe *FormErrors) error {
 	ctx := r.Context()
-	pq, nav, err := listQuery(r, rq, p.URL)
+	pq, nav, err := listQuery(r, rq, p.URL, msg("list.search.credentials"))
 	if err != nil {
 		return err
 	}
-	nav.Statuses = []string{"", string(gatehouse.StatusActive), string(gatehouse.StatusExpired), string(gatehouse.StatusRevoked)}
+	nav.Statuses = credentialStatuses
 	st, err := gatehouse.ParseCredentialStatus(nav.Status)
 	if err != nil {
 		return err

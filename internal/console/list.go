@@ -18,22 +18,41 @@ const consolePageLimit = gatehouse.DefaultPageLimit
 
 // listNav is the view model of the list_nav and list_search partials.
 type listNav struct {
-	URL      string // the list's page
-	Query    string
-	Status   string // credential lists only
-	Statuses []string
-	Next     string // the URL of the next page, or ""
-	First    string // the URL of the first page, when this is a later one
+	URL         string // the list's page
+	Placeholder string // message ID: what the search box searches
+	Query       string
+	Status      string         // credential lists only
+	Statuses    []statusOption // the status filter's options; none: no filter
+	Next        string         // the URL of the next page, or ""
+	First       string         // the URL of the first page, when this is a later one
 }
+
+// statusOption is one option of a credential list's status filter.
+type statusOption struct {
+	Value string
+	Label string // message ID
+}
+
+// credentialStatuses are the options of the status filter; "" is the
+// list without a filter: the credentials not revoked.
+var credentialStatuses = []statusOption{
+	{"", msg("list.status.current")},
+	{string(gatehouse.StatusActive), msg("list.status.active")},
+	{string(gatehouse.StatusExpired), msg("list.status.expired")},
+	{string(gatehouse.StatusRevoked), msg("list.status.revoked")},
+}
+
+// Filtered reports whether a search or a filter narrows the list.
+func (n *listNav) Filtered() bool { return n.Query != "" || n.Status != "" }
 
 // listQuery reads the list parameters of r (q, status, next) for the list
 // at path; it returns the page to read and the navigation to fill in once
 // read (fill). Security: the user controls all three; a search text
 // longer than gatehouse.MaxQueryLen, an unknown status or a cursor that
 // is not this tenant's list's is EINVALID (the error page), never a read.
-func listQuery(r *http.Request, rq *request, path string) (gatehouse.PageQuery, *listNav, error) {
+func listQuery(r *http.Request, rq *request, path, placeholder string) (gatehouse.PageQuery, *listNav, error) {
 	q := r.URL.Query()
-	nav := &listNav{URL: path, Query: strings.TrimSpace(q.Get("q")), Status: q.Get("status")}
+	nav := &listNav{URL: path, Placeholder: placeholder, Query: strings.TrimSpace(q.Get("q")), Status: q.Get("status")}
 	p := gatehouse.PageQuery{Limit: consolePageLimit}
 	if err := gatehouse.CheckQuery(nav.Query); err != nil {
 		return p, nil, err
