@@ -108,17 +108,22 @@ func (s *Service) Member(ctx context.Context, a Actor, userID string) (*gatehous
 	return s.member(ctx, a.TenantID, userID)
 }
 
+// member finds one member of the tenant by two lookups, not by listing
+// every member: lists page, and a page shows each row's holder. A user
+// of another tenant only is ENOTFOUND, like one that does not exist.
 func (s *Service) member(ctx context.Context, tenantID, userID string) (*gatehouse.Member, error) {
-	members, err := s.store.ListMembers(ctx, tenantID, gatehouse.MemberFilter{})
+	m, err := s.store.FindMembership(ctx, tenantID, userID)
+	if gatehouse.ErrorCode(err) == gatehouse.ENOTFOUND {
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such user")
+	}
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range members {
-		if m.UserID == userID {
-			return m, nil
-		}
+	u, err := s.store.FindUserByID(ctx, userID)
+	if err != nil {
+		return nil, err
 	}
-	return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such user")
+	return &gatehouse.Member{Membership: *m, Email: u.Email}, nil
 }
 
 // SetRole changes a member's role. Admins cannot touch owners or make
