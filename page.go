@@ -84,8 +84,10 @@ func ParseCursor(token, scope string) (*Cursor, error) {
 	if len(token) > 256 {
 		return nil, bad
 	}
+	// Only the one spelling Encode writes: the decoder would also take
+	// line breaks and other trailing bits.
 	b, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || len(b) < 8+1+cursorTagLen {
+	if err != nil || len(b) < 8+1+cursorTagLen || base64.RawURLEncoding.EncodeToString(b) != token {
 		return nil, bad
 	}
 	body, tag := b[:len(b)-cursorTagLen], b[len(b)-cursorTagLen:]
