@@ -245,6 +245,7 @@ type credentialRow struct {
 	ID           string
 	Name         string
 	Hint         string
+	UserID       string // the user it belongs to, for the owner filter
 	Holder       string // the e-mail of the user it belongs to; "" when not shown
 	Scopes       []string
 	CreatedAt    time.Time
@@ -263,7 +264,7 @@ const expiringWithin = 7 * 24 * time.Hour
 // credentialRowOf is the row of cr, held by the user with e-mail holder.
 func credentialRowOf(cr *gatehouse.Credential, holder string, now time.Time) credentialRow {
 	return credentialRow{
-		ID: cr.ID, Name: cr.Name, Hint: cr.Hint, Holder: holder, Scopes: cr.Scopes,
+		ID: cr.ID, Name: cr.Name, Hint: cr.Hint, UserID: cr.UserID, Holder: holder, Scopes: cr.Scopes,
 		CreatedAt: cr.CreatedAt, ExpiresAt: cr.ExpiresAt, LastUsedAt: cr.LastUsedAt, Expired: cr.Expired(now),
 		ExpiresSoon:  !cr.Expired(now) && cr.ExpiresAt != nil && cr.ExpiresAt.Sub(now) <= expiringWithin,
 		Revoked:      cr.Revoked(),
@@ -380,7 +381,23 @@ func (c *Console) renderCredentials(w http.ResponseWriter, r *http.Request, rq *
 	if err != nil {
 		return err
 	}
-	creds, err := c.admin.Credentials(ctx, rq.actor, p.Kind, gatehouse.CredentialFilter{Status: st, Query: nav.Query, Page: pq})
+	f := gatehouse.CredentialFilter{Status: st, Query: nav.Query, Page: pq}
+	if p.lists(colHolder) {
+		// Security: another tenant's user lists nothing (the store
+		// filters by tenant) and shows no e-mail (Member is ENOTFOUND).
+		nav.UserID = r.URL.Query().Get("user_id")
+		f.UserID = nav.UserID
+		if nav.UserID != "" {
+			m, err := c.admin.Member(ctx, rq.actor, nav.UserID)
+			if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
+				return err
+			}
+			if m != nil {
+				nav.Owner = m.Email
+			}
+		}
+	}
+	creds, err := c.admin.Credentials(ctx, rq.actor, p.Kind, f)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ type listNav struct {
 	Placeholder string // message ID: what the search box searches
 	Query       string
 	Status      string         // credential lists only
+	UserID      string         // a list of credentials users hold: only this user's
+	Owner       string         // UserID's e-mail, shown with the filter
 	Statuses    []statusOption // the status filter's options; none: no filter
 	Next        string         // the URL of the next page, or ""
 	First       string         // the URL of the first page, when this is a later one
@@ -43,7 +45,15 @@ var credentialStatuses = []statusOption{
 }
 
 // Filtered reports whether a search or a filter narrows the list.
-func (n *listNav) Filtered() bool { return n.Query != "" || n.Status != "" }
+func (n *listNav) Filtered() bool { return n.Query != "" || n.Status != "" || n.UserID != "" }
+
+// OwnerLink is the list of only the user's credentials, with the search
+// and the filter kept.
+func (n *listNav) OwnerLink(userID string) string {
+	m := *n
+	m.UserID = userID
+	return m.link(nil)
+}
 
 // listQuery reads the list parameters of r (q, status, next) for the list
 // at path; it returns the page to read and the navigation to fill in once
@@ -88,6 +98,9 @@ func (n *listNav) link(extra url.Values) string {
 	}
 	if n.Status != "" {
 		v.Set("status", n.Status)
+	}
+	if n.UserID != "" {
+		v.Set("user_id", n.UserID)
 	}
 	for k, vs := range extra {
 		v[k] = vs

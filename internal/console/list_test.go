@@ -126,3 +126,27 @@ func TestUserListSearch(t *testing.T) {
 	wantNoBody(t, res, ">owner@acme.test<")
 	wantBody(t, b.get("/console/users?q=nobody"), "Nothing matches the search or the filter.")
 }
+
+// TestCredentialListOwner: the Owner cell links to the list of that
+// owner's tokens; another tenant's user lists nothing.
+func TestCredentialListOwner(t *testing.T) {
+	e := newEnv(t)
+	owner := e.member(e.tenantA, "owner@acme.test", gatehouse.RoleOwner)
+	other := e.member(e.tenantA, "dev@acme.test", gatehouse.RoleAdmin)
+	stranger := e.member(e.tenantB, "stranger@bolt.test", gatehouse.RoleOwner)
+	e.createPAT(e.tenantA, owner, "mine")
+	e.createPAT(e.tenantA, other, "theirs")
+	e.createPAT(e.tenantB, stranger, "elsewhere")
+	b := e.browser()
+	b.login("owner@acme.test")
+	all := b.get("/console/tokens")
+	wantBody(t, all, `href="/console/tokens?user_id=`+other.UserID+`"`)
+	res := b.get("/console/tokens?user_id=" + other.UserID)
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, "theirs", "Owner: dev@acme.test", `name="user_id" value="`+other.UserID+`"`)
+	wantNoBody(t, res, ">mine<")
+	res = b.get("/console/tokens?user_id=" + stranger.UserID)
+	wantStatus(t, res, http.StatusOK)
+	wantNoBody(t, res, "elsewhere", "stranger@bolt.test")
+	wantBody(t, res, "Nothing matches the search or the filter.")
+}
