@@ -45,9 +45,51 @@ func (c *Credential) Revoked() bool { return c.RevokedAt != nil }
 type CredentialFilter struct {
 	Kind   Kind   // "" = any kind
 	UserID string // "" = any user
-	// IncludeRevoked lists revoked credentials too.
+	// IncludeRevoked lists revoked credentials too (with Status "").
 	IncludeRevoked bool
+	// Status narrows the list to one status at At ("" = not revoked, or
+	// all with IncludeRevoked).
+	Status CredentialStatus
+	At     time.Time // the time Status is judged at
+	// Query matches the name or the hint, case-insensitively, as a
+	// substring ("" = all).
+	Query string
+	Page  PageQuery
 }
+
+// CredentialStatus is what a list filter calls a credential's state.
+type CredentialStatus string
+
+// The statuses of a list filter: active is neither revoked nor expired;
+// expired is expired and not revoked; revoked is revoked, expired or not.
+const (
+	StatusActive  CredentialStatus = "active"
+	StatusExpired CredentialStatus = "expired"
+	StatusRevoked CredentialStatus = "revoked"
+)
+
+// ParseCredentialStatus reads a status filter; "" is no filter.
+func ParseCredentialStatus(s string) (CredentialStatus, error) {
+	switch st := CredentialStatus(s); st {
+	case "", StatusActive, StatusExpired, StatusRevoked:
+		return st, nil
+	}
+	return "", FieldError("status", "status must be active, expired or revoked")
+}
+
+// MaxQueryLen bounds a list's search text (runes).
+const MaxQueryLen = 100
+
+// CheckQuery refuses a search text longer than MaxQueryLen.
+func CheckQuery(q string) error {
+	if utf8.RuneCountInString(q) > MaxQueryLen || !utf8.ValidString(q) {
+		return FieldError("q", "the search text is at most %d characters", MaxQueryLen)
+	}
+	return nil
+}
+
+// At is the cursor of the credential's place in a list.
+func (c *Credential) At() Cursor { return Cursor{Time: c.CreatedAt, ID: c.ID} }
 
 // AllowEntry is one entry of a credential's IP allowlist.
 type AllowEntry struct {

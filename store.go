@@ -53,7 +53,8 @@ type Store interface {
 	// AddMembership is ECONFLICT when the user is already a member.
 	AddMembership(ctx context.Context, m *Membership) error
 	FindMembership(ctx context.Context, tenantID, userID string) (*Membership, error)
-	ListMembers(ctx context.Context, tenantID string) ([]*Member, error)
+	// ListMembers returns the tenant's members that f selects, newest first.
+	ListMembers(ctx context.Context, tenantID string, f MemberFilter) ([]*Member, error)
 	ListUserTenants(ctx context.Context, userID string) ([]*TenantMembership, error)
 	SetMembershipRole(ctx context.Context, tenantID, userID string, role Role) error
 	// RemoveMembership deletes the membership and, in the same transaction,

@@ -15,7 +15,7 @@ type IntegrationStore interface {
 	// FindIntegrationByConsumerKey looks up across tenants (the OAuth 1.0a
 	// endpoints learn the tenant from the consumer key).
 	FindIntegrationByConsumerKey(ctx context.Context, consumerKey string) (*Integration, error)
-	ListIntegrations(ctx context.Context, tenantID string) ([]*Integration, error)
+	ListIntegrations(ctx context.Context, tenantID string, f ListFilter) ([]*Integration, error)
 	// UpdateIntegration saves every mutable field. When the resources
 	// change, the live tokens' scopes change with them in the same
 	// transaction (and caches hear of it).
@@ -44,8 +44,8 @@ type IntegrationStore interface {
 	DeactivateIntegration(ctx context.Context, tenantID, integrationID string, now time.Time) error
 
 	AddDelivery(ctx context.Context, d *Delivery) error
-	// ListDeliveries returns the integration's latest deliveries, newest first.
-	ListDeliveries(ctx context.Context, tenantID, integrationID string, limit int) ([]*Delivery, error)
+	// ListDeliveries returns a page of the integration's deliveries, newest first.
+	ListDeliveries(ctx context.Context, tenantID, integrationID string, q PageQuery) ([]*Delivery, error)
 
 	AddNotification(ctx context.Context, n *Notification) error
 	// ListNotifications returns the tenant's notifications, newest first.

@@ -14,7 +14,7 @@ type OAuth2Store interface {
 	// FindClient looks an app up by client id across tenants (the token
 	// endpoint does not know the tenant until it has the client).
 	FindClient(ctx context.Context, clientID string) (*Client, error)
-	ListClients(ctx context.Context, tenantID string) ([]*Client, error)
+	ListClients(ctx context.Context, tenantID string, f ListFilter) ([]*Client, error)
 	// UpdateClientSecret saves SecretHash, SecretHint, PrevSecretHash and
 	// PrevSecretExpiresAt of the tenant's client.
 	UpdateClientSecret(ctx context.Context, c *Client) error

@@ -252,9 +252,13 @@ func when(t *time.Time, none string) string {
 // allCredentials and allMembers are the whole lists the CLI prints: the
 // one place that knows how admin hands them out.
 func allCredentials(ctx context.Context, svc *admin.Service, a admin.Actor, kind gatehouse.Kind) ([]*gatehouse.Credential, error) {
-	return svc.Credentials(ctx, a, kind)
+	return gatehouse.Collect(func(q gatehouse.PageQuery) (gatehouse.Page[*gatehouse.Credential], error) {
+		return svc.Credentials(ctx, a, kind, gatehouse.CredentialFilter{Page: q})
+	})
 }
 
 func allMembers(ctx context.Context, svc *admin.Service, a admin.Actor) ([]*gatehouse.Member, error) {
-	return svc.Members(ctx, a)
+	return gatehouse.Collect(func(q gatehouse.PageQuery) (gatehouse.Page[*gatehouse.Member], error) {
+		return svc.Members(ctx, a, gatehouse.MemberFilter{Page: q})
+	})
 }

@@ -38,7 +38,7 @@ type Store interface {
 	AddMembership(ctx context.Context, m *gatehouse.Membership) error
 	FindMembership(ctx context.Context, tenantID, userID string) (*gatehouse.Membership, error)
 	ListUserTenants(ctx context.Context, userID string) ([]*gatehouse.TenantMembership, error)
-	ListMembers(ctx context.Context, tenantID string) ([]*gatehouse.Member, error)
+	ListMembers(ctx context.Context, tenantID string, f gatehouse.MemberFilter) ([]*gatehouse.Member, error)
 	SetMembershipRole(ctx context.Context, tenantID, userID string, role gatehouse.Role) error
 	RemoveMembership(ctx context.Context, tenantID, userID string, now time.Time) error
 
@@ -57,7 +57,7 @@ type Store interface {
 
 	CreateClient(ctx context.Context, c *gatehouse.Client) error
 	FindClient(ctx context.Context, clientID string) (*gatehouse.Client, error)
-	ListClients(ctx context.Context, tenantID string) ([]*gatehouse.Client, error)
+	ListClients(ctx context.Context, tenantID string, f gatehouse.ListFilter) ([]*gatehouse.Client, error)
 	UpdateClientSecret(ctx context.Context, c *gatehouse.Client) error
 	DeleteClient(ctx context.Context, tenantID, clientID string, now time.Time) error
 	ListConsents(ctx context.Context, tenantID, userID string) ([]*gatehouse.Consent, error)
@@ -65,13 +65,13 @@ type Store interface {
 
 	CreateIntegration(ctx context.Context, i *gatehouse.Integration) error
 	FindIntegration(ctx context.Context, tenantID, id string) (*gatehouse.Integration, error)
-	ListIntegrations(ctx context.Context, tenantID string) ([]*gatehouse.Integration, error)
+	ListIntegrations(ctx context.Context, tenantID string, f gatehouse.ListFilter) ([]*gatehouse.Integration, error)
 	UpdateIntegration(ctx context.Context, i *gatehouse.Integration) error
 	DeleteIntegration(ctx context.Context, tenantID, id string, now time.Time) error
 	IssueIntegrationToken(ctx context.Context, tenantID, integrationID string, c *gatehouse.Credential, now time.Time) error
 	DeactivateIntegration(ctx context.Context, tenantID, integrationID string, now time.Time) error
 	AddDelivery(ctx context.Context, d *gatehouse.Delivery) error
-	ListDeliveries(ctx context.Context, tenantID, integrationID string, limit int) ([]*gatehouse.Delivery, error)
+	ListDeliveries(ctx context.Context, tenantID, integrationID string, q gatehouse.PageQuery) ([]*gatehouse.Delivery, error)
 	AddNotification(ctx context.Context, n *gatehouse.Notification) error
 	ListNotifications(ctx context.Context, tenantID string, unreadOnly bool, limit int) ([]*gatehouse.Notification, error)
 	MarkNotificationsRead(ctx context.Context, tenantID string, now time.Time) error

@@ -251,7 +251,8 @@ func TestIntegrationLifecycle(t *testing.T) {
 	if len(live) != 0 {
 		t.Fatalf("%d live integration tokens after reauthorize", len(live))
 	}
-	ds, err := svc.Deliveries(ctx, owner, i.ID)
+	page, err := svc.Deliveries(ctx, owner, i.ID, gatehouse.PageQuery{})
+	ds := page.Items
 	if err != nil || len(ds) != 2 || ds[0].Error == "" || ds[1].Error != "" {
 		t.Fatalf("deliveries = %+v, %v", ds, err)
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -186,12 +187,30 @@ func (s *Service) checkExpiry(t *time.Time) (*time.Time, error) {
 	return &u, nil
 }
 
-// Credentials lists the tenant's live credentials of kind, newest first.
-func (s *Service) Credentials(ctx context.Context, a Actor, kind gatehouse.Kind) ([]*gatehouse.Credential, error) {
+// Credentials lists a page of the tenant's credentials of kind that f
+// selects (its Status, Query, UserID and Page), newest first; with no
+// Status, the ones not revoked.
+func (s *Service) Credentials(ctx context.Context, a Actor, kind gatehouse.Kind, f gatehouse.CredentialFilter) (gatehouse.Page[*gatehouse.Credential], error) {
 	if err := requireManager(a); err != nil {
-		return nil, err
+		return gatehouse.Page[*gatehouse.Credential]{}, err
 	}
-	return s.store.ListCredentials(ctx, a.TenantID, gatehouse.CredentialFilter{Kind: kind})
+	if _, err := gatehouse.ParseCredentialStatus(string(f.Status)); err != nil {
+		return gatehouse.Page[*gatehouse.Credential]{}, err
+	}
+	if err := gatehouse.CheckQuery(f.Query); err != nil {
+		return gatehouse.Page[*gatehouse.Credential]{}, err
+	}
+	q := pageQuery(f.Page)
+	f.Kind, f.IncludeRevoked, f.At, f.Page = kind, false, s.Now(), q.Plus1()
+	list, err := s.store.ListCredentials(ctx, a.TenantID, f)
+	return gatehouse.PageOf(list, q, (*gatehouse.Credential).At), err
+}
+
+// pageQuery is q with its limit defaulted and bounded (SPEC §9): callers
+// check what their users send, this keeps every read bounded.
+func pageQuery(q gatehouse.PageQuery) gatehouse.PageQuery {
+	q.Limit = min(cmp.Or(max(q.Limit, 0), gatehouse.DefaultPageLimit), gatehouse.MaxPageLimit)
+	return q
 }
 
 // Credential returns one credential of the tenant and kind, revoked or not.

@@ -74,8 +74,8 @@ func TestCredentialLifecycle(t *testing.T) {
 			if err != nil || got.ID != c.ID {
 				t.Fatalf("Credential = %+v, %v", got, err)
 			}
-			list, err := f.svc.Credentials(ctx, f.admin, spec.Kind)
-			if err != nil || !slices.ContainsFunc(list, func(x *gatehouse.Credential) bool { return x.ID == c.ID }) {
+			list, err := f.svc.Credentials(ctx, f.admin, spec.Kind, gatehouse.CredentialFilter{})
+			if err != nil || !slices.ContainsFunc(list.Items, func(x *gatehouse.Credential) bool { return x.ID == c.ID }) {
 				t.Fatalf("Credentials = %v, %v; want it listed", list, err)
 			}
 			switch {
@@ -100,7 +100,7 @@ func TestCredentialLifecycle(t *testing.T) {
 			default:
 				t.Fatalf("%s is created here but neither revoked nor deleted", spec.Kind)
 			}
-			if list, _ := f.svc.Credentials(ctx, f.owner, spec.Kind); slices.ContainsFunc(list, func(x *gatehouse.Credential) bool { return x.ID == c.ID }) {
+			if list, _ := f.svc.Credentials(ctx, f.owner, spec.Kind, gatehouse.CredentialFilter{}); slices.ContainsFunc(list.Items, func(x *gatehouse.Credential) bool { return x.ID == c.ID }) {
 				t.Error("ended credential still listed")
 			}
 		})
@@ -162,7 +162,7 @@ func TestCredentialRoles(t *testing.T) {
 			// Staff members read and end none of them.
 			_, err = f.svc.Credential(ctx, f.staff, tt.kind, c.ID)
 			wantCode(t, err, gatehouse.EFORBIDDEN)
-			_, err = f.svc.Credentials(ctx, f.staff, tt.kind)
+			_, err = f.svc.Credentials(ctx, f.staff, tt.kind, gatehouse.CredentialFilter{})
 			wantCode(t, err, gatehouse.EFORBIDDEN)
 			spec, _ := tt.kind.Spec()
 			if spec.Deleted != "" {
@@ -427,8 +427,8 @@ func TestCredentialKindsApart(t *testing.T) {
 		_, err := f.svc.Credential(ctx, stranger, kind, c.ID)
 		wantCode(t, err, gatehouse.ENOTFOUND)
 		wantCode(t, end(stranger, kind, c.ID), gatehouse.ENOTFOUND)
-		if list, _ := f.svc.Credentials(ctx, stranger, kind); len(list) != 0 {
-			t.Errorf("another tenant lists %d of %s", len(list), kind)
+		if list, _ := f.svc.Credentials(ctx, stranger, kind, gatehouse.CredentialFilter{}); len(list.Items) != 0 {
+			t.Errorf("another tenant lists %d of %s", len(list.Items), kind)
 		}
 		got, err := f.st.FindCredential(ctx, f.tenant.ID, c.ID)
 		if err != nil || got.Revoked() {

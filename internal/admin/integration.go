@@ -286,12 +286,19 @@ func (s *Service) CreateIntegration(ctx context.Context, a Actor, in Integration
 	return i, nil
 }
 
-// Integrations lists the tenant's integrations (the grid).
-func (s *Service) Integrations(ctx context.Context, a Actor) ([]*gatehouse.Integration, error) {
+// Integrations lists a page of the tenant's integrations (the grid) that
+// f selects, newest first.
+func (s *Service) Integrations(ctx context.Context, a Actor, f gatehouse.ListFilter) (gatehouse.Page[*gatehouse.Integration], error) {
 	if err := requireManager(a); err != nil {
-		return nil, err
+		return gatehouse.Page[*gatehouse.Integration]{}, err
 	}
-	return s.store.ListIntegrations(ctx, a.TenantID)
+	if err := gatehouse.CheckQuery(f.Query); err != nil {
+		return gatehouse.Page[*gatehouse.Integration]{}, err
+	}
+	q := pageQuery(f.Page)
+	f.Page = q.Plus1()
+	list, err := s.store.ListIntegrations(ctx, a.TenantID, f)
+	return gatehouse.PageOf(list, q, (*gatehouse.Integration).At), err
 }
 
 // Integration returns one integration of the tenant.
@@ -476,12 +483,15 @@ func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integ
 	return token, tokenSecret, nil
 }
 
-// Deliveries lists the integration's latest callback deliveries.
-func (s *Service) Deliveries(ctx context.Context, a Actor, id string) ([]*gatehouse.Delivery, error) {
+// Deliveries lists a page of the integration's callback deliveries,
+// newest first.
+func (s *Service) Deliveries(ctx context.Context, a Actor, id string, q gatehouse.PageQuery) (gatehouse.Page[*gatehouse.Delivery], error) {
 	if _, err := s.Integration(ctx, a, id); err != nil {
-		return nil, err
+		return gatehouse.Page[*gatehouse.Delivery]{}, err
 	}
-	return s.store.ListDeliveries(ctx, a.TenantID, id, 20)
+	q = pageQuery(q)
+	list, err := s.store.ListDeliveries(ctx, a.TenantID, id, q.Plus1())
+	return gatehouse.PageOf(list, q, (*gatehouse.Delivery).At), err
 }
 
 // Notifications lists the tenant's unread console notifications.

@@ -79,12 +79,18 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (*g
 	return c, sec, nil
 }
 
-// Clients lists the tenant's apps.
-func (s *Service) Clients(ctx context.Context, a Actor) ([]*gatehouse.Client, error) {
+// Clients lists a page of the tenant's apps that f selects, newest first.
+func (s *Service) Clients(ctx context.Context, a Actor, f gatehouse.ListFilter) (gatehouse.Page[*gatehouse.Client], error) {
 	if err := requireManager(a); err != nil {
-		return nil, err
+		return gatehouse.Page[*gatehouse.Client]{}, err
 	}
-	return s.store.ListClients(ctx, a.TenantID)
+	if err := gatehouse.CheckQuery(f.Query); err != nil {
+		return gatehouse.Page[*gatehouse.Client]{}, err
+	}
+	q := pageQuery(f.Page)
+	f.Page = q.Plus1()
+	list, err := s.store.ListClients(ctx, a.TenantID, f)
+	return gatehouse.PageOf(list, q, (*gatehouse.Client).At), err
 }
 
 // Client returns one app of the tenant; another tenant's is ENOTFOUND.

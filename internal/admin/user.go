@@ -85,12 +85,21 @@ func checkGrant(a Actor, role gatehouse.Role) error {
 	return nil
 }
 
-// Members lists the tenant's members.
-func (s *Service) Members(ctx context.Context, a Actor) ([]*gatehouse.Member, error) {
+// Members lists a page of the tenant's members that f selects, newest first.
+func (s *Service) Members(ctx context.Context, a Actor, f gatehouse.MemberFilter) (gatehouse.Page[*gatehouse.Member], error) {
 	if err := requireManager(a); err != nil {
-		return nil, err
+		return gatehouse.Page[*gatehouse.Member]{}, err
 	}
-	return s.store.ListMembers(ctx, a.TenantID)
+	if f.Role != "" && !f.Role.Valid() {
+		return gatehouse.Page[*gatehouse.Member]{}, gatehouse.FieldError("role", "role must be owner, admin or staff")
+	}
+	if err := gatehouse.CheckQuery(f.Query); err != nil {
+		return gatehouse.Page[*gatehouse.Member]{}, err
+	}
+	q := pageQuery(f.Page)
+	f.Page = q.Plus1()
+	list, err := s.store.ListMembers(ctx, a.TenantID, f)
+	return gatehouse.PageOf(list, q, (*gatehouse.Member).At), err
 }
 
 // Member returns one member of the tenant.
@@ -101,17 +110,22 @@ func (s *Service) Member(ctx context.Context, a Actor, userID string) (*gatehous
 	return s.member(ctx, a.TenantID, userID)
 }
 
+// member finds one member of the tenant by two lookups, not by listing
+// every member: lists page, and a page shows each row's holder. A user
+// of another tenant only is ENOTFOUND, like one that does not exist.
 func (s *Service) member(ctx context.Context, tenantID, userID string) (*gatehouse.Member, error) {
-	members, err := s.store.ListMembers(ctx, tenantID)
+	m, err := s.store.FindMembership(ctx, tenantID, userID)
+	if gatehouse.ErrorCode(err) == gatehouse.ENOTFOUND {
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such user")
+	}
 	if err != nil {
 		return nil, err
 	}
-	for _, m := range members {
-		if m.UserID == userID {
-			return m, nil
-		}
+	u, err := s.store.FindUserByID(ctx, userID)
+	if err != nil {
+		return nil, err
 	}
-	return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such user")
+	return &gatehouse.Member{Membership: *m, Email: u.Email}, nil
 }
 
 // SetRole changes a member's role. Admins cannot touch owners or make
@@ -171,7 +185,7 @@ func (s *Service) checkOwnerChange(ctx context.Context, a Actor, m *gatehouse.Me
 	if !a.Operator && a.Role != gatehouse.RoleOwner {
 		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may change an owner").WithID("error.owners_change_owners")
 	}
-	members, err := s.store.ListMembers(ctx, a.TenantID)
+	members, err := s.store.ListMembers(ctx, a.TenantID, gatehouse.MemberFilter{Role: gatehouse.RoleOwner})
 	if err != nil {
 		return err
 	}

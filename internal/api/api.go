@@ -12,10 +12,12 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -268,9 +270,11 @@ func badRequest(msg string) error {
 	return &httpx.StatusError{Status: http.StatusBadRequest, Code: "bad_request", Message: msg}
 }
 
-// list is the envelope of every collection: {"items":[…]}.
+// list is the envelope of every collection: {"items":[…]}, and "next",
+// the cursor of the next page, on every page but the last (SPEC §9).
 type list[T any] struct {
-	Items []T `json:"items"`
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
 }
 
 // newList returns the envelope of items, never null.
@@ -279,6 +283,77 @@ func newList[T any](items []T) list[T] {
 		items = []T{}
 	}
 	return list[T]{Items: items}
+}
+
+// pageQuery reads the paging parameters of a collection (SPEC §9): limit
+// (1 to gatehouse.MaxPageLimit, default gatehouse.DefaultPageLimit) and
+// next, a cursor of pageOut for the same list, which is named by the
+// actor's tenant and the route's pattern.
+//
+// Security: the caller controls both. A limit out of range or a cursor
+// that is not one of this list (edited, of another tenant or collection)
+// is 400; a list never reads more than the limit.
+func pageQuery(r *http.Request, a admin.Actor) (gatehouse.PageQuery, error) {
+	q := r.URL.Query()
+	p := gatehouse.PageQuery{Limit: gatehouse.DefaultPageLimit}
+	if vs, ok := q["limit"]; ok {
+		n, err := strconv.Atoi(vs[0])
+		if len(vs) > 1 || err != nil || n < 1 || n > gatehouse.MaxPageLimit {
+			return p, badRequest(fmt.Sprintf("limit must be a whole number from 1 to %d", gatehouse.MaxPageLimit))
+		}
+		p.Limit = n
+	}
+	if vs, ok := q["next"]; ok {
+		if len(vs) > 1 {
+			return p, badRequest("next is given more than once")
+		}
+		c, err := gatehouse.ParseCursor(vs[0], pageScope(r, a))
+		if err != nil {
+			return p, badRequest(err.(*gatehouse.Error).Message)
+		}
+		p.After = c
+	}
+	return p, nil
+}
+
+// pageScope names the list a request reads, for its cursors.
+func pageScope(r *http.Request, a admin.Actor) string {
+	return a.TenantID + " " + r.Pattern + " " + r.PathValue("id")
+}
+
+// pageOut is the envelope of a page of items, out of page converted by conv.
+func pageOut[T, J any](r *http.Request, a admin.Actor, page gatehouse.Page[T], conv func(T) J) list[J] {
+	l := list[J]{Items: make([]J, 0, len(page.Items))}
+	for _, it := range page.Items {
+		l.Items = append(l.Items, conv(it))
+	}
+	if page.Next != nil {
+		l.Next = page.Next.Encode(pageScope(r, a))
+	}
+	return l
+}
+
+// listFilter reads the query of a list searched by ?q=.
+func listFilter(r *http.Request, a admin.Actor) (gatehouse.ListFilter, error) {
+	var f gatehouse.ListFilter
+	var err error
+	if f.Page, err = pageQuery(r, a); err != nil {
+		return f, err
+	}
+	f.Query, err = searchQuery(r)
+	return f, err
+}
+
+// searchQuery reads q, a list's search text.
+func searchQuery(r *http.Request) (string, error) {
+	q := r.URL.Query()["q"]
+	if len(q) > 1 {
+		return "", badRequest("q is given more than once")
+	}
+	if len(q) == 0 {
+		return "", nil
+	}
+	return strings.TrimSpace(q[0]), gatehouse.CheckQuery(q[0])
 }
 
 // utc returns t in UTC, keeping nil, so that every time the API writes is

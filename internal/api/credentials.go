@@ -62,21 +62,46 @@ func (h *handler) createCredential(res credentialResource) serveFunc {
 	}
 }
 
-// listCredentials lists the tenant's credentials of the kind that are not
-// revoked, newest first.
+// listCredentials lists a page of the tenant's credentials of the kind,
+// newest first: the ones not revoked, or those of ?status=
+// (active|expired|revoked), matching ?q= (name or hint) and, for a kind a
+// user holds, held by ?user_id=.
 func (h *handler) listCredentials(res credentialResource) serveFunc {
 	return func(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-		creds, err := h.admin.Credentials(r.Context(), a, res.kind)
+		f, err := credentialFilter(r, a, res.kind)
 		if err != nil {
 			return err
 		}
-		items := make([]object, 0, len(creds))
-		for _, c := range creds {
-			items = append(items, h.credentialJSON(c))
+		page, err := h.admin.Credentials(r.Context(), a, res.kind, f)
+		if err != nil {
+			return err
 		}
-		httpx.WriteJSON(w, http.StatusOK, newList(items))
+		httpx.WriteJSON(w, http.StatusOK, pageOut(r, a, page, h.credentialJSON))
 		return nil
 	}
+}
+
+// credentialFilter reads the query of a credential list.
+func credentialFilter(r *http.Request, a admin.Actor, kind gatehouse.Kind) (gatehouse.CredentialFilter, error) {
+	var f gatehouse.CredentialFilter
+	var err error
+	if f.Page, err = pageQuery(r, a); err != nil {
+		return f, err
+	}
+	if f.Query, err = searchQuery(r); err != nil {
+		return f, err
+	}
+	q := r.URL.Query()
+	if f.Status, err = gatehouse.ParseCredentialStatus(q.Get("status")); err != nil {
+		return f, err
+	}
+	if u := q.Get("user_id"); u != "" {
+		if spec, _ := kind.Spec(); spec.Holder != gatehouse.HolderSelf && spec.Holder != gatehouse.HolderMember {
+			return f, badRequest("user_id does not apply: no user holds these credentials")
+		}
+		f.UserID = u
+	}
+	return f, nil
 }
 
 // getCredential shows one credential of the tenant, revoked ones included.

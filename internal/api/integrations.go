@@ -172,15 +172,15 @@ func (h *handler) createIntegration(w http.ResponseWriter, r *http.Request, a ad
 }
 
 func (h *handler) listIntegrations(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	list, err := h.admin.Integrations(r.Context(), a)
+	f, err := listFilter(r, a)
 	if err != nil {
 		return err
 	}
-	items := make([]integrationJSON, 0, len(list))
-	for _, i := range list {
-		items = append(items, integrationOut(i))
+	page, err := h.admin.Integrations(r.Context(), a, f)
+	if err != nil {
+		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, newList(items))
+	httpx.WriteJSON(w, http.StatusOK, pageOut(r, a, page, integrationOut))
 	return nil
 }
 
@@ -332,16 +332,18 @@ type deliveryJSON struct {
 	DurationMS int64     `json:"duration_ms"`
 }
 
-// listDeliveries lists the integration's latest deliveries, newest first.
+// listDeliveries lists a page of the integration's deliveries, newest first.
 func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	ds, err := h.admin.Deliveries(r.Context(), a, r.PathValue("id"))
+	p, err := pageQuery(r, a)
+	if err != nil {
+		return err
+	}
+	page, err := h.admin.Deliveries(r.Context(), a, r.PathValue("id"), p)
 	if err != nil {
 		return integrationError(err)
 	}
-	items := make([]deliveryJSON, 0, len(ds))
-	for _, d := range ds {
-		items = append(items, deliveryJSON{ID: d.ID, Time: d.Time.UTC(), URL: d.URL, Status: d.Status, Error: d.Error, DurationMS: d.Duration.Milliseconds()})
-	}
-	httpx.WriteJSON(w, http.StatusOK, newList(items))
+	httpx.WriteJSON(w, http.StatusOK, pageOut(r, a, page, func(d *gatehouse.Delivery) deliveryJSON {
+		return deliveryJSON{ID: d.ID, Time: d.Time.UTC(), URL: d.URL, Status: d.Status, Error: d.Error, DurationMS: d.Duration.Milliseconds()}
+	}))
 	return nil
 }

@@ -113,15 +113,15 @@ func (h *handler) createOAuthClient(w http.ResponseWriter, r *http.Request, a ad
 
 // listOAuthClients lists the tenant's apps, without secrets.
 func (h *handler) listOAuthClients(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	cs, err := h.admin.Clients(r.Context(), a)
+	f, err := listFilter(r, a)
 	if err != nil {
 		return err
 	}
-	items := make([]oauthClientJSON, 0, len(cs))
-	for _, c := range cs {
-		items = append(items, oauthClientOut(c))
+	page, err := h.admin.Clients(r.Context(), a, f)
+	if err != nil {
+		return err
 	}
-	httpx.WriteJSON(w, http.StatusOK, newList(items))
+	httpx.WriteJSON(w, http.StatusOK, pageOut(r, a, page, oauthClientOut))
 	return nil
 }
 

@@ -228,7 +228,7 @@ func TestOAuthClientValidation(t *testing.T) {
 // included, to prove a refused request changed nothing.
 func (e *testEnv) clientState(t *testing.T, f *fixture) string {
 	t.Helper()
-	cs, err := e.db.ListClients(t.Context(), f.tenant.ID)
+	cs, err := e.db.ListClients(t.Context(), f.tenant.ID, gatehouse.ListFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -145,3 +145,52 @@ func TestRouting(t *testing.T) {
 		})
 	})
 }
+
+// TestOpenAPIPaging: every paged collection (SPEC §9) documents limit and
+// next and the next member of its answer, and the filters it reads.
+func TestOpenAPIPaging(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res := e.do(t, req{method: "GET", path: "/api/v1/openapi.json"})
+	expect(t, res, http.StatusOK, "")
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(res.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	type operation struct {
+		Parameters []struct{ Name, In string }
+		Responses  map[string]struct {
+			Content map[string]struct {
+				Schema struct {
+					Properties map[string]json.RawMessage
+				}
+			}
+		}
+	}
+	for path, params := range map[string][]string{
+		"/api/v1/tokens":                       {"limit", "next", "status", "q", "user_id"},
+		"/api/v1/api-keys":                     {"limit", "next", "status", "q"},
+		"/api/v1/users":                        {"limit", "next", "q", "role"},
+		"/api/v1/oauth-clients":                {"limit", "next", "q"},
+		"/api/v1/integrations":                 {"limit", "next", "q"},
+		"/api/v1/integrations/{id}/deliveries": {"limit", "next"},
+	} {
+		var op operation
+		if err := json.Unmarshal(doc.Paths[path]["get"], &op); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		for _, name := range params {
+			if !slices.ContainsFunc(op.Parameters, func(p struct{ Name, In string }) bool { return p.Name == name && p.In == "query" }) {
+				t.Errorf("GET %s does not document ?%s", path, name)
+			}
+		}
+		if _, ok := op.Responses["200"].Content["application/json"].Schema.Properties["next"]; !ok {
+			t.Errorf("GET %s does not document the next member", path)
+		}
+		if _, ok := op.Responses["400"]; !ok {
+			t.Errorf("GET %s does not document 400", path)
+		}
+	}
+}

@@ -63,15 +63,20 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request, a admin.Act
 }
 
 func (h *handler) listUsers(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	members, err := h.admin.Members(r.Context(), a)
+	var f gatehouse.MemberFilter
+	var err error
+	if f.Page, err = pageQuery(r, a); err != nil {
+		return err
+	}
+	if f.Query, err = searchQuery(r); err != nil {
+		return err
+	}
+	f.Role = gatehouse.Role(r.URL.Query().Get("role"))
+	page, err := h.admin.Members(r.Context(), a, f)
 	if err != nil {
 		return err
 	}
-	items := make([]userJSON, 0, len(members))
-	for _, m := range members {
-		items = append(items, userOut(m))
-	}
-	httpx.WriteJSON(w, http.StatusOK, newList(items))
+	httpx.WriteJSON(w, http.StatusOK, pageOut(r, a, page, userOut))
 	return nil
 }
 

@@ -635,7 +635,7 @@ func TestCSRFRefused(t *testing.T) {
 		return len(l)
 	}
 	countMembers := func() int {
-		l, _ := e.store.ListMembers(e.ctx, e.tenantA.ID)
+		l, _ := e.store.ListMembers(e.ctx, e.tenantA.ID, gatehouse.MemberFilter{})
 		return len(l)
 	}
 	settingsBefore, _ := e.store.Settings(e.ctx, e.tenantA.ID)

@@ -245,20 +245,29 @@ type credentialRow struct {
 	ID           string
 	Name         string
 	Hint         string
+	UserID       string // the user it belongs to, for the owner filter
 	Holder       string // the e-mail of the user it belongs to; "" when not shown
 	Scopes       []string
 	CreatedAt    time.Time
 	ExpiresAt    *time.Time
 	LastUsedAt   *time.Time
 	Expired      bool
+	ExpiresSoon  bool // within expiringWithin, not yet expired
+	Revoked      bool
 	AllowEntries int
 }
+
+// expiringWithin is how soon an expiry earns a credential the "expires
+// soon" badge.
+const expiringWithin = 7 * 24 * time.Hour
 
 // credentialRowOf is the row of cr, held by the user with e-mail holder.
 func credentialRowOf(cr *gatehouse.Credential, holder string, now time.Time) credentialRow {
 	return credentialRow{
-		ID: cr.ID, Name: cr.Name, Hint: cr.Hint, Holder: holder, Scopes: cr.Scopes,
+		ID: cr.ID, Name: cr.Name, Hint: cr.Hint, UserID: cr.UserID, Holder: holder, Scopes: cr.Scopes,
 		CreatedAt: cr.CreatedAt, ExpiresAt: cr.ExpiresAt, LastUsedAt: cr.LastUsedAt, Expired: cr.Expired(now),
+		ExpiresSoon:  !cr.Expired(now) && cr.ExpiresAt != nil && cr.ExpiresAt.Sub(now) <= expiringWithin,
+		Revoked:      cr.Revoked(),
 		AllowEntries: len(cr.AllowList),
 	}
 }
@@ -350,6 +359,7 @@ type credentialsView struct {
 	Base
 	Page *credentialPage
 	Rows []credentialRow
+	List *listNav
 	Form credentialForm
 }
 
@@ -362,28 +372,61 @@ func (c *Console) credentialList(p *credentialPage) pageFunc {
 
 func (c *Console) renderCredentials(w http.ResponseWriter, r *http.Request, rq *request, p *credentialPage, status int, v credentialValues, fe *FormErrors) error {
 	ctx := r.Context()
-	creds, err := c.admin.Credentials(ctx, rq.actor, p.Kind)
+	pq, nav, err := listQuery(r, rq, p.URL, msg("list.search.credentials"))
 	if err != nil {
 		return err
 	}
+	nav.Statuses = credentialStatuses
+	st, err := gatehouse.ParseCredentialStatus(nav.Status)
+	if err != nil {
+		return err
+	}
+	f := gatehouse.CredentialFilter{Status: st, Query: nav.Query, Page: pq}
+	if p.lists(colHolder) {
+		// Security: another tenant's user lists nothing (the store
+		// filters by tenant) and shows no e-mail (Member is ENOTFOUND).
+		nav.UserID = r.URL.Query().Get("user_id")
+		f.UserID = nav.UserID
+		if nav.UserID != "" {
+			m, err := c.admin.Member(ctx, rq.actor, nav.UserID)
+			if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
+				return err
+			}
+			if m != nil {
+				nav.Owner = m.Email
+			}
+		}
+	}
+	creds, err := c.admin.Credentials(ctx, rq.actor, p.Kind, f)
+	if err != nil {
+		return err
+	}
+	nav.fill(rq, creds.Next)
 	var holders map[string]string // e-mail by user ID
 	if p.lists(colHolder) {
-		members, err := c.admin.Members(ctx, rq.actor)
-		if err != nil {
-			return err
-		}
-		holders = make(map[string]string, len(members))
-		for _, m := range members {
-			holders[m.UserID] = m.Email
+		// The holders of one page: a user's e-mail is looked up once.
+		holders = map[string]string{}
+		for _, cr := range creds.Items {
+			if _, ok := holders[cr.UserID]; ok || cr.UserID == "" {
+				continue
+			}
+			m, err := c.admin.Member(ctx, rq.actor, cr.UserID)
+			if err != nil && gatehouse.ErrorCode(err) != gatehouse.ENOTFOUND {
+				return err
+			}
+			if m != nil {
+				holders[cr.UserID] = m.Email
+			}
 		}
 	}
 	now := c.now()
 	view := &credentialsView{
 		Base: Base{Title: p.List.Title, Nav: p.Nav},
 		Page: p,
+		List: nav,
 		Form: c.credentialForm(p, p.URL, v, fe),
 	}
-	for _, cr := range creds {
+	for _, cr := range creds.Items {
 		view.Rows = append(view.Rows, credentialRowOf(cr, holders[cr.UserID], now))
 	}
 	return c.render(w, r, rq, status, "credentials", view)

@@ -3,6 +3,8 @@ package console
 import (
 	"net/http"
 	"time"
+
+	"github.com/gatehouse/gatehouse"
 )
 
 // One integration: its details, the resources it may call and the
@@ -29,7 +31,7 @@ func (c *Console) integrationPage(w http.ResponseWriter, r *http.Request, rq *re
 	if err != nil {
 		return err
 	}
-	ds, err := c.admin.Deliveries(ctx, rq.actor, i.ID)
+	ds, err := c.admin.Deliveries(ctx, rq.actor, i.ID, gatehouse.PageQuery{Limit: 20})
 	if err != nil {
 		return err
 	}
@@ -39,7 +41,7 @@ func (c *Console) integrationPage(w http.ResponseWriter, r *http.Request, rq *re
 		Scopes:      c.consentScopes(i.Scopes()),
 		Nonce:       randomToken(16),
 	}
-	for _, d := range ds {
+	for _, d := range ds.Items {
 		v.Deliveries = append(v.Deliveries, deliveryRowOf(d))
 	}
 	if by, ok := c.admin.HandshakeDeadline(i); ok {

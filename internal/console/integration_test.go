@@ -104,7 +104,7 @@ func (b *browser) postForm(page, path string, form url.Values) *response {
 
 func (e *env) integrations(tenant *gatehouse.Tenant) []*gatehouse.Integration {
 	e.t.Helper()
-	list, err := e.store.ListIntegrations(e.ctx, tenant.ID)
+	list, err := e.store.ListIntegrations(e.ctx, tenant.ID, gatehouse.ListFilter{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ type integrationsView struct {
 	Base
 	Integrations  []integrationRow
 	Notifications []notificationRow
+	List          *listNav
 }
 
 // integrationRow is an integration as the console shows it; it never holds
@@ -54,16 +55,21 @@ type notificationRow struct {
 // integrationList is the grid.
 func (c *Console) integrationList(w http.ResponseWriter, r *http.Request, rq *request) error {
 	ctx := r.Context()
-	list, err := c.admin.Integrations(ctx, rq.actor) // owners and admins only
+	pq, nav, err := listQuery(r, rq, "/console/integrations", msg("list.search.integrations"))
 	if err != nil {
 		return err
 	}
+	list, err := c.admin.Integrations(ctx, rq.actor, gatehouse.ListFilter{Query: nav.Query, Page: pq}) // owners and admins only
+	if err != nil {
+		return err
+	}
+	nav.fill(rq, list.Next)
 	notes, err := c.admin.Notifications(ctx, rq.actor)
 	if err != nil {
 		return err
 	}
-	v := &integrationsView{Base: Base{Title: msg("integration.title"), Nav: "integrations"}}
-	for _, i := range list {
+	v := &integrationsView{Base: Base{Title: msg("integration.title"), Nav: "integrations"}, List: nav}
+	for _, i := range list.Items {
 		v.Integrations = append(v.Integrations, integrationRowOf(i))
 	}
 	for _, n := range notes {

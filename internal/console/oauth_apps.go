@@ -19,6 +19,7 @@ import (
 type oauthAppsView struct {
 	Base
 	Apps       []oauthAppRow
+	List       *listNav
 	Enterprise bool // false: the plan panel instead of the form
 	Form       oauthAppForm
 	Errors     *FormErrors
@@ -81,16 +82,22 @@ func (c *Console) oauthAppList(w http.ResponseWriter, r *http.Request, rq *reque
 
 func (c *Console) renderOAuthApps(w http.ResponseWriter, r *http.Request, rq *request, status int, f oauthAppForm, fe *FormErrors) error {
 	ctx := r.Context()
-	apps, err := c.admin.Clients(ctx, rq.actor) // owners and admins only
+	pq, nav, err := listQuery(r, rq, "/console/oauth-apps", msg("list.search.apps"))
 	if err != nil {
 		return err
 	}
+	apps, err := c.admin.Clients(ctx, rq.actor, gatehouse.ListFilter{Query: nav.Query, Page: pq}) // owners and admins only
+	if err != nil {
+		return err
+	}
+	nav.fill(rq, apps.Next)
 	t, err := c.store.FindTenantByID(ctx, rq.actor.TenantID)
 	if err != nil {
 		return err
 	}
 	v := &oauthAppsView{
 		Base:       Base{Title: msg("oauthapp.title"), Nav: "oauth-apps"},
+		List:       nav,
 		Enterprise: t.Plan == gatehouse.PlanEnterprise,
 		Form:       f,
 		Errors:     fe,
@@ -108,7 +115,7 @@ func (c *Console) renderOAuthApps(w http.ResponseWriter, r *http.Request, rq *re
 		g.Checked = f.Grants[g.Value]
 		v.Grants = append(v.Grants, g)
 	}
-	for _, a := range apps {
+	for _, a := range apps.Items {
 		v.Apps = append(v.Apps, oauthAppRowOf(a))
 	}
 	return c.render(w, r, rq, status, "oauth_apps", v)

@@ -102,7 +102,7 @@ func TestOAuthAppsActivateShownOnce(t *testing.T) {
 	// A reload re-posts the same nonce: no second app, no secret.
 	again := b.post("/console/oauth-apps", f)
 	wantRedirect(t, again, "/console/oauth-apps")
-	if apps, _ := e.store.ListClients(e.ctx, e.tenantA.ID); len(apps) != 1 {
+	if apps, _ := e.store.ListClients(e.ctx, e.tenantA.ID, gatehouse.ListFilter{}); len(apps) != 1 {
 		t.Fatalf("%d apps after a reload", len(apps))
 	}
 
@@ -124,14 +124,14 @@ func TestOAuthAppsActivateShownOnce(t *testing.T) {
 	bad = b.register(appForm("Bad", "https://app.example/cb", true))
 	wantStatus(t, bad, http.StatusUnprocessableEntity)
 	wantBody(t, bad, "Choose at least one grant type.")
-	if apps, _ := e.store.ListClients(e.ctx, e.tenantA.ID); len(apps) != 1 {
+	if apps, _ := e.store.ListClients(e.ctx, e.tenantA.ID, gatehouse.ListFilter{}); len(apps) != 1 {
 		t.Fatalf("%d apps after refused forms", len(apps))
 	}
 
 	// Without a CSRF token nothing is created.
 	noCSRF := appForm("Forged", "https://evil.example/cb", true, "authorization_code")
 	wantStatus(t, b.post("/console/oauth-apps", noCSRF), http.StatusForbidden)
-	if apps, _ := e.store.ListClients(e.ctx, e.tenantA.ID); len(apps) != 1 {
+	if apps, _ := e.store.ListClients(e.ctx, e.tenantA.ID, gatehouse.ListFilter{}); len(apps) != 1 {
 		t.Fatal("a forged form created an app")
 	}
 }

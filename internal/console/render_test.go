@@ -324,18 +324,27 @@ func sampleViews() map[string]viewModel {
 	integ := integrationRow{ID: "int_1", Name: "Shop <b>", Email: "a@b.test", CallbackURL: "http://x.test/cb", IdentityLinkURL: "http://x.test/login", Status: "pending", Insecure: true, ConsumerKey: "ck", CreatedAt: now}
 	activeInteg := integrationRow{ID: "int_2", Name: "ERP", Status: "active", ConsumerKey: "ck2", CreatedAt: now}
 	fe := &FormErrors{Fields: map[string]string{"grant_types": "bad grants", "redirect_uris": "bad uris", "grace_period": "bad grace", "cidr": "bad cidr", "description": "bad description", "name": "bad name", "scopes": "bad scopes", "expires_at": "bad date", "email": "bad email", "role": "bad role", "password": "bad password"}, Form: "form problem"}
+	// A later page of a search (both page links) and a first page.
+	laterPage := func(path, placeholder string, statuses []statusOption) *listNav {
+		return &listNav{URL: path, Placeholder: placeholder, Query: "ci <b>", Status: "expired", Statuses: statuses,
+			Next: path + "?next=abc&q=ci", First: path + "?q=ci"}
+	}
+	first := func(path, placeholder string) *listNav { return &listNav{URL: path, Placeholder: placeholder} }
 	return map[string]viewModel{
 		"login": &loginView{Base: Base{Title: "login.title"}, Email: "a@b.test", Next: "/console/users", Errors: &FormErrors{Form: "wrong"}},
 		"error": &errorView{Base: base("error.forbidden.title", ""), Status: 403, Heading: "error.forbidden.title", Message: "error.forbidden.message"},
 		"credentials/pat": &credentialsView{
 			Base: base("pat.title", "tokens"), Page: &patPage, Rows: []credentialRow{row, row2},
+			List: laterPage("/console/tokens", "list.search.credentials", credentialStatuses),
 			Form: form(&patPage, "/console/tokens", credentialValues{Name: "x", ExpiresAt: "2026-04-01", Scopes: map[string]bool{"sales": true, "manage": true}}, fe),
 		},
 		"credentials/apikey": &credentialsView{
 			Base: base("apikey.title", "api-keys"), Page: &apiKeyPage, Rows: []credentialRow{keyRow},
+			List: first("/console/api-keys", "list.search.credentials"),
 			Form: form(&apiKeyPage, "/console/api-keys", credentialValues{Name: "x", Scopes: map[string]bool{"all": true}}, fe),
 		},
 		"credentials/empty": &credentialsView{Base: base("apikey.title", "api-keys"), Page: &apiKeyPage,
+			List: laterPage("/console/api-keys", "list.search.credentials", credentialStatuses),
 			Form: form(&apiKeyPage, "/console/api-keys", credentialValues{}, nil)},
 		"credential_created/pat":    &credentialCreatedView{Base: base("pat.created.title", "tokens"), Page: &patPage, Secret: "gate_pat_secret", Row: credentialRow{Name: "Export", Scopes: []string{"all"}, ExpiresAt: &later}, Back: "/console/tokens"},
 		"credential_created/apikey": &credentialCreatedView{Base: base("apikey.created.title", "api-keys"), Page: &apiKeyPage, Crumbs: apiKeyPage.Crumbs, Secret: "gate_key_secret", Row: credentialRow{Name: "Amazon", Scopes: []string{"all"}}, Back: "/console/api-keys"},
@@ -351,6 +360,7 @@ func sampleViews() map[string]viewModel {
 			Members: []memberRow{{UserID: "usr_1", Email: "owner@acme.test", Role: gatehouse.RoleOwner, CreatedAt: now, Self: true}, {UserID: "usr_2", Email: "s@acme.test", Role: gatehouse.RoleStaff, CreatedAt: now}},
 			Roles:   roleOptions, Form: userForm{Email: "n@acme.test", Role: gatehouse.RoleAdmin}, Errors: fe,
 			RowErrors: map[string]string{"usr_1": "a tenant must keep at least one owner"},
+			List:      laterPage("/console/users", "list.search.users", nil),
 		},
 		"user_remove": &userRemoveView{Base: base("users.remove.title", "users"), Member: memberRow{UserID: "usr_2", Email: "s@acme.test", Role: gatehouse.RoleStaff, CreatedAt: now, Self: true}},
 		"user":        &userView{Base: base("user.title", "users"), Member: staffMember, Roles: roleOptions, Tab: "profile"},
@@ -368,6 +378,7 @@ func sampleViews() map[string]viewModel {
 		"ip_whitelist_delete": &ipWhitelistDeleteView{Base: base("staff.ip.delete.title", "users"), Member: staffMember, Entry: allowRow{ID: "ip_1", Name: "office", CIDR: "127.0.0.1/32"}},
 		"oauth_apps": &oauthAppsView{
 			Base: base("oauthapp.title", "oauth-apps"), Apps: []oauthAppRow{app, publicApp}, Enterprise: true,
+			List:   first("/console/oauth-apps", "list.search.apps"),
 			Form:   oauthAppForm{Name: "Fax <b>", RedirectURIs: "https://a.test/cb\nhttp://127.0.0.1:9/cb", Confidential: true, Grants: map[string]bool{"authorization_code": true}, Scopes: map[string]bool{"all": true}, Nonce: "n"},
 			Errors: fe, Picker: pickerOf(tree, map[string]bool{"all": true}, fe, false),
 			Grants: []grantOption{{Value: "authorization_code", Label: "oauthapp.grant.authorization_code", Help: "oauthapp.grant.authorization_code.help", Checked: true}},
@@ -389,6 +400,7 @@ func sampleViews() map[string]viewModel {
 		"oauth_error": &authorizeErrorViewModel{Base: Base{Title: "oauth.error.title"}, Status: 400, Heading: "oauth.error.title", Message: "oauth.error.redirect_uri", Detail: "invalid_request: redirect_uri is not registered"},
 		"integrations": &integrationsView{
 			Base: base("integration.title", "integrations"), Integrations: []integrationRow{integ, activeInteg},
+			List:          laterPage("/console/integrations", "list.search.integrations", nil),
 			Notifications: []notificationRow{{Message: `Integration "Shop <b>" has been authorized.`, Link: "/console/integrations/int_2", CreatedAt: now}},
 		},
 		"integration_form": &integrationFormView{
@@ -461,6 +473,10 @@ func TestResourceTitlesInReadersLanguage(t *testing.T) {
 	}
 }
 
+// getFormRE finds a form that only reads (a list's search, the audit
+// filter).
+var getFormRE = regexp.MustCompile(`<form [^>]*method="get"`)
+
 // TestEveryPageRenders executes every page template with a sample view
 // model in every language; English must need no fallback.
 func TestEveryPageRenders(t *testing.T) {
@@ -506,9 +522,10 @@ func TestEveryPageRenders(t *testing.T) {
 				if strings.Contains(out, "<script>") {
 					t.Errorf("unescaped or inline script:\n%s", out)
 				}
-				// GET forms (the audit filter) change nothing and must not
-				// put the token in a URL; every other form carries it.
-				if strings.Count(out, "<form")-strings.Count(out, `<form method="get"`) != strings.Count(out, `name="csrf_token" value="csrf-token-value"`) {
+				// Every form that changes something (POST) carries the
+				// CSRF token; a list's search (GET) changes nothing.
+				gets := len(getFormRE.FindAllString(out, -1))
+				if strings.Count(out, "<form")-gets != strings.Count(out, `name="csrf_token" value="csrf-token-value"`) {
 					t.Errorf("a form without a CSRF field:\n%s", out)
 				}
 			})

@@ -49,7 +49,7 @@ func TestNamesAreText(t *testing.T) {
 	if got := e.integrations(e.tenantA); len(got) != 0 {
 		t.Errorf("%d integrations saved", len(got))
 	}
-	if cs, err := e.store.ListClients(e.ctx, e.tenantA.ID); err != nil || len(cs) != 0 {
+	if cs, err := e.store.ListClients(e.ctx, e.tenantA.ID, gatehouse.ListFilter{}); err != nil || len(cs) != 0 {
 		t.Errorf("%d apps saved (%v)", len(cs), err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 type usersView struct {
 	Base
 	Members []memberRow
+	List    *listNav
 	Roles   []roleOption
 	Form    userForm
 	Errors  *FormErrors
@@ -59,18 +60,24 @@ func (c *Console) userList(w http.ResponseWriter, r *http.Request, rq *request) 
 }
 
 func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, rq *request, status int, f userForm, fe *FormErrors, rowErrs map[string]string) error {
-	members, err := c.admin.Members(r.Context(), rq.actor)
+	pq, nav, err := listQuery(r, rq, "/console/users", msg("list.search.users"))
 	if err != nil {
 		return err
 	}
+	members, err := c.admin.Members(r.Context(), rq.actor, gatehouse.MemberFilter{Query: nav.Query, Page: pq})
+	if err != nil {
+		return err
+	}
+	nav.fill(rq, members.Next)
 	v := &usersView{
 		Base:      Base{Title: msg("users.title"), Nav: "users"},
 		Roles:     roleOptions,
 		Form:      f,
 		Errors:    fe,
 		RowErrors: rowErrs,
+		List:      nav,
 	}
-	for _, m := range members {
+	for _, m := range members.Items {
 		v.Members = append(v.Members, memberRowOf(m, rq.user.ID))
 	}
 	return c.render(w, r, rq, status, "users", v)

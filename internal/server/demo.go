@@ -87,12 +87,14 @@ func (s *Server) SeedDemo(ctx context.Context) (*DemoCredentials, error) {
 // one named DemoTokenName and those of earlier releases, named "demo "
 // and the time they were made. Tokens the owner made are kept.
 func (s *Server) revokeDemoTokens(ctx context.Context, a admin.Actor) error {
-	live, err := s.Admin.Credentials(ctx, a, gatehouse.KindPAT)
+	live, err := gatehouse.Collect(func(q gatehouse.PageQuery) (gatehouse.Page[*gatehouse.Credential], error) {
+		return s.Admin.Credentials(ctx, a, gatehouse.KindPAT, gatehouse.CredentialFilter{UserID: a.UserID, Page: q})
+	})
 	if err != nil {
 		return fmt.Errorf("demo tokens: %w", err)
 	}
 	for _, c := range live {
-		if c.UserID != a.UserID || !isDemoToken(c.Name) {
+		if !isDemoToken(c.Name) {
 			continue
 		}
 		if err := s.Admin.RevokeCredential(ctx, a, gatehouse.KindPAT, c.ID); err != nil {

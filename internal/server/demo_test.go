@@ -60,7 +60,9 @@ func TestSeedDemoRevokesItsPreviousToken(t *testing.T) {
 				t.Errorf("verify %s… = %v, %v; want %s", tok[:12], res.Code, err, want)
 			}
 		}
-		live, err := e.Server.Admin.Credentials(e.Ctx, owner, gatehouse.KindPAT)
+		live, err := gatehouse.Collect(func(q gatehouse.PageQuery) (gatehouse.Page[*gatehouse.Credential], error) {
+			return e.Server.Admin.Credentials(e.Ctx, owner, gatehouse.KindPAT, gatehouse.CredentialFilter{Page: q})
+		})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -56,12 +56,15 @@ func (db *DB) FindClient(ctx context.Context, clientID string) (*gatehouse.Clien
 	return c, wrap("find client", "client", err)
 }
 
-// ListClients returns the tenant's apps, newest first.
-func (db *DB) ListClients(ctx context.Context, tenantID string) ([]*gatehouse.Client, error) {
+// ListClients returns the tenant's apps that f selects (by name or client
+// id), newest first, by keyset on (created_at, id).
+func (db *DB) ListClients(ctx context.Context, tenantID string, f gatehouse.ListFilter) ([]*gatehouse.Client, error) {
+	l := newListQuery(db, tenantID, "tenant_id")
+	if f.Query != "" {
+		l.search(f.Query, "name", "id")
+	}
 	rows, err := db.r.QueryContext(ctx, `
-		SELECT `+clientColumns+` FROM oauth_clients
-		WHERE tenant_id = $1
-		ORDER BY created_at DESC, id DESC`, tenantID)
+		SELECT `+clientColumns+` FROM oauth_clients `+l.page(f.Page, "created_at", "id"), l.args...)
 	if err != nil {
 		return nil, wrap("list clients", "client", err)
 	}

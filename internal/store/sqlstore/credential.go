@@ -16,11 +16,14 @@ import (
 // statement gives a consistent view and one round trip on the verification
 // path. Rows of one credential are adjacent; a credential without entries
 // has one row with NULL entry columns.
-const credentialSelect = `
+const credentialSelect = credentialColumns + `
+	FROM credentials c LEFT JOIN allow_entries a ON a.credential_id = c.id`
+
+// credentialColumns are the columns of credentialSelect.
+const credentialColumns = `
 	SELECT c.id, c.tenant_id, c.kind, c.name, c.hash, c.hint, c.secret, c.user_id, c.client_id, c.grant_id,
 		c.scopes, c.expires_at, c.revoked_at, c.rotated_at, c.last_used_at, c.created_at,
-		a.id, a.name, a.cidr, a.created_at
-	FROM credentials c LEFT JOIN allow_entries a ON a.credential_id = c.id`
+		a.id, a.name, a.cidr, a.created_at`
 
 // findCredentialByHashSQL is the verification lookup.
 const findCredentialByHashSQL = credentialSelect + ` WHERE c.hash = $1 ORDER BY a.seq`
@@ -119,29 +122,71 @@ func (db *DB) findCredential(ctx context.Context, query string, args ...any) (*g
 	return list[0], nil
 }
 
-// ListCredentials returns the tenant's credentials, newest first.
+// ListCredentials returns the tenant's credentials that f selects, newest
+// first, a page at a time: the page is chosen by keyset on (created_at,
+// id) in an inner query, and only its rows are joined with their
+// allowlists.
 func (db *DB) ListCredentials(ctx context.Context, tenantID string, f gatehouse.CredentialFilter) ([]*gatehouse.Credential, error) {
 	var where strings.Builder
 	args := []any{tenantID}
+	arg := func(v any) int { args = append(args, v); return len(args) }
 	where.WriteString(`WHERE c.tenant_id = $1`)
 	if f.Kind != "" {
-		args = append(args, string(f.Kind))
-		fmt.Fprintf(&where, ` AND c.kind = $%d`, len(args))
+		fmt.Fprintf(&where, ` AND c.kind = $%d`, arg(string(f.Kind)))
 	}
 	if f.UserID != "" {
-		args = append(args, f.UserID)
-		fmt.Fprintf(&where, ` AND c.user_id = $%d`, len(args))
+		fmt.Fprintf(&where, ` AND c.user_id = $%d`, arg(f.UserID))
 	}
-	if !f.IncludeRevoked {
-		where.WriteString(` AND c.revoked_at IS NULL`)
+	switch f.Status {
+	case "":
+		if !f.IncludeRevoked {
+			where.WriteString(` AND c.revoked_at IS NULL`)
+		}
+	case gatehouse.StatusActive:
+		fmt.Fprintf(&where, ` AND c.revoked_at IS NULL AND (c.expires_at IS NULL OR c.expires_at > $%d)`, arg(db.d.time(f.At)))
+	case gatehouse.StatusExpired:
+		fmt.Fprintf(&where, ` AND c.revoked_at IS NULL AND c.expires_at <= $%d`, arg(db.d.time(f.At)))
+	case gatehouse.StatusRevoked:
+		where.WriteString(` AND c.revoked_at IS NOT NULL`)
+	default:
+		return nil, gatehouse.FieldError("status", "unknown status %q", f.Status)
 	}
-	rows, err := db.r.QueryContext(ctx,
-		credentialSelect+" "+where.String()+" ORDER BY c.created_at DESC, c.id DESC, a.seq", args...)
+	if f.Query != "" {
+		fmt.Fprintf(&where, ` AND %s`, db.matches(arg, f.Query, "c.name", "c.hint"))
+	}
+	if c := f.Page.After; c != nil {
+		t, id := arg(db.d.time(c.Time)), arg(c.ID)
+		fmt.Fprintf(&where, ` AND (c.created_at, c.id) < ($%d, $%d)`, t, id)
+	}
+	inner := `SELECT * FROM credentials c ` + where.String() + ` ORDER BY c.created_at DESC, c.id DESC`
+	if f.Page.Limit > 0 {
+		inner += fmt.Sprintf(` LIMIT $%d`, arg(f.Page.Limit))
+	}
+	rows, err := db.r.QueryContext(ctx, credentialColumns+`
+		FROM (`+inner+`) c LEFT JOIN allow_entries a ON a.credential_id = c.id
+		ORDER BY c.created_at DESC, c.id DESC, a.seq`, args...)
 	if err != nil {
 		return nil, wrap("list credentials", "credential", err)
 	}
 	list, err := scanCredentials(rows)
 	return list, wrap("list credentials", "credential", err)
+}
+
+// matches is the condition that one of columns holds q as a substring,
+// ignoring case, with q's own % _ and \ matching themselves; arg adds an
+// argument and returns its number. PostgreSQL's LOWER folds every
+// script; SQLite's folds ASCII only, so the text as typed is matched as
+// well (SQLite's LIKE ignores ASCII case by itself).
+func (db *DB) matches(arg func(any) int, q string, columns ...string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	lower, typed := arg("%"+r.Replace(strings.ToLower(q))+"%"), arg("%"+r.Replace(q)+"%")
+	var conds []string
+	for _, c := range columns {
+		conds = append(conds,
+			fmt.Sprintf(`LOWER(%s) LIKE $%d ESCAPE '\'`, c, lower),
+			fmt.Sprintf(`%s LIKE $%d ESCAPE '\'`, c, typed))
+	}
+	return "(" + strings.Join(conds, " OR ") + ")"
 }
 
 // RevokeCredential sets RevokedAt; a revoked credential keeps its first

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -23,18 +24,26 @@ func (db *DB) AddDelivery(ctx context.Context, d *gatehouse.Delivery) error {
 	return wrap("add delivery", "delivery", err)
 }
 
-// ListDeliveries returns the latest limit deliveries of the tenant's
-// integration (all when limit <= 0), newest (by Time, then by when they
-// were added) first. An integration not in the tenant is ENOTFOUND.
-func (db *DB) ListDeliveries(ctx context.Context, tenantID, integrationID string, limit int) ([]*gatehouse.Delivery, error) {
+// ListDeliveries returns a page of the tenant's integration's deliveries
+// (all when p.Limit <= 0), newest (by Time, then by when they were added)
+// first; the cursor's ID is a delivery's, whose seq places it. An
+// integration not in the tenant is ENOTFOUND.
+func (db *DB) ListDeliveries(ctx context.Context, tenantID, integrationID string, p gatehouse.PageQuery) ([]*gatehouse.Delivery, error) {
 	const op = "list deliveries"
 	q := `SELECT ` + deliveryColumns + ` FROM integration_deliveries
-		WHERE tenant_id = $1 AND integration_id = $2
-		ORDER BY time DESC, seq DESC`
+		WHERE tenant_id = $1 AND integration_id = $2`
 	args := []any{tenantID, integrationID}
-	if limit > 0 {
-		q += ` LIMIT $3`
-		args = append(args, limit)
+	if c := p.After; c != nil {
+		// A cursor's delivery pruned meanwhile has no seq: the page then
+		// starts after every delivery of its time.
+		args = append(args, db.d.time(c.Time), c.ID)
+		q += ` AND (time < $3 OR (time = $3 AND seq < COALESCE(
+			(SELECT seq FROM integration_deliveries WHERE tenant_id = $1 AND id = $4), 0)))`
+	}
+	q += ` ORDER BY time DESC, seq DESC`
+	if p.Limit > 0 {
+		args = append(args, p.Limit)
+		q += fmt.Sprintf(` LIMIT $%d`, len(args))
 	}
 	rows, err := db.r.QueryContext(ctx, q, args...)
 	if err != nil {

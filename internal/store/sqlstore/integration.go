@@ -94,13 +94,16 @@ func (db *DB) FindIntegrationByConsumerKey(ctx context.Context, consumerKey stri
 	return i, wrap("find integration", "integration", err)
 }
 
-// ListIntegrations returns the tenant's integrations, newest first.
-func (db *DB) ListIntegrations(ctx context.Context, tenantID string) ([]*gatehouse.Integration, error) {
+// ListIntegrations returns the tenant's integrations that f selects (by
+// name or email), newest first, by keyset on (created_at, id).
+func (db *DB) ListIntegrations(ctx context.Context, tenantID string, f gatehouse.ListFilter) ([]*gatehouse.Integration, error) {
 	const op = "list integrations"
+	l := newListQuery(db, tenantID, "tenant_id")
+	if f.Query != "" {
+		l.search(f.Query, "name", "email")
+	}
 	rows, err := db.r.QueryContext(ctx, `
-		SELECT `+integrationColumns+` FROM integrations
-		WHERE tenant_id = $1
-		ORDER BY created_at DESC, id DESC`, tenantID)
+		SELECT `+integrationColumns+` FROM integrations `+l.page(f.Page, "created_at", "id"), l.args...)
 	if err != nil {
 		return nil, wrap(op, "integration", err)
 	}

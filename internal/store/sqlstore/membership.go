@@ -37,13 +37,20 @@ func (db *DB) FindMembership(ctx context.Context, tenantID, userID string) (*gat
 	return &m, nil
 }
 
-// ListMembers returns the tenant's members with their emails, ordered by email.
-func (db *DB) ListMembers(ctx context.Context, tenantID string) ([]*gatehouse.Member, error) {
+// ListMembers returns the tenant's members that f selects, with their
+// emails, newest member first, by keyset on (created_at, user_id).
+func (db *DB) ListMembers(ctx context.Context, tenantID string, f gatehouse.MemberFilter) ([]*gatehouse.Member, error) {
+	l := newListQuery(db, tenantID, "m.tenant_id")
+	if f.Role != "" {
+		l.and(`m.role = $%d`, string(f.Role))
+	}
+	if f.Query != "" {
+		l.search(f.Query, "u.email")
+	}
 	rows, err := db.r.QueryContext(ctx, `
 		SELECT m.tenant_id, m.user_id, m.role, m.created_at, u.email
 		FROM memberships m JOIN users u ON u.id = m.user_id
-		WHERE m.tenant_id = $1
-		ORDER BY u.email`, tenantID)
+		`+l.page(f.Page, "m.created_at", "m.user_id"), l.args...)
 	if err != nil {
 		return nil, wrap("list members", "membership", err)
 	}

@@ -127,7 +127,7 @@ func testIntegrations(t *testing.T, s gatehouse.Store) {
 		t.Errorf("Scopes of an All integration = %v", got.Scopes())
 	}
 
-	list, err := s.ListIntegrations(ctx, a.ID)
+	list, err := s.ListIntegrations(ctx, a.ID, gatehouse.ListFilter{})
 	must(t, err, "list integrations")
 	if len(list) != 2 || list[0].ID != bare.ID || list[1].ID != full.ID {
 		t.Errorf("list integrations = %+v, want bare then full (newest first)", list)
@@ -199,7 +199,7 @@ func testIntegrations(t *testing.T, s gatehouse.Store) {
 		mod(&u)
 		wantCode(t, s.UpdateIntegration(ctx, &u), gatehouse.EINVALID, "update integration with "+name)
 	}
-	list, err = s.ListIntegrations(ctx, a.ID)
+	list, err = s.ListIntegrations(ctx, a.ID, gatehouse.ListFilter{})
 	must(t, err, "list integrations")
 	if len(list) != 2 {
 		t.Errorf("refused creates stored integrations: %d listed", len(list))
@@ -222,7 +222,7 @@ func testIntegrationIsolation(t *testing.T, s gatehouse.Store) {
 
 	_, err := s.FindIntegration(ctx, b.ID, i.ID)
 	wantCode(t, err, gatehouse.ENOTFOUND, "find another tenant's integration")
-	list, err := s.ListIntegrations(ctx, b.ID)
+	list, err := s.ListIntegrations(ctx, b.ID, gatehouse.ListFilter{})
 	must(t, err, "list integrations of b")
 	if len(list) != 0 {
 		t.Errorf("tenant b lists %d integrations of a", len(list))
@@ -244,7 +244,7 @@ func testIntegrationIsolation(t *testing.T, s gatehouse.Store) {
 	wantCode(t, err, gatehouse.ENOTFOUND, "request token for another tenant's integration")
 	err = s.AddDelivery(ctx, &gatehouse.Delivery{TenantID: b.ID, IntegrationID: i.ID, URL: "https://x.example.com"})
 	wantCode(t, err, gatehouse.ENOTFOUND, "delivery for another tenant's integration")
-	_, err = s.ListDeliveries(ctx, b.ID, i.ID, 10)
+	_, err = s.ListDeliveries(ctx, b.ID, i.ID, gatehouse.PageQuery{Limit: 10})
 	wantCode(t, err, gatehouse.ENOTFOUND, "list another tenant's deliveries")
 	ns, err := s.ListNotifications(ctx, b.ID, false, 0)
 	must(t, err, "list notifications of b")
@@ -262,7 +262,7 @@ func testIntegrationIsolation(t *testing.T, s gatehouse.Store) {
 	if got.RevokedAt != nil || !slices.Equal(got.Scopes, tok.Scopes) {
 		t.Errorf("token changed by another tenant: %+v", got)
 	}
-	ds, err := s.ListDeliveries(ctx, a.ID, i.ID, 0)
+	ds, err := s.ListDeliveries(ctx, a.ID, i.ID, gatehouse.PageQuery{Limit: 0})
 	must(t, err, "list deliveries")
 	if len(ds) != 1 {
 		t.Errorf("a's deliveries = %d, want 1", len(ds))
@@ -365,9 +365,9 @@ func testDeleteIntegration(t *testing.T, s gatehouse.Store) {
 	wantCode(t, err, gatehouse.ENOTFOUND, "find deleted integration by consumer key")
 	_, err = s.FindRequestToken(ctx, rt.Hash)
 	wantCode(t, err, gatehouse.ENOTFOUND, "request token of a deleted integration")
-	_, err = s.ListDeliveries(ctx, tn.ID, i.ID, 0)
+	_, err = s.ListDeliveries(ctx, tn.ID, i.ID, gatehouse.PageQuery{Limit: 0})
 	wantCode(t, err, gatehouse.ENOTFOUND, "deliveries of a deleted integration")
-	ds, err := s.ListDeliveries(ctx, tn.ID, keep.ID, 0)
+	ds, err := s.ListDeliveries(ctx, tn.ID, keep.ID, gatehouse.PageQuery{Limit: 0})
 	must(t, err, "list kept deliveries")
 	if len(ds) != 1 {
 		t.Errorf("other integration's deliveries = %d, want 1", len(ds))
@@ -585,7 +585,7 @@ func testDeliveries(t *testing.T, s gatehouse.Store) {
 	i := newIntegration(t, s, tn.ID, nil)
 	other := newIntegration(t, s, tn.ID, nil)
 
-	none, err := s.ListDeliveries(ctx, tn.ID, i.ID, 10)
+	none, err := s.ListDeliveries(ctx, tn.ID, i.ID, gatehouse.PageQuery{Limit: 10})
 	must(t, err, "list no deliveries")
 	if len(none) != 0 {
 		t.Errorf("new integration has %d deliveries", len(none))
@@ -606,12 +606,12 @@ func testDeliveries(t *testing.T, s gatehouse.Store) {
 		t.Error("add delivery did not assign ID")
 	}
 
-	all, err := s.ListDeliveries(ctx, tn.ID, i.ID, 0)
+	all, err := s.ListDeliveries(ctx, tn.ID, i.ID, gatehouse.PageQuery{Limit: 0})
 	must(t, err, "list deliveries")
 	if diff := cmp.Diff([]*gatehouse.Delivery{d4, d3, d2, d1}, all); diff != "" {
 		t.Errorf("deliveries, newest first (-want +got):\n%s", diff)
 	}
-	two, err := s.ListDeliveries(ctx, tn.ID, i.ID, 2)
+	two, err := s.ListDeliveries(ctx, tn.ID, i.ID, gatehouse.PageQuery{Limit: 2})
 	must(t, err, "list 2 deliveries")
 	if diff := cmp.Diff([]*gatehouse.Delivery{d4, d3}, two); diff != "" {
 		t.Errorf("latest 2 deliveries (-want +got):\n%s", diff)
@@ -626,7 +626,7 @@ func testDeliveries(t *testing.T, s gatehouse.Store) {
 	}
 	wantCode(t, s.AddDelivery(ctx, &gatehouse.Delivery{TenantID: tn.ID, IntegrationID: "int_missing", URL: "x"}),
 		gatehouse.ENOTFOUND, "delivery of a missing integration")
-	_, err = s.ListDeliveries(ctx, tn.ID, "int_missing", 10)
+	_, err = s.ListDeliveries(ctx, tn.ID, "int_missing", gatehouse.PageQuery{Limit: 10})
 	wantCode(t, err, gatehouse.ENOTFOUND, "deliveries of a missing integration")
 }
 

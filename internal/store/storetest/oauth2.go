@@ -111,12 +111,12 @@ func testClients(t *testing.T, s gatehouse.Store) {
 
 	// ListClients: the tenant's own, newest first.
 	newer := newClient(t, s, a.ID, "APIK-NEWER", func(c *gatehouse.Client) { c.CreatedAt = base.Add(time.Minute) })
-	list, err := s.ListClients(ctx, a.ID)
+	list, err := s.ListClients(ctx, a.ID, gatehouse.ListFilter{})
 	must(t, err, "list clients")
 	if diff := cmp.Diff([]*gatehouse.Client{newer, full}, list); diff != "" {
 		t.Errorf("list clients (-want +got):\n%s", diff)
 	}
-	list, err = s.ListClients(ctx, "ten_missing")
+	list, err = s.ListClients(ctx, "ten_missing", gatehouse.ListFilter{})
 	must(t, err, "list clients of a missing tenant")
 	if len(list) != 0 {
 		t.Errorf("list clients of a missing tenant = %v", list)

@@ -181,7 +181,7 @@ func testPrune(t *testing.T, s gatehouse.Store) {
 		for _, k := range []gatehouse.PruneKind{gatehouse.PruneDeliveries, gatehouse.PruneNotifications, gatehouse.PruneAudit} {
 			wantPruned(t, s, k, cutoff, 1)
 		}
-		ds, err := s.ListDeliveries(ctx, tn.ID, i.ID, 10)
+		ds, err := s.ListDeliveries(ctx, tn.ID, i.ID, gatehouse.PageQuery{Limit: 10})
 		must(t, err, "list deliveries")
 		ns, err := s.ListNotifications(ctx, tn.ID, false, 10)
 		must(t, err, "list notifications")

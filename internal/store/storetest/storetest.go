@@ -38,6 +38,11 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RemoveMembershipRevokes", testRemoveMembershipRevokes},
 		{"Credentials", testCredentials},
 		{"CredentialList", testCredentialList},
+		{"CredentialPages", testCredentialPages},
+		{"CredentialFilters", testCredentialFilters},
+		{"MemberPages", testMemberPages},
+		{"ClientAndIntegrationPages", testClientAndIntegrationPages},
+		{"DeliveryPages", testDeliveryPages},
 		{"RevokeIdempotent", testRevokeIdempotent},
 		{"DeleteCredential", testDeleteCredential},
 		{"HashUnique", testHashUnique},
@@ -298,7 +303,7 @@ func testMemberships(t *testing.T, s gatehouse.Store) {
 	_, err = s.FindMembership(ctx, b.ID, bob.ID)
 	wantCode(t, err, gatehouse.ENOTFOUND, "find missing membership")
 
-	members, err := s.ListMembers(ctx, a.ID)
+	members, err := s.ListMembers(ctx, a.ID, gatehouse.MemberFilter{})
 	must(t, err, "list members")
 	var emails []string
 	for _, m := range members {
