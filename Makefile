@@ -50,6 +50,7 @@ fuzz: ## fuzz the parsers briefly (counts, not durations: golang/go#75804)
 	go test -run '^$$' -fuzz FuzzParseRequest -fuzztime 120000x ./internal/verify/
 	go test -run '^$$' -fuzz FuzzAppendResponse -fuzztime 120000x ./internal/verify/
 	go test -run '^$$' -fuzz FuzzCredential -fuzztime 120000x ./internal/httpx/
+	go test -run '^$$' -fuzz FuzzParseCursor -fuzztime 120000x .
 
 lint: ## gofmt, go vet and staticcheck
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
