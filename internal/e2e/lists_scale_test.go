@@ -60,8 +60,17 @@ func TestListsAtScale(t *testing.T) {
 				best, body = min(best, d), b
 			}
 			t.Logf("%s: first page in %v", what, best)
-			if best > pageBudget {
-				t.Errorf("%s: first page in %v, over %v", what, best, pageBudget)
+			// The budget holds for the README's go test ./...; under the
+			// race detector the pure-Go SQLite driver runs a search over
+			// the 10 000 rows some fifty times slower, so the budget is
+			// ten times wider there (the walk below is what catches a page
+			// read whole).
+			budget := pageBudget
+			if raceDetector {
+				budget *= 10
+			}
+			if best > budget {
+				t.Errorf("%s: first page in %v, over %v", what, best, budget)
 			}
 			return body
 		}
