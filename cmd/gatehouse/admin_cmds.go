@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"io"
 	"strings"
 	"time"
@@ -206,13 +208,7 @@ func userListCmd(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List the members of a tenant and their roles",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, svc, t, err := g.openTenant(ctx, tenant)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.inTenant(&tenant, func(ctx context.Context, _ []string, st *sqlstore.DB, svc *admin.Service, t *gatehouse.Tenant) error {
 			members, err := allMembers(ctx, svc, operator(t))
 			if err != nil {
 				return err
@@ -234,7 +230,7 @@ func userListCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", m.Email, m.Role, when(&m.CreatedAt, ""), m.ID)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant slug (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print a JSON array of {"id","email","role","created_at"}`)
@@ -264,13 +260,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 		Use:   "create",
 		Short: "Generate a personal access token for an owner or admin",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, svc, t, err := g.openTenant(ctx, tenant)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.inTenant(&tenant, func(ctx context.Context, _ []string, st *sqlstore.DB, svc *admin.Service, t *gatehouse.Tenant) error {
 			addr, err := gatehouse.NormalizeEmail(email)
 			if err != nil {
 				return err
@@ -299,7 +289,7 @@ func newTokenCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(g.stdout, "%s\n\nCopy the token now: it is shown only once.\n", tok)
 			return nil
-		},
+		}),
 	}
 	f := create.Flags()
 	f.StringVar(&tenant, "tenant", "", "tenant slug (required)")

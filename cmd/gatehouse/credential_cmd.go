@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -80,13 +81,7 @@ func credentialListCmd(g *globals, kind gatehouse.Kind) *cobra.Command {
 		Use:   "list",
 		Short: "List the tenant's live " + spec.Noun + ", newest first (never their secrets)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, svc, t, err := g.openTenant(ctx, tenant)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.inTenant(&tenant, func(ctx context.Context, _ []string, st *sqlstore.DB, svc *admin.Service, t *gatehouse.Tenant) error {
 			op := operator(t)
 			creds, err := allCredentials(ctx, svc, op, kind)
 			if err != nil {
@@ -127,7 +122,7 @@ func credentialListCmd(g *globals, kind gatehouse.Kind) *cobra.Command {
 					strings.Join(c.Scopes, " "), when(c.ExpiresAt, "never"), when(c.LastUsedAt, "-"), when(&c.CreatedAt, ""))
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant slug (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print a JSON array of {"id","kind",`+`"`+spec.NameField+`",…} (README "Command line")`)
@@ -144,13 +139,7 @@ func credentialRevokeCmd(g *globals, kind gatehouse.Kind) *cobra.Command {
 		Use:   "revoke ID",
 		Short: "Revoke one of the tenant's " + spec.Noun + " by id: it then answers REVOKED (revoking it again is a no-op)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			st, svc, t, err := g.openTenant(ctx, tenant)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+		RunE: g.inTenant(&tenant, func(ctx context.Context, args []string, st *sqlstore.DB, svc *admin.Service, t *gatehouse.Tenant) error {
 			if err := svc.RevokeCredential(ctx, operator(t), kind, args[0]); err != nil {
 				return err
 			}
@@ -159,7 +148,7 @@ func credentialRevokeCmd(g *globals, kind gatehouse.Kind) *cobra.Command {
 			}
 			fmt.Fprintf(g.stdout, "revoked %s in %s; %s\n", args[0], t.Slug, g.takesEffect())
 			return nil
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant slug (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"id","kind","revoked"} as JSON`)
@@ -176,17 +165,12 @@ func newAPIKeyCmd(g *globals) *cobra.Command {
 		Use:   "create",
 		Short: "Generate an API key for a tenant; it belongs to the tenant, not to a user",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			st, svc, t, err := g.openTenant(ctx, tenant)
+		RunE: g.inTenant(&tenant, func(ctx context.Context, _ []string, st *sqlstore.DB, svc *admin.Service, t *gatehouse.Tenant) error {
+			exp, err := expiry(svc, expires)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			in := admin.CredentialInput{Name: description, Scopes: strings.Fields(scopes)}
-			if in.ExpiresAt, err = expiry(svc, expires); err != nil {
-				return err
-			}
+			in := admin.CredentialInput{Name: description, Scopes: strings.Fields(scopes), ExpiresAt: exp}
 			c, key, err := svc.CreateCredential(ctx, operator(t), gatehouse.KindAPIKey, in)
 			if err != nil {
 				return err
@@ -198,7 +182,7 @@ func newAPIKeyCmd(g *globals) *cobra.Command {
 			}
 			fmt.Fprintf(g.stdout, "%s\n\nCopy the key now: it is shown only once.\n", key)
 			return nil
-		},
+		}),
 	}
 	f := create.Flags()
 	f.StringVar(&tenant, "tenant", "", "tenant slug (required)")

@@ -136,6 +136,20 @@ func (g *globals) openTenant(ctx context.Context, slug string) (*sqlstore.DB, *a
 	return st, svc, t, nil
 }
 
+// inTenant is the RunE of a command that acts in the tenant *slug (its
+// --tenant flag): run gets the store, the admin service and the tenant,
+// which are closed after it.
+func (g *globals) inTenant(slug *string, run func(ctx context.Context, args []string, st *sqlstore.DB, svc *admin.Service, t *gatehouse.Tenant) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		st, svc, t, err := g.openTenant(cmd.Context(), *slug)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return run(cmd.Context(), args, st, svc, t)
+	}
+}
+
 // tenantBySlug finds a tenant, with a hint when it does not exist.
 func tenantBySlug(ctx context.Context, st gatehouse.Store, slug string) (*gatehouse.Tenant, error) {
 	t, err := st.FindTenantBySlug(ctx, slug)
