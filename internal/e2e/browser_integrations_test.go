@@ -183,7 +183,10 @@ func TestE2EBrowserIntegrations(t *testing.T) {
 	navigateBy("done again", http.StatusOK, chromedp.Click(chromedp.CSS(`#done`)))
 
 	// 7. Delete (trash icon) › OK.
-	navigateBy("delete", http.StatusOK, chromedp.Click(chromedp.CSS(fmt.Sprintf(`a.delete[href="/console/integrations/%s/delete"]`, id))))
+	// With JavaScript the trash link opens a dialog (TestE2EBrowserPhone);
+	// this walk opens the full confirmation page it falls back to.
+	do("trash link", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`a.delete[data-confirm-dialog][href="/console/integrations/%s/delete"]`, id))))
+	navigateBy("delete", http.StatusOK, chromedp.Navigate(base+"/console/integrations/"+id+"/delete"))
 	do("confirmation", chromedp.WaitVisible(chromedp.CSS(`#confirm-delete`)))
 	if got := eval("question", `document.querySelector("#confirm-question").innerText`); !strings.Contains(got, name) {
 		t.Errorf("confirmation does not name the integration: %q", got)

@@ -47,9 +47,13 @@
       if (!dateOnly) { o.hour = "2-digit"; o.minute = "2-digit"; o.timeZoneName = "short"; }
       try { return new Intl.DateTimeFormat(lang, o); } catch (err) { return null; }
     }
-    if (window.Intl && Intl.DateTimeFormat) {
-      var withTime = localFormat(false), dateOnly = localFormat(true);
-      document.querySelectorAll("time[datetime]").forEach(function (el) {
+    var intl = !!(window.Intl && Intl.DateTimeFormat);
+    var withTime = intl ? localFormat(false) : null, dateOnly = intl ? localFormat(true) : null;
+    // localizeTimes rewrites the times under root (the page, or a
+    // confirmation dialog's content).
+    function localizeTimes(root) {
+      if (!intl) return;
+      root.querySelectorAll("time[datetime]").forEach(function (el) {
         var d = new Date(el.getAttribute("datetime"));
         var utc = el.textContent.trim();
         var f = /\d:\d/.test(utc) ? withTime : dateOnly;
@@ -57,6 +61,9 @@
         if (!el.title) el.title = utc;
         el.textContent = f.format(d);
       });
+    }
+    localizeTimes(document);
+    if (intl) {
       document.querySelectorAll("input[name=expires_at][type=datetime-local]").forEach(function (input) {
         var out = document.createElement("p");
         out.className = "help js-local-time";
@@ -71,9 +78,84 @@
       });
     }
 
-    // Selectors in the top bar submit on change.
-    document.querySelectorAll("form.js-autosubmit select").forEach(function (sel) {
-      sel.addEventListener("change", function () { sel.form.submit(); });
+    // Navigation: on a narrow screen the sidebar folds into a menu behind
+    // the Menu button (the CSS shows the button only there). Esc closes
+    // the open menu and returns to the button.
+    var navWrap = document.getElementById("nav-wrap");
+    var navToggle = navWrap && navWrap.querySelector(".nav-toggle");
+    if (navToggle) {
+      var setNav = function (open) {
+        navWrap.classList.toggle("nav-open", open);
+        navToggle.setAttribute("aria-expanded", open ? "true" : "false");
+      };
+      navToggle.addEventListener("click", function () {
+        setNav(navToggle.getAttribute("aria-expanded") !== "true");
+      });
+      navWrap.addEventListener("keydown", function (e) {
+        if (e.key === "Escape" && navToggle.getAttribute("aria-expanded") === "true") {
+          setNav(false);
+          navToggle.focus();
+        }
+      });
+    }
+
+    // Confirmations as dialogs (seed 001's popup): a link marked
+    // data-confirm-dialog fetches its confirmation page (same origin) and
+    // shows the page's title, question and form (its CSRF token included)
+    // in a modal <dialog>; Esc or Cancel closes it and focus returns to the
+    // link. Without JavaScript, with a modifier key, or when the page is
+    // not a confirmation (an expired session, an error), the link opens
+    // the full page.
+    var canDialog = typeof HTMLDialogElement === "function" && !!window.fetch && !!window.DOMParser;
+    function openConfirm(a) {
+      fetch(a.href, { credentials: "same-origin", headers: { Accept: "text/html" } }).then(function (res) {
+        if (!res.ok || res.redirected) throw new Error("not a confirmation page");
+        return res.text();
+      }).then(function (html) {
+        var doc = new DOMParser().parseFromString(html, "text/html");
+        var card = doc.querySelector("main [role=alertdialog]");
+        if (!card || !card.querySelector("form[method=post]")) throw new Error("no confirmation form");
+        var heading = doc.querySelector("main h1");
+        var dialog = document.createElement("dialog");
+        dialog.className = "confirm-dialog";
+        dialog.setAttribute("aria-labelledby", "confirm-dialog-title");
+        var title = document.createElement("h2");
+        title.id = "confirm-dialog-title";
+        title.textContent = (heading || a).textContent.trim();
+        dialog.appendChild(title);
+        var body = document.createElement("div");
+        body.className = "confirm-dialog-body";
+        while (card.firstChild) body.appendChild(document.adoptNode(card.firstChild));
+        dialog.appendChild(body);
+        var question = body.querySelector("#confirm-question");
+        if (question) dialog.setAttribute("aria-describedby", question.id);
+        // The page's Cancel link becomes a button that closes the dialog;
+        // it takes the focus first (the safe choice).
+        body.querySelectorAll("form a.btn").forEach(function (link) {
+          var cancel = document.createElement("button");
+          cancel.type = "button";
+          cancel.className = link.className + " js-dialog-cancel";
+          cancel.textContent = link.textContent;
+          cancel.autofocus = true;
+          cancel.addEventListener("click", function () { dialog.close(); });
+          link.replaceWith(cancel);
+        });
+        dialog.addEventListener("close", function () {
+          dialog.remove();
+          a.focus();
+        });
+        localizeTimes(body);
+        document.body.appendChild(dialog);
+        dialog.showModal();
+      }).catch(function () {
+        window.location.assign(a.href);
+      });
+    }
+    document.addEventListener("click", function (e) {
+      var a = e.target.closest ? e.target.closest("a[data-confirm-dialog]") : null;
+      if (!a || !canDialog || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+      e.preventDefault();
+      openConfirm(a);
     });
 
     // Quick expiry choices fill the date input (UTC dates).
