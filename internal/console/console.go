@@ -158,13 +158,9 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // its CSRF token before it changes anything.
 func (c *Console) routes() http.Handler {
 	mux := http.NewServeMux()
-	redirect := func(to string) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, to, http.StatusSeeOther)
-		})
-	}
-	mux.Handle("GET /console", redirect(Prefix+"/tokens"))
-	mux.Handle("GET /console/{$}", redirect(Prefix+"/tokens"))
+	// The console's root is the signed-in role's home (home.go).
+	mux.Handle("GET /console", c.page(c.homeRedirect))
+	mux.Handle("GET /console/{$}", c.page(c.homeRedirect))
 	mux.Handle("GET /console/static/", http.StripPrefix(Prefix+"/static", c.static))
 
 	mux.Handle("GET /console/login", c.public(c.loginPage))
@@ -229,6 +225,12 @@ func (c *Console) routes() http.Handler {
 
 	mux.Handle("GET /console/audit", c.page(c.auditPage))
 	mux.Handle("GET /console/audit/export", c.page(c.auditExport))
+
+	// Every role at home (issue 14): the signed-in user's own staff API
+	// token (read-only) and profile, open to every role; home.go decides
+	// what each role's sidebar offers and where it lands.
+	mux.Handle("GET "+myAPITokenURL, c.page(c.myAPIToken))
+	mux.Handle("GET "+profileURL, c.page(c.profilePage))
 
 	mux.Handle("POST /console/tenant", c.form(c.switchTenant))
 	mux.Handle("POST /console/locale", c.form(c.setLocale))

@@ -22,8 +22,8 @@ type loginView struct {
 // loginPage shows the login form; a signed-in user goes straight on.
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) error {
 	next := SafeRedirect(r.URL.Query().Get("next"))
-	if _, _, ok := c.CurrentUser(r); ok {
-		http.Redirect(w, r, next, http.StatusSeeOther)
+	if rq, ok := c.authenticate(r); ok {
+		http.Redirect(w, r, landing(rq.actor.Role, next), http.StatusSeeOther)
 		return nil
 	}
 	v := &loginView{Base: Base{Title: msg("login.title")}, Next: next}
@@ -82,7 +82,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) error {
 	if _, err := c.StartSession(w, r, u, tenantID); err != nil {
 		return err
 	}
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	var role gatehouse.Role
+	for _, tm := range tms {
+		if tm.Tenant.ID == tenantID {
+			role = tm.Role
+		}
+	}
+	http.Redirect(w, r, landing(role, next), http.StatusSeeOther)
 	return nil
 }
 

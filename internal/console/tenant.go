@@ -19,8 +19,12 @@ func (c *Console) switchTenant(w http.ResponseWriter, r *http.Request, rq *reque
 		return err
 	}
 	// Object pages (a token's revoke step) belong to the old tenant, so go
-	// to the start page of the new one.
-	return c.flashRedirect(w, r, msg("flash.tenant_switched"), Prefix+"/tokens")
+	// to the start page of the new one: the home of the user's role there.
+	next := Prefix + "/"
+	if m, err := c.store.FindMembership(r.Context(), id, rq.user.ID); err == nil {
+		next = home(m.Role)
+	}
+	return c.flashRedirect(w, r, msg("flash.tenant_switched"), next)
 }
 
 // setSessionTenant moves session s of u to tenant id with its

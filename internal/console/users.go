@@ -179,7 +179,7 @@ func (c *Console) userRemove(w http.ResponseWriter, r *http.Request, rq *request
 	}
 	next := Prefix + "/users"
 	if id == rq.user.ID { // removed oneself: the session's tenant is gone
-		next = Prefix + "/tokens"
+		next = Prefix + "/" // the home of their role in the tenant they are moved to
 	}
 	return c.flashRedirect(w, r, msg("flash.user_removed"), next)
 }
