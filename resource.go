@@ -220,6 +220,44 @@ func (t *ResourceTree) Subset(narrow, wide []string) bool {
 	return true
 }
 
+// Intersect returns what both a and b grant, as scopes: each scope of a
+// that b grants, else the scopes of b within it (a grants catalog, b only
+// catalog.products: catalog.products). "all" in a keeps b's tree scopes;
+// the reserved resources stay only when both name them. The result is in
+// NormalizeScopes order, nil when nothing is left.
+func (t *ResourceTree) Intersect(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		switch {
+		case s == ScopeManage || s == ScopeVerify:
+			if slices.Contains(b, s) {
+				out = append(out, s)
+			}
+		case s == ScopeAll:
+			for _, w := range b {
+				if w != ScopeManage && w != ScopeVerify {
+					out = append(out, w)
+				}
+			}
+		case t.Grants(b, s):
+			out = append(out, s)
+		default:
+			for _, w := range b {
+				if w != ScopeAll && t.Grants([]string{s}, w) {
+					out = append(out, w)
+				}
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	if n, err := t.NormalizeScopes(out); err == nil {
+		return n
+	}
+	return out
+}
+
 // CommerceResources is the built-in resource tree, modelled on Magento's
 // ACL, titled in every console language (English, Russian, Simplified and
 // Traditional Chinese, in Magento's and SHOPLINE's words).

@@ -18,6 +18,11 @@ type OAuth2Store interface {
 	// UpdateClientSecret saves SecretHash, SecretHint, PrevSecretHash and
 	// PrevSecretExpiresAt of the tenant's client.
 	UpdateClientSecret(ctx context.Context, c *Client) error
+	// UpdateClient saves Name, RedirectURIs, Scopes and GrantTypes of the
+	// tenant's client; its id, type, secrets and creation time never
+	// change. Another tenant's client, or one deleted meanwhile, is
+	// ENOTFOUND and nothing changes.
+	UpdateClient(ctx context.Context, c *Client) error
 	// DeleteClient deletes the app and its consents and, in the same
 	// transaction, revokes every credential it issued (at now).
 	DeleteClient(ctx context.Context, tenantID, clientID string, now time.Time) error

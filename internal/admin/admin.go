@@ -59,6 +59,7 @@ type Store interface {
 	FindClient(ctx context.Context, clientID string) (*gatehouse.Client, error)
 	ListClients(ctx context.Context, tenantID string, f gatehouse.ListFilter) ([]*gatehouse.Client, error)
 	UpdateClientSecret(ctx context.Context, c *gatehouse.Client) error
+	UpdateClient(ctx context.Context, c *gatehouse.Client) error
 	DeleteClient(ctx context.Context, tenantID, clientID string, now time.Time) error
 	ListConsents(ctx context.Context, tenantID, userID string) ([]*gatehouse.Consent, error)
 	DeleteConsent(ctx context.Context, tenantID, userID, clientID string, now time.Time) error

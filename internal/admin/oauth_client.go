@@ -121,6 +121,100 @@ func (s *Service) DeleteClient(ctx context.Context, a Actor, clientID string) er
 	return nil
 }
 
+// ClientUpdate edits an app's registration; a nil field stays as it is.
+// The client id, the type (confidential or public) and the secret never
+// change here: a client id is what integrators have deployed, and a type
+// change would be a different app.
+type ClientUpdate struct {
+	Name         *string
+	RedirectURIs *[]string // an empty list removes every redirect URI
+	Scopes       *[]string
+	GrantTypes   *[]string
+}
+
+// UpdateClient edits an app of the actor's tenant with the rules of
+// CreateClient (exact redirect URIs, https except loopback, scopes of the
+// resource tree but never manage, grant types the app's type allows) and
+// records the old and new values in the audit log. Another tenant's app is
+// ENOTFOUND. Narrowing takes effect for what comes next: a removed
+// redirect URI is refused by new authorization requests, and a removed
+// scope is no longer granted by new authorizations, client_credentials
+// or refreshes (the token endpoint intersects a refresh token's scopes
+// with the app's); access tokens already issued keep theirs until they
+// expire (1 hour). docs/decisions.md says why.
+func (s *Service) UpdateClient(ctx context.Context, a Actor, clientID string, in ClientUpdate) (*gatehouse.Client, error) {
+	old, err := s.Client(ctx, a, clientID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := s.store.FindTenantByID(ctx, a.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	if t.Plan != gatehouse.PlanEnterprise {
+		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "OAuth apps are available on the Enterprise plan")
+	}
+	c := *old
+	if in.Name != nil {
+		c.Name = strings.TrimSpace(*in.Name)
+	}
+	if in.RedirectURIs != nil {
+		c.RedirectURIs = nil
+		if len(*in.RedirectURIs) > 0 {
+			c.RedirectURIs = slices.Clone(*in.RedirectURIs)
+		}
+	}
+	if in.Scopes != nil {
+		scopes, err := s.tree.NormalizeScopes(*in.Scopes)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Contains(scopes, gatehouse.ScopeManage) {
+			// SPEC §9: OAuth apps are never granted manage.
+			return nil, gatehouse.FieldError("scopes", "OAuth apps cannot be granted manage")
+		}
+		c.Scopes = scopes
+	}
+	if in.GrantTypes != nil {
+		grants := slices.Clone(*in.GrantTypes)
+		slices.Sort(grants)
+		c.GrantTypes = slices.Compact(grants)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	changes := clientChanges(old, &c)
+	if len(changes) == 0 {
+		return old, nil // nothing to save, nothing to log
+	}
+	ctx = s.auditedOn(ctx, a, "oauth_client.update", func() auditTarget {
+		return auditTarget{Summary: c.ID + " " + c.Name, ID: c.ID, Name: c.Name, Changes: changes}
+	})
+	if err := s.store.UpdateClient(ctx, &c); err != nil {
+		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) { // deleted meanwhile
+			return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such OAuth app")
+		}
+		return nil, fmt.Errorf("update client: %w", err)
+	}
+	return &c, nil
+}
+
+// clientChanges lists the registration fields that differ, old → new;
+// lists are written space-separated.
+func clientChanges(old, c *gatehouse.Client) []gatehouse.AuditChange {
+	var out []gatehouse.AuditChange
+	add := func(field, o, n string) {
+		if o != n {
+			out = append(out, gatehouse.AuditChange{Field: field, Old: o, New: n})
+		}
+	}
+	add("name", old.Name, c.Name)
+	add("redirect_uris", strings.Join(old.RedirectURIs, " "), strings.Join(c.RedirectURIs, " "))
+	add("scopes", strings.Join(old.Scopes, " "), strings.Join(c.Scopes, " "))
+	add("grant_types", strings.Join(old.GrantTypes, " "), strings.Join(c.GrantTypes, " "))
+	return out
+}
+
 // RotateClientSecret gives a confidential app a new secret, returned once.
 // The old secret keeps working for grace (0 = not at all, at most
 // MaxSecretGrace), so a deployment can switch without downtime.

@@ -21,6 +21,7 @@ func (h *handler) oauthClientRoutes() []route {
 		{method: http.MethodPost, pattern: Prefix + "/oauth-clients", serve: h.createOAuthClient},
 		{method: http.MethodGet, pattern: Prefix + "/oauth-clients", serve: h.listOAuthClients},
 		{method: http.MethodGet, pattern: Prefix + "/oauth-clients/{client_id}", serve: h.getOAuthClient},
+		{method: http.MethodPatch, pattern: Prefix + "/oauth-clients/{client_id}", serve: h.patchOAuthClient},
 		{method: http.MethodDelete, pattern: Prefix + "/oauth-clients/{client_id}", serve: h.deleteOAuthClient},
 		{method: http.MethodPost, pattern: Prefix + "/oauth-clients/{client_id}/rotate-secret", serve: h.rotateOAuthClientSecret},
 	}
@@ -133,6 +134,66 @@ func (h *handler) getOAuthClient(w http.ResponseWriter, r *http.Request, a admin
 	}
 	httpx.WriteJSON(w, http.StatusOK, oauthClientOut(c))
 	return nil
+}
+
+// oauthClientPatch is the body of PATCH /oauth-clients/{client_id}: absent
+// fields keep their value. Confidential is there only to refuse a change
+// with a clear message (a client that sends the app back unchanged is
+// fine); the client id and secret are not fields at all.
+type oauthClientPatch struct {
+	Name         *string   `json:"name"`
+	RedirectURIs *[]string `json:"redirect_uris"`
+	Scopes       *[]string `json:"scopes"`
+	GrantTypes   *[]string `json:"grant_types"`
+	Confidential *bool     `json:"confidential"`
+}
+
+// patchOAuthClient changes an app's name, redirect URIs, scopes or grant
+// types; its client id and secret stay.
+func (h *handler) patchOAuthClient(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
+	var req oauthClientPatch
+	if err := httpx.DecodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	c, err := h.admin.Client(r.Context(), a, r.PathValue("client_id"))
+	if err != nil {
+		return notFoundApp(err)
+	}
+	if req.Confidential != nil && *req.Confidential != c.Confidential {
+		return gatehouse.FieldError("confidential", "the type of an app cannot change (it is %s); register a new app instead", clientType(c))
+	}
+	// SPEC §9, as for registration: a token widens no app beyond itself,
+	// and an expiring token does not give a never-expiring secret the
+	// client_credentials grant.
+	if req.Scopes != nil {
+		if scopes, err := h.admin.Tree().NormalizeScopes(*req.Scopes); err == nil {
+			if err := h.admin.CheckDelegatedScopes(a, "scopes", scopes); err != nil {
+				return err
+			}
+		}
+	}
+	if req.GrantTypes != nil && c.Confidential && !c.AllowsGrant(gatehouse.GrantClientCredentials) &&
+		slices.Contains(*req.GrantTypes, gatehouse.GrantClientCredentials) {
+		if err := admin.CheckLasting(a, "client_credentials app secrets"); err != nil {
+			return err
+		}
+	}
+	c, err = h.admin.UpdateClient(r.Context(), a, c.ID, admin.ClientUpdate{
+		Name: req.Name, RedirectURIs: req.RedirectURIs, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
+	})
+	if err != nil {
+		return notFoundApp(err)
+	}
+	httpx.WriteJSON(w, http.StatusOK, oauthClientOut(c))
+	return nil
+}
+
+// clientType names an app's type in an error message.
+func clientType(c *gatehouse.Client) string {
+	if c.Confidential {
+		return "confidential"
+	}
+	return "public"
 }
 
 // deleteOAuthClient deletes an app: every token it issued stops working.

@@ -211,14 +211,12 @@ func splitLines(s string) []string {
 }
 
 // oauthAppView is the view model of pages/oauth_app.html: one app, its
-// authorize links, Rotate secret and Delete.
+// authorize links, and the ways to Edit, Rotate secret (confirmed first,
+// oauth_app_edit.go) and Delete.
 type oauthAppView struct {
 	Base
-	App    oauthAppRow
-	Links  []authorizeLink
-	Graces []graceOption
-	Nonce  string
-	Errors *FormErrors
+	App   oauthAppRow
+	Links []authorizeLink
 }
 
 // graceOption is one choice of how long a rotated-out secret keeps working.
@@ -240,19 +238,12 @@ func (c *Console) oauthAppPage(w http.ResponseWriter, r *http.Request, rq *reque
 	if err != nil {
 		return err
 	}
-	return c.renderOAuthApp(w, r, rq, http.StatusOK, app, nil)
-}
-
-func (c *Console) renderOAuthApp(w http.ResponseWriter, r *http.Request, rq *request, status int, app *gatehouse.Client, fe *FormErrors) error {
 	v := &oauthAppView{
-		Base:   Base{Title: msg("oauthapp.app.title"), Nav: "oauth-apps"},
-		App:    oauthAppRowOf(app),
-		Links:  c.authorizeLinks(app),
-		Graces: graceOptions,
-		Nonce:  randomToken(16),
-		Errors: fe,
+		Base:  Base{Title: msg("oauthapp.app.title"), Nav: "oauth-apps"},
+		App:   oauthAppRowOf(app),
+		Links: c.authorizeLinks(app),
 	}
-	return c.render(w, r, rq, status, "oauth_app", v)
+	return c.render(w, r, rq, http.StatusOK, "oauth_app", v)
 }
 
 // oauthAppSecretView is the view model of pages/oauth_app_secret.html, the
@@ -277,17 +268,13 @@ func (c *Console) oauthAppRotate(w http.ResponseWriter, r *http.Request, rq *req
 	}
 	grace, err := time.ParseDuration(r.PostFormValue("grace_period"))
 	if err != nil {
-		return c.renderOAuthApp(w, r, rq, http.StatusUnprocessableEntity, app,
+		return c.oauthAppRotateRefused(w, r, rq, id, http.StatusUnprocessableEntity,
 			fieldError("grace_period", rq.loc.T(msg("error.field.grace_period"))))
 	}
 	app, sec, err := c.admin.RotateClientSecret(r.Context(), rq.actor, id, grace)
 	if err != nil {
 		if status, fe, ok := c.formError(rq, err); ok {
-			cur, err2 := c.admin.Client(r.Context(), rq.actor, id)
-			if err2 != nil {
-				return err2
-			}
-			return c.renderOAuthApp(w, r, rq, status, cur, fe)
+			return c.oauthAppRotateRefused(w, r, rq, id, status, fe)
 		}
 		return err
 	}

@@ -111,8 +111,12 @@ func TestOAuthAppsActivateShownOnce(t *testing.T) {
 	wantNoBody(t, list, clientSecret)
 	page := b.get("/console/oauth-apps/" + clientID)
 	wantStatus(t, page, http.StatusOK)
-	wantBody(t, page, clientID, "Rotate secret", `name="grace_period"`, `value="24h"`, `value="168h"`, link, `href="/console/oauth-apps/`+clientID+`/delete"`)
-	wantNoBody(t, page, clientSecret)
+	wantBody(t, page, clientID, "Rotate secret", `href="/console/oauth-apps/`+clientID+`/rotate-secret"`, `href="/console/oauth-apps/`+clientID+`/edit"`,
+		link, `href="/console/oauth-apps/`+clientID+`/delete"`)
+	wantNoBody(t, page, clientSecret, `name="grace_period"`) // Rotate secret asks first, on its own page
+	rotate := b.get("/console/oauth-apps/" + clientID + "/rotate-secret")
+	wantBody(t, rotate, `type="radio" id="grace-0" name="grace_period" value="0" checked`, `value="1h"`, `value="24h"`, `value="168h"`)
+	wantNoBody(t, rotate, clientSecret)
 
 	// Validation re-renders the form with the admin's message.
 	bad := b.register(appForm("Bad", "http://app.example/cb", true, "authorization_code"))
@@ -146,7 +150,7 @@ func TestOAuthAppRotateAndDelete(t *testing.T) {
 	b.login("owner@acme.test")
 	page := "/console/oauth-apps/" + app.ID
 
-	f := b.formOf(page)
+	f := b.formOf(page + "/rotate-secret")
 	f.Set("grace_period", "24h")
 	res := b.post(page+"/rotate-secret", f)
 	wantStatus(t, res, http.StatusOK)
@@ -166,13 +170,13 @@ func TestOAuthAppRotateAndDelete(t *testing.T) {
 		t.Error("a reload rotated the secret again")
 	}
 	// No grace: the old secret stops at once.
-	f = b.formOf(page)
+	f = b.formOf(page + "/rotate-secret")
 	f.Set("grace_period", "0")
 	wantStatus(t, b.post(page+"/rotate-secret", f), http.StatusOK)
 	if now, _ := e.store.FindClient(e.ctx, app.ID); now.PrevSecretHash != nil {
 		t.Error("the previous secret still works without a grace period")
 	}
-	f = b.formOf(page)
+	f = b.formOf(page + "/rotate-secret")
 	f.Set("grace_period", "720h")
 	wantStatus(t, b.post(page+"/rotate-secret", f), http.StatusUnprocessableEntity)
 	// A public app has no secret: no rotate form.

@@ -74,6 +74,7 @@ var flashMessages = map[string]bool{
 	msg("flash.ip_deleted"):              true,
 	msg("flash.api_key_revoked"):         true,
 	msg("flash.oauth_app_deleted"):       true,
+	msg("flash.oauth_app_updated"):       true,
 	msg("flash.connected_app_revoked"):   true,
 	msg("flash.integration_saved"):       true,
 	msg("flash.integration_deleted"):     true,

@@ -71,7 +71,13 @@ func (p *Provider) grantRefresh(ctx context.Context, client *gatehouse.Client, t
 		return nil, err
 	}
 	// SPEC §9: a token issued before apps were refused manage loses it.
-	granted := gatehouse.AppScopes(cred.Scopes)
+	// An app an admin has narrowed since (admin.UpdateClient) gets only
+	// what it may still have: the grant intersected with the app's scopes
+	// as they are now (docs/decisions.md).
+	granted := p.tree.Intersect(gatehouse.AppScopes(cred.Scopes), gatehouse.AppScopes(client.Scopes))
+	if len(granted) == 0 {
+		return nil, invalidScope("the app may no longer be granted any scope of this refresh token")
+	}
 	if scopes == nil {
 		scopes = granted
 	} else if !p.tree.Subset(scopes, granted) {

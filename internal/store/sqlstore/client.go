@@ -95,6 +95,33 @@ func (db *DB) UpdateClientSecret(ctx context.Context, c *gatehouse.Client) error
 	return wrap("update client secret", "client", mustAffect(res, err))
 }
 
+// UpdateClient saves the registration an admin edits (Name, RedirectURIs,
+// Scopes, GrantTypes) of the tenant's app, in one statement; the client
+// id, the type, the secrets and CreatedAt are not written. Another
+// tenant's app, or one a concurrent DeleteClient removed, is ENOTFOUND.
+// Tokens already issued keep their own scopes (the token endpoint narrows
+// refreshes to the app's scopes as they are now).
+func (db *DB) UpdateClient(ctx context.Context, c *gatehouse.Client) error {
+	uris, err := json.Marshal(nonNil(c.RedirectURIs))
+	if err != nil {
+		return fmt.Errorf("update client: %w", err)
+	}
+	scopes, err := joinScopes(c.Scopes)
+	if err != nil {
+		return fmt.Errorf("update client: %w", err)
+	}
+	grants, err := joinWords("grant_types", c.GrantTypes)
+	if err != nil {
+		return fmt.Errorf("update client: %w", err)
+	}
+	res, err := db.exec(ctx, "update client", powerLoss, `
+		UPDATE oauth_clients
+		SET name = $3, redirect_uris = $4, scopes = $5, grant_types = $6
+		WHERE tenant_id = $1 AND id = $2`,
+		c.TenantID, c.ID, c.Name, string(uris), scopes, grants)
+	return wrap("update client", "client", mustAffect(res, err))
+}
+
 // DeleteClient deletes the tenant's app (its consents go with it, by the
 // foreign key) and, in the same transaction, revokes at now every
 // credential of the tenant bound to the app that is not revoked yet.

@@ -36,6 +36,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RotateRefreshToken", testConcurrentRotate},
 		{"RevokeGrant", testConcurrentRevokeGrant},
 		{"DeleteClient", testConcurrentDeleteClient},
+		{"UpdateDeleteClient", testConcurrentUpdateDeleteClient},
 		{"ConsumeRequestToken", testConcurrentConsumeRequestToken},
 		{"IssueIntegrationToken", testConcurrentIssueIntegrationToken},
 		{"PoolRedeemAuthCode", testPoolRedeemAuthCode},

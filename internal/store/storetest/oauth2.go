@@ -163,6 +163,105 @@ func testClients(t *testing.T, s gatehouse.Store) {
 	wantCode(t, s.DeleteClient(ctx, a.ID, full.ID, base), gatehouse.ENOTFOUND, "delete client twice")
 }
 
+// testUpdateClient: UpdateClient saves the edited registration and nothing
+// else — the client id, the type, the secrets and CreatedAt stay — with
+// its audit event in the same transaction; another tenant's app, a missing
+// one and a deleted one are ENOTFOUND and nothing changes.
+func testUpdateClient(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	a, b := newTenant(t, s, "acme"), newTenant(t, s, "bolt")
+	expires := base.Add(time.Hour)
+	app := newClient(t, s, a.ID, "APIK-EDIT", func(c *gatehouse.Client) {
+		c.PrevSecretHash, c.PrevSecretExpiresAt, c.CreatedAt = randomHash(), &expires, base
+	})
+	before, err := s.FindClient(ctx, app.ID)
+	must(t, err, "find client")
+
+	edit := *before
+	edit.Name = "Fax sender ✓"
+	edit.RedirectURIs = []string{"https://fax.example/cb", "http://127.0.0.1:9/cb?x=1"}
+	edit.Scopes = []string{"sales.orders"}
+	edit.GrantTypes = []string{gatehouse.GrantClientCredentials}
+	// What UpdateClient must not write, whatever the caller passes.
+	edit.Confidential, edit.SecretHash, edit.SecretHint, edit.PrevSecretHash, edit.PrevSecretExpiresAt = false, randomHash(), "nope", nil, nil
+	edit.CreatedAt = base.Add(time.Hour)
+	event := func() *gatehouse.AuditEvent {
+		return &gatehouse.AuditEvent{TenantID: a.ID, Time: base, Actor: "ana", Action: "oauth_client.update", Target: app.ID,
+			Changes: []gatehouse.AuditChange{{Field: "name", Old: before.Name, New: edit.Name}}}
+	}
+	must(t, s.UpdateClient(gatehouse.WithAudit(ctx, event), &edit), "update client")
+	got, err := s.FindClient(ctx, app.ID)
+	must(t, err, "find updated client")
+	want := *before
+	want.Name, want.RedirectURIs, want.Scopes, want.GrantTypes = edit.Name, edit.RedirectURIs, edit.Scopes, edit.GrantTypes
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("updated client (-want +got):\n%s", diff)
+	}
+	events, err := s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{})
+	must(t, err, "list audit")
+	if len(events.Events) != 1 || events.Events[0].Action != "oauth_client.update" || len(events.Events[0].Changes) != 1 {
+		t.Errorf("audit after update = %+v", events.Events)
+	}
+
+	// No redirect URIs (a client_credentials app) reads back as none.
+	edit = *got
+	edit.RedirectURIs = nil
+	must(t, s.UpdateClient(ctx, &edit), "update client without redirect URIs")
+	if got, _ = s.FindClient(ctx, app.ID); got.RedirectURIs != nil {
+		t.Errorf("redirect URIs after clearing = %q", got.RedirectURIs)
+	}
+	want = *got
+
+	// Another tenant cannot edit the app; neither it nor a missing one is told apart.
+	other := *got
+	other.TenantID, other.Name = b.ID, "stolen"
+	wantCode(t, s.UpdateClient(ctx, &other), gatehouse.ENOTFOUND, "update another tenant's client")
+	wantCode(t, s.UpdateClient(ctx, &gatehouse.Client{ID: "APIK-MISSING", TenantID: a.ID, Name: "x", GrantTypes: []string{"refresh_token"}}),
+		gatehouse.ENOTFOUND, "update a missing client")
+	if got, _ = s.FindClient(ctx, app.ID); !cmp.Equal(&want, got) {
+		t.Errorf("another tenant changed the client (-want +got):\n%s", cmp.Diff(&want, got))
+	}
+	// A bad word is refused before the database sees it.
+	bad := *got
+	bad.GrantTypes = []string{"two words"}
+	wantCode(t, s.UpdateClient(ctx, &bad), gatehouse.EINVALID, "update with a grant type that is not a word")
+
+	// After a delete, an edit (a form opened before it) finds nothing and
+	// brings nothing back.
+	must(t, s.DeleteClient(ctx, a.ID, app.ID, base), "delete client")
+	wantCode(t, s.UpdateClient(ctx, &want), gatehouse.ENOTFOUND, "update a deleted client")
+	_, err = s.FindClient(ctx, app.ID)
+	wantCode(t, err, gatehouse.ENOTFOUND, "find the deleted client after an update")
+}
+
+// testConcurrentUpdateDeleteClient races edits of an app against its
+// deletion: each edit either lands before the delete or is ENOTFOUND, and
+// the app stays deleted.
+func testConcurrentUpdateDeleteClient(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	tn := newTenant(t, s, "acme")
+	for round := range 4 {
+		app := newClient(t, s, tn.ID, fmt.Sprint("APIK-UPD", round), nil)
+		errs := race(11, func(i int) error {
+			if i == 10 {
+				return s.DeleteClient(ctx, tn.ID, app.ID, base)
+			}
+			edit := *app
+			edit.Name = fmt.Sprint("edit ", i)
+			return s.UpdateClient(ctx, &edit)
+		})
+		must(t, errs[10], "delete")
+		for _, err := range errs[:10] {
+			if err != nil && !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+				t.Errorf("an edit racing the delete: %v", err)
+			}
+		}
+		if _, err := s.FindClient(ctx, app.ID); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+			t.Fatalf("round %d: the app is back after racing edits: %v", round, err)
+		}
+	}
+}
+
 func testDeleteClientRevokes(t *testing.T, s gatehouse.Store) {
 	ctx := t.Context()
 	a, b := newTenant(t, s, "acme"), newTenant(t, s, "bolt")

@@ -62,6 +62,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"Subscribe", testSubscribe},
 		{"Times", testTimes},
 		{"Clients", testClients},
+		{"UpdateClient", testUpdateClient},
 		{"DeleteClientRevokes", testDeleteClientRevokes},
 		{"Consents", testConsents},
 		{"AuthCodes", testAuthCodes},
