@@ -161,4 +161,7 @@ type Notification struct {
 const (
 	// NoticeIntegrationAuthorized: the integration {{.Name}} became Active.
 	NoticeIntegrationAuthorized = "notice.integration_authorized"
+	// NoticeIntegrationReauthorized: Reauthorize gave the integration
+	// {{.Name}} a new access token (the old one no longer works).
+	NoticeIntegrationReauthorized = "notice.integration_reauthorized"
 )

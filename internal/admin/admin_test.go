@@ -32,7 +32,13 @@ func setup(t *testing.T) *fixture {
 // setupWith is setup with a service configured by opts.
 func setupWith(t *testing.T, opts admin.Options) *fixture {
 	t.Helper()
-	st := sqlstoretest.SQLite(t)
+	return setupOn(t, sqlstoretest.SQLiteURL(t), opts)
+}
+
+// setupOn is setupWith on the database at databaseURL (sqlstoretest.Each).
+func setupOn(t *testing.T, databaseURL string, opts admin.Options) *fixture {
+	t.Helper()
+	st := sqlstoretest.Open(t, databaseURL)
 	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
 	if err != nil {
 		t.Fatal(err)

@@ -17,23 +17,13 @@ import (
 // audit appends an event that describes no store change of its own (an
 // attempt, such as starting an activation or a refused login); a failure
 // fails the operation and is logged. An event of a change goes with the
-// change: audited.
+// change: auditedOn.
 func (s *Service) audit(ctx context.Context, e *gatehouse.AuditEvent) error {
 	if err := s.store.AppendAudit(ctx, e); err != nil {
 		s.log.ErrorContext(ctx, "audit append failed", "tenant", e.TenantID, "action", e.Action, "target", e.Target, "err", err)
 		return fmt.Errorf("append audit event: %w", err)
 	}
 	return nil
-}
-
-// audited returns ctx for the one store write that action is: the store
-// appends its audit event in the write's transaction (gatehouse.WithAudit),
-// so the change and its event commit together or neither does — an event
-// that cannot be stored fails the change. target (the event's one-line
-// summary) is called in that transaction, once the write has assigned its
-// IDs.
-func (s *Service) audited(ctx context.Context, a Actor, action string, target func() string) context.Context {
-	return gatehouse.WithAudit(ctx, func() *gatehouse.AuditEvent { return s.event(a, action, target()) })
 }
 
 // auditTarget is what an event says about its object: the one-line
@@ -44,7 +34,11 @@ type auditTarget struct {
 	Changes           []gatehouse.AuditChange
 }
 
-// auditedOn is audited for an event whose target has an id and a name.
+// auditedOn returns ctx for the one store write that action is: the store
+// appends its audit event in the write's transaction (gatehouse.WithAudit),
+// so the change and its event commit together or neither does — an event
+// that cannot be stored fails the change. t (the event's target) is
+// called in that transaction, once the write has assigned its IDs.
 func (s *Service) auditedOn(ctx context.Context, a Actor, action string, t func() auditTarget) context.Context {
 	return gatehouse.WithAudit(ctx, func() *gatehouse.AuditEvent { return s.eventOn(a, action, t()) })
 }
@@ -53,11 +47,6 @@ func (s *Service) auditedOn(ctx context.Context, a Actor, action string, t func(
 // name, and the summary the log has always shown for it.
 func on(id, name, summary string) func() auditTarget {
 	return func() auditTarget { return auditTarget{Summary: summary, ID: id, Name: name} }
-}
-
-// event is the audit event of a's action on target, now.
-func (s *Service) event(a Actor, action, target string) *gatehouse.AuditEvent {
-	return s.eventOn(a, action, auditTarget{Summary: target})
 }
 
 // eventOn is the audit event of a's action on t, now.
@@ -75,9 +64,6 @@ func (s *Service) eventOn(a Actor, action string, t auditTarget) *gatehouse.Audi
 		Changes:    t.Changes,
 	}
 }
-
-// is returns a target func for a target known in advance.
-func is(target string) func() string { return func() string { return target } }
 
 // Audit lists a page of the tenant's audit log, newest first, filtered
 // (owners and admins only).

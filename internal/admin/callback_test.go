@@ -20,11 +20,20 @@ func TestCallbackPolicy(t *testing.T) {
 		"https://[::]/", "https://224.0.0.1/", "https://255.255.255.255/",
 		"https://localhost/", "https://LOCALHOST./", "https://app.localhost/", "https://metadata.google.internal/",
 		"https://metadata/", "https://redis:6379/", "https://printer.local/", "https://nas.home.arpa/",
-		"http://127.0.0.1:8080/cb", // http loopback needs AllowHTTP
 	}
 	allowed := []string{
-		"https://partner.example/cb", "https://93.184.215.14/cb", "https://[2606:4700::1111]/", "http://erp.example/login",
+		"https://partner.example/cb", "https://93.184.215.14/cb", "https://[2606:4700::1111]/",
 		"https://cafe.example/", "https://xn--80ak6aa92e.xn--p1ai/", "",
+	}
+	// Not https: refused whatever the host (issue 14), AllowPrivate or
+	// not; http loopback needs AllowHTTP.
+	for _, u := range []string{"http://127.0.0.1:8080/cb", "http://erp.example/login", "ftp://erp.example/"} {
+		for _, p := range []admin.CallbackPolicy{{}, {AllowPrivate: true}} {
+			err := p.CheckURL("identity_link_url", u)
+			if ge, ok := err.(*gatehouse.Error); !ok || ge.Field != "identity_link_url" || ge.ID != "error.identity_link_url.https" {
+				t.Errorf("%s with %+v: %v, want refused for its scheme", u, p, err)
+			}
+		}
 	}
 	var none admin.CallbackPolicy
 	for _, u := range refused {

@@ -65,7 +65,7 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, kind gatehouse.
 		return nil, "", err
 	}
 	c := &gatehouse.Credential{TenantID: a.TenantID, Kind: kind, Name: spec.FixedName}
-	var target string // what the audit event names besides the ID
+	target := c.Name // the audit event's TargetName (credentialName)
 	switch spec.Holder {
 	case gatehouse.HolderSelf:
 		if a.UserID == "" || !a.Role.CanManage() {
@@ -152,7 +152,8 @@ func creatable(kind gatehouse.Kind) (gatehouse.KindSpec, error) {
 }
 
 // issue generates the token of a validated credential c, stores only its
-// hash, audits action and returns the plaintext, once. With limit > 0 it
+// hash, audits action on c (named target: credentialName) and returns
+// the plaintext, once. With limit > 0 it
 // is ECONFLICT when c's holder (its user, or the tenant when c has none)
 // already keeps limit live credentials of c's kind. The audit event is
 // stored in the credential's transaction: a credential whose event cannot
@@ -162,7 +163,7 @@ func (s *Service) issue(ctx context.Context, a Actor, c *gatehouse.Credential, l
 	tok := secret.NewToken(c.Kind)
 	c.Hash, c.Hint = secret.HashBytes(tok), secret.Hint(tok)
 	c.CreatedAt = s.Now()
-	ctx = s.audited(ctx, a, action, func() string { return c.ID + " " + target })
+	ctx = s.auditedOn(ctx, a, action, func() auditTarget { return credentialTarget(c, target) })
 	var err error
 	if limit > 0 {
 		err = s.store.CreateCredentialWithin(ctx, c, limit)
@@ -246,7 +247,8 @@ func (s *Service) RevokeCredential(ctx context.Context, a Actor, kind gatehouse.
 	if c.Revoked() {
 		return nil
 	}
-	if err := s.store.RevokeCredential(s.audited(ctx, a, spec.Revoked, is(c.ID+" "+c.Name)), a.TenantID, id, s.Now()); err != nil {
+	t := credentialTarget(c, s.credentialName(ctx, c))
+	if err := s.store.RevokeCredential(s.auditedOn(ctx, a, spec.Revoked, func() auditTarget { return t }), a.TenantID, id, s.Now()); err != nil {
 		return fmt.Errorf("revoke %s: %w", kind, err)
 	}
 	return nil
@@ -254,17 +256,60 @@ func (s *Service) RevokeCredential(ctx context.Context, a Actor, kind gatehouse.
 
 // DeleteCredential deletes a credential of the tenant and kind and, with
 // it, its whole IP whitelist (seed 001: "Are you sure?"). It stops working
-// at once.
+// at once, on every node, and from then on answers REVOKED, as every
+// ended credential does (a revoked PAT or API key, the tokens of a
+// deleted integration or OAuth app): the credential is revoked, its row
+// kept until housekeeping prunes it, and its whitelist entries removed.
+// Nobody sees it again: the console, the API and the one-token-per-member
+// rule (heldBy) know only live ones. Deleting a deleted one is a no-op
+// that finishes removing its whitelist.
 func (s *Service) DeleteCredential(ctx context.Context, a Actor, kind gatehouse.Kind, id string) error {
 	spec, _ := kind.Spec()
 	c, err := s.toEnd(ctx, a, kind, id, spec.Deleted, "deleted")
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteCredential(s.audited(ctx, a, spec.Deleted, is(c.ID)), a.TenantID, c.ID); err != nil {
-		return fmt.Errorf("delete %s: %w", kind, err)
+	// Security: revoked first, whitelist second. The other order would,
+	// should the revocation fail, leave a live token with no whitelist,
+	// which every address may use.
+	if !c.Revoked() {
+		t := credentialTarget(c, s.credentialName(ctx, c))
+		if err := s.store.RevokeCredential(s.auditedOn(ctx, a, spec.Deleted, func() auditTarget { return t }), a.TenantID, c.ID, s.Now()); err != nil {
+			return fmt.Errorf("delete %s: %w", kind, err)
+		}
+	}
+	for _, e := range c.AllowList {
+		if err := s.store.DeleteAllowEntry(ctx, a.TenantID, c.ID, e.ID); err != nil && !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+			return fmt.Errorf("delete %s: whitelist: %w", kind, err)
+		}
 	}
 	return nil
+}
+
+// credentialTarget is what the audit log says about credential c named
+// name (credentialName): its id and name, and the summary "id name".
+func credentialTarget(c *gatehouse.Credential, name string) auditTarget {
+	t := auditTarget{Summary: c.ID, ID: c.ID, Name: name}
+	if name != "" {
+		t.Summary += " " + name
+	}
+	return t
+}
+
+// credentialName is how the audit log names c: a member's token (a staff
+// API token, whose name is fixed) by its holder's email, every other one
+// by its name.
+func (s *Service) credentialName(ctx context.Context, c *gatehouse.Credential) string {
+	spec, _ := c.Kind.Spec()
+	if spec.Holder != gatehouse.HolderMember || c.UserID == "" {
+		return c.Name
+	}
+	u, err := s.store.FindUserByID(ctx, c.UserID)
+	if err != nil {
+		s.log.WarnContext(ctx, "audit: credential holder", "credential", c.ID, "err", err)
+		return c.Name
+	}
+	return u.Email
 }
 
 // toEnd finds the credential a revocation or a deletion (how) ends, whose

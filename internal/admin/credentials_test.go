@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
+	"github.com/gatehouse/gatehouse/internal/store/sqlstoretest"
 	"github.com/gatehouse/gatehouse/internal/testenv/testclock"
 )
 
@@ -95,8 +97,13 @@ func TestCredentialLifecycle(t *testing.T) {
 				if err := f.svc.DeleteCredential(ctx, f.owner, spec.Kind, c.ID); err != nil {
 					t.Fatal(err)
 				}
-				_, err := f.svc.Credential(ctx, f.owner, spec.Kind, c.ID)
-				wantCode(t, err, gatehouse.ENOTFOUND)
+				// Ended like a revoked one (verification answers REVOKED).
+				if got, err := f.svc.Credential(ctx, f.owner, spec.Kind, c.ID); err != nil || !got.Revoked() {
+					t.Fatalf("after delete: %+v, %v", got, err)
+				}
+				if err := f.svc.DeleteCredential(ctx, f.owner, spec.Kind, c.ID); err != nil {
+					t.Errorf("deleting again: %v, want a no-op", err)
+				}
 			default:
 				t.Fatalf("%s is created here but neither revoked nor deleted", spec.Kind)
 			}
@@ -439,9 +446,16 @@ func TestCredentialKindsApart(t *testing.T) {
 
 // TestCredentialAudit: creating and ending each kind appends the event its
 // row names, with the actor, the address and a target that says which
-// credential (and whose, for a member's token).
+// credential (and whose, for a member's token): its id and name as
+// structured fields (TargetID, TargetName: a member's token by the
+// member's email) and the summary "id name", the same for create, revoke
+// and delete. Ending an ended one appends nothing.
 func TestCredentialAudit(t *testing.T) {
-	f := setup(t)
+	sqlstoretest.Each(t, func(t *testing.T, databaseURL string) { testCredentialAudit(t, databaseURL) })
+}
+
+func testCredentialAudit(t *testing.T, databaseURL string) {
+	f := setupOn(t, databaseURL, admin.Options{})
 	ctx := context.Background()
 	last := func(t *testing.T) *gatehouse.AuditEvent {
 		t.Helper()
@@ -457,25 +471,38 @@ func TestCredentialAudit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			target := c.ID + " " + c.Name
+			name := c.Name
 			if spec.Holder == gatehouse.HolderMember {
-				target = c.ID + " staff@acme.test"
+				name = "staff@acme.test"
 			}
-			want := gatehouse.AuditEvent{Actor: "admin@acme.test", Action: spec.Created, Target: target, IP: "203.0.113.1"}
-			if e := last(t); e.Actor != want.Actor || e.Action != want.Action || e.Target != want.Target || e.IP != want.IP {
+			want := gatehouse.AuditEvent{Actor: "admin@acme.test", Action: spec.Created, Target: c.ID + " " + name,
+				TargetID: c.ID, TargetName: name, IP: "203.0.113.1"}
+			same := func(e *gatehouse.AuditEvent) bool {
+				return e.Actor == want.Actor && e.Action == want.Action && e.Target == want.Target &&
+					e.TargetID == want.TargetID && e.TargetName == want.TargetName && e.IP == want.IP
+			}
+			if e := last(t); !same(e) {
 				t.Errorf("create: event %+v, want %+v", e, want)
 			}
-			if spec.Deleted != "" {
-				err, want.Action, want.Target = f.svc.DeleteCredential(ctx, f.admin, spec.Kind, c.ID), spec.Deleted, c.ID
-			} else {
-				err, want.Action = f.svc.RevokeCredential(ctx, f.admin, spec.Kind, c.ID), spec.Revoked
-				want.Target = c.ID + " " + c.Name
+			end := func() error {
+				if spec.Deleted != "" {
+					return f.svc.DeleteCredential(ctx, f.admin, spec.Kind, c.ID)
+				}
+				return f.svc.RevokeCredential(ctx, f.admin, spec.Kind, c.ID)
 			}
-			if err != nil {
+			want.Action = cmp.Or(spec.Deleted, spec.Revoked)
+			if err := end(); err != nil {
 				t.Fatal(err)
 			}
-			if e := last(t); e.Actor != want.Actor || e.Action != want.Action || e.Target != want.Target {
+			e := last(t)
+			if !same(e) {
 				t.Errorf("end: event %+v, want %+v", e, want)
+			}
+			if err := end(); err != nil {
+				t.Fatal(err)
+			}
+			if again := last(t); again.ID != e.ID {
+				t.Errorf("ending it again appended %+v", again)
 			}
 		})
 	}
@@ -509,4 +536,41 @@ func TestOAuthAppsNeedEnterprise(t *testing.T) {
 			wantCode(t, err, tt.want)
 		}
 	}
+}
+
+// TestStaffTokenDeleteRevokes: deleting a staff API token (seed 001) ends
+// it as every ended credential ends, revoked rather than erased, so the
+// verifier answers REVOKED for it, not UNKNOWN (issue 14); its whitelist
+// goes with it, the member no longer holds it and may be given a new one.
+func TestStaffTokenDeleteRevokes(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, databaseURL string) {
+		f := setupOn(t, databaseURL, admin.Options{})
+		ctx := context.Background()
+		u := f.staff.UserID
+		c, _, err := f.svc.CreateCredential(ctx, f.owner, gatehouse.KindStaff, input(gatehouse.KindStaff, u, "sales"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cidr := range []string{"203.0.113.0/24", "198.51.100.7"} {
+			if _, err := f.svc.AddStaffAllowEntry(ctx, f.owner, u, "office", cidr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.svc.DeleteCredential(ctx, f.owner, gatehouse.KindStaff, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		// The verifier's lookup finds it, revoked, with no whitelist.
+		got, err := f.st.FindCredentialByHash(ctx, c.Hash)
+		if err != nil || !got.Revoked() || len(got.AllowList) != 0 {
+			t.Fatalf("deleted token as the verifier finds it: %+v, %v; want revoked without a whitelist", got, err)
+		}
+		_, err = f.svc.StaffToken(ctx, f.owner, u)
+		wantCode(t, err, gatehouse.ENOTFOUND)
+		_, err = f.svc.StaffAllowList(ctx, f.owner, u)
+		wantCode(t, err, gatehouse.ECONFLICT)
+		fresh, _, err := f.svc.CreateCredential(ctx, f.owner, gatehouse.KindStaff, input(gatehouse.KindStaff, u, "sales"))
+		if err != nil || fresh.ID == c.ID || len(fresh.AllowList) != 0 {
+			t.Fatalf("new token after delete: %+v, %v", fresh, err)
+		}
+	})
 }

@@ -31,8 +31,9 @@ type Deliverer func(ctx context.Context, callbackURL string, form url.Values) (s
 // (which the admin's browser opens) may name.
 //
 // Security: a tenant admin chooses these URLs, and the callback is dialled
-// from inside the operator's network, so by default both must name a
-// public host: loopback, private (RFC 1918, fc00::/7), link-local (the
+// from inside the operator's network, with the consumer secret in its
+// body, so by default both must be https (CheckScheme) and name a public
+// host: loopback, private (RFC 1918, fc00::/7), link-local (the
 // 169.254.169.254 metadata service among them), unspecified, shared and
 // reserved addresses are refused, as are names that only resolve inside a
 // network (localhost, single-label names, *.internal such as
@@ -56,20 +57,67 @@ type TargetError struct{ Err *gatehouse.Error }
 func (e *TargetError) Error() string { return e.Err.Error() }
 func (e *TargetError) Unwrap() error { return e.Err }
 
-// CheckURL checks the host of a callback or identity link URL that
-// Integration.Validate has accepted (absolute, http or https). field names
-// it in the error.
+// urlLabels are the URL fields as the form labels them, for messages in
+// the admin's words (never the field's JSON name or an operator setting).
+var urlLabels = map[string]string{"callback_url": "callback URL", "identity_link_url": "identity link URL"}
+
+func urlLabel(field string) string {
+	if l, ok := urlLabels[field]; ok {
+		return l
+	}
+	return field
+}
+
+// CheckScheme refuses a URL that is not https: http is allowed only with
+// AllowHTTP and only to a loopback host. Saving an integration
+// (CheckURL) and delivering its credentials (the oauth1 deliverer) both
+// apply it, so an integration saved is never refused at Activate for its
+// scheme. The refusal is EINVALID on field (callback_url or
+// identity_link_url) with a message id.
+func (p CallbackPolicy) CheckScheme(field string, u *url.URL) error {
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return nil
+	case "http":
+		if p.AllowHTTP && LoopbackHost(u.Hostname()) {
+			return nil
+		}
+	}
+	e := gatehouse.FieldError(field, "the %s must start with https://", urlLabel(field))
+	if field == "identity_link_url" {
+		return e.WithID("error.identity_link_url.https")
+	}
+	return e.WithID("error.callback_url.https")
+}
+
+// LoopbackHost reports whether a URL's host (url.URL.Hostname) names this
+// machine: localhost and its subdomains, or a loopback address.
+func LoopbackHost(h string) bool {
+	host := strings.TrimSuffix(strings.ToLower(h), ".")
+	a, isIP := parseHostAddr(host)
+	return isLoopbackName(host) || (isIP && a.IsLoopback())
+}
+
+// CheckURL checks the scheme (CheckScheme) and the host of a callback or
+// identity link URL that Integration.Validate has accepted (absolute,
+// http or https). field names it in the error.
 func (p CallbackPolicy) CheckURL(field, raw string) error {
-	if p.AllowPrivate || raw == "" {
+	if raw == "" {
 		return nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return gatehouse.FieldError(field, "%s must be an absolute http(s) URL", field)
+		return gatehouse.FieldError(field, "the %s must be an absolute https:// URL", urlLabel(field))
+	}
+	if err := p.CheckScheme(field, u); err != nil {
+		return err
+	}
+	if p.AllowPrivate {
+		return nil
 	}
 	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
 	a, isIP := parseHostAddr(host)
-	loopback := isLoopbackName(host) || (isIP && a.IsLoopback())
+	loopback := LoopbackHost(host)
 	if p.AllowHTTP && u.Scheme == "http" && loopback {
 		return nil
 	}
@@ -87,7 +135,7 @@ func (p CallbackPolicy) CheckURL(field, raw string) error {
 		public = public && !strings.HasSuffix(host, ".home.arpa") && !numericLabel(last)
 	}
 	if !public {
-		return &TargetError{gatehouse.FieldError(field, "%s must name a public host, not a loopback, private, link-local or internal one", field)}
+		return &TargetError{gatehouse.FieldError(field, "the %s must name a public host, not a loopback, private, link-local or internal one", urlLabel(field))}
 	}
 	return nil
 }
@@ -369,10 +417,10 @@ func (s *Service) ActivateIntegration(ctx context.Context, a Actor, id string) (
 	if i.Status == gatehouse.IntegrationActive {
 		return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "the integration is already active; reauthorize it to get new tokens").WithID("error.integration_active")
 	}
-	if err := s.audit(ctx, s.eventOn(a, "integration.activate", auditTarget{Summary: i.ID + " " + i.Name, ID: i.ID, Name: i.Name})); err != nil {
+	if err := s.audit(ctx, s.eventOn(a, actionActivate, auditTarget{Summary: i.ID + " " + i.Name, ID: i.ID, Name: i.Name})); err != nil {
 		return nil, err
 	}
-	return s.startHandshake(ctx, a, i)
+	return s.startHandshake(ctx, a, i, false)
 }
 
 // ReauthorizeIntegration is Reauthorize (seed 000): the old access token
@@ -389,20 +437,30 @@ func (s *Service) ReauthorizeIntegration(ctx context.Context, a Actor, id string
 	// inactive: should the callback fail, the grid offers Activate (a
 	// fresh handshake) rather than a dead "Active". Audited in the same
 	// transaction.
-	if err := s.store.DeactivateIntegration(s.auditedOn(ctx, a, "integration.reauthorize", on(i.ID, i.Name, i.ID+" "+i.Name)), a.TenantID, i.ID, s.Now()); err != nil {
+	if err := s.store.DeactivateIntegration(s.auditedOn(ctx, a, actionReauthorize, on(i.ID, i.Name, i.ID+" "+i.Name)), a.TenantID, i.ID, s.Now()); err != nil {
 		return nil, fmt.Errorf("reauthorize integration: %w", err)
 	}
 	i.Status, i.VerifierHash = gatehouse.IntegrationInactive, nil
-	return s.startHandshake(ctx, a, i)
+	return s.startHandshake(ctx, a, i, true)
 }
 
-func (s *Service) startHandshake(ctx context.Context, a Actor, i *gatehouse.Integration) (*Activation, error) {
+// The audit actions that start a handshake; the latest of them says
+// whether the access token it ends with is a reauthorization's
+// (reauthorizing).
+const (
+	actionActivate    = "integration.activate"
+	actionReauthorize = "integration.reauthorize"
+)
+
+// startHandshake activates i (reauthorize: for Reauthorize): at once
+// without a callback URL, else by POSTing the consumer credentials.
+func (s *Service) startHandshake(ctx context.Context, a Actor, i *gatehouse.Integration, reauthorize bool) (*Activation, error) {
 	consumerSecret, err := s.keys.Open(i.ConsumerSecret, secret.ConsumerSecretAAD(i.ConsumerKey))
 	if err != nil {
 		return nil, fmt.Errorf("open consumer secret: %w", err)
 	}
 	if i.CallbackURL == "" {
-		tok, sec, err := s.IssueIntegrationAccess(ctx, i, a.Name, a.IP)
+		tok, sec, err := s.issueAccess(ctx, i, a.Name, a.IP, reauthorize)
 		if err != nil {
 			return nil, err
 		}
@@ -453,8 +511,37 @@ func (s *Service) startHandshake(ctx context.Context, a Actor, i *gatehouse.Inte
 // IssueIntegrationAccess generates the integration's access token and
 // secret (the old ones stop working), marks it Active, notifies the
 // tenant's console and audits it. The oauth1 provider calls it at the end
-// of the token exchange; activation without a callback calls it at once.
+// of the token exchange (activation without a callback issues at once).
+// The notification says "reauthorized" when Reauthorize started the
+// handshake, "authorized" when Activate did.
 func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integration, actor, ip string) (token, tokenSecret string, err error) {
+	return s.issueAccess(ctx, i, actor, ip, s.reauthorizing(ctx, i))
+}
+
+// reauthorizing reports whether the handshake i is in was started by
+// Reauthorize rather than Activate: which of the two the audit log
+// records last for i. Both are audited before their handshake starts, and
+// the exchange must follow within the handshake expiry, so the event is
+// there; should the log not answer, the notification says "authorized",
+// which is true either way.
+func (s *Service) reauthorizing(ctx context.Context, i *gatehouse.Integration) bool {
+	page, err := s.store.ListAudit(ctx, i.TenantID, gatehouse.AuditQuery{
+		AuditFilter: gatehouse.AuditFilter{Action: "integration.*", Target: i.ID}, Limit: 20})
+	if err != nil {
+		s.log.WarnContext(ctx, "read integration audit", "err", err)
+		return false
+	}
+	for _, e := range page.Events {
+		if e.TargetID == i.ID && (e.Action == actionActivate || e.Action == actionReauthorize) {
+			return e.Action == actionReauthorize
+		}
+	}
+	return false
+}
+
+// issueAccess is IssueIntegrationAccess, told whether it ends a
+// reauthorization.
+func (s *Service) issueAccess(ctx context.Context, i *gatehouse.Integration, actor, ip string, reauthorized bool) (token, tokenSecret string, err error) {
 	token, tokenSecret = secret.NewOAuth1Value(), secret.NewOAuth1Value()
 	hash := secret.HashBytes(token)
 	c := &gatehouse.Credential{
@@ -477,6 +564,10 @@ func (s *Service) IssueIntegrationAccess(ctx context.Context, i *gatehouse.Integ
 	n := &gatehouse.Notification{TenantID: i.TenantID, Link: "/console/integrations/" + i.ID,
 		MessageID: gatehouse.NoticeIntegrationAuthorized, Args: map[string]string{"Name": i.Name},
 		Message: fmt.Sprintf("Integration %q has been authorized.", i.Name)}
+	if reauthorized {
+		n.MessageID = gatehouse.NoticeIntegrationReauthorized
+		n.Message = fmt.Sprintf("Integration %q has been reauthorized; its previous access token no longer works.", i.Name)
+	}
 	if err := s.store.AddNotification(ctx, n); err != nil {
 		s.log.WarnContext(ctx, "add notification", "err", err)
 	}

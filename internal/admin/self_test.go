@@ -100,34 +100,3 @@ func TestMyStaffToken(t *testing.T) {
 	})
 }
 
-// setupOn is setupWith on the database at databaseURL (sqlstoretest.Each).
-func setupOn(t *testing.T, databaseURL string, opts admin.Options) *fixture {
-	t.Helper()
-	st := sqlstoretest.Open(t, databaseURL)
-	tree, err := gatehouse.NewResourceTree(gatehouse.CommerceResources())
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc := admin.New(st, tree, opts)
-	ctx := context.Background()
-	ten, err := svc.CreateTenant(ctx, "acme", "Acme", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{svc: svc, st: st, tenant: ten, op: admin.Actor{TenantID: ten.ID, Name: admin.OperatorName, Operator: true}}
-	actor := func(email string, role gatehouse.Role) admin.Actor {
-		m, err := svc.AddMember(ctx, f.op, admin.NewMember{Email: email, Role: role})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := svc.ActorFor(ctx, ten.ID, m.UserID, "203.0.113.1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return a
-	}
-	f.owner = actor("owner@acme.test", gatehouse.RoleOwner)
-	f.admin = actor("admin@acme.test", gatehouse.RoleAdmin)
-	f.staff = actor("staff@acme.test", gatehouse.RoleStaff)
-	return f
-}

@@ -426,21 +426,23 @@ func TestCredentialAudit(t *testing.T) {
 		call("DELETE", "/api/v1/api-keys/"+key.ID, nil, 204)
 
 		page := decode[auditPage](t, e.get(t, "/api/v1/audit-events", f.token))
-		want := []struct{ action, target string }{
-			{"api_key.revoke", key.ID + " Amazon Sales Channel"},
-			{"api_key.create", key.ID + " Amazon Sales Channel"},
-			{"staff_token.delete", tok.ID},
-			{"ip_whitelist.delete", tok.ID + " 办公室 198.51.100.0/24"},
-			{"ip_whitelist.add", tok.ID + " 办公室 198.51.100.0/24"},
-			{"staff_token.create", tok.ID + " vendor@acme.test"},
+		// A credential's events name it by id and name (a staff token by
+		// its holder's email), the same for create, revoke and delete.
+		want := []struct{ action, target, id, name string }{
+			{"api_key.revoke", key.ID + " Amazon Sales Channel", key.ID, "Amazon Sales Channel"},
+			{"api_key.create", key.ID + " Amazon Sales Channel", key.ID, "Amazon Sales Channel"},
+			{"staff_token.delete", tok.ID + " vendor@acme.test", tok.ID, "vendor@acme.test"},
+			{"ip_whitelist.delete", tok.ID + " 办公室 198.51.100.0/24", ent.ID, "办公室"},
+			{"ip_whitelist.add", tok.ID + " 办公室 198.51.100.0/24", ent.ID, "办公室"},
+			{"staff_token.create", tok.ID + " vendor@acme.test", tok.ID, "vendor@acme.test"},
 		}
 		if len(page.Items) < len(want) {
 			t.Fatalf("events = %+v", page.Items)
 		}
 		for i, w := range want {
 			got := page.Items[i]
-			if got.Action != w.action || got.Target != w.target || got.Actor != f.email || got.IP != ip {
-				t.Errorf("event %d = %+v, want %s %q by %s from %s", i, got, w.action, w.target, f.email, ip)
+			if got.Action != w.action || got.Target != w.target || got.TargetID != w.id || got.TargetName != w.name || got.Actor != f.email || got.IP != ip {
+				t.Errorf("event %d = %+v, want %s %q (%s, %s) by %s from %s", i, got, w.action, w.target, w.id, w.name, f.email, ip)
 			}
 		}
 		raw, _ := json.Marshal(page)

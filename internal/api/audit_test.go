@@ -269,7 +269,8 @@ func TestAuditFilters(t *testing.T) {
 			{"action=pat.*&until=2021-01-01T00:00:00Z", []string{"pat.create"}},
 			{"target=" + bob.ID, []string{"user.create"}},
 			{"target=" + tok.ID, []string{"pat.revoke", "pat.create"}}, // the summary's first word
-			{"target=ci", nil}, // not a word of a summary: ids only
+			{"target=ci", []string{"pat.revoke", "pat.create"}},        // the token's name (TargetName)
+			{"target=c", nil}, // not a name, nor an id
 			{"target=bob@acme.test", []string{"user.create"}},
 			{"actor=operator&since=2020-01-01T00:00:00Z&until=2020-01-01T00:00:01Z", []string{"pat.create"}},
 			{"actor=nobody@acme.test", nil},

@@ -50,6 +50,9 @@ var integrationFields = map[string]string{
 	"resources":         msg("integration.error.resources"),
 }
 
+// urlFields are the form's URL inputs.
+var urlFields = map[string]bool{"callback_url": true, "identity_link_url": true}
+
 // apiFields are the inputs of the API tab: an error there opens that tab.
 var apiFields = []string{"resources", "resource_access"}
 
@@ -145,6 +148,10 @@ func (c *Console) integrationFormFailed(w http.ResponseWriter, r *http.Request, 
 	switch {
 	case errors.As(err, &te):
 		fe = fieldError(te.Err.Field, rq.loc.T(msg("integration.error.url_private")))
+	case errors.As(err, &ge) && ge.Code == gatehouse.EINVALID && ge.ID != "" && urlFields[ge.Field]:
+		// "The Callback URL must start with https://": the reason, not
+		// the generic "enter an absolute URL".
+		fe = fieldError(ge.Field, domainText(rq.loc, ge))
 	case errors.As(err, &ge) && ge.Code == gatehouse.ETOOMANY && ge.Field == "password":
 		httpx.SetRetryAfter(w.Header(), ge.RetryAfter)
 		status, fe = http.StatusTooManyRequests, fieldError("password", rq.loc.T(msg("integration.error.password_toomany")))
@@ -170,10 +177,11 @@ func (c *Console) integrationCreate(w http.ResponseWriter, r *http.Request, rq *
 	if ok, err := c.consumeNonce(w, r, rq, Prefix+"/integrations"); !ok || err != nil {
 		return err
 	}
-	if _, err := c.admin.CreateIntegration(r.Context(), rq.actor, in); err != nil {
+	created, err := c.admin.CreateIntegration(r.Context(), rq.actor, in)
+	if err != nil {
 		return c.integrationFormFailed(w, r, rq, nil, f, err)
 	}
-	return c.flashRedirect(w, r, msg("flash.integration_saved"), Prefix+"/integrations")
+	return c.flashRedirect(w, r, savedFlash(created.Status), Prefix+"/integrations")
 }
 
 // integrationUpdate is Save on Edit Integration; the password is asked
@@ -187,8 +195,21 @@ func (c *Console) integrationUpdate(w http.ResponseWriter, r *http.Request, rq *
 	if err := c.admin.ConfirmPassword(r.Context(), rq.actor, r.PostFormValue("password")); err != nil {
 		return c.integrationFormFailed(w, r, rq, i, f, err)
 	}
-	if _, err := c.admin.UpdateIntegration(r.Context(), rq.actor, i.ID, in); err != nil {
+	saved, err := c.admin.UpdateIntegration(r.Context(), rq.actor, i.ID, in)
+	if err != nil {
 		return c.integrationFormFailed(w, r, rq, i, f, err)
 	}
-	return c.flashRedirect(w, r, msg("flash.integration_saved"), Prefix+"/integrations")
+	return c.flashRedirect(w, r, savedFlash(saved.Status), Prefix+"/integrations")
+}
+
+// savedFlash is the message after a save: it says the status the
+// integration has now (an edit leaves an Active one Active).
+func savedFlash(s gatehouse.IntegrationStatus) string {
+	switch s {
+	case gatehouse.IntegrationActive:
+		return msg("flash.integration_saved_active")
+	case gatehouse.IntegrationPending:
+		return msg("flash.integration_saved_pending")
+	}
+	return msg("flash.integration_saved")
 }

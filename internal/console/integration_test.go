@@ -188,7 +188,7 @@ func TestIntegrationAddWithPassword(t *testing.T) {
 	res = b.get("/console/integrations/new")
 	wantStatus(t, res, http.StatusOK)
 	wantBody(t, res, "Integration Info", "Callback URL", "Identity Link URL", "Your Password", "Resource Access",
-		`name="resource_access" value="all"`, `name="resources" value="catalog"`, "strongly recommended")
+		`name="resource_access" value="all"`, `name="resources" value="catalog"`, "must start with https://")
 	wantNoBody(t, res, `value="manage"`, `value="verify"`)
 
 	t.Run("a wrong password changes nothing", func(t *testing.T) {
@@ -223,8 +223,9 @@ func TestIntegrationAddWithPassword(t *testing.T) {
 				f.Set("email", "not-an-email")
 				return f
 			}(), "Enter a valid email address"},
-			{"bad callback", integrationForm("x", "ftp://a.test/cb", "", password, "catalog"), "Enter an absolute http://"},
-			{"user info", integrationForm("x", "", "https://u:p@a.test/", password, "catalog"), "Enter an absolute http://"},
+			{"bad callback", integrationForm("x", "ftp://a.test/cb", "", password, "catalog"), "Enter an absolute https://"},
+			{"user info", integrationForm("x", "", "https://u:p@a.test/", password, "catalog"), "Enter an absolute https://"},
+			{"http callback", integrationForm("x", "http://a.test/cb", "", password, "catalog"), "The Callback URL must start with https://."},
 			{"metadata callback", integrationForm("x", "https://169.254.169.254/latest/", "", password, "catalog"), "public internet host"},
 			{"private identity link", integrationForm("x", "", "https://10.0.0.1/login", password, "catalog"), "public internet host"},
 			{"custom without resources", func() url.Values {
@@ -247,9 +248,11 @@ func TestIntegrationAddWithPassword(t *testing.T) {
 	})
 
 	var id string
+	// http is saved only to a loopback host, with the operator's
+	// development switch on (these tests', for their receivers).
 	t.Run("save as Inactive, not secure", func(t *testing.T) {
 		res := b.postForm("/console/integrations/new", "/console/integrations",
-			integrationForm("Shipping Sync", "", "http://extension.test/login", password, "catalog", "sales.orders"))
+			integrationForm("Shipping Sync", "", "http://127.0.0.1:9/login", password, "catalog", "sales.orders"))
 		wantRedirect(t, res, "/console/integrations")
 		list := e.integrations(e.tenantA)
 		if len(list) != 1 {
@@ -275,7 +278,7 @@ func TestIntegrationAddWithPassword(t *testing.T) {
 		res = b.postForm("/console/integrations/"+id+"/edit", "/console/integrations/"+id+"/edit", f)
 		wantStatus(t, res, http.StatusUnprocessableEntity)
 		wantBody(t, res, "Your password is incorrect.")
-		if i := e.integrations(e.tenantA)[0]; i.Name != "Shipping Sync" || i.IdentityLinkURL != "http://extension.test/login" {
+		if i := e.integrations(e.tenantA)[0]; i.Name != "Shipping Sync" || i.IdentityLinkURL != "http://127.0.0.1:9/login" {
 			t.Fatalf("a wrong password changed %+v", i)
 		}
 		f.Set("password", password)
@@ -563,4 +566,116 @@ func TestIntegrationPasswordThrottled(t *testing.T) {
 	if got := e.integrations(e.tenantA); len(got) != 0 {
 		t.Fatalf("%d integrations saved", len(got))
 	}
+}
+
+// TestIntegrationSaveRefusesHTTP: Save (Add New and Edit) refuses an http
+// Callback URL or Identity Link URL at once, with the reason on the field
+// in the reader's language and no operator setting named, keeping what
+// was typed; nothing is saved (issue 14: not only at Activate).
+func TestIntegrationSaveRefusesHTTP(t *testing.T) {
+	e := newEnv(t)
+	owner := e.member(e.tenantA, "owner@acme.test", gatehouse.RoleOwner)
+	i := e.newIntegration(e.tenantA, owner, admin.IntegrationInput{Name: "ERP", CallbackURL: "https://erp.example/cb", AllResources: true})
+	b := e.browser()
+	b.login("owner@acme.test")
+	// fieldError is the field error shown right under the input id.
+	fieldError := func(t *testing.T, res *response, input string) string {
+		t.Helper()
+		m := regexp.MustCompile(`id="` + input + `"[^>]*>\s*<p [^>]*class="help">[^<]*</p>\s*<p class="field-error" role="alert">([^<]*)</p>`).FindStringSubmatch(res.body)
+		if m == nil {
+			t.Fatalf("no field error under #%s:\n%s", input, res.body)
+		}
+		return html.UnescapeString(m[1])
+	}
+	for _, tt := range []struct {
+		name, lang, callback, identity string
+		input, want                    string // the input at fault and its message
+	}{
+		{"callback", "", "http://erp.example/cb", "", "integration-callback", "The Callback URL must start with https://."},
+		{"identity link", "", "https://erp.example/cb", "http://erp.example/login", "integration-identity", "The Identity Link URL must start with https://."},
+		{"callback, ru", "ru", "http://erp.example/cb", "", "integration-callback", "URL обратного вызова должен начинаться с https://."},
+		{"identity link, zh-Hant", "zh-Hant", "", "http://erp.example/login", "integration-identity", "身分連結 URL 必須以 https:// 開頭。"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.lang != "" {
+				b.header.Set("Accept-Language", tt.lang)
+				defer b.header.Del("Accept-Language")
+			}
+			for _, page := range []string{"/console/integrations/new", "/console/integrations/" + i.ID + "/edit"} {
+				action := "/console/integrations"
+				if strings.HasSuffix(page, "/edit") {
+					action = page
+				}
+				res := b.postForm(page, action, integrationForm("ERP", tt.callback, tt.identity, password))
+				wantStatus(t, res, http.StatusUnprocessableEntity)
+				if got := fieldError(t, res, tt.input); got != tt.want {
+					t.Errorf("%s: field error %q, want %q", page, got, tt.want)
+				}
+				wantBody(t, res, `value="`+tt.callback+`"`, `value="`+tt.identity+`"`) // kept as typed
+				wantNoBody(t, res, "GATEHOUSE_", "callback_url must", "identity_link_url must")
+			}
+			list := e.integrations(e.tenantA)
+			if len(list) != 1 || list[0].CallbackURL != "https://erp.example/cb" || list[0].IdentityLinkURL != "" {
+				t.Fatalf("a refused save changed the integrations: %+v", list)
+			}
+		})
+	}
+}
+
+// TestIntegrationMessagesSayStatus: what the console says after an action
+// is the integration's status after it (issue 14): saving an Active
+// integration does not call it Inactive, a Pending one is Pending, and
+// a reauthorization is notified as such, not as an activation, in every
+// language.
+func TestIntegrationMessagesSayStatus(t *testing.T) {
+	e := newEnv(t)
+	owner := e.member(e.tenantA, "owner@acme.test", gatehouse.RoleOwner)
+	b := e.browser()
+	b.login("owner@acme.test")
+	save := func(t *testing.T, i *gatehouse.Integration, callback string) *response {
+		t.Helper()
+		page := "/console/integrations/" + i.ID + "/edit"
+		res := b.postForm(page, page, integrationForm(i.Name, callback, "", password))
+		wantRedirect(t, res, "/console/integrations")
+		return b.get("/console/integrations")
+	}
+
+	i := e.newIntegration(e.tenantA, owner, admin.IntegrationInput{Name: "ERP", AllResources: true})
+	res := save(t, i, "")
+	wantBody(t, res, "The integration was saved. It is Inactive until you activate it.")
+
+	page := "/console/integrations/" + i.ID + "/activate"
+	res = b.postForm(page, page, nil)
+	wantBody(t, res, "The integration is Active.")
+	wantNoBody(t, res, "Inactive")
+	res = save(t, i, "")
+	wantBody(t, res, "The integration was saved. It stays Active", ">Active<")
+	wantNoBody(t, res, "Inactive until")
+	wantBody(t, res, "Integration &#34;ERP&#34; has been authorized.")
+	b.submit("/console/integrations", "/console/integrations/notifications/dismiss", nil)
+
+	page = "/console/integrations/" + i.ID + "/reauthorize"
+	res = b.postForm(page, page, nil)
+	wantStatus(t, res, http.StatusOK)
+	wantBody(t, res, "New tokens were generated")
+	for lang, want := range map[string]string{
+		"en":      "Integration &#34;ERP&#34; has been reauthorized; its previous access token no longer works.",
+		"ru":      "Интеграция «ERP» повторно авторизована; прежний токен доступа больше не действует.",
+		"zh-Hans": "集成“ERP”已重新授权；之前的访问令牌已失效。",
+		"zh-Hant": "整合「ERP」已重新授權；先前的存取權杖已失效。",
+	} {
+		b.header.Set("Accept-Language", lang)
+		res := b.get("/console/integrations")
+		b.header.Del("Accept-Language")
+		wantBody(t, res, want)
+		wantNoBody(t, res, "has been authorized", "авторизована.", "已成功获得授权", "已成功獲得授權")
+	}
+
+	rc := newReceiver(t, http.StatusOK)
+	p := e.newIntegration(e.tenantA, owner, admin.IntegrationInput{Name: "Shipping", CallbackURL: rc.URL + "/cb", AllResources: true})
+	page = "/console/integrations/" + p.ID + "/activate"
+	wantBody(t, b.postForm(page, page, nil), "Credentials sent to “Shipping”")
+	res = save(t, p, rc.URL+"/cb")
+	wantBody(t, res, "The integration was saved. It is Pending until the extension completes the token exchange.", ">Pending<")
+	wantNoBody(t, res, "Inactive until")
 }

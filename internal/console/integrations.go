@@ -85,7 +85,8 @@ func (c *Console) integrationList(w http.ResponseWriter, r *http.Request, rq *re
 // noticeMessages are the notification message ids the console renders
 // through its catalogue (the test checks English has each).
 var noticeMessages = map[string]bool{
-	gatehouse.NoticeIntegrationAuthorized: true,
+	gatehouse.NoticeIntegrationAuthorized:   true,
+	gatehouse.NoticeIntegrationReauthorized: true,
 }
 
 // noticeText is a notification in the reader's language: its message id

@@ -79,6 +79,10 @@ var flashMessages = map[string]bool{
 	msg("flash.integration_saved"):       true,
 	msg("flash.integration_deleted"):     true,
 	msg("flash.notifications_dismissed"): true,
+
+	// An edit says the status the integration keeps (savedFlash).
+	msg("flash.integration_saved_active"):  true,
+	msg("flash.integration_saved_pending"): true,
 }
 
 func (c *Console) setFlash(w http.ResponseWriter, id string) {

@@ -13,13 +13,16 @@ import (
 
 // TestE2EBrowserIntegrations walks seed 000 (Adobe Commerce, System ›
 // Extensions › Integrations) in a real headless Chromium: Add New
-// Integration with a name, an email, an http Identity Link URL (so the
-// grid warns "Integration not secure") and no Callback URL, Your Password,
-// API › Resource Access Custom › Catalog (its subtree follows); Save; the
-// grid shows it Inactive and not secure; Activate › Allow shows Consumer
-// Key, Consumer Secret, Access Token and Access Token Secret once; Done;
-// the grid shows it Active; Reauthorize › Reauthorize gives a new access
-// token; Done; Delete (trash icon) › OK removes it.
+// Integration with a name, an email, an http Identity Link URL and no
+// Callback URL, Your Password, API › Resource Access Custom › Catalog
+// (its subtree follows); Save is refused with the reason under the
+// Identity Link URL (issue 14: http is refused when saved, not at
+// Activate); with an https URL Save keeps it Inactive; Activate › Allow
+// shows Consumer Key, Consumer Secret, Access Token and Access Token
+// Secret once, saying the integration is Active; Done; the grid shows it
+// Active and notifies "authorized"; saving it again says it stays Active;
+// Reauthorize › Reauthorize gives a new access token and its own
+// notification; Done; Delete (trash icon) › OK removes it.
 //
 // With GATEHOUSE_SCREENSHOTS=1 it refreshes integrations-grid.png,
 // integration-new.png, integration-api.png, integration-allow.png,
@@ -47,13 +50,18 @@ func TestE2EBrowserIntegrations(t *testing.T) {
 		t.Fatalf("POST /api/v1/integrations: %d %v", status, err)
 	}
 
-	// A third with an http:// callback URL: the grid must call it not secure.
+	// An http:// callback URL is refused at once, on its field, in the
+	// admin's words.
+	var refused struct {
+		Error struct{ Field, Message string } `json:"error"`
+	}
 	status, err = doJSON(ctx, client, "POST", base+"/api/v1/integrations", creds.Token, map[string]any{
 		"name": "Legacy feed", "email": "ops@legacy.example", "callback_url": "http://legacy.example/callback",
 		"resource_access": "custom", "resources": []string{"catalog.products"},
-	}, nil)
-	if err != nil || status != http.StatusCreated {
-		t.Fatalf("POST /api/v1/integrations (http callback): %d %v", status, err)
+	}, &refused)
+	if err != nil || status != http.StatusUnprocessableEntity || refused.Error.Field != "callback_url" ||
+		refused.Error.Message != "the callback URL must start with https://" {
+		t.Fatalf("POST /api/v1/integrations (http callback): %d %v %+v, want 422 on callback_url", status, err, refused)
 	}
 
 	// rowOf runs js against the grid row of the integration named name.
@@ -82,8 +90,8 @@ func TestE2EBrowserIntegrations(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#integration-identity`), "http://shipping.example/magento/login"),
 		chromedp.SendKeys(chromedp.CSS(`#integration-password`), creds.Password),
 	)
-	if got := eval("https hint", `document.querySelector("#integration-info .hint").innerText`); !strings.Contains(got, "strongly recommended") {
-		t.Errorf("no https recommendation: %q", got)
+	if got := eval("https hint", `document.querySelector("#integration-info .hint").innerText`); !strings.Contains(got, "must start with https://") {
+		t.Errorf("no https rule: %q", got)
 	}
 	shot("integration-new")
 
@@ -102,24 +110,46 @@ func TestE2EBrowserIntegrations(t *testing.T) {
 	do("back to custom", chromedp.Click(chromedp.CSS(`input[name=resource_access][value="custom"]`)))
 	shot("integration-api")
 
-	// 4. Save: the grid shows it Inactive and not secure.
+	// 4. Save with the http Identity Link URL: refused, the reason shown
+	// under that field (the Integration Info tab open), nothing saved;
+	// what was typed is kept but the password.
+	navigateBy("save http", http.StatusUnprocessableEntity, chromedp.Click(chromedp.CSS(`#save-integration`)))
+	do("field error", chromedp.WaitVisible(chromedp.CSS(`#integration-identity ~ .field-error`)))
+	if got := eval("identity link error", `document.querySelector("#integration-identity ~ .field-error").innerText`); got != "The Identity Link URL must start with https://." {
+		t.Errorf("identity link field error = %q", got)
+	}
+	if got := eval("errors", `[...document.querySelectorAll(".field-error")].map(e => e.innerText).join("|")`); strings.Contains(got, "GATEHOUSE_") || strings.Count(got, "|") != 0 {
+		t.Errorf("field errors = %q, want the identity link's only", got)
+	}
+	if got := eval("kept", `document.getElementById("integration-name").value + "|" + document.getElementById("integration-password").value + "|" + document.querySelector('input[name=resources][value="catalog"]').checked`); got != name+"||true" {
+		t.Errorf("after the refusal name|password|catalog = %q, want %s||true", got, name)
+	}
+	do("https identity link",
+		chromedp.SetValue(chromedp.CSS(`#integration-identity`), "https://shipping.example/magento/login"),
+		chromedp.SendKeys(chromedp.CSS(`#integration-password`), creds.Password),
+	)
+
+	// 5. Save: the grid shows it Inactive.
 	navigateBy("save", http.StatusOK, chromedp.Click(chromedp.CSS(`#save-integration`)))
 	if p := location(); p != "/console/integrations" {
 		t.Fatalf("after Save at %s, want /console/integrations", p)
 	}
 	do("saved", chromedp.WaitVisible(chromedp.CSS(".flash-success")))
-	if got := rowOf(name, `tr.querySelector(".status").textContent.trim() + "|" + (tr.querySelector(".insecure") ? tr.querySelector(".insecure").textContent : "")`); got != "Inactive|Integration not secure" {
-		t.Fatalf("new row = %q, want Inactive|Integration not secure", got)
+	if got := eval("saved flash", `document.querySelector(".flash-success").innerText`); !strings.Contains(got, "It is Inactive until you activate it") {
+		t.Errorf("flash after saving a new integration = %q", got)
+	}
+	if got := rowOf(name, `tr.querySelector(".status").textContent.trim() + "|" + !!tr.querySelector(".insecure")`); got != "Inactive|false" {
+		t.Fatalf("new row = %q, want Inactive|false", got)
 	}
 	if got := rowOf("ERP connector", `tr.querySelector(".status").textContent.trim() + "|" + !!tr.querySelector(".insecure")`); got != "Inactive|false" {
 		t.Errorf("ERP row = %q", got)
 	}
-	if got := rowOf("Legacy feed", `tr.querySelector(".status").textContent.trim() + "|" + (tr.querySelector(".insecure") ? tr.querySelector(".insecure").textContent : "")`); got != "Inactive|Integration not secure" {
-		t.Errorf("http callback row = %q, want Inactive|Integration not secure", got)
+	if got := rowOf("Legacy feed", `"present"`); got != "missing" {
+		t.Errorf("the refused http integration is in the grid")
 	}
 	shot("integrations-grid")
 
-	// 5. Activate › Allow › the four tokens › Done.
+	// 6. Activate › Allow › the four tokens, "Active" › Done.
 	activate := rowOf(name, `tr.querySelector("a.activate").getAttribute("href")`)
 	id := strings.TrimSuffix(strings.TrimPrefix(activate, "/console/integrations/"), "/activate")
 	navigateBy("activate", http.StatusOK, chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[href=%q]`, activate))))
@@ -153,10 +183,34 @@ func TestE2EBrowserIntegrations(t *testing.T) {
 	if n := eval("copy buttons", `String(document.querySelectorAll(".tokens .js-copy").length)`); n != "4" {
 		t.Errorf("%s Copy buttons, want 4", n)
 	}
+	if got := eval("tokens intro", `document.querySelector(".page-head .muted").innerText`); !strings.Contains(got, "The integration is Active.") || strings.Contains(got, "Inactive") {
+		t.Errorf("the tokens page says %q, want Active", got)
+	}
 	shot("integration-tokens")
 	navigateBy("done", http.StatusOK, chromedp.Click(chromedp.CSS(`#done`)))
 	if got := rowOf(name, `tr.querySelector(".status").textContent.trim() + "|" + !!tr.querySelector("a.reauthorize")`); got != "Active|true" {
 		t.Fatalf("after Done the row = %q, want Active with Reauthorize", got)
+	}
+	notices := func() string {
+		t.Helper()
+		return eval("notifications", `[...document.querySelectorAll(".notifications li")].map(li => li.innerText).join("\n")`)
+	}
+	if got := notices(); !strings.Contains(got, `Integration "`+name+`" has been authorized.`) {
+		t.Errorf("notifications after Allow = %q", got)
+	}
+	navigateBy("mark as read", http.StatusOK, chromedp.Click(chromedp.CSS(`form[action="/console/integrations/notifications/dismiss"] button`)))
+
+	// 7. Edit › Save the Active integration: the message says it stays
+	// Active, not "Inactive until you activate it".
+	navigateBy("edit", http.StatusOK, chromedp.Click(chromedp.CSS(fmt.Sprintf(`a.edit[href="/console/integrations/%s/edit"]`, id))))
+	do("edit password", chromedp.WaitVisible(chromedp.CSS(`#integration-password`)), chromedp.SendKeys(chromedp.CSS(`#integration-password`), creds.Password))
+	navigateBy("save active", http.StatusOK, chromedp.Click(chromedp.CSS(`#save-integration`)))
+	do("saved active", chromedp.WaitVisible(chromedp.CSS(".flash-success")))
+	if got := eval("saved flash", `document.querySelector(".flash-success").innerText`); !strings.Contains(got, "It stays Active") || strings.Contains(got, "Inactive") {
+		t.Errorf("flash after saving an Active integration = %q, want it to say Active", got)
+	}
+	if got := rowOf(name, `tr.querySelector(".status").textContent.trim()`); got != "Active" {
+		t.Errorf("after saving, the row = %q, want Active", got)
 	}
 	var one struct {
 		Status      string `json:"status"`
@@ -167,7 +221,8 @@ func TestE2EBrowserIntegrations(t *testing.T) {
 		t.Fatalf("GET integration: %d %v %+v", status, err, one)
 	}
 
-	// 6. Reauthorize › Reauthorize › new tokens › Done.
+	// 8. Reauthorize › Reauthorize › new tokens › Done: its own
+	// notification.
 	navigateBy("reauthorize", http.StatusOK, chromedp.Click(chromedp.CSS(fmt.Sprintf(`a[href="/console/integrations/%s/reauthorize"]`, id))))
 	do("reauthorize page", chromedp.WaitVisible(chromedp.CSS(`#reauthorize`)))
 	if got := eval("consequence", `document.querySelector(".card-danger").innerText`); !strings.Contains(got, "stops working at once") {
@@ -181,8 +236,12 @@ func TestE2EBrowserIntegrations(t *testing.T) {
 		t.Errorf("reauthorize: consumer key must stay and the token change: %v → %v", first, second)
 	}
 	navigateBy("done again", http.StatusOK, chromedp.Click(chromedp.CSS(`#done`)))
+	if got := notices(); !strings.Contains(got, `Integration "`+name+`" has been reauthorized; its previous access token no longer works.`) ||
+		strings.Contains(got, "has been authorized") {
+		t.Errorf("notifications after Reauthorize = %q, want the reauthorization's own", got)
+	}
 
-	// 7. Delete (trash icon) › OK.
+	// 9. Delete (trash icon) › OK.
 	// With JavaScript the trash link opens a dialog (TestE2EBrowserPhone);
 	// this walk opens the full confirmation page it falls back to.
 	do("trash link", chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`a.delete[data-confirm-dialog][href="/console/integrations/%s/delete"]`, id))))

@@ -237,8 +237,9 @@ func TestE2EBrowserStaffAndAPIPortal(t *testing.T) {
 	if n := eval("whitelist button", `String(document.querySelectorAll("#new-ip").length)`); n != "0" {
 		t.Fatal("+New IP Whitelist is shown after the token was deleted")
 	}
-	if status, code := call("GET", "/rest/V1/products", "Authorization", "Bearer "+token); status != 401 || code != "UNKNOWN" {
-		t.Fatalf("deleted staff token: %d %s, want 401 UNKNOWN", status, code)
+	// Deleted answers REVOKED, like every ended credential (issue 14).
+	if status, code := call("GET", "/rest/V1/products", "Authorization", "Bearer "+token); status != 401 || code != "REVOKED" {
+		t.Fatalf("deleted staff token: %d %s, want 401 REVOKED", status, code)
 	}
 
 	// Seed 003: API Portal → description → Add New → Copy.

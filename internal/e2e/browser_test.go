@@ -360,12 +360,13 @@ func TestE2EBrowser(t *testing.T) {
 		t.Fatalf("verify after revoke: %d %v %+v, want 200 REVOKED", status, err, ans)
 	}
 
-	// 8. The audit log names both actions and the actor.
+	// 8. The audit log names both actions and the actor, the token by its
+	// name with its id.
 	navigateBy("audit log", http.StatusOK, chromedp.Click(chromedp.CSS(`.sidebar a[href="/console/audit"]`)))
 	do("audit table", chromedp.WaitVisible(chromedp.CSS("table tbody tr")))
 	rows := eval("audit rows", `[...document.querySelectorAll("table tbody tr")].map(tr => [...tr.cells].slice(1, 4).map(td => td.innerText.trim()).join("|")).join("\n")`)
 	for _, action := range []string{"pat.create", "pat.revoke"} {
-		want := creds.Email + "|" + action + "|" + tokenID + " " + tokenName
+		want := creds.Email + "|" + action + "|" + tokenName + " " + tokenID
 		if !slices.Contains(strings.Split(rows, "\n"), want) {
 			t.Errorf("audit log has no row %q; rows:\n%s", want, rows)
 		}

@@ -49,6 +49,7 @@ type wlEnv struct {
 type wlOptions struct {
 	trustedProxies string       // cfg.TrustedProxies
 	listener       net.Listener // nil: 127.0.0.1:0
+	databaseURL    string       // "": a fresh SQLite file
 }
 
 func newWLEnv(t *testing.T, o wlOptions) *wlEnv {
@@ -59,10 +60,11 @@ func newWLEnv(t *testing.T, o wlOptions) *wlEnv {
 			c.ServiceToken = serviceToken
 			c.TrustedProxies = o.trustedProxies
 		},
-		Clock:    e.clock,
-		Listener: o.listener,
-		Demo:     true,
-		Tenant:   testenv.Seed{Slug: e.tenant, Name: "Vendor Shop", Email: "owner@vendorshop.test", Plan: gatehouse.PlanStandard},
+		Clock:       e.clock,
+		Listener:    o.listener,
+		DatabaseURL: o.databaseURL,
+		Demo:        true,
+		Tenant:      testenv.Seed{Slug: e.tenant, Name: "Vendor Shop", Email: "owner@vendorshop.test", Plan: gatehouse.PlanStandard},
 	})
 	ctx := context.Background()
 	s := te.Server
@@ -634,7 +636,7 @@ func TestStaffWhitelistLimits(t *testing.T) {
 // challenge at the gateway, EXPIRED at /api/v1/verify); it cannot be
 // regenerated in place, only deleted (whitelist and all) and generated
 // again, and the new token starts with an empty whitelist, so it works from
-// any address, while the old one is gone.
+// any address, while the old one answers REVOKED.
 func TestStaffTokenExpiredRegenerate(t *testing.T) {
 	wlSkipWithoutAliases(t)
 	e := newWLEnv(t, wlOptions{})
@@ -674,8 +676,8 @@ func TestStaffTokenExpiredRegenerate(t *testing.T) {
 	if _, err := e.s.Admin.StaffAllowList(ctx, e.owner, e.staffID); !gatehouse.IsCode(err, gatehouse.ECONFLICT) {
 		t.Fatalf("whitelist after deleting the token: %v, want ECONFLICT (no token)", err)
 	}
-	if _, err := e.s.Store.FindCredential(ctx, e.owner.TenantID, old.ID); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-		t.Fatalf("deleted token still stored: %v", err)
+	if c, err := e.s.Store.FindCredential(ctx, e.owner.TenantID, old.ID); err != nil || !c.Revoked() {
+		t.Fatalf("deleted token: %+v, %v; want it kept revoked", c, err)
 	}
 
 	fresh, tok := e.generate(t, nil)
@@ -698,8 +700,9 @@ func TestStaffTokenExpiredRegenerate(t *testing.T) {
 		}
 	})
 	t.Run("old token no longer verifies", func(t *testing.T) {
-		e.wantGateway(t, "old token", e.gateway(t, clients["127.0.0.2"], bearer(oldTok)), gatehouse.CodeUnknown, "")
-		wantVerify(t, "old token", e.verify(t, e.verifyPAT, oldTok, "sales.orders", "127.0.0.2"), gatehouse.CodeUnknown)
+		// Deleted answers REVOKED, as every ended credential does.
+		e.wantGateway(t, "old token", e.gateway(t, clients["127.0.0.2"], bearer(oldTok)), gatehouse.CodeRevoked, "")
+		wantVerify(t, "old token", e.verify(t, e.verifyPAT, oldTok, "sales.orders", "127.0.0.2"), gatehouse.CodeRevoked)
 	})
 }
 

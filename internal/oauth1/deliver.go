@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gatehouse/gatehouse"
 	"github.com/gatehouse/gatehouse/internal/admin"
 )
 
@@ -105,19 +106,15 @@ func NewDeliverer(opts DeliverOptions) admin.Deliverer {
 		if err != nil || u.Host == "" {
 			return 0, errors.New("the callback URL is not an absolute URL")
 		}
+		// The rule saving applies (admin.CallbackPolicy.CheckScheme), so
+		// only an integration saved before it can be refused here; the
+		// text is stored and shown to the tenant, in the admin's words.
+		if err := policy.CheckScheme("callback_url", u); err != nil {
+			return 0, errors.New(gatehouse.ErrorMessage(err))
+		}
 		client := secure
-		switch strings.ToLower(u.Scheme) {
-		case "https":
-		case "http":
-			if !policy.AllowHTTP {
-				return 0, errors.New("the callback URL must use https (http is allowed only on loopback hosts with GATEHOUSE_ALLOW_HTTP_CALLBACKS)")
-			}
-			if !loopbackHost(u.Hostname()) {
-				return 0, errors.New("an http callback URL must point at a loopback host (localhost, 127.0.0.1, ::1)")
-			}
+		if u.Scheme == "http" {
 			client = loopback
-		default:
-			return 0, errors.New("the callback URL must use https")
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(form.Encode()))
 		if err != nil {
@@ -141,14 +138,6 @@ func NewDeliverer(opts DeliverOptions) admin.Deliverer {
 		}
 		return resp.StatusCode, nil
 	}
-}
-
-func loopbackHost(h string) bool {
-	if strings.EqualFold(h, "localhost") || strings.HasSuffix(strings.ToLower(h), ".localhost") {
-		return true
-	}
-	a, err := netip.ParseAddr(h)
-	return err == nil && a.Unmap().IsLoopback()
 }
 
 // redact keeps the form's values (the consumer secret above all) out of

@@ -75,3 +75,43 @@ func TestDelivererRefusesPrivateAtDial(t *testing.T) {
 		t.Fatalf("closed port: %v", err)
 	}
 }
+
+// TestDelivererHTTPRefusal: an http callback is refused before any
+// connection with the rule and the words saving uses
+// (admin.CallbackPolicy.CheckScheme): the stored delivery error is the
+// admin's "the callback URL must start with https://", never an operator
+// setting's name (issue 14). With AllowHTTP a loopback host is delivered
+// to; AllowPrivate does not allow http.
+func TestDelivererHTTPRefusal(t *testing.T) {
+	var conns atomic.Int64
+	cb := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	cb.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	cb.Start()
+	defer cb.Close()
+	ctx := context.Background()
+	form := url.Values{"oauth_consumer_secret": {"s3cr3t"}}
+	for _, p := range []admin.CallbackPolicy{{}, {AllowPrivate: true}, {AllowHTTP: true}} {
+		for _, u := range []string{cb.URL + "/cb", "http://erp.example/cb", "ftp://127.0.0.1/cb"} {
+			if p.AllowHTTP && u == cb.URL+"/cb" {
+				continue
+			}
+			status, err := NewDeliverer(DeliverOptions{Callbacks: p})(ctx, u, form)
+			if err == nil || status != 0 || err.Error() != "the callback URL must start with https://" {
+				t.Errorf("%+v, %s: %d %v, want the https refusal", p, u, status, err)
+			}
+			if err != nil && strings.Contains(err.Error(), "GATEHOUSE_") {
+				t.Errorf("%+v, %s: the refusal names an operator setting: %v", p, u, err)
+			}
+		}
+	}
+	if n := conns.Load(); n != 0 {
+		t.Fatalf("refused http callbacks connected %d times", n)
+	}
+	if status, err := NewDeliverer(DeliverOptions{Callbacks: admin.CallbackPolicy{AllowHTTP: true}})(ctx, cb.URL+"/cb", form); err != nil || status != 200 {
+		t.Fatalf("http loopback with AllowHTTP: %d %v", status, err)
+	}
+}
