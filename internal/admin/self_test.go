@@ -99,4 +99,3 @@ func TestMyStaffToken(t *testing.T) {
 		wantCode(t, err, gatehouse.EFORBIDDEN)
 	})
 }
-
