@@ -39,7 +39,7 @@ func TestAuditNamesCredentials(t *testing.T) {
 		{"staff_token.create", "vendor@acme.test", stf.ID},
 		{"staff_token.delete", "vendor@acme.test", stf.ID},
 	} {
-		row := regexp.MustCompile(`<td><code>` + regexp.QuoteMeta(w.action) + `</code></td>\s*<td class="wrap">` +
+		row := regexp.MustCompile(`<td[^>]*><code>` + regexp.QuoteMeta(w.action) + `</code></td>\s*<td class="wrap"[^>]*>` +
 			regexp.QuoteMeta(w.name) + ` <code class="muted">` + regexp.QuoteMeta(w.id) + `</code></td>`)
 		if !row.MatchString(page.body) {
 			t.Errorf("no %s row naming %q with %s:\n%s", w.action, w.name, w.id, page.body)
