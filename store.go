@@ -76,6 +76,10 @@ type Store interface {
 	// RevokeCredential sets RevokedAt (idempotent: a revoked credential
 	// keeps its first revocation time).
 	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
+	// RetireCredential revokes the credential (as RevokeCredential) and
+	// removes its allowlist in one transaction: how a credential is
+	// deleted, its row kept so that it answers REVOKED.
+	RetireCredential(ctx context.Context, tenantID, id string, at time.Time) error
 	// DeleteCredential removes the credential and its allowlist.
 	DeleteCredential(ctx context.Context, tenantID, id string) error
 	// TouchCredentials records last use times in one batch; later times win.

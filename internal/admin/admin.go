@@ -47,7 +47,7 @@ type Store interface {
 	FindCredential(ctx context.Context, tenantID, id string) (*gatehouse.Credential, error)
 	ListCredentials(ctx context.Context, tenantID string, f gatehouse.CredentialFilter) ([]*gatehouse.Credential, error)
 	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
-	DeleteCredential(ctx context.Context, tenantID, id string) error
+	RetireCredential(ctx context.Context, tenantID, id string, at time.Time) error
 	AddAllowEntry(ctx context.Context, tenantID, credentialID string, e *gatehouse.AllowEntry) error
 	DeleteAllowEntry(ctx context.Context, tenantID, credentialID, entryID string) error
 

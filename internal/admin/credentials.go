@@ -262,26 +262,26 @@ func (s *Service) RevokeCredential(ctx context.Context, a Actor, kind gatehouse.
 // kept until housekeeping prunes it, and its whitelist entries removed.
 // Nobody sees it again: the console, the API and the one-token-per-member
 // rule (heldBy) know only live ones. Deleting a deleted one is a no-op
-// that finishes removing its whitelist.
+// (a revoked one that still has a whitelist loses it, unlogged).
 func (s *Service) DeleteCredential(ctx context.Context, a Actor, kind gatehouse.Kind, id string) error {
 	spec, _ := kind.Spec()
 	c, err := s.toEnd(ctx, a, kind, id, spec.Deleted, "deleted")
 	if err != nil {
 		return err
 	}
-	// Security: revoked first, whitelist second. The other order would,
-	// should the revocation fail, leave a live token with no whitelist,
-	// which every address may use.
+	// Security: the revocation and the whitelist's removal are one
+	// transaction (the store's RetireCredential): a failure in between
+	// cannot leave a live token with no whitelist, which every address
+	// may use. The row stays, so the secret answers REVOKED.
+	if c.Revoked() && len(c.AllowList) == 0 {
+		return nil // deleted before: nothing to do, nothing to log again
+	}
 	if !c.Revoked() {
 		t := credentialTarget(c, s.credentialName(ctx, c))
-		if err := s.store.RevokeCredential(s.auditedOn(ctx, a, spec.Deleted, func() auditTarget { return t }), a.TenantID, c.ID, s.Now()); err != nil {
-			return fmt.Errorf("delete %s: %w", kind, err)
-		}
+		ctx = s.auditedOn(ctx, a, spec.Deleted, func() auditTarget { return t })
 	}
-	for _, e := range c.AllowList {
-		if err := s.store.DeleteAllowEntry(ctx, a.TenantID, c.ID, e.ID); err != nil && !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-			return fmt.Errorf("delete %s: whitelist: %w", kind, err)
-		}
+	if err := s.store.RetireCredential(ctx, a.TenantID, c.ID, s.Now()); err != nil {
+		return fmt.Errorf("delete %s: %w", kind, err)
 	}
 	return nil
 }

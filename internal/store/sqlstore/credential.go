@@ -205,6 +205,26 @@ func (db *DB) RevokeCredential(ctx context.Context, tenantID, id string, at time
 	})
 }
 
+// RetireCredential revokes the credential and removes its allowlist in
+// one transaction, so a failure leaves neither a live token without its
+// whitelist nor a revoked one with it half gone.
+func (db *DB) RetireCredential(ctx context.Context, tenantID, id string, at time.Time) error {
+	return db.change(ctx, "retire credential", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
+		c := gatehouse.Change{TenantID: tenantID, CredentialID: id}
+		err := tx.QueryRowContext(ctx, `
+			UPDATE credentials SET revoked_at = COALESCE(revoked_at, $3)
+			WHERE tenant_id = $1 AND id = $2
+			RETURNING hash`, tenantID, id, db.d.time(at)).Scan(&c.Hash)
+		if err != nil {
+			return nil, wrap("retire credential", "credential", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM allow_entries WHERE credential_id = $1`, id); err != nil {
+			return nil, fmt.Errorf("retire credential: allowlist: %w", err)
+		}
+		return []gatehouse.Change{c}, nil
+	})
+}
+
 // DeleteCredential removes the credential; its allowlist goes with it (the
 // foreign key cascades).
 func (db *DB) DeleteCredential(ctx context.Context, tenantID, id string) error {

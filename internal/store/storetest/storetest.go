@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"DeliveryPages", testDeliveryPages},
 		{"RevokeIdempotent", testRevokeIdempotent},
 		{"DeleteCredential", testDeleteCredential},
+		{"RetireCredential", testRetireCredential},
 		{"HashUnique", testHashUnique},
 		{"OneLiveStaffToken", testOneLiveStaffToken},
 		{"CredentialLimit", testCredentialLimit},
@@ -542,6 +543,56 @@ func testDeleteCredential(t *testing.T, s gatehouse.Store) {
 	newCredential(t, s, tn.ID, func(n *gatehouse.Credential) { n.Hash = c.Hash })
 	if _, err := s.FindCredential(ctx, tn.ID, other.ID); err != nil {
 		t.Errorf("deleting one credential removed another: %v", err)
+	}
+}
+
+// testRetireCredential: retiring revokes the credential and removes its
+// whole allowlist in one transaction; the row stays (its secret answers
+// REVOKED), the first revocation time is kept, other credentials and
+// other tenants are untouched, and an audit event the database refuses
+// undoes both halves.
+func testRetireCredential(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	tn, other := newTenant(t, s, "acme"), newTenant(t, s, "bolt")
+	office := func(c *gatehouse.Credential) {
+		c.AllowList = []gatehouse.AllowEntry{
+			{Name: "office", Prefix: netip.MustParsePrefix("192.0.2.0/24")},
+			{Name: "vpn", Prefix: netip.MustParsePrefix("2001:db8::/48")},
+		}
+	}
+	c := newCredential(t, s, tn.ID, office)
+	kept := newCredential(t, s, tn.ID, office)
+	theirs := newCredential(t, s, other.ID, office)
+
+	wantCode(t, s.RetireCredential(ctx, tn.ID, theirs.ID, base), gatehouse.ENOTFOUND, "retire another tenant's credential")
+	wantCode(t, s.RetireCredential(ctx, tn.ID, "cred_missing", base), gatehouse.ENOTFOUND, "retire a missing credential")
+
+	// Refused with its audit event, nothing happened.
+	taken := &gatehouse.AuditEvent{TenantID: tn.ID, Time: base, Action: "first"}
+	must(t, s.AppendAudit(ctx, taken), "append audit")
+	refused := gatehouse.WithAudit(ctx, func() *gatehouse.AuditEvent {
+		return &gatehouse.AuditEvent{ID: taken.ID, TenantID: tn.ID, Time: base, Actor: "ana", Action: "staff_token.delete", Target: c.ID}
+	})
+	wantCode(t, s.RetireCredential(refused, tn.ID, c.ID, base), gatehouse.ECONFLICT, "retire with a refused audit event")
+	if got, err := s.FindCredential(ctx, tn.ID, c.ID); err != nil || got.Revoked() || len(got.AllowList) != 2 {
+		t.Fatalf("after a refused retirement: %+v, %v; want it live with its 2 entries", got, err)
+	}
+
+	must(t, s.RetireCredential(ctx, tn.ID, c.ID, base), "retire")
+	got, err := s.FindCredentialByHash(ctx, c.Hash)
+	if err != nil || !got.Revoked() || !got.RevokedAt.Equal(base) || len(got.AllowList) != 0 {
+		t.Fatalf("retired credential by hash: %+v, %v; want revoked at %v with no allowlist", got, err, base)
+	}
+	// Again: idempotent, the first revocation time stays.
+	must(t, s.RetireCredential(ctx, tn.ID, c.ID, base.Add(time.Hour)), "retire twice")
+	if got, err := s.FindCredential(ctx, tn.ID, c.ID); err != nil || !got.RevokedAt.Equal(base) {
+		t.Errorf("retired twice: %+v, %v; want the first revocation time", got, err)
+	}
+	for _, k := range []*gatehouse.Credential{kept, theirs} {
+		got, err := s.FindCredential(ctx, k.TenantID, k.ID)
+		if err != nil || got.Revoked() || len(got.AllowList) != 2 {
+			t.Errorf("retiring one credential changed %s: %+v, %v", k.ID, got, err)
+		}
 	}
 }
 
