@@ -56,9 +56,12 @@ func (l *listQuery) page(p gatehouse.PageQuery, orders map[gatehouse.Sort]order,
 
 // order is how a list is ordered for a gatehouse.Sort: by key, then by
 // the ID, both ascending or both descending (desc). A nullable key's
-// NULLs come last in either direction, by an explicit first term rather
-// than the dialect's NULLS default (SQLite puts NULL first ascending,
-// PostgreSQL last). A text key is ordered by code point on both dialects.
+// NULLs come last in either direction, by an explicit first term, its
+// rank (0 or 1, in the same direction), rather than by the dialect's
+// NULLS default (SQLite puts NULL first ascending, PostgreSQL last). One
+// direction throughout lets the keyset be one row comparison and an
+// index (migration 0011) hold the order. A text key is ordered by code
+// point on both dialects.
 type order struct {
 	key      string // a column
 	desc     bool
@@ -112,6 +115,21 @@ func (o order) col(db *DB) string {
 	return o.key
 }
 
+// ranks are a nullable key's rank when present and when NULL: NULLs
+// last in the order's direction.
+func (o order) ranks() (present, null int) {
+	if o.desc {
+		return 1, 0
+	}
+	return 0, 1
+}
+
+// rank is the term that puts a nullable key's NULLs last.
+func (o order) rank() string {
+	p, n := o.ranks()
+	return fmt.Sprintf(`CASE WHEN %s IS NULL THEN %d ELSE %d END`, o.key, n, p)
+}
+
 // by is the ORDER BY list, tie broken by id.
 func (o order) by(db *DB, id string) string {
 	dir := ` ASC`
@@ -120,7 +138,7 @@ func (o order) by(db *DB, id string) string {
 	}
 	s := o.col(db) + dir + `, ` + id + dir
 	if o.nullable {
-		s = `CASE WHEN ` + o.key + ` IS NULL THEN 1 ELSE 0 END, ` + s
+		s = o.rank() + dir + `, ` + s
 	}
 	return s
 }
@@ -132,16 +150,17 @@ func (o order) after(db *DB, arg func(any) int, c *gatehouse.Cursor, id string) 
 	if o.desc {
 		op = `<`
 	}
-	if c.Null { // the rest of the NULLs, which come last
-		return fmt.Sprintf(`(%s IS NULL AND %s %s $%d)`, o.key, id, op, arg(c.ID))
+	if o.nullable {
+		present, null := o.ranks()
+		if c.Null { // the rest of the NULLs, which come last
+			return fmt.Sprintf(`(%s = %d AND %s IS NULL AND %s %s $%d)`, o.rank(), null, o.key, id, op, arg(c.ID))
+		}
+		// A NULL key's row is decided by its rank, the first term.
+		return fmt.Sprintf(`(%s, %s, %s) %s (%d, $%d, $%d)`, o.rank(), o.key, id, op, present, arg(db.d.time(c.Time)), arg(c.ID))
 	}
 	var k any = db.d.time(c.Time)
 	if o.text {
 		k = c.Text
 	}
-	cond := fmt.Sprintf(`(%s, %s) %s ($%d, $%d)`, o.col(db), id, op, arg(k), arg(c.ID))
-	if o.nullable {
-		cond = `(` + cond + ` OR ` + o.key + ` IS NULL)`
-	}
-	return cond
+	return fmt.Sprintf(`(%s, %s) %s ($%d, $%d)`, o.col(db), id, op, arg(k), arg(c.ID))
 }
