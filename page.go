@@ -136,6 +136,10 @@ func (q PageQuery) Plus1() PageQuery {
 // cursorTagLen is the length of the tag that ties a cursor to its list.
 const cursorTagLen = 8
 
+// MaxCursorLen bounds a cursor token: it holds a text key (a name of up
+// to 255 characters, 4 bytes each at most, or an e-mail) and an ID.
+const MaxCursorLen = 2048
+
 // Encode returns the cursor as an opaque URL-safe token for the list named
 // scope (a tenant and a collection, e.g. "ten_x/tokens").
 //
@@ -161,7 +165,7 @@ func (c Cursor) Encode(scope string) string {
 // order of the list is EINVALID.
 func ParseCursor(token, scope string, sort Sort) (*Cursor, error) {
 	bad := Errorf(EINVALID, "next is not a cursor of this list; start again without it")
-	if len(token) > 512 {
+	if len(token) > MaxCursorLen {
 		return nil, bad
 	}
 	// Only the one spelling Encode writes: the decoder would also take

@@ -19,7 +19,7 @@ func TestCursor(t *testing.T) {
 		"empty":       "",
 		"short":       tok[:10],
 		"edited":      tok[:5] + string(tok[5]^1) + tok[6:],
-		"long":        strings.Repeat("A", 300),
+		"long":        strings.Repeat("A", MaxCursorLen+1),
 	} {
 		if _, err := ParseCursor(bad, "ten_a GET /api/v1/tokens ", SortNewest); ErrorCode(err) != EINVALID {
 			t.Errorf("%s: %v, want EINVALID", name, err)
@@ -38,6 +38,7 @@ func TestSortedCursor(t *testing.T) {
 		{Sort: SortName, Text: "Ночной экспорт", ID: "cred_2"},
 		{Sort: SortName, Text: "", ID: "cred_3"},
 		{Sort: SortEmail, Text: strings.Repeat("e", 200), ID: "user_4"},
+		{Sort: SortName, Text: strings.Repeat("名", 255), ID: "int_0123456789abcdefghijklmnopqrst"},
 		{Sort: SortExpires, Time: at, ID: "cred_5"},
 		{Sort: SortExpires, Null: true, ID: "cred_6"},
 		{Sort: SortLastUsed, Null: true, ID: "cred_7"},
