@@ -191,6 +191,7 @@ func TestOpenAPISorts(t *testing.T) {
 		"/api/v1/users":         gatehouse.MemberSorts,
 		"/api/v1/oauth-clients": gatehouse.ClientSorts,
 		"/api/v1/integrations":  gatehouse.IntegrationSorts,
+		"/api/v1/audit-events":  gatehouse.AuditSorts,
 	} {
 		var got []string
 		var get operation
@@ -205,5 +206,38 @@ func TestOpenAPISorts(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(sorts) {
 			t.Errorf("%s: sort enum %v, want %v", path, got, sorts)
 		}
+	}
+}
+
+// TestAuditSort: ?sort=oldest walks the audit log the other way round,
+// each event once; a cursor of one order is 400 in the other.
+func TestAuditSort(t *testing.T) {
+	e := newEnv(t)
+	a := e.newTenant(t, "acme")
+	for range 5 {
+		e.newPAT(t, a.tenant.ID, a.ownerID, "catalog")
+	}
+	newest := walkAPI(t, e, "/api/v1/audit-events?action=pat.create", a.token, 2, "id")
+	oldest := walkAPI(t, e, "/api/v1/audit-events?action=pat.create&sort=oldest", a.token, 2, "id")
+	if len(newest) < 5 {
+		t.Fatalf("%d events", len(newest))
+	}
+	slices.Reverse(oldest)
+	if !slices.Equal(newest, oldest) {
+		t.Errorf("oldest first, reversed: %v; newest first: %v", oldest, newest)
+	}
+	next := decode[page](t, e.get(t, "/api/v1/audit-events?sort=oldest&limit=1", a.token)).Next
+	if next == nil {
+		t.Fatal("no next")
+	}
+	res := e.do(t, req{method: http.MethodGet, path: "/api/v1/audit-events?next=" + *next, token: a.token})
+	expect(t, res, http.StatusBadRequest, "bad_request")
+	if !strings.Contains(string(res.body), "next was handed out for sort=oldest, not sort=newest") {
+		t.Errorf("body %s", res.body)
+	}
+	res = e.do(t, req{method: http.MethodGet, path: "/api/v1/audit-events?sort=name", token: a.token})
+	expect(t, res, http.StatusBadRequest, gatehouse.EINVALID)
+	if !strings.Contains(string(res.body), "newest, oldest") {
+		t.Errorf("body %s", res.body)
 	}
 }
