@@ -141,6 +141,7 @@ func TestSortRefusals(t *testing.T) {
 		{"/api/v1/oauth-clients?sort=expires", gatehouse.EINVALID, "sort must be one of newest, oldest, name"},
 		{"/api/v1/integrations?sort=last_used", gatehouse.EINVALID, "sort must be one of newest, oldest, name"},
 		{"/api/v1/tokens?sort=name&sort=oldest", "bad_request", "more than once"},
+		{"/api/v1/integrations/int_x/deliveries?sort=oldest", "bad_request", "sort does not apply"},
 		{"/api/v1/tokens?sort=expires&next=" + *byName, "bad_request", "next was handed out for sort=name, not sort=expires"},
 		{"/api/v1/tokens?next=" + *byName, "bad_request", "next was handed out for sort=name, not sort=newest"},
 		{"/api/v1/tokens?sort=name&next=" + *newest, "bad_request", "next was handed out for sort=newest, not sort=name"},

@@ -56,14 +56,6 @@ var sortLabels = map[gatehouse.Sort]string{
 	gatehouse.SortLastUsed: msg("list.sort.last_used"),
 }
 
-// SortLink is the list's first page in the order s, with the search and
-// the filter kept (for sortable column headers).
-func (n *listNav) SortLink(s string) string {
-	m := *n
-	m.Sort = gatehouse.Sort(s)
-	return m.link(nil)
-}
-
 // Filtered reports whether a search or a filter narrows the list.
 func (n *listNav) Filtered() bool { return n.Query != "" || n.Status != "" || n.UserID != "" }
 
