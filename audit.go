@@ -45,7 +45,8 @@ type AuditChange struct {
 // (by Time, then by the order of appending).
 type AuditQuery struct {
 	AuditFilter
-	After *AuditCursor // return events older than this position (nil = newest)
+	Sort  Sort         // SortNewest ("") or SortOldest (AuditSorts)
+	After *AuditCursor // return events after this position in Sort's order (nil = from the first)
 	Limit int          // at most this many (stores cap it at MaxAuditLimit; 0 means 50)
 }
 
@@ -127,17 +128,35 @@ func (f AuditFilter) Matches(e *AuditEvent) bool {
 // its append sequence (Seq), the keyset the log is ordered by. It is
 // opaque to clients (String, ParseAuditCursor).
 type AuditCursor struct {
+	Sort Sort // the order it is a position in: SortNewest ("") or SortOldest
 	Time time.Time
 	Seq  int64
 }
 
+// auditCursorTags name the order of an encoded cursor.
+var auditCursorTags = map[Sort]string{SortNewest: "a1", SortOldest: "o1"}
+
 // String encodes c as an opaque, URL-safe cursor.
 func (c AuditCursor) String() string {
-	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "a1:%d:%d", c.Time.UnixMicro(), c.Seq))
+	tag := auditCursorTags[c.Sort.Or()]
+	return base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, "%s:%d:%d", tag, c.Time.UnixMicro(), c.Seq))
 }
 
-// ParseAuditCursor decodes a cursor String made; anything else is EINVALID.
-func ParseAuditCursor(s string) (*AuditCursor, error) {
+// ParseAuditCursor decodes a cursor String made for a page in the order
+// sort; anything else, a cursor of the other order included, is
+// EINVALID.
+func ParseAuditCursor(s string, sort Sort) (*AuditCursor, error) {
+	c, err := parseAuditCursor(s)
+	if err != nil {
+		return nil, err
+	}
+	if c.Sort != sort.Or() {
+		return nil, FieldError("next", "next was handed out for sort=%s, not sort=%s; pass the sort it came with or start again without next", c.Sort, sort.Or())
+	}
+	return c, nil
+}
+
+func parseAuditCursor(s string) (*AuditCursor, error) {
 	bad := FieldError("next", "next is not a cursor this service handed out")
 	if len(s) > 64 {
 		return nil, bad
@@ -147,7 +166,13 @@ func ParseAuditCursor(s string) (*AuditCursor, error) {
 		return nil, bad
 	}
 	parts := strings.Split(string(b), ":")
-	if len(parts) != 3 || parts[0] != "a1" {
+	var sort Sort
+	for st, tag := range auditCursorTags {
+		if len(parts) == 3 && parts[0] == tag {
+			sort = st
+		}
+	}
+	if sort == "" {
 		return nil, bad
 	}
 	us, err1 := strconv.ParseInt(parts[1], 10, 64)
@@ -155,7 +180,7 @@ func ParseAuditCursor(s string) (*AuditCursor, error) {
 	if err1 != nil || err2 != nil || seq < 0 {
 		return nil, bad
 	}
-	return &AuditCursor{Time: time.UnixMicro(us).UTC(), Seq: seq}, nil
+	return &AuditCursor{Sort: sort, Time: time.UnixMicro(us).UTC(), Seq: seq}, nil
 }
 
 // AuditPage is one page of ListAudit: the events and, when more may

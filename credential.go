@@ -88,8 +88,18 @@ func CheckQuery(q string) error {
 	return nil
 }
 
-// At is the cursor of the credential's place in a list.
-func (c *Credential) At() Cursor { return Cursor{Time: c.CreatedAt, ID: c.ID} }
+// At is the cursor of the credential's place in a list in the order s.
+func (c *Credential) At(s Sort) Cursor {
+	switch s {
+	case SortName:
+		return Cursor{Sort: s, Text: c.Name, ID: c.ID}
+	case SortExpires:
+		return TimeCursor(s, c.ExpiresAt, c.ID)
+	case SortLastUsed:
+		return TimeCursor(s, c.LastUsedAt, c.ID)
+	}
+	return Cursor{Sort: s.Or(), Time: c.CreatedAt, ID: c.ID}
+}
 
 // AllowEntry is one entry of a credential's IP allowlist.
 type AllowEntry struct {

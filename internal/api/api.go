@@ -286,16 +286,31 @@ func newList[T any](items []T) list[T] {
 }
 
 // pageQuery reads the paging parameters of a collection (SPEC §9): limit
-// (1 to gatehouse.MaxPageLimit, default gatehouse.DefaultPageLimit) and
-// next, a cursor of pageOut for the same list, which is named by the
+// (1 to gatehouse.MaxPageLimit, default gatehouse.DefaultPageLimit), sort
+// (one of sorts, default newest; none when sorts is empty) and next, a
+// cursor of pageOut for the same list and sort, which is named by the
 // actor's tenant and the route's pattern.
 //
-// Security: the caller controls both. A limit out of range or a cursor
-// that is not one of this list (edited, of another tenant or collection)
-// is 400; a list never reads more than the limit.
-func pageQuery(r *http.Request, a admin.Actor) (gatehouse.PageQuery, error) {
+// Security: the caller controls all three. A limit out of range, an
+// unknown sort or a cursor that is not one of this list (edited, of
+// another tenant, collection or sort) is 400; a list never reads more
+// than the limit.
+func pageQuery(r *http.Request, a admin.Actor, sorts []gatehouse.Sort) (gatehouse.PageQuery, error) {
 	q := r.URL.Query()
 	p := gatehouse.PageQuery{Limit: gatehouse.DefaultPageLimit}
+	if vs, ok := q["sort"]; ok {
+		if len(vs) > 1 {
+			return p, badRequest("sort is given more than once")
+		}
+		if len(sorts) == 0 {
+			return p, badRequest("sort does not apply: this list has one order, newest first")
+		}
+		s, err := gatehouse.ParseSort(vs[0], sorts)
+		if err != nil {
+			return p, &httpx.StatusError{Status: http.StatusBadRequest, Code: gatehouse.EINVALID, Message: err.(*gatehouse.Error).Message}
+		}
+		p.Sort = s
+	}
 	if vs, ok := q["limit"]; ok {
 		n, err := strconv.Atoi(vs[0])
 		if len(vs) > 1 || err != nil || n < 1 || n > gatehouse.MaxPageLimit {
@@ -307,7 +322,7 @@ func pageQuery(r *http.Request, a admin.Actor) (gatehouse.PageQuery, error) {
 		if len(vs) > 1 {
 			return p, badRequest("next is given more than once")
 		}
-		c, err := gatehouse.ParseCursor(vs[0], pageScope(r, a))
+		c, err := gatehouse.ParseCursor(vs[0], pageScope(r, a), p.Sort)
 		if err != nil {
 			return p, badRequest(err.(*gatehouse.Error).Message)
 		}
@@ -333,11 +348,12 @@ func pageOut[T, J any](r *http.Request, a admin.Actor, page gatehouse.Page[T], c
 	return l
 }
 
-// listFilter reads the query of a list searched by ?q=.
-func listFilter(r *http.Request, a admin.Actor) (gatehouse.ListFilter, error) {
+// listFilter reads the query of a list searched by ?q= and sorted by one
+// of sorts.
+func listFilter(r *http.Request, a admin.Actor, sorts []gatehouse.Sort) (gatehouse.ListFilter, error) {
 	var f gatehouse.ListFilter
 	var err error
-	if f.Page, err = pageQuery(r, a); err != nil {
+	if f.Page, err = pageQuery(r, a, sorts); err != nil {
 		return f, err
 	}
 	f.Query, err = searchQuery(r)

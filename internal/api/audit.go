@@ -78,9 +78,12 @@ func (h *handler) listAudit(w http.ResponseWriter, r *http.Request, a admin.Acto
 		return err
 	}
 	aq := gatehouse.AuditQuery{AuditFilter: f, Limit: limit}
+	if aq.Sort, err = gatehouse.ParseSort(q.Get("sort"), gatehouse.AuditSorts); err != nil {
+		return &httpx.StatusError{Status: http.StatusBadRequest, Code: gatehouse.EINVALID, Message: err.(*gatehouse.Error).Message}
+	}
 	if s := q.Get("next"); s != "" {
-		if aq.After, err = gatehouse.ParseAuditCursor(s); err != nil {
-			return badRequest("next is not a cursor this API handed out")
+		if aq.After, err = gatehouse.ParseAuditCursor(s, aq.Sort); err != nil {
+			return badRequest(err.(*gatehouse.Error).Message)
 		}
 	}
 	got, err := h.admin.Audit(r.Context(), a, aq)

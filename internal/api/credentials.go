@@ -85,7 +85,7 @@ func (h *handler) listCredentials(res credentialResource) serveFunc {
 func credentialFilter(r *http.Request, a admin.Actor, kind gatehouse.Kind) (gatehouse.CredentialFilter, error) {
 	var f gatehouse.CredentialFilter
 	var err error
-	if f.Page, err = pageQuery(r, a); err != nil {
+	if f.Page, err = pageQuery(r, a, gatehouse.CredentialSorts); err != nil {
 		return f, err
 	}
 	if f.Query, err = searchQuery(r); err != nil {

@@ -172,7 +172,7 @@ func (h *handler) createIntegration(w http.ResponseWriter, r *http.Request, a ad
 }
 
 func (h *handler) listIntegrations(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	f, err := listFilter(r, a)
+	f, err := listFilter(r, a, gatehouse.IntegrationSorts)
 	if err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ type deliveryJSON struct {
 
 // listDeliveries lists a page of the integration's deliveries, newest first.
 func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	p, err := pageQuery(r, a)
+	p, err := pageQuery(r, a, nil)
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ func (h *handler) createOAuthClient(w http.ResponseWriter, r *http.Request, a ad
 
 // listOAuthClients lists the tenant's apps, without secrets.
 func (h *handler) listOAuthClients(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
-	f, err := listFilter(r, a)
+	f, err := listFilter(r, a, gatehouse.ClientSorts)
 	if err != nil {
 		return err
 	}

@@ -65,7 +65,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request, a admin.Act
 func (h *handler) listUsers(w http.ResponseWriter, r *http.Request, a admin.Actor) error {
 	var f gatehouse.MemberFilter
 	var err error
-	if f.Page, err = pageQuery(r, a); err != nil {
+	if f.Page, err = pageQuery(r, a, gatehouse.MemberSorts); err != nil {
 		return err
 	}
 	if f.Query, err = searchQuery(r); err != nil {

@@ -32,14 +32,25 @@ type auditView struct {
 	Filtered                              bool
 	NewestURL, OlderURL, CSVURL, JSONLURL template.URL
 	Paged                                 bool // this is not the first page
+	Oldest                                bool // sorted oldest first: NewestURL is the first page, OlderURL the next
 	// Retention is GATEHOUSE_AUDIT_RETENTION (0: kept for ever).
 	Retention     time.Duration
 	RetentionDays int
 }
 
-// auditForm is the filter form as submitted, for redisplay.
+// auditForm is the filter form as submitted, for redisplay; Sort is
+// "newest" (the default, left out of links) or "oldest".
 type auditForm struct {
-	Action, Actor, Target, Since, Until string
+	Action, Actor, Target, Since, Until, Sort string
+}
+
+// Sorts are the options of the form's sort select.
+func (auditForm) Sorts() []statusOption {
+	var opts []statusOption
+	for _, s := range gatehouse.AuditSorts {
+		opts = append(opts, statusOption{Value: string(s), Label: sortLabels[s]})
+	}
+	return opts
 }
 
 // auditQuery reads the filter form (GET parameters) into a filter; a
@@ -47,7 +58,10 @@ type auditForm struct {
 func auditQuery(q url.Values) (auditForm, gatehouse.AuditFilter, error) {
 	form := auditForm{
 		Action: strings.TrimSpace(q.Get("action")), Actor: strings.TrimSpace(q.Get("actor")), Target: strings.TrimSpace(q.Get("target")),
-		Since: strings.TrimSpace(q.Get("since")), Until: strings.TrimSpace(q.Get("until")),
+		Since: strings.TrimSpace(q.Get("since")), Until: strings.TrimSpace(q.Get("until")), Sort: q.Get("sort"),
+	}
+	if _, err := gatehouse.ParseSort(form.Sort, gatehouse.AuditSorts); err != nil {
+		return form, gatehouse.AuditFilter{}, err
 	}
 	f := gatehouse.AuditFilter{Action: form.Action, Actor: form.Actor, Target: form.Target}
 	for _, t := range []struct {
@@ -71,8 +85,8 @@ func auditQuery(q url.Values) (auditForm, gatehouse.AuditFilter, error) {
 // values is the form as query parameters, empty fields left out.
 func (f auditForm) values() url.Values {
 	v := url.Values{}
-	for k, s := range map[string]string{"action": f.Action, "actor": f.Actor, "target": f.Target, "since": f.Since, "until": f.Until} {
-		if s != "" {
+	for k, s := range map[string]string{"action": f.Action, "actor": f.Actor, "target": f.Target, "since": f.Since, "until": f.Until, "sort": f.Sort} {
+		if s != "" && !(k == "sort" && s == string(gatehouse.SortNewest)) {
 			v.Set(k, s)
 		}
 	}
@@ -113,10 +127,11 @@ func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, rq *request)
 		v.Error, status = auditFilterError(err), http.StatusBadRequest
 		return c.render(w, r, rq, status, "audit", v)
 	}
-	aq := gatehouse.AuditQuery{AuditFilter: f, Limit: auditPageSize}
+	aq := gatehouse.AuditQuery{AuditFilter: f, Limit: auditPageSize, Sort: gatehouse.Sort(form.Sort).Or()}
+	v.Oldest = aq.Sort == gatehouse.SortOldest
 	if s := q.Get("next"); s != "" {
-		if aq.After, err = gatehouse.ParseAuditCursor(s); err != nil {
-			aq.After = nil // a stale or edited link: start from the newest
+		if aq.After, err = gatehouse.ParseAuditCursor(s, aq.Sort); err != nil {
+			aq.After = nil // a stale or edited link, or one of the other order: start from the first
 		}
 		v.Paged = aq.After != nil
 	}

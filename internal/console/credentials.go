@@ -372,7 +372,7 @@ func (c *Console) credentialList(p *credentialPage) pageFunc {
 
 func (c *Console) renderCredentials(w http.ResponseWriter, r *http.Request, rq *request, p *credentialPage, status int, v credentialValues, fe *FormErrors) error {
 	ctx := r.Context()
-	pq, nav, err := listQuery(r, rq, p.URL, msg("list.search.credentials"))
+	pq, nav, err := listQuery(r, rq, p.URL, msg("list.search.credentials"), gatehouse.CredentialSorts)
 	if err != nil {
 		return err
 	}

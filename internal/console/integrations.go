@@ -55,7 +55,7 @@ type notificationRow struct {
 // integrationList is the grid.
 func (c *Console) integrationList(w http.ResponseWriter, r *http.Request, rq *request) error {
 	ctx := r.Context()
-	pq, nav, err := listQuery(r, rq, "/console/integrations", msg("list.search.integrations"))
+	pq, nav, err := listQuery(r, rq, "/console/integrations", msg("list.search.integrations"), gatehouse.IntegrationSorts)
 	if err != nil {
 		return err
 	}

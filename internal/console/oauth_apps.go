@@ -82,7 +82,7 @@ func (c *Console) oauthAppList(w http.ResponseWriter, r *http.Request, rq *reque
 
 func (c *Console) renderOAuthApps(w http.ResponseWriter, r *http.Request, rq *request, status int, f oauthAppForm, fe *FormErrors) error {
 	ctx := r.Context()
-	pq, nav, err := listQuery(r, rq, "/console/oauth-apps", msg("list.search.apps"))
+	pq, nav, err := listQuery(r, rq, "/console/oauth-apps", msg("list.search.apps"), gatehouse.ClientSorts)
 	if err != nil {
 		return err
 	}

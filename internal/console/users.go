@@ -60,7 +60,7 @@ func (c *Console) userList(w http.ResponseWriter, r *http.Request, rq *request) 
 }
 
 func (c *Console) renderUsers(w http.ResponseWriter, r *http.Request, rq *request, status int, f userForm, fe *FormErrors, rowErrs map[string]string) error {
-	pq, nav, err := listQuery(r, rq, "/console/users", msg("list.search.users"))
+	pq, nav, err := listQuery(r, rq, "/console/users", msg("list.search.users"), gatehouse.MemberSorts)
 	if err != nil {
 		return err
 	}

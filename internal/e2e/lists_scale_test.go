@@ -28,8 +28,10 @@ const pageBudget = 100 * time.Millisecond
 // TestListsAtScale: with 10 000 tokens and 10 000 API keys in a tenant,
 // the first page of the console's tokens list and of GET /api/v1/tokens
 // and /api/v1/api-keys answers within pageBudget (the best of a few
-// tries, on a shared machine), and walking either collection with limit
-// and next sees every credential exactly once.
+// tries, on a shared machine), in the default order and sorted by name
+// and by expiry, and walking either collection with limit and next sees
+// every credential exactly once, in every order (names and expiries
+// shared by many tokens, a quarter never expiring).
 func TestListsAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("inserts 20 000 credentials")
@@ -88,8 +90,12 @@ func TestListsAtScale(t *testing.T) {
 		fastest("GET /api/v1/api-keys", api("/api/v1/api-keys"))
 		// A search and a filter read past the rows they skip, within the
 		// tenant's and kind's index range.
-		fastest("GET /api/v1/tokens?q=", api("/api/v1/tokens?q=scale+9999"))
+		fastest("GET /api/v1/tokens?q=", api("/api/v1/tokens?q=scale+4999"))
 		fastest("GET /api/v1/tokens?status=revoked", api("/api/v1/tokens?status=revoked"))
+		for _, s := range gatehouse.CredentialSorts {
+			fastest("GET /api/v1/tokens?sort="+string(s), api("/api/v1/tokens?sort="+string(s)))
+		}
+		fastest("GET /api/v1/api-keys?sort=expires", api("/api/v1/api-keys?sort=expires"))
 		c := e.Console(e.OwnerEmail, testenv.Password)
 		page := fastest("console tokens", func() (int, string) {
 			res, body := c.Get("/console/tokens")
@@ -98,8 +104,17 @@ func TestListsAtScale(t *testing.T) {
 		if !strings.Contains(page, `rel="next"`) {
 			t.Error("the console's first page has no Next page link")
 		}
+		for _, s := range []string{"name", "expires"} {
+			page := fastest("console tokens by "+s, func() (int, string) {
+				res, body := c.Get("/console/tokens?sort=" + s)
+				return res.StatusCode, body
+			})
+			if !strings.Contains(page, `rel="next"`) || !strings.Contains(page, "sort="+s) {
+				t.Errorf("the console's first page by %s has no Next page link in that order", s)
+			}
+		}
 
-		walk := func(path string, want map[string]bool) {
+		walk := func(path string, want map[string]bool, sort string) {
 			t.Helper()
 			seen := map[string]int{}
 			next := ""
@@ -108,6 +123,9 @@ func TestListsAtScale(t *testing.T) {
 					t.Fatalf("%s: the walk does not end", path)
 				}
 				q := url.Values{"limit": {"200"}}
+				if sort != "" {
+					q.Set("sort", sort)
+				}
 				if next != "" {
 					q.Set("next", next)
 				}
@@ -132,21 +150,24 @@ func TestListsAtScale(t *testing.T) {
 			}
 			for id := range want {
 				if seen[id] != 1 {
-					t.Errorf("%s: %s seen %d times", path, id, seen[id])
+					t.Errorf("%s by %q: %s seen %d times", path, sort, id, seen[id])
 				}
 			}
 			if len(seen) < len(want) || len(seen) > len(want)+2 { // + the manage token and the owner's console PATs
-				t.Errorf("%s: %d seen, want %d", path, len(seen), len(want))
+				t.Errorf("%s by %q: %d seen, want %d", path, sort, len(seen), len(want))
 			}
 		}
-		walk("/api/v1/tokens", tokens)
-		walk("/api/v1/api-keys", keys)
+		walk("/api/v1/tokens", tokens, "")
+		walk("/api/v1/api-keys", keys, "")
+		walk("/api/v1/tokens", tokens, "name")
+		walk("/api/v1/tokens", tokens, "expires")
 	})
 }
 
 // insertCredentials stores n credentials of kind in the tenant in one
 // transaction of multi-row INSERTs (as internal/bench seeds), three to a
-// creation time so that the ID orders ties, and returns their IDs.
+// creation time, two to a name and some hundred to an expiry (a quarter
+// with none) so that the ID orders ties, and returns their IDs.
 func insertCredentials(t *testing.T, ctx context.Context, databaseURL, tenantID, userID string, kind gatehouse.Kind, n int) map[string]bool {
 	t.Helper()
 	db, unix, err := sqlstore.OpenRaw(databaseURL)
@@ -168,7 +189,7 @@ func insertCredentials(t *testing.T, ctx context.Context, databaseURL, tenantID,
 	const rows = 500
 	for start := 0; start < n; start += rows {
 		var q strings.Builder
-		q.WriteString(`INSERT INTO credentials (id, tenant_id, kind, name, hash, hint, user_id, scopes, created_at) VALUES `)
+		q.WriteString(`INSERT INTO credentials (id, tenant_id, kind, name, hash, hint, user_id, scopes, created_at, expires_at) VALUES `)
 		var args []any
 		for i := start; i < min(start+rows, n); i++ {
 			if i > start {
@@ -177,19 +198,26 @@ func insertCredentials(t *testing.T, ctx context.Context, databaseURL, tenantID,
 			if unix {
 				// SQLite: positional parameters; it resolves $N names by a
 				// linear search (see internal/bench/seed.go).
-				q.WriteString("(?,?,?,?,?,?,?,?,?)")
+				q.WriteString("(?,?,?,?,?,?,?,?,?,?)")
 			} else {
 				k := len(args)
-				fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9)
+				fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", k+1, k+2, k+3, k+4, k+5, k+6, k+7, k+8, k+9, k+10)
 			}
 			tok := secret.NewToken(kind)
 			id := "cred_scale" + secret.RandomString(20, "0123456789abcdefghijklmnopqrstuvwxyz")
 			ids[id] = true
 			var created any = base.Add(time.Duration(i/3) * time.Millisecond)
+			var expires any
+			if i%4 != 0 {
+				expires = base.Add(48*time.Hour + time.Duration(i%97)*time.Minute)
+			}
 			if unix {
 				created = created.(time.Time).UnixMicro()
+				if expires != nil {
+					expires = expires.(time.Time).UnixMicro()
+				}
 			}
-			args = append(args, id, tenantID, string(kind), fmt.Sprintf("scale %d", i), secret.HashBytes(tok), secret.Hint(tok), user, "catalog", created)
+			args = append(args, id, tenantID, string(kind), fmt.Sprintf("scale %d", i%(n/2)), secret.HashBytes(tok), secret.Hint(tok), user, "catalog", created, expires)
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			t.Fatalf("insert: %v", err)

@@ -67,7 +67,8 @@ func (db *DB) appendAuditTx(ctx context.Context, tx *sql.Tx, event func() *gateh
 }
 
 // ListAudit returns the tenant's events that pass q's filter, newest
-// first by (time, seq) — seq, the order of appending, breaks ties — at
+// first by (time, seq) — seq, the order of appending, breaks ties — or
+// oldest first (q.Sort), at
 // most q.Limit of them (capped at gatehouse.MaxAuditLimit), strictly after
 // the position q.After names. The keyset makes a walk with Next see every
 // event that existed when it started exactly once, however many are
@@ -75,6 +76,17 @@ func (db *DB) appendAuditTx(ctx context.Context, tx *sql.Tx, event func() *gateh
 func (db *DB) ListAudit(ctx context.Context, tenantID string, q gatehouse.AuditQuery) (gatehouse.AuditPage, error) {
 	if err := q.AuditFilter.Validate(); err != nil {
 		return gatehouse.AuditPage{}, fmt.Errorf("list audit: %w", err)
+	}
+	sort := q.Sort.Or()
+	if sort != gatehouse.SortNewest && sort != gatehouse.SortOldest {
+		return gatehouse.AuditPage{}, fmt.Errorf("list audit: %w", gatehouse.FieldError("sort", "the audit log cannot be sorted by %q", q.Sort))
+	}
+	if q.After != nil && q.After.Sort.Or() != sort {
+		return gatehouse.AuditPage{}, fmt.Errorf("list audit: %w", gatehouse.FieldError("next", "the cursor is of sort %s, not %s", q.After.Sort.Or(), sort))
+	}
+	op, dir := `<`, `DESC`
+	if sort == gatehouse.SortOldest {
+		op, dir = `>`, `ASC`
 	}
 	limit := q.Limit
 	if limit <= 0 {
@@ -117,11 +129,11 @@ func (db *DB) ListAudit(ctx context.Context, tenantID string, q gatehouse.AuditQ
 	}
 	if c := q.After; c != nil {
 		t, s := arg(db.d.time(c.Time)), arg(c.Seq)
-		fmt.Fprintf(&where, ` AND (time < %s OR (time = %s AND seq < %s))`, t, t, s)
+		fmt.Fprintf(&where, ` AND (time %s %s OR (time = %s AND seq %s %s))`, op, t, t, op, s)
 	}
 	// One more than the page tells whether another follows.
 	query := `SELECT seq, id, tenant_id, time, actor, action, target, ip, target_id, target_name, details
-		FROM audit_events WHERE ` + where.String() + ` ORDER BY time DESC, seq DESC LIMIT ` + arg(limit+1)
+		FROM audit_events WHERE ` + where.String() + ` ORDER BY time ` + dir + `, seq ` + dir + ` LIMIT ` + arg(limit+1)
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return gatehouse.AuditPage{}, wrap("list audit", "audit event", err)
@@ -154,7 +166,7 @@ func (db *DB) ListAudit(ctx context.Context, tenantID string, q gatehouse.AuditQ
 			e.Details, e.Changes = d.Details, d.Changes
 		}
 		page.Events = append(page.Events, &e)
-		last = gatehouse.AuditCursor{Time: e.Time, Seq: seq}
+		last = gatehouse.AuditCursor{Sort: sort, Time: e.Time, Seq: seq}
 	}
 	return page, wrap("list audit", "audit event", rows.Err())
 }

@@ -57,14 +57,19 @@ func (db *DB) FindClient(ctx context.Context, clientID string) (*gatehouse.Clien
 }
 
 // ListClients returns the tenant's apps that f selects (by name or client
-// id), newest first, by keyset on (created_at, id).
+// id) in the order f.Page.Sort (newest first by default), by keyset on
+// (key, id).
 func (db *DB) ListClients(ctx context.Context, tenantID string, f gatehouse.ListFilter) ([]*gatehouse.Client, error) {
 	l := newListQuery(db, tenantID, "tenant_id")
 	if f.Query != "" {
 		l.search(f.Query, "name", "id")
 	}
+	page, err := l.page(f.Page, clientOrders, "id")
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
 	rows, err := db.r.QueryContext(ctx, `
-		SELECT `+clientColumns+` FROM oauth_clients `+l.page(f.Page, "created_at", "id"), l.args...)
+		SELECT `+clientColumns+` FROM oauth_clients `+page, l.args...)
 	if err != nil {
 		return nil, wrap("list clients", "client", err)
 	}

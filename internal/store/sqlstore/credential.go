@@ -122,11 +122,15 @@ func (db *DB) findCredential(ctx context.Context, query string, args ...any) (*g
 	return list[0], nil
 }
 
-// ListCredentials returns the tenant's credentials that f selects, newest
-// first, a page at a time: the page is chosen by keyset on (created_at,
-// id) in an inner query, and only its rows are joined with their
-// allowlists.
+// ListCredentials returns the tenant's credentials that f selects in the
+// order f.Page.Sort (newest first by default), a page at a time: the page
+// is chosen by keyset on (key, id) in an inner query, and only its rows
+// are joined with their allowlists.
 func (db *DB) ListCredentials(ctx context.Context, tenantID string, f gatehouse.CredentialFilter) ([]*gatehouse.Credential, error) {
+	o, err := orderOf(f.Page, credentialOrders)
+	if err != nil {
+		return nil, fmt.Errorf("list credentials: %w", err)
+	}
 	var where strings.Builder
 	args := []any{tenantID}
 	arg := func(v any) int { args = append(args, v); return len(args) }
@@ -155,16 +159,16 @@ func (db *DB) ListCredentials(ctx context.Context, tenantID string, f gatehouse.
 		fmt.Fprintf(&where, ` AND %s`, db.matches(arg, f.Query, "c.name", "c.hint"))
 	}
 	if c := f.Page.After; c != nil {
-		t, id := arg(db.d.time(c.Time)), arg(c.ID)
-		fmt.Fprintf(&where, ` AND (c.created_at, c.id) < ($%d, $%d)`, t, id)
+		where.WriteString(` AND ` + o.after(db, arg, c, "c.id"))
 	}
-	inner := `SELECT * FROM credentials c ` + where.String() + ` ORDER BY c.created_at DESC, c.id DESC`
+	by := o.by(db, "c.id")
+	inner := `SELECT * FROM credentials c ` + where.String() + ` ORDER BY ` + by
 	if f.Page.Limit > 0 {
 		inner += fmt.Sprintf(` LIMIT $%d`, arg(f.Page.Limit))
 	}
 	rows, err := db.r.QueryContext(ctx, credentialColumns+`
 		FROM (`+inner+`) c LEFT JOIN allow_entries a ON a.credential_id = c.id
-		ORDER BY c.created_at DESC, c.id DESC, a.seq`, args...)
+		ORDER BY `+by+`, a.seq`, args...)
 	if err != nil {
 		return nil, wrap("list credentials", "credential", err)
 	}

@@ -51,6 +51,10 @@ type dialect struct {
 	// groupCommit: concurrent creations share transactions (see group);
 	// the database has a single writer.
 	groupCommit bool
+	// codePoint follows a text column to order and compare it by code
+	// point, as SQLite's default BINARY collation does, whatever the
+	// database's collation (sorted lists, identical on both dialects).
+	codePoint string
 }
 
 var (
@@ -72,6 +76,7 @@ var (
 		forShare:  " FOR SHARE",
 		timeCast:  "::timestamptz",
 		notify:    true,
+		codePoint: ` COLLATE "C"`,
 	}
 )
 

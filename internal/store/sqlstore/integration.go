@@ -95,15 +95,20 @@ func (db *DB) FindIntegrationByConsumerKey(ctx context.Context, consumerKey stri
 }
 
 // ListIntegrations returns the tenant's integrations that f selects (by
-// name or email), newest first, by keyset on (created_at, id).
+// name or email) in the order f.Page.Sort (newest first by default), by
+// keyset on (key, id).
 func (db *DB) ListIntegrations(ctx context.Context, tenantID string, f gatehouse.ListFilter) ([]*gatehouse.Integration, error) {
 	const op = "list integrations"
 	l := newListQuery(db, tenantID, "tenant_id")
 	if f.Query != "" {
 		l.search(f.Query, "name", "email")
 	}
+	page, err := l.page(f.Page, integrationOrders, "id")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
 	rows, err := db.r.QueryContext(ctx, `
-		SELECT `+integrationColumns+` FROM integrations `+l.page(f.Page, "created_at", "id"), l.args...)
+		SELECT `+integrationColumns+` FROM integrations `+page, l.args...)
 	if err != nil {
 		return nil, wrap(op, "integration", err)
 	}

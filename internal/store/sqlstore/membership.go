@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/gatehouse/gatehouse"
@@ -38,7 +39,8 @@ func (db *DB) FindMembership(ctx context.Context, tenantID, userID string) (*gat
 }
 
 // ListMembers returns the tenant's members that f selects, with their
-// emails, newest member first, by keyset on (created_at, user_id).
+// emails, in the order f.Page.Sort (newest member first by default), by
+// keyset on (key, user_id).
 func (db *DB) ListMembers(ctx context.Context, tenantID string, f gatehouse.MemberFilter) ([]*gatehouse.Member, error) {
 	l := newListQuery(db, tenantID, "m.tenant_id")
 	if f.Role != "" {
@@ -47,10 +49,14 @@ func (db *DB) ListMembers(ctx context.Context, tenantID string, f gatehouse.Memb
 	if f.Query != "" {
 		l.search(f.Query, "u.email")
 	}
+	page, err := l.page(f.Page, memberOrders, "m.user_id")
+	if err != nil {
+		return nil, fmt.Errorf("list members: %w", err)
+	}
 	rows, err := db.r.QueryContext(ctx, `
 		SELECT m.tenant_id, m.user_id, m.role, m.created_at, u.email
 		FROM memberships m JOIN users u ON u.id = m.user_id
-		`+l.page(f.Page, "m.created_at", "m.user_id"), l.args...)
+		`+page, l.args...)
 	if err != nil {
 		return nil, wrap("list members", "membership", err)
 	}

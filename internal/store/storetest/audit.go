@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -14,8 +15,14 @@ import (
 // with Next, checking each page's size.
 func auditWalk(t *testing.T, s gatehouse.Store, tenantID string, f gatehouse.AuditFilter, limit int) []*gatehouse.AuditEvent {
 	t.Helper()
+	return auditWalkIn(t, s, tenantID, f, "", limit)
+}
+
+// auditWalkIn is auditWalk in the order sort.
+func auditWalkIn(t *testing.T, s gatehouse.Store, tenantID string, f gatehouse.AuditFilter, sort gatehouse.Sort, limit int) []*gatehouse.AuditEvent {
+	t.Helper()
 	var all []*gatehouse.AuditEvent
-	q := gatehouse.AuditQuery{AuditFilter: f, Limit: limit}
+	q := gatehouse.AuditQuery{AuditFilter: f, Sort: sort, Limit: limit}
 	for pages := 0; ; pages++ {
 		if pages > 10000 {
 			t.Fatal("the audit walk does not end")
@@ -85,6 +92,25 @@ func testAudit(t *testing.T, s gatehouse.Store) {
 			t.Errorf("audit pages of %d (-want +got):\n%s", limit, diff)
 		}
 	}
+	// Oldest first: the same events the other way round, ties in append
+	// order; a cursor of one order is refused in the other.
+	oldestFirst := slices.Clone(want)
+	slices.Reverse(oldestFirst)
+	for _, limit := range []int{1, 7, 10, 57, 58} {
+		if diff := cmp.Diff(oldestFirst, auditWalkIn(t, s, a.ID, gatehouse.AuditFilter{}, gatehouse.SortOldest, limit)); diff != "" {
+			t.Errorf("audit pages of %d, oldest first (-want +got):\n%s", limit, diff)
+		}
+	}
+	first, err := s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{Sort: gatehouse.SortOldest, Limit: 2})
+	must(t, err, "list audit oldest first")
+	if first.Next == nil || first.Next.Sort != gatehouse.SortOldest {
+		t.Fatalf("oldest first: next %+v", first.Next)
+	}
+	_, err = s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{Limit: 2, After: first.Next})
+	wantCode(t, err, gatehouse.EINVALID, "an oldest-first cursor newest first")
+	_, err = s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{Sort: gatehouse.SortName})
+	wantCode(t, err, gatehouse.EINVALID, "the audit log by name")
+
 	got, err = s.ListAudit(ctx, a.ID, gatehouse.AuditQuery{Limit: 57})
 	must(t, err, "list all")
 	if got.Next != nil {

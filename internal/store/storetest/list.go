@@ -16,10 +16,16 @@ import (
 
 // walk reads every page of a list of limit rows through read and returns
 // the IDs in the order seen; between pages it calls between (may be nil).
-func walk[T any](t *testing.T, limit int, read func(gatehouse.PageQuery) ([]T, error), at func(T) gatehouse.Cursor, between func(page int)) []string {
+func walk[T any](t *testing.T, limit int, read func(gatehouse.PageQuery) ([]T, error), at func(T, gatehouse.Sort) gatehouse.Cursor, between func(page int)) []string {
+	t.Helper()
+	return walkIn(t, "", limit, read, at, between)
+}
+
+// walkIn is walk in the order sort; each cursor it is handed is of sort.
+func walkIn[T any](t *testing.T, sort gatehouse.Sort, limit int, read func(gatehouse.PageQuery) ([]T, error), at func(T, gatehouse.Sort) gatehouse.Cursor, between func(page int)) []string {
 	t.Helper()
 	var seen []string
-	q := gatehouse.PageQuery{Limit: limit}
+	q := gatehouse.PageQuery{Limit: limit, Sort: sort}
 	for page := 0; ; page++ {
 		if page > 1000 {
 			t.Fatal("walk does not end")
@@ -31,10 +37,13 @@ func walk[T any](t *testing.T, limit int, read func(gatehouse.PageQuery) ([]T, e
 			t.Fatalf("page %d has %d items, limit %d", page, len(p.Items), limit)
 		}
 		for _, it := range p.Items {
-			seen = append(seen, at(it).ID)
+			seen = append(seen, at(it, sort).ID)
 		}
 		if p.Next == nil {
 			return seen
+		}
+		if p.Next.Sort != sort.Or() {
+			t.Fatalf("page %d: a cursor of sort %q in a walk by %q", page, p.Next.Sort, sort)
 		}
 		if between != nil {
 			between(page)
@@ -66,10 +75,10 @@ func wantOnce(t *testing.T, what string, seen, want, allowed []string) {
 	}
 }
 
-func ids[T any](list []T, at func(T) gatehouse.Cursor) []string {
+func ids[T any](list []T, at func(T, gatehouse.Sort) gatehouse.Cursor) []string {
 	var out []string
 	for _, it := range list {
-		out = append(out, at(it).ID)
+		out = append(out, at(it, "").ID)
 	}
 	return out
 }
@@ -169,7 +178,7 @@ func testCredentialPages(t *testing.T, s gatehouse.Store) {
 	if !slices.Equal(other, ids(bAll, at)) {
 		t.Errorf("b walk %v, want %v", other, ids(bAll, at))
 	}
-	cur := all[3].At()
+	cur := all[3].At("")
 	got, err := s.ListCredentials(ctx, b.ID, gatehouse.CredentialFilter{Page: gatehouse.PageQuery{Limit: 50, After: &cur}})
 	must(t, err, "list b after a's cursor")
 	for _, c := range got {

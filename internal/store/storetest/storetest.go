@@ -39,6 +39,8 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"Credentials", testCredentials},
 		{"CredentialList", testCredentialList},
 		{"CredentialPages", testCredentialPages},
+		{"CredentialSorts", testCredentialSorts},
+		{"OtherSorts", testOtherSorts},
 		{"CredentialFilters", testCredentialFilters},
 		{"MemberPages", testMemberPages},
 		{"ClientAndIntegrationPages", testClientAndIntegrationPages},
