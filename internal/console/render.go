@@ -178,6 +178,7 @@ var pageNames = []string{
 	"connected_apps", "connected_app_revoke", "oauth_consent", "oauth_error",
 	"integrations", "integration_form", "integration", "integration_activate",
 	"integration_reauthorize", "integration_activated", "integration_delete",
+	"oauth_app_edit", "oauth_app_rotate", "my_api_token", "profile",
 }
 
 // render renders a page for a signed-in user.
