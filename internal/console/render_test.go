@@ -385,6 +385,12 @@ func sampleViews() map[string]viewModel {
 		},
 		"oauth_app_created": &oauthAppCreatedView{Base: base("oauthapp.created.title", "oauth-apps"), App: app, Secret: "s3cret", Links: []authorizeLink{{RedirectURI: "https://a.test/cb", URL: "http://gh.test/oauth2/authorize?response_type=code&client_id=APIK-1&redirect_uri=https%3A%2F%2Fa.test%2Fcb&scope=all"}}},
 		"oauth_app":         &oauthAppView{Base: base("oauthapp.app.title", "oauth-apps"), App: app, Links: []authorizeLink{{RedirectURI: "https://a.test/cb", URL: "http://gh.test/x"}}},
+		"my_api_token": &myAPITokenView{
+			Base: base("me.token.title", "my-api-token"), Tenant: "Acme <b>", Token: &staffRow, Facts: staffRow.Cells(myTokenFacts),
+			Entries: []allowRow{{ID: "ip_1", Name: "office <b>", CIDR: "203.0.113.0/24", CreatedAt: now}}, Max: 20, Manage: "/console/users/usr_3/api-auth",
+		},
+		"my_api_token/none": &myAPITokenView{Base: base("me.token.title", "my-api-token"), Tenant: "Acme", Max: 20},
+		"profile":           &profileView{Base: base("profile.title", "profile"), Tenant: "Acme <b>"},
 		"oauth_app_edit": &oauthAppEditView{
 			Base: base("oauthapp.edit.title", "oauth-apps"), App: app,
 			Form:   oauthAppForm{Name: "Fax <b>", RedirectURIs: "https://a.test/cb", Confidential: true, Grants: map[string]bool{"authorization_code": true}, Scopes: map[string]bool{"sales": true}},

@@ -37,10 +37,6 @@ var seedNames = map[string]bool{"API Portal": true}
 // README's table.
 var consoleLanguages = []string{"en", "ru", "zh-Hans", "zh-Hant"}
 
-// Screen sizes of the pictures: the browser tests' desktop window, and a
-// phone (390×844, an iPhone 12–15's CSS pixels).
-const phoneW, phoneH = 390, 844
-
 // TestE2EBrowserLanguages opens the tokens, integrations, staff API Auth
 // and audit pages in each of the four languages, switching the language
 // with the top bar's form as a user does, at desktop size and at 390 px.
