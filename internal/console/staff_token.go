@@ -38,7 +38,6 @@ type allowRow struct {
 // allowFields are the messages of the IP whitelist form.
 var allowFields = map[string]string{
 	"name": msg("error.field.ip_name"),
-	"cidr": msg("error.field.cidr"),
 }
 
 // apiAuthURL is the API Auth tab of the user.
