@@ -85,8 +85,30 @@ func checkErrorIDs(t *testing.T, path string, en map[string]*i18n.Message) int {
 		return true
 	})
 	base := filepath.Base(path)
+	if base == "errors.go" { // Errorf and FieldError themselves
+		return 0
+	}
 	checked := 0
 	ast.Inspect(f, func(n ast.Node) bool {
+		if lit, ok := n.(*ast.CompositeLit); ok && funcName(lit.Type) == "Error" {
+			// &gatehouse.Error{Code: EINVALID, …} must set ID itself.
+			code, hasID := "", false
+			for _, el := range lit.Elts {
+				if kv, ok := el.(*ast.KeyValueExpr); ok {
+					switch funcName(kv.Key) {
+					case "Code":
+						code = funcName(kv.Value)
+					case "ID":
+						hasID = true
+					}
+				}
+			}
+			if userCodes[code] && !hasID {
+				checked++
+				t.Errorf("%s: a gatehouse.Error literal with %s has no ID", fset.Position(lit.Pos()), code)
+			}
+			return true
+		}
 		call, ok := n.(*ast.CallExpr)
 		if !ok {
 			return true
@@ -99,9 +121,6 @@ func checkErrorIDs(t *testing.T, path string, en map[string]*i18n.Message) int {
 		case fn == "FieldError" && len(call.Args) >= 2:
 			format = call.Args[1]
 		default:
-			return true
-		}
-		if base == "errors.go" { // Errorf and FieldError themselves
 			return true
 		}
 		pos := fset.Position(call.Pos())
