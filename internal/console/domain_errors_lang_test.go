@@ -65,3 +65,24 @@ func TestDomainErrorsInReadersLanguage(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorPageSaysTheReason: a refusal that is not a form's (the IP
+// whitelist of a user without a token, 409) shows the domain's reason in
+// the reader's language on the error page, under the generic text.
+func TestErrorPageSaysTheReason(t *testing.T) {
+	e := newEnv(t)
+	e.member(e.tenantA, "owner@acme.test", gatehouse.RoleOwner)
+	vendor := e.member(e.tenantA, "vendor@partner.test", gatehouse.RoleStaff)
+	b := e.browser()
+	b.login("owner@acme.test")
+	for lang, want := range map[string]string{
+		"ru":      "У пользователя нет API-токена. Сначала создайте его.",
+		"zh-Hant": "此使用者沒有 API Token。請先產生一個。",
+	} {
+		b.header.Set("Accept-Language", lang)
+		res := b.get("/console/users/" + vendor.UserID + "/ip-whitelist/new")
+		wantStatus(t, res, http.StatusConflict)
+		wantBody(t, res, `<html lang="`+lang+`">`, `<p class="error-reason">`+html.EscapeString(want)+`</p>`)
+		wantNoBody(t, res, "the user has no API token")
+	}
+}

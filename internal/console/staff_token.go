@@ -176,7 +176,7 @@ func (c *Console) renderIPWhitelistNew(w http.ResponseWriter, r *http.Request, r
 	}
 	if tok == nil {
 		// The button exists only once a token does (seed 001).
-		return gatehouse.Errorf(gatehouse.ECONFLICT, "the user has no API token; generate one first")
+		return gatehouse.Errorf(gatehouse.ECONFLICT, "the user has no API token; generate one first").WithID("error.no_api_token")
 	}
 	v := &ipWhitelistView{
 		Base:       Base{Title: msg("staff.ip.new.title"), Nav: "users"},
