@@ -76,16 +76,16 @@ const maxAuditFilterLen = 320
 // Validate reports the first bad field of f (EINVALID).
 func (f AuditFilter) Validate() error {
 	if f.Action != "" && (len(f.Action) > 100 || !auditAction.MatchString(f.Action)) {
-		return FieldError("action", "action must be an action such as pat.create or a prefix such as pat.*")
+		return FieldError("action", "action must be an action such as pat.create or a prefix such as pat.*").WithID("error.audit.action")
 	}
 	if len(f.Actor) > maxAuditFilterLen {
-		return FieldError("actor", "actor is too long")
+		return FieldError("actor", "actor is too long").WithID("error.audit.actor")
 	}
 	if len(f.Target) > maxAuditFilterLen {
-		return FieldError("target", "target is too long")
+		return FieldError("target", "target is too long").WithID("error.audit.target")
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		return FieldError("until", "until must be after since")
+		return FieldError("until", "until must be after since").WithID("error.audit.until")
 	}
 	return nil
 }
@@ -151,13 +151,13 @@ func ParseAuditCursor(s string, sort Sort) (*AuditCursor, error) {
 		return nil, err
 	}
 	if c.Sort != sort.Or() {
-		return nil, FieldError("next", "next was handed out for sort=%s, not sort=%s; pass the sort it came with or start again without next", c.Sort, sort.Or())
+		return nil, FieldError("next", "next was handed out for sort=%s, not sort=%s; pass the sort it came with or start again without next", c.Sort, sort.Or()).WithID("error.cursor_sort")
 	}
 	return c, nil
 }
 
 func parseAuditCursor(s string) (*AuditCursor, error) {
-	bad := FieldError("next", "next is not a cursor this service handed out")
+	bad := FieldError("next", "next is not a cursor this service handed out").WithID("error.cursor")
 	if len(s) > 64 {
 		return nil, bad
 	}

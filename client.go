@@ -47,30 +47,30 @@ func (c *Client) HasRedirectURI(uri string) bool { return slices.Contains(c.Redi
 // Validate checks a client's registration (not its secret).
 func (c *Client) Validate() error {
 	if n := utf8.RuneCountInString(strings.TrimSpace(c.Name)); n == 0 || n > 100 {
-		return FieldError("name", "name must be 1-100 characters")
+		return FieldError("name", "name must be 1-100 characters").WithID("error.field.name")
 	}
 	if err := CheckText("name", c.Name); err != nil {
 		return err
 	}
 	if len(c.GrantTypes) == 0 {
-		return FieldError("grant_types", "at least one grant type is required")
+		return FieldError("grant_types", "at least one grant type is required").WithID("error.grant.required")
 	}
 	for _, g := range c.GrantTypes {
 		switch g {
 		case GrantAuthorizationCode, GrantRefreshToken:
 		case GrantClientCredentials:
 			if !c.Confidential {
-				return FieldError("grant_types", "client_credentials needs a confidential client")
+				return FieldError("grant_types", "client_credentials needs a confidential client").WithID("error.grant.client_credentials_public")
 			}
 		default:
-			return FieldError("grant_types", "unsupported grant type %q", g)
+			return FieldError("grant_types", "unsupported grant type %q", g).WithID("error.grant.unsupported", "Grant", g)
 		}
 	}
 	if c.AllowsGrant(GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
-		return FieldError("redirect_uris", "authorization_code needs at least one redirect URI")
+		return FieldError("redirect_uris", "authorization_code needs at least one redirect URI").WithID("error.redirect.required")
 	}
 	if len(c.RedirectURIs) > 20 {
-		return FieldError("redirect_uris", "at most 20 redirect URIs")
+		return FieldError("redirect_uris", "at most 20 redirect URIs").WithID("error.redirect.too_many", "Max", 20)
 	}
 	seen := map[string]bool{}
 	for _, u := range c.RedirectURIs {
@@ -78,7 +78,7 @@ func (c *Client) Validate() error {
 			return err
 		}
 		if seen[u] {
-			return FieldError("redirect_uris", "duplicate redirect URI %q", u)
+			return FieldError("redirect_uris", "duplicate redirect URI %q", u).WithID("error.redirect.duplicate", "URI", u)
 		}
 		seen[u] = true
 	}
@@ -91,22 +91,22 @@ func (c *Client) Validate() error {
 func ValidateRedirectURI(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || len(raw) > 2000 || u.Host == "" || u.Opaque != "" {
-		return FieldError("redirect_uris", "%q is not an absolute URL", raw)
+		return FieldError("redirect_uris", "%q is not an absolute URL", raw).WithID("error.redirect.absolute", "URI", raw)
 	}
 	if u.Fragment != "" || strings.Contains(raw, "#") {
-		return FieldError("redirect_uris", "%q: a redirect URI must not have a fragment", raw)
+		return FieldError("redirect_uris", "%q: a redirect URI must not have a fragment", raw).WithID("error.redirect.fragment", "URI", raw)
 	}
 	if u.User != nil {
-		return FieldError("redirect_uris", "%q: user info is not allowed", raw)
+		return FieldError("redirect_uris", "%q: user info is not allowed", raw).WithID("error.redirect.userinfo", "URI", raw)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !IsLoopbackHost(u.Hostname()) {
-			return FieldError("redirect_uris", "%q: http is allowed only for loopback hosts; use https", raw)
+			return FieldError("redirect_uris", "%q: http is allowed only for loopback hosts; use https", raw).WithID("error.redirect.http", "URI", raw)
 		}
 	default:
-		return FieldError("redirect_uris", "%q: the scheme must be https", raw)
+		return FieldError("redirect_uris", "%q: the scheme must be https", raw).WithID("error.redirect.scheme", "URI", raw)
 	}
 	return nil
 }

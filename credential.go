@@ -74,7 +74,7 @@ func ParseCredentialStatus(s string) (CredentialStatus, error) {
 	case "", StatusActive, StatusExpired, StatusRevoked:
 		return st, nil
 	}
-	return "", FieldError("status", "status must be active, expired or revoked")
+	return "", FieldError("status", "status must be active, expired or revoked").WithID("error.filter.status")
 }
 
 // MaxQueryLen bounds a list's search text (runes).
@@ -83,7 +83,8 @@ const MaxQueryLen = 100
 // CheckQuery refuses a search text longer than MaxQueryLen.
 func CheckQuery(q string) error {
 	if utf8.RuneCountInString(q) > MaxQueryLen || !utf8.ValidString(q) {
-		return FieldError("q", "the search text is at most %d characters", MaxQueryLen)
+		return FieldError("q", "the search text is at most %d characters", MaxQueryLen).
+			WithID("error.filter.query", "Max", MaxQueryLen)
 	}
 	return nil
 }
@@ -118,17 +119,19 @@ const (
 // Validate checks an allowlist entry's name.
 func (e *AllowEntry) Validate() error {
 	if e.Name == "" || utf8.RuneCountInString(e.Name) > MaxAllowEntryName {
-		return FieldError("name", "name must be 1-%d characters", MaxAllowEntryName)
+		return FieldError("name", "name must be 1-%d characters", MaxAllowEntryName).
+			WithID("error.field.ip_name", "Max", MaxAllowEntryName)
 	}
 	if err := CheckText("name", e.Name); err != nil {
 		return err
 	}
 	if !e.Prefix.IsValid() {
-		return FieldError("cidr", "a valid IP address or CIDR is required")
+		return FieldError("cidr", "a valid IP address or CIDR is required").WithID("error.field.cidr")
 	}
 	if e.Prefix.Bits() == 0 {
 		// SPEC §9: an empty allowlist already means no IP restriction.
-		return FieldError("cidr", "%s allows every address, which is what no allowlist means; delete the entries instead", e.Prefix)
+		return FieldError("cidr", "%s allows every address, which is what no allowlist means; delete the entries instead", e.Prefix).
+			WithID("error.cidr.everything", "CIDR", e.Prefix.String())
 	}
 	return nil
 }
@@ -160,26 +163,31 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, FieldError("cidr", "%q is not a valid CIDR", s)
+			return netip.Prefix{}, FieldError("cidr", "%q is not a valid CIDR", s).WithID("error.cidr.invalid", "Value", s)
 		}
 		if p.Addr().Zone() != "" {
-			return netip.Prefix{}, FieldError("cidr", "%q: zones are not allowed", s)
+			return netip.Prefix{}, FieldError("cidr", "%q: zones are not allowed", s).WithID("error.cidr.zone", "Value", s)
 		}
 		if p.Masked() != p {
-			return netip.Prefix{}, FieldError("cidr", "%q has host bits set; did you mean %s?", s, p.Masked())
+			return netip.Prefix{}, FieldError("cidr", "%q has host bits set; did you mean %s?", s, p.Masked()).
+				WithID("error.cidr.host_bits", "Value", s, "Masked", p.Masked().String())
 		}
 		if p.Addr().Is4In6() {
 			bits := p.Bits() - 96
 			if bits < 0 {
-				return netip.Prefix{}, FieldError("cidr", "%q: prefix too short for an IPv4-mapped address", s)
+				return netip.Prefix{}, FieldError("cidr", "%q: prefix too short for an IPv4-mapped address", s).
+					WithID("error.cidr.mapped_prefix", "Value", s)
 			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
 		}
 		return p, nil
 	}
+	if s == "" {
+		return netip.Prefix{}, FieldError("cidr", "%q is not a valid IP address", s).WithID("error.field.cidr")
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil || a.Zone() != "" {
-		return netip.Prefix{}, FieldError("cidr", "%q is not a valid IP address", s)
+		return netip.Prefix{}, FieldError("cidr", "%q is not a valid IP address", s).WithID("error.cidr.address", "Value", s)
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil

@@ -89,7 +89,7 @@ func (i *Integration) Insecure() bool {
 // resource tree checks).
 func (i *Integration) Validate() error {
 	if n := utf8.RuneCountInString(strings.TrimSpace(i.Name)); n == 0 || n > 255 {
-		return FieldError("name", "name must be 1-255 characters")
+		return FieldError("name", "name must be 1-255 characters").WithID("integration.error.name")
 	}
 	if err := CheckText("name", i.Name); err != nil {
 		return err
@@ -105,11 +105,11 @@ func (i *Integration) Validate() error {
 		}
 		u, err := url.Parse(raw)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || len(raw) > 2000 {
-			return FieldError(field, "%s must be an absolute http(s) URL", field)
+			return FieldError(field, "%s must be an absolute http(s) URL", field).WithID("integration.error.url")
 		}
 	}
 	if !i.AllResources && len(i.Resources) == 0 {
-		return FieldError("resources", "choose at least one resource, or Resource Access: All")
+		return FieldError("resources", "choose at least one resource, or Resource Access: All").WithID("integration.error.resources")
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ func ParseSort(s string, allowed []Sort) (Sort, error) {
 	if slices.Contains(allowed, Sort(s)) {
 		return Sort(s), nil
 	}
-	return "", FieldError("sort", "sort must be one of %s", JoinSorts(allowed))
+	return "", FieldError("sort", "sort must be one of %s", JoinSorts(allowed)).WithID("error.sort")
 }
 
 // JoinSorts is the orders as a comma-separated list.
@@ -164,7 +164,7 @@ func (c Cursor) Encode(scope string) string {
 // order sort. A token that is not one, is of another list or of another
 // order of the list is EINVALID.
 func ParseCursor(token, scope string, sort Sort) (*Cursor, error) {
-	bad := Errorf(EINVALID, "next is not a cursor of this list; start again without it")
+	bad := Errorf(EINVALID, "next is not a cursor of this list; start again without it").WithID("error.cursor")
 	if len(token) > MaxCursorLen {
 		return nil, bad
 	}
@@ -198,7 +198,7 @@ func ParseCursor(token, scope string, sort Sort) (*Cursor, error) {
 		return nil, bad
 	}
 	if c.Sort != sort.Or() {
-		return nil, Errorf(EINVALID, "next was handed out for sort=%s, not sort=%s; pass the sort it came with or start again without next", c.Sort, sort.Or())
+		return nil, Errorf(EINVALID, "next was handed out for sort=%s, not sort=%s; pass the sort it came with or start again without next", c.Sort, sort.Or()).WithID("error.cursor_sort")
 	}
 	return c, nil
 }

@@ -151,13 +151,13 @@ func (t *ResourceTree) Known(id string) bool {
 // EINVALID error naming it; an empty list is refused too.
 func (t *ResourceTree) NormalizeScopes(scopes []string) ([]string, error) {
 	if len(scopes) == 0 {
-		return nil, FieldError("scopes", "at least one scope is required")
+		return nil, FieldError("scopes", "at least one scope is required").WithID("error.field.scopes")
 	}
 	set := map[string]bool{}
 	for _, s := range scopes {
 		s = strings.TrimSpace(s)
 		if !t.Known(s) {
-			return nil, FieldError("scopes", "unknown resource %q", s)
+			return nil, FieldError("scopes", "unknown resource %q", s).WithID("error.scope.unknown", "Scope", s)
 		}
 		set[s] = true
 	}

@@ -28,7 +28,7 @@ var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
 // digits and inner hyphens.
 func ValidateSlug(s string) error {
 	if !slugRE.MatchString(s) {
-		return FieldError("slug", "slug must be 1-63 lower-case letters, digits or inner hyphens")
+		return FieldError("slug", "slug must be 1-63 lower-case letters, digits or inner hyphens").WithID("error.tenant.slug")
 	}
 	return nil
 }
@@ -39,7 +39,7 @@ func (t *Tenant) Validate() error {
 		return err
 	}
 	if t.Name == "" || len([]rune(t.Name)) > 200 {
-		return FieldError("name", "name must be 1-200 characters")
+		return FieldError("name", "name must be 1-200 characters").WithID("error.tenant.name", "Max", 200)
 	}
 	if err := CheckText("name", t.Name); err != nil {
 		return err
@@ -47,7 +47,7 @@ func (t *Tenant) Validate() error {
 	switch t.Plan {
 	case PlanStandard, PlanEnterprise:
 	default:
-		return FieldError("plan", "plan must be %q or %q", PlanStandard, PlanEnterprise)
+		return FieldError("plan", "plan must be %q or %q", PlanStandard, PlanEnterprise).WithID("error.tenant.plan")
 	}
 	return nil
 }

@@ -23,16 +23,16 @@ func (e *TextError) Unwrap() error { return e.Err }
 // API, the console and the CLI refuse the same input with the same error.
 func CheckText(field, s string) error {
 	if !utf8.ValidString(s) {
-		return &TextError{FieldError(field, "%s must be valid UTF-8 text", field)}
+		return &TextError{FieldError(field, "%s must be valid UTF-8 text", field).WithID("error.text.utf8")}
 	}
 	for _, r := range s {
 		switch {
 		case r == 0:
-			return &TextError{FieldError(field, "%s must not contain NUL characters", field)}
+			return &TextError{FieldError(field, "%s must not contain NUL characters", field).WithID("error.text.nul")}
 		case unicode.IsControl(r):
-			return &TextError{FieldError(field, "%s must not contain control characters such as tabs or line breaks", field)}
+			return &TextError{FieldError(field, "%s must not contain control characters such as tabs or line breaks", field).WithID("error.field.text")}
 		case r == utf8.RuneError:
-			return &TextError{FieldError(field, "%s must not contain U+FFFD (text broken before it arrived)", field)}
+			return &TextError{FieldError(field, "%s must not contain U+FFFD (text broken before it arrived)", field).WithID("error.text.replacement")}
 		}
 	}
 	return nil

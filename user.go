@@ -40,7 +40,7 @@ func NormalizeEmail(s string) (string, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || len(s) > 254 {
-		return "", FieldError("email", "a valid email address is required")
+		return "", FieldError("email", "a valid email address is required").WithID("error.field.email")
 	}
 	return s, nil
 }

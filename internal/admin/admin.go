@@ -221,14 +221,14 @@ func (s *Service) ActorFor(ctx context.Context, tenantID, userID, ip string) (Ac
 	u, err := s.store.FindUserByID(ctx, userID)
 	if err != nil {
 		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-			return Actor{}, gatehouse.Errorf(gatehouse.EFORBIDDEN, "the user no longer exists")
+			return Actor{}, gatehouse.Errorf(gatehouse.EFORBIDDEN, "the user no longer exists").WithID("error.user_gone")
 		}
 		return Actor{}, err
 	}
 	m, err := s.store.FindMembership(ctx, tenantID, userID)
 	if err != nil {
 		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-			return Actor{}, gatehouse.Errorf(gatehouse.EFORBIDDEN, "the user is not a member of this tenant")
+			return Actor{}, gatehouse.Errorf(gatehouse.EFORBIDDEN, "the user is not a member of this tenant").WithID("error.not_member")
 		}
 		return Actor{}, err
 	}
@@ -240,5 +240,5 @@ func requireManager(a Actor) error {
 	if a.Operator || a.Role.CanManage() {
 		return nil
 	}
-	return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners and admins may do this")
+	return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners and admins may do this").WithID("error.managers_only")
 }

@@ -162,7 +162,7 @@ func (s *Service) ExportAudit(ctx context.Context, a Actor, f gatehouse.AuditFil
 		write = func(r AuditRecord) error { return enc.Encode(r) }
 		flush = func() error { return nil }
 	default:
-		return gatehouse.FieldError("format", "format must be csv or jsonl")
+		return gatehouse.FieldError("format", "format must be csv or jsonl").WithID("error.audit.format")
 	}
 	q := gatehouse.AuditQuery{AuditFilter: f, Limit: exportPage}
 	for {

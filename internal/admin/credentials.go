@@ -69,7 +69,7 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, kind gatehouse.
 	switch spec.Holder {
 	case gatehouse.HolderSelf:
 		if a.UserID == "" || !a.Role.CanManage() {
-			return nil, "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s belong to owners and admins", spec.Noun)
+			return nil, "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "%s belong to owners and admins", spec.Noun).WithID("error.kind.managers_only")
 		}
 		c.UserID = a.UserID
 	case gatehouse.HolderMember:
@@ -87,7 +87,12 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, kind gatehouse.
 	if spec.NameField != "" {
 		c.Name = strings.TrimSpace(in.Name)
 		if c.Name == "" || utf8.RuneCountInString(c.Name) > spec.NameLimit {
-			return nil, "", gatehouse.FieldError(spec.NameField, "%s must be 1-%d characters", spec.NameField, spec.NameLimit)
+			if spec.NameField == "description" {
+				return nil, "", gatehouse.FieldError(spec.NameField, "%s must be 1-%d characters", spec.NameField, spec.NameLimit).
+					WithID("error.description.length", "Max", spec.NameLimit)
+			}
+			return nil, "", gatehouse.FieldError(spec.NameField, "%s must be 1-%d characters", spec.NameField, spec.NameLimit).
+				WithID("error.name.length", "Max", spec.NameLimit)
 		}
 		if err := gatehouse.CheckText(spec.NameField, c.Name); err != nil {
 			return nil, "", err
@@ -104,7 +109,7 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, kind gatehouse.
 	// SPEC §9: only a credential that acts with its user's role may hold
 	// the reserved "manage" resource.
 	if !spec.MayManage && slices.Contains(c.Scopes, gatehouse.ScopeManage) {
-		return nil, "", gatehouse.FieldError("scopes", "%s cannot hold the %q resource", spec.Noun, gatehouse.ScopeManage)
+		return nil, "", gatehouse.FieldError("scopes", "%s cannot hold the %q resource", spec.Noun, gatehouse.ScopeManage).WithID("error.scope.manage")
 	}
 	if c.ExpiresAt, err = s.checkExpiry(in.ExpiresAt); err != nil {
 		return nil, "", err
@@ -140,13 +145,13 @@ func (s *Service) CreateCredential(ctx context.Context, a Actor, kind gatehouse.
 // errMemberHolds is a second HolderMember credential: the member must
 // delete theirs first (seed 001, where the credential is the "API token").
 var errMemberHolds = gatehouse.Errorf(gatehouse.ECONFLICT,
-	"the user already has an API token; delete it before generating a new one")
+	"the user already has an API token; delete it before generating a new one").WithID("staff.error.exists")
 
 // creatable is kind's row when the management path creates credentials of it.
 func creatable(kind gatehouse.Kind) (gatehouse.KindSpec, error) {
 	spec, ok := kind.Spec()
 	if !ok || spec.Created == "" {
-		return spec, gatehouse.Errorf(gatehouse.EINVALID, "credentials of kind %q are not created here", kind)
+		return spec, gatehouse.Errorf(gatehouse.EINVALID, "credentials of kind %q are not created here", kind).WithID("error.kind.not_created", "Kind", string(kind))
 	}
 	return spec, nil
 }
@@ -182,7 +187,7 @@ func (s *Service) checkExpiry(t *time.Time) (*time.Time, error) {
 		return nil, nil
 	}
 	if !t.After(s.Now()) {
-		return nil, gatehouse.FieldError("expires_at", "the expiry must be in the future")
+		return nil, gatehouse.FieldError("expires_at", "the expiry must be in the future").WithID("error.field.expires_at")
 	}
 	u := t.UTC().Truncate(time.Microsecond)
 	return &u, nil
@@ -230,7 +235,7 @@ func (s *Service) findCredential(ctx context.Context, tenantID string, kind gate
 		return nil, err
 	}
 	if c.Kind != kind {
-		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such %s", kind)
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such %s", kind).WithID("error.credential.notfound")
 	}
 	return c, nil
 }
@@ -317,7 +322,7 @@ func (s *Service) credentialName(ctx context.Context, c *gatehouse.Credential) s
 // way here.
 func (s *Service) toEnd(ctx context.Context, a Actor, kind gatehouse.Kind, id, action, how string) (*gatehouse.Credential, error) {
 	if action == "" {
-		return nil, gatehouse.Errorf(gatehouse.EINVALID, "credentials of kind %q are not %s here", kind, how)
+		return nil, gatehouse.Errorf(gatehouse.EINVALID, "credentials of kind %q are not %s here", kind, how).WithID("error.kind.not_ended", "Kind", string(kind))
 	}
 	if err := requireManager(a); err != nil {
 		return nil, err
@@ -336,7 +341,7 @@ func (s *Service) heldBy(ctx context.Context, tenantID string, kind gatehouse.Ki
 			return c, nil
 		}
 	}
-	return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "the user has no API token")
+	return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "the user has no API token").WithID("error.no_api_token")
 }
 
 // DefaultMaxTokensPerUser is how many live personal access tokens a user

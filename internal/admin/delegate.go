@@ -46,9 +46,11 @@ func (s *Service) CheckDelegation(a Actor, field string, scopes []string, exp *t
 	if v := a.Via.ExpiresAt; v != nil {
 		switch {
 		case exp == nil:
-			return gatehouse.FieldError("expires_at", "the token making this request expires at %s, so what it creates must expire no later: set expires_at", v.UTC().Format(time.RFC3339))
+			return gatehouse.FieldError("expires_at", "the token making this request expires at %s, so what it creates must expire no later: set expires_at", v.UTC().Format(time.RFC3339)).
+				WithID("error.delegate.expiry_required", "At", v.UTC().Format(time.RFC3339))
 		case exp.After(*v):
-			return gatehouse.FieldError("expires_at", "the token making this request expires at %s; expires_at may not be later", v.UTC().Format(time.RFC3339))
+			return gatehouse.FieldError("expires_at", "the token making this request expires at %s; expires_at may not be later", v.UTC().Format(time.RFC3339)).
+				WithID("error.delegate.expiry_later", "At", v.UTC().Format(time.RFC3339))
 		}
 	}
 	return nil
@@ -68,7 +70,8 @@ func (s *Service) CheckDelegatedScopes(a Actor, field string, scopes []string) e
 			}
 		}
 		return gatehouse.FieldError(field, "the token making this request does not hold %s, so it cannot grant %s (it holds %s)",
-			quoteList(wider), pronoun(len(wider)), quoteList(a.Via.Scopes))
+			quoteList(wider), pronoun(len(wider)), quoteList(a.Via.Scopes)).
+			WithID("error.delegate.scopes", "Wider", strings.Join(wider, ", "), "Held", strings.Join(a.Via.Scopes, ", "))
 	}
 	return nil
 }
@@ -82,7 +85,8 @@ func CheckLasting(a Actor, what string) error {
 	}
 	return gatehouse.Errorf(gatehouse.EFORBIDDEN,
 		"the token making this request expires at %s and %s never expire; use a token without an expiry or the console",
-		a.Via.ExpiresAt.UTC().Format(time.RFC3339), what)
+		a.Via.ExpiresAt.UTC().Format(time.RFC3339), what).
+		WithID("error.delegate.lasting", "At", a.Via.ExpiresAt.UTC().Format(time.RFC3339))
 }
 
 // checkOwnerGrant refuses making an owner over the API with anything but
@@ -93,7 +97,8 @@ func checkOwnerGrant(a Actor) error {
 	if a.Via == nil || a.Via.Kind == gatehouse.KindPAT {
 		return nil
 	}
-	return gatehouse.Errorf(gatehouse.EFORBIDDEN, "owners are made in the console, with the command line, or with an owner's personal access token")
+	return gatehouse.Errorf(gatehouse.EFORBIDDEN, "owners are made in the console, with the command line, or with an owner's personal access token").
+		WithID("error.delegate.owner")
 }
 
 func quoteList(s []string) string {

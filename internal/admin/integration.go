@@ -83,11 +83,10 @@ func (p CallbackPolicy) CheckScheme(field string, u *url.URL) error {
 			return nil
 		}
 	}
-	e := gatehouse.FieldError(field, "the %s must start with https://", urlLabel(field))
 	if field == "identity_link_url" {
-		return e.WithID("error.identity_link_url.https")
+		return gatehouse.FieldError(field, "the %s must start with https://", urlLabel(field)).WithID("error.identity_link_url.https")
 	}
-	return e.WithID("error.callback_url.https")
+	return gatehouse.FieldError(field, "the %s must start with https://", urlLabel(field)).WithID("error.callback_url.https")
 }
 
 // LoopbackHost reports whether a URL's host (url.URL.Hostname) names this
@@ -107,7 +106,7 @@ func (p CallbackPolicy) CheckURL(field, raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return gatehouse.FieldError(field, "the %s must be an absolute https:// URL", urlLabel(field))
+		return gatehouse.FieldError(field, "the %s must be an absolute https:// URL", urlLabel(field)).WithID("integration.error.url")
 	}
 	if err := p.CheckScheme(field, u); err != nil {
 		return err
@@ -135,7 +134,8 @@ func (p CallbackPolicy) CheckURL(field, raw string) error {
 		public = public && !strings.HasSuffix(host, ".home.arpa") && !numericLabel(last)
 	}
 	if !public {
-		return &TargetError{gatehouse.FieldError(field, "the %s must name a public host, not a loopback, private, link-local or internal one", urlLabel(field))}
+		return &TargetError{gatehouse.FieldError(field, "the %s must name a public host, not a loopback, private, link-local or internal one", urlLabel(field)).
+			WithID("integration.error.url_private")}
 	}
 	return nil
 }
@@ -257,7 +257,7 @@ func (s *Service) ConfirmPassword(ctx context.Context, a Actor, password string)
 		return err
 	}
 	if !ok {
-		return gatehouse.FieldError("password", "your password is incorrect")
+		return gatehouse.FieldError("password", "your password is incorrect").WithID("reconfirm.error.password")
 	}
 	return s.logins.confirmed(ctx, att)
 }
@@ -278,7 +278,7 @@ func (s *Service) integrationFrom(in IntegrationInput, i *gatehouse.Integration)
 	i.Resources = nil
 	if !in.AllResources {
 		if len(in.Resources) == 0 {
-			return gatehouse.FieldError("resources", "choose at least one resource, or Resource Access: All")
+			return gatehouse.FieldError("resources", "choose at least one resource, or Resource Access: All").WithID("integration.error.resources")
 		}
 		scopes, err := s.tree.NormalizeScopes(in.Resources)
 		if err != nil {
@@ -294,7 +294,7 @@ func (s *Service) integrationFrom(in IntegrationInput, i *gatehouse.Integration)
 		}
 		for _, sc := range scopes {
 			if sc == gatehouse.ScopeManage || sc == gatehouse.ScopeVerify || sc == gatehouse.ScopeAll {
-				return gatehouse.FieldError("resources", "%q is not an API resource", sc)
+				return gatehouse.FieldError("resources", "%q is not an API resource", sc).WithID("error.scope.not_api", "Scope", sc)
 			}
 		}
 		i.Resources = scopes

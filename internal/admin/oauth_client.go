@@ -40,7 +40,7 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (*g
 		return nil, "", err
 	}
 	if t.Plan != gatehouse.PlanEnterprise {
-		return nil, "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "OAuth apps are available on the Enterprise plan")
+		return nil, "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "OAuth apps are available on the Enterprise plan").WithID("error.oauth_enterprise")
 	}
 	grants := in.GrantTypes
 	if len(grants) == 0 {
@@ -54,7 +54,7 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (*g
 	}
 	if slices.Contains(scopes, gatehouse.ScopeManage) {
 		// SPEC §9: OAuth apps are never granted manage.
-		return nil, "", gatehouse.FieldError("scopes", "OAuth apps cannot be granted manage")
+		return nil, "", gatehouse.FieldError("scopes", "OAuth apps cannot be granted manage").WithID("error.scope.oauth_manage")
 	}
 	c := &gatehouse.Client{
 		ID:           gatehouse.ClientIDPrefix + secret.RandomString(24, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
@@ -104,7 +104,7 @@ func (s *Service) Client(ctx context.Context, a Actor, clientID string) (*gateho
 	}
 	if err != nil || c.TenantID != a.TenantID {
 		// One answer for missing and for another tenant's: nothing leaks.
-		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such OAuth app")
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such OAuth app").WithID("error.oauth_app.notfound")
 	}
 	return c, nil
 }
@@ -152,7 +152,7 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, clientID string, in
 		return nil, err
 	}
 	if t.Plan != gatehouse.PlanEnterprise {
-		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "OAuth apps are available on the Enterprise plan")
+		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "OAuth apps are available on the Enterprise plan").WithID("error.oauth_enterprise")
 	}
 	c := *old
 	if in.Name != nil {
@@ -171,7 +171,7 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, clientID string, in
 		}
 		if slices.Contains(scopes, gatehouse.ScopeManage) {
 			// SPEC §9: OAuth apps are never granted manage.
-			return nil, gatehouse.FieldError("scopes", "OAuth apps cannot be granted manage")
+			return nil, gatehouse.FieldError("scopes", "OAuth apps cannot be granted manage").WithID("error.scope.oauth_manage")
 		}
 		c.Scopes = scopes
 	}
@@ -192,7 +192,7 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, clientID string, in
 	})
 	if err := s.store.UpdateClient(ctx, &c); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) { // deleted meanwhile
-			return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such OAuth app")
+			return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such OAuth app").WithID("error.oauth_app.notfound")
 		}
 		return nil, fmt.Errorf("update client: %w", err)
 	}
@@ -227,7 +227,7 @@ func (s *Service) RotateClientSecret(ctx context.Context, a Actor, clientID stri
 		return nil, "", gatehouse.Errorf(gatehouse.ECONFLICT, "a public client has no secret").WithID("error.public_no_secret")
 	}
 	if grace < 0 || grace > MaxSecretGrace {
-		return nil, "", gatehouse.FieldError("grace_period", "the grace period must be between 0 and %s", MaxSecretGrace)
+		return nil, "", gatehouse.FieldError("grace_period", "the grace period must be between 0 and %s", MaxSecretGrace).WithID("error.grace_period")
 	}
 	sec := secret.RandomString(clientSecretLen, secret.Alphabet62)
 	c.PrevSecretHash, c.PrevSecretExpiresAt = nil, nil
@@ -256,7 +256,7 @@ type ConnectedApp struct {
 // Every member may see and revoke their own.
 func (s *Service) ConnectedApps(ctx context.Context, a Actor) ([]ConnectedApp, error) {
 	if a.UserID == "" {
-		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "connected apps belong to a user")
+		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "connected apps belong to a user").WithID("error.connected_apps.user")
 	}
 	consents, err := s.store.ListConsents(ctx, a.TenantID, a.UserID)
 	if err != nil {
@@ -279,7 +279,7 @@ func (s *Service) ConnectedApps(ctx context.Context, a Actor) ([]ConnectedApp, e
 // token the app holds for the user, at once.
 func (s *Service) DisconnectApp(ctx context.Context, a Actor, clientID string) error {
 	if a.UserID == "" {
-		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "connected apps belong to a user")
+		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "connected apps belong to a user").WithID("error.connected_apps.user")
 	}
 	name := "" // the app's name as it is now, for the log
 	if cl, err := s.store.FindClient(ctx, clientID); err == nil && cl.TenantID == a.TenantID {

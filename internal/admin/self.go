@@ -26,17 +26,17 @@ import (
 // nothing even with an actor built before the removal.
 func (s *Service) MyStaffToken(ctx context.Context, a Actor) (*gatehouse.Credential, error) {
 	if a.UserID == "" {
-		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "an API token belongs to a user")
+		return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "an API token belongs to a user").WithID("error.api_token.user")
 	}
 	if _, err := s.member(ctx, a.TenantID, a.UserID); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-			return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "the user is not a member of this tenant")
+			return nil, gatehouse.Errorf(gatehouse.EFORBIDDEN, "the user is not a member of this tenant").WithID("error.not_member")
 		}
 		return nil, err
 	}
 	c, err := s.heldBy(ctx, a.TenantID, gatehouse.KindStaff, a.UserID)
 	if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
-		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "you have no API token in this tenant")
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "you have no API token in this tenant").WithID("me.token.empty")
 	}
 	return c, err
 }

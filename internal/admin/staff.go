@@ -66,7 +66,8 @@ func (s *Service) AddStaffAllowEntry(ctx context.Context, a Actor, userID, name,
 		return nil, err
 	}
 	if len(c.AllowList) >= gatehouse.MaxAllowEntries {
-		return nil, gatehouse.FieldError("cidr", "a token has at most %d IP whitelist entries", gatehouse.MaxAllowEntries)
+		return nil, gatehouse.FieldError("cidr", "a token has at most %d IP whitelist entries", gatehouse.MaxAllowEntries).
+			WithID("error.cidr.too_many", "Max", gatehouse.MaxAllowEntries)
 	}
 	ctx = s.auditedOn(ctx, a, "ip_whitelist.add", func() auditTarget {
 		return auditTarget{Summary: fmt.Sprintf("%s %s %s", c.ID, e.Name, e.Prefix), ID: e.ID, Name: e.Name, Details: map[string]string{"credential": c.ID, "cidr": e.Prefix.String()}}
@@ -90,7 +91,7 @@ func (s *Service) DeleteStaffAllowEntry(ctx context.Context, a Actor, userID, en
 		}
 	}
 	if entry == nil {
-		return gatehouse.Errorf(gatehouse.ENOTFOUND, "no such IP whitelist entry")
+		return gatehouse.Errorf(gatehouse.ENOTFOUND, "no such IP whitelist entry").WithID("error.ip_entry.notfound")
 	}
 	return s.store.DeleteAllowEntry(s.auditedOn(ctx, a, "ip_whitelist.delete", func() auditTarget {
 		return auditTarget{Summary: fmt.Sprintf("%s %s %s", c.ID, entry.Name, entry.Prefix), ID: entry.ID, Name: entry.Name, Details: map[string]string{"credential": c.ID, "cidr": entry.Prefix.String()}}

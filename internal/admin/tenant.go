@@ -25,7 +25,7 @@ func (s *Service) CreateTenant(ctx context.Context, slug, name, plan string) (*g
 	}
 	if err := s.store.CreateTenant(gatehouse.WithAudit(ctx, ev), t); err != nil {
 		if gatehouse.IsCode(err, gatehouse.ECONFLICT) {
-			return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "tenant %q already exists", slug)
+			return nil, gatehouse.Errorf(gatehouse.ECONFLICT, "tenant %q already exists", slug).WithID("error.tenant.exists", "Slug", slug)
 		}
 		return nil, fmt.Errorf("create tenant: %w", err)
 	}

@@ -66,7 +66,7 @@ func (s *Service) AddMember(ctx context.Context, a Actor, in NewMember) (*gateho
 // ValidatePassword checks a new password's length.
 func ValidatePassword(p string) error {
 	if n := utf8.RuneCountInString(p); n < MinPasswordLen || len(p) > 1024 {
-		return gatehouse.FieldError("password", "the password must be at least %d characters", MinPasswordLen)
+		return gatehouse.FieldError("password", "the password must be at least %d characters", MinPasswordLen).WithID("error.field.password", "Min", MinPasswordLen)
 	}
 	return nil
 }
@@ -74,7 +74,7 @@ func ValidatePassword(p string) error {
 // checkGrant refuses invalid roles and lets only owners hand out "owner".
 func checkGrant(a Actor, role gatehouse.Role) error {
 	if !role.Valid() {
-		return gatehouse.FieldError("role", "role must be owner, admin or staff")
+		return gatehouse.FieldError("role", "role must be owner, admin or staff").WithID("error.field.role")
 	}
 	if role == gatehouse.RoleOwner && !a.Operator && a.Role != gatehouse.RoleOwner {
 		return gatehouse.Errorf(gatehouse.EFORBIDDEN, "only owners may make owners").WithID("error.owners_make_owners")
@@ -91,7 +91,7 @@ func (s *Service) Members(ctx context.Context, a Actor, f gatehouse.MemberFilter
 		return gatehouse.Page[*gatehouse.Member]{}, err
 	}
 	if f.Role != "" && !f.Role.Valid() {
-		return gatehouse.Page[*gatehouse.Member]{}, gatehouse.FieldError("role", "role must be owner, admin or staff")
+		return gatehouse.Page[*gatehouse.Member]{}, gatehouse.FieldError("role", "role must be owner, admin or staff").WithID("error.field.role")
 	}
 	if err := gatehouse.CheckQuery(f.Query); err != nil {
 		return gatehouse.Page[*gatehouse.Member]{}, err
@@ -116,7 +116,7 @@ func (s *Service) Member(ctx context.Context, a Actor, userID string) (*gatehous
 func (s *Service) member(ctx context.Context, tenantID, userID string) (*gatehouse.Member, error) {
 	m, err := s.store.FindMembership(ctx, tenantID, userID)
 	if gatehouse.ErrorCode(err) == gatehouse.ENOTFOUND {
-		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such user")
+		return nil, gatehouse.Errorf(gatehouse.ENOTFOUND, "no such user").WithID("error.user.notfound")
 	}
 	if err != nil {
 		return nil, err

@@ -505,6 +505,12 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 		var ge *gatehouse.Error
 		if errors.As(err, &ge) {
 			httpx.SetRetryAfter(w.Header(), ge.RetryAfter)
+			// A refusal that names its reason says it, in the reader's
+			// language, under the generic text ("The user has no API
+			// token. Generate one first.").
+			if (code == gatehouse.EINVALID || code == gatehouse.ECONFLICT) && ge.ID != "" && loc.has(ge.ID) {
+				v.Reason = domainText(loc, ge)
+			}
 		}
 		var known bool
 		if v.Heading, v.Message, known = errorText(code); !known {

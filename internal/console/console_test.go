@@ -551,7 +551,7 @@ func TestGeneratePATValidation(t *testing.T) {
 	}{
 		{"no name", url.Values{"name": {""}, "scopes": {"sales"}}, "The name must be 1 to 100 characters."},
 		{"no scopes", url.Values{"name": {"x"}}, "Choose at least one scope."},
-		{"unknown scope", url.Values{"name": {"x"}, "scopes": {"bogus"}}, "Choose at least one scope."},
+		{"unknown scope", url.Values{"name": {"x"}, "scopes": {"bogus"}}, "“bogus” is not a resource of this service."},
 		{"past expiry", url.Values{"name": {"x"}, "scopes": {"sales"}, "expires_at": {"2001-01-01"}}, "The expiration date must be in the future."},
 		{"bad date", url.Values{"name": {"x"}, "scopes": {"sales"}, "expires_at": {"tomorrow"}}, "Enter a date as YYYY-MM-DD."},
 	} {

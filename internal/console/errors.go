@@ -7,4 +7,7 @@ type errorView struct {
 	Status  int
 	Heading string // message ID
 	Message string // message ID
+	// Reason is a refused request's own reason, already in the reader's
+	// language: the message a domain error's ID names ("" = none).
+	Reason string
 }

@@ -39,7 +39,8 @@ func (c *Console) formError(rq *request, err error) (status int, fe *FormErrors,
 
 // formErrorFor is formError for a form whose inputs need their own
 // messages: fields maps an error's Field to the message ID shown next to
-// that input, before the console-wide fieldMessages.
+// that input. Then an error with a message ID says its own reason, and
+// the console-wide fieldMessages are the fallback for one without.
 func (c *Console) formErrorFor(rq *request, err error, fields map[string]string) (status int, fe *FormErrors, ok bool) {
 	var ge *gatehouse.Error
 	if !errors.As(err, &ge) {
@@ -68,6 +69,10 @@ func (c *Console) formErrorFor(rq *request, err error, fields map[string]string)
 		fe.Fields[ge.Field] = rq.loc.T(msg("error.field.text"))
 	} else if id, known := fields[ge.Field]; known {
 		fe.Fields[ge.Field] = rq.loc.T(id, "Max", gatehouse.MaxAllowEntryName)
+	} else if ge.Field != "" && ge.ID != "" && rq.loc.has(ge.ID) {
+		// The domain's own reason ("… has host bits set; did you mean
+		// …?") in the reader's language, before the console-wide text.
+		fe.Fields[ge.Field] = domainText(rq.loc, ge)
 	} else if id, known := fieldMessages[ge.Field]; known {
 		fe.Fields[ge.Field] = rq.loc.T(id, "Min", admin.MinPasswordLen)
 	} else if ge.Field != "" {

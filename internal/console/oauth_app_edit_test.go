@@ -68,9 +68,9 @@ func TestOAuthAppEdit(t *testing.T) {
 		wantField string
 	}{
 		{"http redirect", editForm(b, edit, "Typed name", "http://fax.example/cb", []string{"sales"}, "authorization_code"),
-			[]string{"http is allowed only for loopback hosts", `value="Typed name"`, ">http://fax.example/cb</textarea>"}, "redirect_uris"},
+			[]string{"http:// is allowed only for an app on the user&#39;s own computer", `value="Typed name"`, ">http://fax.example/cb</textarea>"}, "redirect_uris"},
 		{"no redirect", editForm(b, edit, "Fax sender", "", []string{"sales"}, "authorization_code"),
-			[]string{"authorization_code needs at least one redirect URI"}, "redirect_uris"},
+			[]string{"The Authorization Code grant needs at least one redirect URI."}, "redirect_uris"},
 		{"no grant", editForm(b, edit, "Fax sender", "https://fax.example/cb", []string{"sales"}),
 			[]string{"Choose at least one grant type."}, "grant_types"},
 		{"empty name", editForm(b, edit, " ", "https://fax.example/cb", []string{"sales"}, "authorization_code"),
@@ -94,7 +94,7 @@ func TestOAuthAppEdit(t *testing.T) {
 	wantNoBody(t, b.get(pubEdit), `value="client_credentials"`)
 	res = b.post(pubEdit, editForm(b, pubEdit, "SPA", "http://localhost:3000/cb", []string{"sales"}, "client_credentials"))
 	wantStatus(t, res, http.StatusUnprocessableEntity)
-	wantBody(t, res, "client_credentials needs a confidential client")
+	wantBody(t, res, "The Client Credentials grant needs a confidential app")
 
 	// Staff may not; another tenant's app is 404.
 	e.member(e.tenantA, "staff@acme.test", gatehouse.RoleStaff)

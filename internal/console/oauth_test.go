@@ -121,10 +121,10 @@ func TestOAuthAppsActivateShownOnce(t *testing.T) {
 	// Validation re-renders the form with the admin's message.
 	bad := b.register(appForm("Bad", "http://app.example/cb", true, "authorization_code"))
 	wantStatus(t, bad, http.StatusUnprocessableEntity)
-	wantBody(t, bad, "http is allowed only for loopback hosts", `value="Bad"`)
+	wantBody(t, bad, "http:// is allowed only for an app on the user&#39;s own computer", `value="Bad"`)
 	bad = b.register(appForm("Bad", "https://app.example/cb", false, "client_credentials"))
 	wantStatus(t, bad, http.StatusUnprocessableEntity)
-	wantBody(t, bad, "client_credentials needs a confidential client")
+	wantBody(t, bad, "The Client Credentials grant needs a confidential app")
 	bad = b.register(appForm("Bad", "https://app.example/cb", true))
 	wantStatus(t, bad, http.StatusUnprocessableEntity)
 	wantBody(t, bad, "Choose at least one grant type.")

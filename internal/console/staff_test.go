@@ -241,10 +241,10 @@ func TestStaffIPWhitelist(t *testing.T) {
 	for _, tc := range []struct{ name, cidr, field, want string }{
 		{"abcdefghijklmnopqrstu", "10.0.0.1", "name", "The name must be 1 to 20 characters."},
 		{"", "10.0.0.1", "name", "The name must be 1 to 20 characters."},
-		{"bad", "010.0.0.1", "cidr", "Enter a valid IPv4 or IPv6 address or CIDR block"},
-		{"bad", "0x7f.0.0.1", "cidr", "Enter a valid IPv4 or IPv6 address or CIDR block"},
-		{"bad", "10.0.0.0/33", "cidr", "Enter a valid IPv4 or IPv6 address or CIDR block"},
-		{"bad", "203.0.113.7/24", "cidr", "Enter a valid IPv4 or IPv6 address or CIDR block"},
+		{"bad", "010.0.0.1", "cidr", "“010.0.0.1” is not a valid IP address. Use a form such as 203.0.113.7"},
+		{"bad", "0x7f.0.0.1", "cidr", "“0x7f.0.0.1” is not a valid IP address."},
+		{"bad", "10.0.0.0/33", "cidr", "“10.0.0.0/33” is not a valid CIDR block."},
+		{"bad", "203.0.113.7/24", "cidr", "“203.0.113.7/24” has bits set after the prefix. Did you mean 203.0.113.0/24?"},
 		{"bad", "", "cidr", "Enter a valid IPv4 or IPv6 address or CIDR block"},
 	} {
 		t.Run(tc.field+"/"+tc.name+"/"+tc.cidr, func(t *testing.T) {

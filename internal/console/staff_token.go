@@ -38,7 +38,6 @@ type allowRow struct {
 // allowFields are the messages of the IP whitelist form.
 var allowFields = map[string]string{
 	"name": msg("error.field.ip_name"),
-	"cidr": msg("error.field.cidr"),
 }
 
 // apiAuthURL is the API Auth tab of the user.
@@ -177,7 +176,7 @@ func (c *Console) renderIPWhitelistNew(w http.ResponseWriter, r *http.Request, r
 	}
 	if tok == nil {
 		// The button exists only once a token does (seed 001).
-		return gatehouse.Errorf(gatehouse.ECONFLICT, "the user has no API token; generate one first")
+		return gatehouse.Errorf(gatehouse.ECONFLICT, "the user has no API token; generate one first").WithID("error.no_api_token")
 	}
 	v := &ipWhitelistView{
 		Base:       Base{Title: msg("staff.ip.new.title"), Nav: "users"},
