@@ -206,30 +206,45 @@ func errTwoTransports(a, b Transport) error {
 // oauth_* names anywhere else then are refused. §3.1: each protocol
 // parameter appears once per request (a 400, §3.2). Other parameters may
 // repeat and are all signed (§3.4.1.3.2).
+//
+// Decision (Magento compatibility, docs/oauth1.md): Magento 2's own
+// OauthClient sends oauth_verifier in the header and again in the form
+// body, and Magento's server ignores body and query oauth_* names when
+// the header carries protocol parameters. So, when the header carries a
+// parameter, one copy of it in the query and one in the body with the
+// very same value are echoes: dropped, neither signed nor counted. A copy
+// with another value is refused (which one was signed is ambiguous), and
+// an oauth_* name that is not in the header stays a second transport and
+// is refused, as before.
 func Collect(r *http.Request) (Params, Transport, error) {
 	var (
 		ps    Params
 		where Transport
+		h     Params // the header's protocol parameters, for echoes
 	)
-	carry := func(t Transport, from Params) error {
+	carry := func(t Transport, from Params) (Params, error) {
+		from, err := dropEchoes(h, from, t)
+		if err != nil {
+			return nil, err
+		}
 		for _, p := range from {
 			if !strings.HasPrefix(p.Name, "oauth_") {
 				continue
 			}
 			if where != None && where != t {
-				return errTwoTransports(where, t)
+				return nil, errTwoTransports(where, t)
 			}
 			where = t
 		}
-		return nil
+		return from, nil
 	}
 	vals := r.Header.Values("Authorization")
 	if len(vals) > 1 {
 		return nil, None, problem(ParameterRejected, "send one Authorization header")
 	}
 	if len(vals) == 1 && IsOAuthHeader(vals[0]) {
-		h, err := ParseAuthorization(vals[0])
-		if err != nil {
+		var err error
+		if h, err = ParseAuthorization(vals[0]); err != nil {
 			return nil, None, err
 		}
 		ps, where = h, Header
@@ -238,7 +253,7 @@ func Collect(r *http.Request) (Params, Transport, error) {
 	if err != nil {
 		return nil, None, problem(ParameterRejected, "the query string is malformed")
 	}
-	if err := carry(Query, q); err != nil {
+	if q, err = carry(Query, q); err != nil {
 		return nil, None, err
 	}
 	ps = append(ps, q...)
@@ -254,7 +269,7 @@ func Collect(r *http.Request) (Params, Transport, error) {
 		if err != nil {
 			return nil, None, problem(ParameterRejected, "the form body is malformed")
 		}
-		if err := carry(Body, f); err != nil {
+		if f, err = carry(Body, f); err != nil {
 			return nil, None, err
 		}
 		ps = append(ps, f...)
@@ -272,6 +287,50 @@ func Collect(r *http.Request) (Params, Transport, error) {
 	return ps, where, nil
 }
 
+// dropEchoes returns from (the query's or the body's parameters, t says
+// which) without the echoes of header parameters h: an oauth_* name that
+// h has, with the same value, once (Magento's shape, see Collect). A copy
+// with another value, or a second copy, is refused. With no header
+// parameters it returns from as it is.
+func dropEchoes(h, from Params, t Transport) (Params, error) {
+	if len(h) == 0 {
+		return from, nil
+	}
+	var (
+		out    Params
+		echoed map[string]bool
+	)
+	for i, p := range from {
+		hv, inHeader := "", false
+		if strings.HasPrefix(p.Name, "oauth_") {
+			hv, inHeader = h.Get(p.Name)
+		}
+		if !inHeader {
+			if out != nil {
+				out = append(out, p)
+			}
+			continue
+		}
+		if hv != p.Value {
+			return nil, problem(ParameterRejected, p.Name+" in "+t.String()+" differs from the one in the Authorization header; send each protocol parameter once, in the header (RFC 5849 §3.1, §3.5)")
+		}
+		if echoed[p.Name] {
+			return nil, problem(ParameterRejected, p.Name+" appears more than once (RFC 5849 §3.1: each protocol parameter once per request)")
+		}
+		if echoed == nil {
+			echoed = make(map[string]bool, 2)
+		}
+		echoed[p.Name] = true
+		if out == nil {
+			out = append(make(Params, 0, len(from)-1), from[:i]...)
+		}
+	}
+	if echoed == nil {
+		return from, nil
+	}
+	return out, nil
+}
+
 // bodyTooLarge refuses a form body longer than MaxFormBody: its
 // parameters are signed (§3.4.1.3.1), so it would have to be held whole.
 func bodyTooLarge() error {
@@ -285,25 +344,47 @@ func bodyTooLarge() error {
 // and puts it back whole, however long it is. A form body longer than that
 // whose first MaxFormBody bytes carry oauth_* names is refused (it could
 // not be signed, see Collect); oauth_* names past that point are not
-// looked for. Parameters in two places are refused (RFC 5849 §3.5).
+// looked for. Parameters in two places are refused (RFC 5849 §3.5), except
+// the echoes of header parameters Collect drops (Magento's shape), which
+// Locate judges as Collect does.
 func Locate(r *http.Request) (Transport, error) {
 	where := None
-	found := func(t Transport) error {
+	var h Params
+	found := func(t Transport, s string) error {
+		if !HasProtocolParams(s) {
+			return nil
+		}
+		if where == Header && len(h) > 0 {
+			// Only echoes of the header are allowed here; a malformed
+			// query or body is a second transport, as before.
+			if ps, err := parseForm(s); err == nil {
+				rest, err := dropEchoes(h, ps, t)
+				if err != nil {
+					return err
+				}
+				if !hasProtocol(rest) {
+					return nil
+				}
+			}
+		}
 		if where != None && where != t {
 			return errTwoTransports(where, t)
 		}
 		where = t
 		return nil
 	}
-	for _, v := range r.Header.Values("Authorization") {
+	vals := r.Header.Values("Authorization")
+	for _, v := range vals {
 		if IsOAuthHeader(v) {
 			where = Header
 		}
 	}
-	if HasProtocolParams(r.URL.RawQuery) {
-		if err := found(Query); err != nil {
-			return None, err
-		}
+	if where == Header && len(vals) == 1 {
+		// A header Collect would refuse allows no echoes.
+		h, _ = ParseAuthorization(vals[0])
+	}
+	if err := found(Query, r.URL.RawQuery); err != nil {
+		return None, err
 	}
 	if isForm(r) {
 		body, complete, err := peekBody(r)
@@ -317,17 +398,25 @@ func Locate(r *http.Request) (Transport, error) {
 			} else {
 				body = nil
 			}
-		}
-		if HasProtocolParams(string(body)) {
-			if !complete {
+			if HasProtocolParams(string(body)) {
 				return None, bodyTooLarge()
 			}
-			if err := found(Body); err != nil {
-				return None, err
-			}
+		}
+		if err := found(Body, string(body)); err != nil {
+			return None, err
 		}
 	}
 	return where, nil
+}
+
+// hasProtocol reports whether ps names an oauth_* parameter.
+func hasProtocol(ps Params) bool {
+	for _, p := range ps {
+		if strings.HasPrefix(p.Name, "oauth_") {
+			return true
+		}
+	}
+	return false
 }
 
 // HasProtocolParams reports whether form-encoded s (a query or a form
@@ -347,26 +436,44 @@ func HasProtocolParams(s string) bool {
 // Strip removes the protocol parameters (every oauth_* name) from the
 // query or the form body of r, whichever where says carried them, leaving
 // every other byte as it was; the Authorization header is the caller's to
-// remove. Security: a proxy forwards a verified request without the
-// credential, as it drops the header (oauth_token may work as a Bearer
-// token where a tenant allows it). The body must be one Collect or Locate
-// read whole.
+// remove. With where Header it removes the echoes Collect dropped (the
+// only oauth_* names a request it accepted can have there) from both.
+// Security: a proxy forwards a verified request without the credential,
+// as it drops the header (oauth_token may work as a Bearer token where a
+// tenant allows it). The body must be one Collect or Locate read whole.
 func Strip(r *http.Request, where Transport) {
 	switch where {
 	case Query:
-		r.URL.RawQuery = dropProtocol(r.URL.RawQuery)
-		r.URL.ForceQuery = false
+		stripQuery(r)
 	case Body:
-		body, complete, err := peekBody(r)
-		if err != nil || !complete {
-			return
+		stripBody(r)
+	case Header:
+		if HasProtocolParams(r.URL.RawQuery) {
+			stripQuery(r)
 		}
-		b := []byte(dropProtocol(string(body)))
-		setBody(r, b)
-		r.ContentLength = int64(len(b))
-		if r.Header.Get("Content-Length") != "" {
-			r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		if isForm(r) {
+			if body, complete, err := peekBody(r); err == nil && complete && HasProtocolParams(string(body)) {
+				stripBody(r)
+			}
 		}
+	}
+}
+
+func stripQuery(r *http.Request) {
+	r.URL.RawQuery = dropProtocol(r.URL.RawQuery)
+	r.URL.ForceQuery = false
+}
+
+func stripBody(r *http.Request) {
+	body, complete, err := peekBody(r)
+	if err != nil || !complete {
+		return
+	}
+	b := []byte(dropProtocol(string(body)))
+	setBody(r, b)
+	r.ContentLength = int64(len(b))
+	if r.Header.Get("Content-Length") != "" {
+		r.Header.Set("Content-Length", strconv.Itoa(len(b)))
 	}
 }
 

@@ -142,6 +142,10 @@ type call struct {
 	form         url.Values // non-protocol body parameters
 	tamper       bool       // change a signed parameter after signing
 	order        Order
+	// echoBody and echoQuery are added to the form body and the query
+	// after signing, unsigned: Magento's OauthClient repeats
+	// oauth_verifier in the body this way.
+	echoBody, echoQuery url.Values
 }
 
 var nonceN atomic.Int64
@@ -232,6 +236,14 @@ func (e *env) do(c call) (int, url.Values, string) {
 		for _, p := range proto {
 			body.Add(p.Name, p.Value)
 		}
+	}
+	for k, vs := range c.echoBody {
+		for _, v := range vs {
+			body.Add(k, v)
+		}
+	}
+	if len(c.echoQuery) > 0 {
+		u.RawQuery = strings.TrimPrefix(u.RawQuery+"&"+c.echoQuery.Encode(), "&")
 	}
 	req, _ := http.NewRequest(c.method, u.String(), strings.NewReader(body.Encode()))
 	if len(body) > 0 {
