@@ -277,9 +277,12 @@ func TestGatewayOAuth1Transports(t *testing.T) {
 	// repeated, unsigned, in the query and the body. Same values: the
 	// echoes are dropped, verified and forwarded without them; another
 	// value is MALFORMED and reaches nobody.
-	echo := func(query, body string) *http.Client {
+	echo := func(query, body string, header ...string) *http.Client {
 		cfg := dghubble.NewConfig(act.ConsumerKey, act.ConsumerSecret)
 		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			for _, h := range header {
+				r.Header.Set("Authorization", r.Header.Get("Authorization")+", "+h)
+			}
 			r.URL.RawQuery += "&" + query
 			b, _ := io.ReadAll(r.Body)
 			nb := string(b) + "&" + body
@@ -290,6 +293,11 @@ func TestGatewayOAuth1Transports(t *testing.T) {
 	}
 	if a := send(echo("oauth_token="+act.AccessToken, "oauth_consumer_key="+act.ConsumerKey), "POST", "/rest/V1/orders?x=1", "sku=24-MB01&qty=1"); a.status != 200 {
 		t.Fatalf("header-signed call with echoes: %d %s", a.status, a.body)
+	}
+	forwarded("x=1", "sku=24-MB01&qty=1")
+	// The PHPoAuthLib-based client also copies the form into the header.
+	if a := send(echo("oauth_token="+act.AccessToken, "oauth_consumer_key="+act.ConsumerKey, `sku="24-MB01"`, `qty="1"`), "POST", "/rest/V1/orders?x=1", "sku=24-MB01&qty=1"); a.status != 200 {
+		t.Fatalf("header-signed call with its form in the header: %d %s", a.status, a.body)
 	}
 	forwarded("x=1", "sku=24-MB01&qty=1")
 	calls := up.calls.Load()

@@ -166,4 +166,54 @@ func TestMagentoAccessTokenShape(t *testing.T) {
 	if status != http.StatusOK || !strings.HasPrefix(body, "token="+at) {
 		t.Fatalf("API call with an echo: %d %s", status, body)
 	}
+	// The PHPoAuthLib-based client's signed form POST: its form
+	// parameters in the header too, signed once.
+	status, _, body = e.do(call{path: "/api/products", key: e.key, sec: e.sec, token: at, tsec: as,
+		form: url.Values{"sku": {"24-MB01"}, "name": {"Joust Duffle Bag"}}, formInHeader: true})
+	if status != http.StatusOK || !strings.Contains(body, "sku=24-MB01") {
+		t.Fatalf("API call with its form in the header: %d %s", status, body)
+	}
+}
+
+// TestCollectHeaderCustomEchoes: a name that is not oauth_* may stand in
+// the header only as a copy of a query or body parameter with the same
+// value (Magento's PHPoAuthLib-based OauthClient); it is counted once,
+// where it is repeated. Anything else is refused as before.
+func TestCollectHeaderCustomEchoes(t *testing.T) {
+	auth := `OAuth oauth_consumer_key="k", oauth_token="t", sku="24-MB01", name="Joust%20Duffle%20Bag"`
+	r := magentoRequest("/p?sku=24-MB01", "name=Joust+Duffle+Bag&qty=1", auth)
+	ps, where, err := Collect(r)
+	if err != nil || where != Header {
+		t.Fatalf("Collect = %v %v", where, err)
+	}
+	want := Params{{"oauth_consumer_key", "k"}, {"oauth_token", "t"}, {"sku", "24-MB01"}, {"name", "Joust Duffle Bag"}, {"qty", "1"}}
+	if diff := cmp.Diff(want, ps); diff != "" {
+		t.Fatalf("params (-want +got):\n%s", diff)
+	}
+	if where, err := Locate(magentoRequest("/p?sku=24-MB01", "name=Joust+Duffle+Bag&qty=1", auth)); err != nil || where != Header {
+		t.Fatalf("Locate = %v %v", where, err)
+	}
+	for _, c := range []struct{ name, target, body, auth string }{
+		{"not repeated anywhere", "/p", "qty=1", auth},
+		{"another value", "/p?sku=24-MB02", "name=Joust+Duffle+Bag", auth},
+		{"twice in the header", "/p?sku=1", "", `OAuth oauth_token="t", sku="1", sku="1"`},
+		{"a JSON body is no copy", "/p", "", `OAuth oauth_token="t", sku="1"`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := magentoRequest(c.target, c.body, c.auth)
+			if c.name == "a JSON body is no copy" {
+				r = httptest.NewRequest("POST", "http://h/p", strings.NewReader("sku=1"))
+				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("Authorization", c.auth)
+			}
+			_, _, err := Collect(r)
+			if p, ok := err.(*Problem); !ok || p.Name != ParameterRejected || p.Status() != 400 {
+				t.Fatalf("Collect error %v, want 400 parameter_rejected", err)
+			}
+		})
+	}
+	// ParseAuthorization itself still refuses them.
+	if _, err := ParseAuthorization(auth); err == nil {
+		t.Fatal("ParseAuthorization accepted a custom name")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -59,22 +60,35 @@ func IsOAuthHeader(v string) bool {
 // 7230 §7's #rule); a parameter that appears twice is refused (§3.2:
 // duplicated protocol parameters are a 400); a name that is not an
 // oauth_* parameter or realm is refused, since nothing else belongs in the
-// header.
+// header (Collect accepts Magento's copies of form parameters there, see
+// parseAuthorization).
 func ParseAuthorization(v string) (Params, error) {
+	ps, custom, err := parseAuthorization(v)
+	if err == nil && len(custom) > 0 {
+		return nil, problem(ParameterRejected, "only oauth_* parameters and realm belong in the Authorization header")
+	}
+	return ps, err
+}
+
+// parseAuthorization is ParseAuthorization that returns the names that
+// are not oauth_* parameters or realm apart (custom, each once) instead of
+// refusing them: Magento's PHPoAuthLib-based OauthClient copies a signed
+// call's form parameters into the header, and Collect accepts them there
+// when the body or the query has them too (Magento's server ignores them).
+func parseAuthorization(v string) (ps, custom Params, err error) {
 	if len(v) > MaxHeaderLen {
-		return nil, problem(ParameterRejected, "the Authorization header is too long")
+		return nil, nil, problem(ParameterRejected, "the Authorization header is too long")
 	}
 	v = strings.TrimLeft(v, " \t")
 	if !IsOAuthHeader(v) {
-		return nil, problem(ParameterRejected, "the Authorization header does not use the OAuth scheme")
+		return nil, nil, problem(ParameterRejected, "the Authorization header does not use the OAuth scheme")
 	}
 	s := v[len(oauthScheme):]
-	var ps Params
 	seenRealm := false
 	for {
 		s = strings.TrimLeft(s, " \t")
 		if s == "" {
-			return ps, nil
+			return ps, custom, nil
 		}
 		if s[0] == ',' {
 			s = s[1:]
@@ -82,7 +96,7 @@ func ParseAuthorization(v string) (Params, error) {
 		}
 		i := strings.IndexByte(s, '=')
 		if i <= 0 {
-			return nil, problem(ParameterRejected, "the Authorization header is malformed: expected name=\"value\"")
+			return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: expected name=\"value\"")
 		}
 		rawName := strings.TrimRight(s[:i], " \t")
 		s = strings.TrimLeft(s[i+1:], " \t")
@@ -90,12 +104,12 @@ func ParseAuthorization(v string) (Params, error) {
 		if strings.HasPrefix(s, `"`) {
 			j := strings.IndexByte(s[1:], '"')
 			if j < 0 {
-				return nil, problem(ParameterRejected, "the Authorization header is malformed: unterminated quoted value")
+				return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: unterminated quoted value")
 			}
 			rawValue, s = s[1:1+j], s[2+j:]
 			if strings.IndexByte(rawValue, '\\') >= 0 {
 				// Percent-encoded values never need quoted-pair escapes.
-				return nil, problem(ParameterRejected, "the Authorization header is malformed: escapes are not allowed in values")
+				return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: escapes are not allowed in values")
 			}
 		} else {
 			j := strings.IndexAny(s, ", \t")
@@ -106,31 +120,35 @@ func ParseAuthorization(v string) (Params, error) {
 		}
 		s = strings.TrimLeft(s, " \t")
 		if s != "" && s[0] != ',' {
-			return nil, problem(ParameterRejected, "the Authorization header is malformed: parameters must be separated by commas")
+			return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: parameters must be separated by commas")
 		}
 		if !validToken(rawName) {
-			return nil, problem(ParameterRejected, "the Authorization header is malformed: bad parameter name")
+			return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: bad parameter name")
 		}
 		name, err := percentDecode(rawName)
 		if err != nil {
-			return nil, problem(ParameterRejected, "the Authorization header is malformed: bad percent-encoding")
+			return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: bad percent-encoding")
 		}
 		value, err := percentDecode(rawValue)
 		if err != nil {
-			return nil, problem(ParameterRejected, "the Authorization header is malformed: bad percent-encoding in "+name)
+			return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: bad percent-encoding in "+name)
 		}
 		if name == "realm" {
 			if seenRealm {
-				return nil, problem(ParameterRejected, "realm appears twice in the Authorization header")
+				return nil, nil, problem(ParameterRejected, "realm appears twice in the Authorization header")
 			}
 			seenRealm = true
 			continue
 		}
-		if !strings.HasPrefix(name, "oauth_") {
-			return nil, problem(ParameterRejected, "only oauth_* parameters and realm belong in the Authorization header")
-		}
 		if _, dup := ps.Get(name); dup {
-			return nil, problem(ParameterRejected, name+" appears twice in the Authorization header")
+			return nil, nil, problem(ParameterRejected, name+" appears twice in the Authorization header")
+		}
+		if _, dup := custom.Get(name); dup {
+			return nil, nil, problem(ParameterRejected, name+" appears twice in the Authorization header")
+		}
+		if !strings.HasPrefix(name, "oauth_") {
+			custom = append(custom, Param{name, value})
+			continue
 		}
 		ps = append(ps, Param{name, value})
 	}
@@ -215,7 +233,10 @@ func errTwoTransports(a, b Transport) error {
 // very same value are echoes: dropped, neither signed nor counted. A copy
 // with another value is refused (which one was signed is ambiguous), and
 // an oauth_* name that is not in the header stays a second transport and
-// is refused, as before.
+// is refused, as before. Likewise a header name that is not oauth_*
+// (Magento's PHPoAuthLib-based client copies a signed form there) is
+// accepted only when the query or the body has it with the same value,
+// and then counted once, there.
 func Collect(r *http.Request) (Params, Transport, error) {
 	var (
 		ps    Params
@@ -242,9 +263,10 @@ func Collect(r *http.Request) (Params, Transport, error) {
 	if len(vals) > 1 {
 		return nil, None, problem(ParameterRejected, "send one Authorization header")
 	}
+	var custom Params
 	if len(vals) == 1 && IsOAuthHeader(vals[0]) {
 		var err error
-		if h, err = ParseAuthorization(vals[0]); err != nil {
+		if h, custom, err = parseAuthorization(vals[0]); err != nil {
 			return nil, None, err
 		}
 		ps, where = h, Header
@@ -273,6 +295,11 @@ func Collect(r *http.Request) (Params, Transport, error) {
 			return nil, None, err
 		}
 		ps = append(ps, f...)
+	}
+	for _, c := range custom {
+		if !slices.Contains(ps[len(h):], c) {
+			return nil, None, problem(ParameterRejected, "only oauth_* parameters and realm belong in the Authorization header ("+c.Name+" is not in the query or the form body with the same value)")
+		}
 	}
 	seen := make(map[string]bool, 8)
 	for _, p := range ps {
@@ -381,7 +408,7 @@ func Locate(r *http.Request) (Transport, error) {
 	}
 	if where == Header && len(vals) == 1 {
 		// A header Collect would refuse allows no echoes.
-		h, _ = ParseAuthorization(vals[0])
+		h, _, _ = parseAuthorization(vals[0])
 	}
 	if err := found(Query, r.URL.RawQuery); err != nil {
 		return None, err

@@ -146,6 +146,9 @@ type call struct {
 	// after signing, unsigned: Magento's OauthClient repeats
 	// oauth_verifier in the body this way.
 	echoBody, echoQuery url.Values
+	// formInHeader copies form into the header as well, as the
+	// PHPoAuthLib-based Magento OauthClient does for a signed call.
+	formInHeader bool
 }
 
 var nonceN atomic.Int64
@@ -224,6 +227,11 @@ func (e *env) do(c call) (int, url.Values, string) {
 		parts := []string{`realm="x"`}
 		for _, p := range proto {
 			parts = append(parts, Encode(p.Name)+`="`+Encode(p.Value)+`"`)
+		}
+		if c.formInHeader {
+			for k, vs := range c.form {
+				parts = append(parts, Encode(k)+`="`+Encode(vs[0])+`"`)
+			}
 		}
 		header = "OAuth " + strings.Join(parts, ", ")
 	case inQuery:
