@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 )
@@ -296,9 +295,17 @@ func Collect(r *http.Request) (Params, Transport, error) {
 		}
 		ps = append(ps, f...)
 	}
-	for _, c := range custom {
-		if !slices.Contains(ps[len(h):], c) {
-			return nil, None, problem(ParameterRejected, "only oauth_* parameters and realm belong in the Authorization header ("+c.Name+" is not in the query or the form body with the same value)")
+	if len(custom) > 0 {
+		// A set, not a scan per name: header and body are both large
+		// enough that the product would cost.
+		have := make(map[Param]bool, len(ps)-len(h))
+		for _, p := range ps[len(h):] {
+			have[p] = true
+		}
+		for _, c := range custom {
+			if !have[c] {
+				return nil, None, problem(ParameterRejected, "only oauth_* parameters and realm belong in the Authorization header ("+c.Name+" is not in the query or the form body with the same value)")
+			}
 		}
 	}
 	seen := make(map[string]bool, 8)
@@ -323,6 +330,11 @@ func dropEchoes(h, from Params, t Transport) (Params, error) {
 	if len(h) == 0 {
 		return from, nil
 	}
+	// A map: a long header and a long body must not cost their product.
+	hm := make(map[string]string, len(h))
+	for _, p := range h {
+		hm[p.Name] = p.Value
+	}
 	var (
 		out    Params
 		echoed map[string]bool
@@ -330,7 +342,7 @@ func dropEchoes(h, from Params, t Transport) (Params, error) {
 	for i, p := range from {
 		hv, inHeader := "", false
 		if strings.HasPrefix(p.Name, "oauth_") {
-			hv, inHeader = h.Get(p.Name)
+			hv, inHeader = hm[p.Name]
 		}
 		if !inHeader {
 			if out != nil {
