@@ -59,8 +59,8 @@ type SigningKeyRotation struct {
 	// Next is the new key: ID, Issuer, Alg, Sealed, PublicJWK, CreatedAt
 	// and UseAfter set; Generation is assigned by the store.
 	Next *SigningKey
-	// DueBefore: rotate only when the issuer's newest key was created
-	// before it (a rotation is due). Zero: rotate whatever the newest key.
+	// DueBefore: rotate only when the issuer's newest key was created at
+	// or before it (a rotation is due). Zero: rotate whatever the newest key.
 	DueBefore time.Time
 	// Retention is how long a key stays published after it stops signing
 	// (the longest lifetime of what it signs, plus a margin).
@@ -72,7 +72,7 @@ type SigningKeyStore interface {
 	// RotateSigningKey stores r.Next as the issuer's newest key, and sets
 	// the previous newest key's RetireAt to r.Next.UseAfter and its
 	// RemoveAfter to that plus r.Retention, in one transaction — unless
-	// the newest key was created at or after r.DueBefore (not due) or
+	// the newest key was created after r.DueBefore (not due) or
 	// another rotation of the issuer committed first (lost the race): then
 	// it stores nothing and returns false. A first key is always stored.
 	RotateSigningKey(ctx context.Context, r *SigningKeyRotation) (bool, error)

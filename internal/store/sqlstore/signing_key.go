@@ -45,7 +45,7 @@ func (db *DB) RotateSigningKey(ctx context.Context, r *gatehouse.SigningKeyRotat
 			prevID, gen = "", 0
 		case err != nil:
 			return wrap(op, "signing key", err)
-		case !r.DueBefore.IsZero() && !created.Time.Before(normTime(r.DueBefore)):
+		case !r.DueBefore.IsZero() && created.Time.After(normTime(r.DueBefore)):
 			return errNotRotated
 		}
 		k.Generation = gen + 1
