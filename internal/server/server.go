@@ -205,17 +205,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 
 	// One key set per issuer, and the issuer is the server's public URL
 	// (every tenant's apps share it, as the RFC 8414 document does).
-	s.Signer, err = signing.New(signing.Config{
-		Store:          st,
-		Keys:           keys,
-		Issuer:         cfg.PublicURL,
-		Alg:            cfg.OIDCSigningAlg,
-		RotationPeriod: cfg.OIDCKeyRotation,
-		PrePublish:     cfg.OIDCKeyPrepublish,
-		Now:            now,
-		Log:            log,
-	})
-	if err != nil {
+	if s.Signer, err = newSigner(cfg, keys, st, now, log); err != nil {
 		return nil, err
 	}
 	provider := oauth2.New(oauth2.Config{
@@ -537,6 +527,29 @@ func gatewayTarget(cfg config.Config, opts Options) (*url.URL, *gateway.Routes, 
 		return nil, nil, fmt.Errorf("routes: %w", err)
 	}
 	return upstream, routes, nil
+}
+
+// NewSigner is the issuer's signer as a server builds it from cfg (a
+// validated configuration), for the `gatehouse keys` commands.
+func NewSigner(cfg config.Config, st signing.Store, log *slog.Logger) (*signing.Signer, error) {
+	keys, err := loadKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newSigner(cfg, keys, st, time.Now, log)
+}
+
+func newSigner(cfg config.Config, keys *secret.Keyring, st signing.Store, now func() time.Time, log *slog.Logger) (*signing.Signer, error) {
+	return signing.New(signing.Config{
+		Store:          st,
+		Keys:           keys,
+		Issuer:         cfg.PublicURL,
+		Alg:            cfg.OIDCSigningAlg,
+		RotationPeriod: cfg.OIDCKeyRotation,
+		PrePublish:     cfg.OIDCKeyPrepublish,
+		Now:            now,
+		Log:            log,
+	})
 }
 
 // loadKeys builds the keyring from GATEHOUSE_SECRET_KEY or the key file.
