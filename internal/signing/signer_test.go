@@ -2,6 +2,7 @@ package signing
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"database/sql"
 	"encoding/base64"
@@ -461,5 +462,29 @@ func TestAlgChangeRotates(t *testing.T) {
 	}
 	if got := s.Algs(); len(got) != 2 || got[0] != gatehouse.AlgEdDSA || got[1] != gatehouse.AlgES256 {
 		t.Errorf("Algs = %v, want [EdDSA ES256]", got)
+	}
+}
+
+// failingStore is a store that cannot be reached.
+type failingStore struct{}
+
+func (failingStore) RotateSigningKey(context.Context, *gatehouse.SigningKeyRotation) (bool, error) {
+	return false, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "database unavailable")
+}
+func (failingStore) ListSigningKeys(context.Context, string) ([]*gatehouse.SigningKey, error) {
+	return nil, gatehouse.Errorf(gatehouse.EUNAVAILABLE, "database unavailable")
+}
+
+// TestJWKSOutage: without the store the JWKS is 503 and not cached, and
+// nothing is signed.
+func TestJWKSOutage(t *testing.T) {
+	s := newSigner(t, failingStore{}, newClock(), "")
+	rec := httptest.NewRecorder()
+	s.JWKSHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/oauth2/jwks", nil))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Cache-Control") != "no-store" || strings.Contains(rec.Body.String(), "database") {
+		t.Errorf("outage: %d %q %q", rec.Code, rec.Header().Get("Cache-Control"), rec.Body.String())
+	}
+	if _, err := s.Sign(t.Context(), "JWT", claims{}); err == nil {
+		t.Error("signed without a key set")
 	}
 }
