@@ -1,6 +1,7 @@
 package oauth2
 
 import (
+	"context"
 	"net/http"
 	"slices"
 )
@@ -25,7 +26,7 @@ type OpenIDMetadata struct {
 
 // OpenIDMetadata returns the discovery document; ok is false when the
 // provider has no signing keys (Config.SigningAlgs unset).
-func (p *Provider) OpenIDMetadata() (OpenIDMetadata, bool) {
+func (p *Provider) OpenIDMetadata(ctx context.Context) (OpenIDMetadata, bool) {
 	if p.signingAlgs == nil {
 		return OpenIDMetadata{}, false
 	}
@@ -38,7 +39,7 @@ func (p *Provider) OpenIDMetadata() (OpenIDMetadata, bool) {
 		Metadata:                         m,
 		ScopesSupported:                  scopes,
 		SubjectTypesSupported:            []string{"public"},
-		IDTokenSigningAlgValuesSupported: p.signingAlgs(),
+		IDTokenSigningAlgValuesSupported: p.signingAlgs(ctx),
 	}, true
 }
 
@@ -56,7 +57,7 @@ func (p *Provider) OpenIDConfigurationHandler() http.Handler {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		m, ok := p.OpenIDMetadata()
+		m, ok := p.OpenIDMetadata(r.Context())
 		if !ok {
 			http.NotFound(w, r)
 			return

@@ -81,7 +81,7 @@ type Config struct {
 	// SigningAlgs, when set, lists the algorithms of the issuer's signing
 	// keys (signing.Signer.Algs): the metadata then names the JWKS and
 	// the OpenID Connect discovery document is served.
-	SigningAlgs func() []string
+	SigningAlgs func(ctx context.Context) []string
 	Now         func() time.Time // default time.Now
 	Log         *slog.Logger     // default slog.Default()
 }
@@ -94,7 +94,7 @@ type Provider struct {
 	issuer  string
 	trusted []netip.Prefix
 	// signingAlgs: see Config.SigningAlgs.
-	signingAlgs func() []string
+	signingAlgs func(ctx context.Context) []string
 	now         func() time.Time
 	log         *slog.Logger
 }

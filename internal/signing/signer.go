@@ -383,19 +383,19 @@ func (s *Signer) JWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
 
 // Algs returns the algorithms of the published keys and of new keys: what
 // the discovery document's id_token_signing_alg_values_supported lists
-// (during a change of algorithm, both). It reads the key set as last
-// loaded, never the store.
-func (s *Signer) Algs() []string {
+// (during a change of algorithm, both). When the key set cannot be read it
+// answers the configured algorithm alone.
+func (s *Signer) Algs(ctx context.Context) []string {
 	algs := []string{s.cfg.Alg}
-	s.rmu.RLock()
-	st := s.cur
-	s.rmu.RUnlock()
-	if st != nil {
-		now := s.now()
-		for _, k := range st.keys {
-			if k.Published(now) && !slices.Contains(algs, k.Alg) {
-				algs = append(algs, k.Alg)
-			}
+	st, err := s.state(ctx)
+	if err != nil {
+		s.cfg.Log.WarnContext(ctx, "signing algorithms", "err", err)
+		return algs
+	}
+	now := s.now()
+	for _, k := range st.keys {
+		if k.Published(now) && !slices.Contains(algs, k.Alg) {
+			algs = append(algs, k.Alg)
 		}
 	}
 	return algs
