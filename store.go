@@ -25,6 +25,7 @@ type Store interface {
 	IntegrationStore
 	LoginStore
 	PruneStore
+	SigningKeyStore
 
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error

@@ -58,6 +58,9 @@ const (
 	PruneDeliveries PruneKind = "integration_deliveries"
 	// PruneNotifications: console notifications created before the cutoff.
 	PruneNotifications PruneKind = "notifications"
+	// PruneSigningKeys: signing keys removed from the JWKS (RemoveAfter)
+	// before the cutoff.
+	PruneSigningKeys PruneKind = "signing_keys"
 	// PruneAudit: audit events recorded before the cutoff. The janitor
 	// asks only when the operator set an audit retention.
 	PruneAudit PruneKind = "audit_events"

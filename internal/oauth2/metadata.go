@@ -25,13 +25,16 @@ type Metadata struct {
 	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported"`
 	// RFC 9207: authorization responses carry iss.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+	// RFC 8414 §2: the issuer's signing keys (RFC 7517 JWKS), present
+	// when the provider has them (Config.SigningAlgs).
+	JWKSURI string `json:"jwks_uri,omitempty"`
 }
 
 // Metadata returns the provider's RFC 8414 document. The issuer is the
 // public URL exactly, and every endpoint hangs off it.
 func (p *Provider) Metadata() Metadata {
 	scopes := append(p.tree.IDs(), gatehouse.ScopeAll, gatehouse.ScopeVerify, gatehouse.ScopeManage)
-	return Metadata{
+	m := Metadata{
 		Issuer:                                    p.issuer,
 		AuthorizationEndpoint:                     p.issuer + "/oauth2/authorize",
 		TokenEndpoint:                             p.issuer + "/oauth2/token",
@@ -49,6 +52,10 @@ func (p *Provider) Metadata() Metadata {
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
 	}
+	if p.signingAlgs != nil {
+		m.JWKSURI = p.issuer + "/oauth2/jwks"
+	}
+	return m
 }
 
 // MetadataHandler serves GET /.well-known/oauth-authorization-server

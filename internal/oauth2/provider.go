@@ -78,8 +78,12 @@ type Config struct {
 	// slash: the metadata's issuer and the iss of authorization responses.
 	Issuer         string
 	TrustedProxies []netip.Prefix
-	Now            func() time.Time // default time.Now
-	Log            *slog.Logger     // default slog.Default()
+	// SigningAlgs, when set, lists the algorithms of the issuer's signing
+	// keys (signing.Signer.Algs): the metadata then names the JWKS and
+	// the OpenID Connect discovery document is served.
+	SigningAlgs func(ctx context.Context) []string
+	Now         func() time.Time // default time.Now
+	Log         *slog.Logger     // default slog.Default()
 }
 
 // Provider is the authorization server. It is safe for concurrent use.
@@ -89,13 +93,15 @@ type Provider struct {
 	v       *verify.Verifier
 	issuer  string
 	trusted []netip.Prefix
-	now     func() time.Time
-	log     *slog.Logger
+	// signingAlgs: see Config.SigningAlgs.
+	signingAlgs func(ctx context.Context) []string
+	now         func() time.Time
+	log         *slog.Logger
 }
 
 // New returns a Provider.
 func New(cfg Config) *Provider {
-	p := &Provider{store: cfg.Store, tree: cfg.Tree, v: cfg.Verifier, issuer: cfg.Issuer, trusted: cfg.TrustedProxies, now: cfg.Now, log: cfg.Log}
+	p := &Provider{store: cfg.Store, tree: cfg.Tree, v: cfg.Verifier, issuer: cfg.Issuer, trusted: cfg.TrustedProxies, signingAlgs: cfg.SigningAlgs, now: cfg.Now, log: cfg.Log}
 	if p.now == nil {
 		p.now = time.Now
 	}

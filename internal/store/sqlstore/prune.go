@@ -54,6 +54,9 @@ var pruneSQL = map[gatehouse.PruneKind]string{
 		SELECT seq FROM integration_deliveries WHERE time < $1 LIMIT $2)`,
 	gatehouse.PruneNotifications: `DELETE FROM notifications WHERE seq IN (
 		SELECT seq FROM notifications WHERE created_at < $1 LIMIT $2)`,
+	// A key removed from the JWKS verifies nothing any more.
+	gatehouse.PruneSigningKeys: `DELETE FROM signing_keys WHERE id IN (
+		SELECT id FROM signing_keys WHERE remove_after < $1 LIMIT $2)`,
 	gatehouse.PruneAudit: `DELETE FROM audit_events WHERE seq IN (
 		SELECT seq FROM audit_events WHERE time < $1 ORDER BY seq LIMIT $2)`,
 }

@@ -48,6 +48,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"PoolIssueTokens", testPoolIssueTokens},
 		{"PoolIssueTokensRacingDeletion", testPoolIssueTokensRacingDeletion},
 		{"PoolPatchSettings", testPoolPatchSettings},
+		{"PoolRotateSigningKey", testConcurrentRotateSigningKey},
 		{"AuditSomeBad", testConcurrentAuditSomeBad},
 	}
 	for _, tc := range tests {

@@ -88,6 +88,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"PatchSettings", testPatchSettings},
 		{"AuditAtomic", testAuditAtomic},
 		{"Prune", testPrune},
+		{"SigningKeys", testSigningKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
