@@ -6,16 +6,12 @@ import (
 	"slices"
 )
 
-// ScopeOpenID is the scope that makes an authorization request an OpenID
-// Connect one (OpenID Connect Core §3.1.2.1).
-const ScopeOpenID = "openid"
-
 // OpenIDMetadata is the OpenID Provider Metadata (OpenID Connect Discovery
 // 1.0 §3): the RFC 8414 document plus the fields OpenID Connect requires.
 // The userinfo and end_session endpoints are listed only once they exist.
 type OpenIDMetadata struct {
 	Metadata
-	// Discovery §3: openid is among the scopes.
+	// Discovery §3: the scopes; openid is added with ID tokens.
 	ScopesSupported []string `json:"scopes_supported"`
 	// Discovery §3 (required): subjects are the same for every client
 	// ("public", Core §8).
@@ -31,13 +27,12 @@ func (p *Provider) OpenIDMetadata(ctx context.Context) (OpenIDMetadata, bool) {
 		return OpenIDMetadata{}, false
 	}
 	m := p.Metadata()
-	scopes := slices.Clone(m.ScopesSupported)
-	if !slices.Contains(scopes, ScopeOpenID) {
-		scopes = append([]string{ScopeOpenID}, scopes...)
-	}
+	// openid joins the scopes once the authorization endpoint issues ID
+	// tokens for it (issue 15, item 3): a document that lists it before
+	// would send a relying party into a login that cannot finish.
 	return OpenIDMetadata{
 		Metadata:                         m,
-		ScopesSupported:                  scopes,
+		ScopesSupported:                  slices.Clone(m.ScopesSupported),
 		SubjectTypesSupported:            []string{"public"},
 		IDTokenSigningAlgValuesSupported: p.signingAlgs(ctx),
 	}, true
