@@ -232,8 +232,14 @@ func testPoolDevicePoll(t *testing.T, s gatehouse.Store) {
 	one := f.request(nil)
 	grant := f.approve(one, base.Add(2*time.Minute))
 	d, r := overPool(t, ctx, n,
-		func(i int) error { _, err := s.PollDeviceAuthorization(ctx, f.poll(ds[i], base.Add(time.Minute))); return err },
-		func(i int) error { _, err := s.PollDeviceAuthorization(ctx, f.poll(one, base.Add(time.Minute))); return err })
+		func(i int) error {
+			_, err := s.PollDeviceAuthorization(ctx, f.poll(ds[i], base.Add(time.Minute)))
+			return err
+		},
+		func(i int) error {
+			_, err := s.PollDeviceAuthorization(ctx, f.poll(one, base.Add(time.Minute)))
+			return err
+		})
 	wantOK(t, d, "", n, "distinct polls")
 	wantOK(t, r, gatehouse.ECONFLICT, 1, "polls of one request")
 	if got := len(f.grantCreds(grant)); got != 1 {
