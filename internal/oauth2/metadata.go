@@ -25,6 +25,8 @@ type Metadata struct {
 	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported"`
 	// RFC 9207: authorization responses carry iss.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+	// RFC 8628 §4.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 }
 
 // Metadata returns the provider's RFC 8414 document. The issuer is the
@@ -40,7 +42,7 @@ func (p *Provider) Metadata() Metadata {
 		ScopesSupported:                           scopes,
 		ResponseTypesSupported:                    []string{"code"},
 		ResponseModesSupported:                    []string{"query"},
-		GrantTypesSupported:                       []string{gatehouse.GrantAuthorizationCode, gatehouse.GrantRefreshToken, gatehouse.GrantClientCredentials},
+		GrantTypesSupported:                       []string{gatehouse.GrantAuthorizationCode, gatehouse.GrantRefreshToken, gatehouse.GrantClientCredentials, gatehouse.GrantDeviceCode},
 		TokenEndpointAuthMethodsSupported:         []string{"client_secret_basic", "client_secret_post", "none"},
 		RevocationEndpointAuthMethodsSupported:    []string{"client_secret_basic", "client_secret_post", "none"},
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
@@ -48,6 +50,7 @@ func (p *Provider) Metadata() Metadata {
 		// leaked authorization request (RFC 9700 §2.1.1).
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
+		DeviceAuthorizationEndpoint:                p.issuer + "/oauth2/device",
 	}
 }
 

@@ -64,6 +64,7 @@ type Store interface {
 	FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error)
 	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
 	RevokeGrant(ctx context.Context, tenantID, grantID string, now time.Time) error
+	gatehouse.DeviceStore
 }
 
 // Config configures a Provider.
