@@ -163,16 +163,59 @@ func errUserCode() error {
 	return gatehouse.Errorf(gatehouse.ENOTFOUND, "the code is not valid or has expired").WithID("error.device.code")
 }
 
-// FindDeviceRequest looks a typed user code up. A code that names no live,
-// pending request — or one whose app's tenant no longer admits requests —
-// is ENOTFOUND (error.device.code).
-func (p *Provider) FindDeviceRequest(ctx context.Context, typed string) (*DeviceRequest, error) {
+// User code attempts (RFC 8628 §5.1: user codes are guessable by design,
+// so the verification page rate-limits them): at most UserCodeAttempts
+// failed entries per user in UserCodeWindow, counted in the database every
+// node shares (the login throttle's counters).
+const (
+	UserCodeAttempts = 5
+	UserCodeWindow   = time.Minute
+)
+
+// FindDeviceRequest looks up a user code typed by the signed-in user
+// userID. A code that names no live, pending request of a tenant the user
+// is a member of — or whose tenant no longer admits the app's requests —
+// is ENOTFOUND (error.device.code), told apart from nothing else, so a
+// guess learns only "no". Each such failure counts against the user's
+// UserCodeAttempts; past them every entry, right or wrong, is ETOOMANY
+// (error.device.too_many, RetryAfter set) until the window ends.
+func (p *Provider) FindDeviceRequest(ctx context.Context, userID, typed string) (*DeviceRequest, error) {
+	key := "device:" + userID
+	wait, err := p.store.ReserveLoginAttempt(ctx, []gatehouse.LoginCounter{{Key: key, Limit: UserCodeAttempts}}, p.clock(), UserCodeWindow)
+	if err != nil {
+		return nil, fmt.Errorf("reserve user code attempt: %w", err)
+	}
+	if wait > 0 {
+		secs := int((wait + time.Second - 1) / time.Second)
+		e := gatehouse.Errorf(gatehouse.ETOOMANY, "too many wrong codes; try again in %d seconds", secs).WithID("error.device.too_many", "Seconds", secs)
+		e.RetryAfter = wait
+		return nil, e
+	}
+	req, err := p.findDeviceRequest(ctx, userID, typed)
+	if err == nil || !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		// Not a failed guess: the attempt does not count.
+		if rerr := p.store.ReleaseLoginAttempt(ctx, []string{key}, nil); rerr != nil {
+			p.log.WarnContext(ctx, "oauth2: release user code attempt", "err", rerr)
+		}
+	}
+	return req, err
+}
+
+func (p *Provider) findDeviceRequest(ctx context.Context, userID, typed string) (*DeviceRequest, error) {
 	code, ok := NormalizeUserCode(typed)
 	if !ok {
 		return nil, errUserCode()
 	}
 	d, err := p.store.FindDeviceAuthorizationByUserCode(ctx, secret.HashBytes(code), p.clock())
 	if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		return nil, errUserCode()
+	} else if err != nil {
+		return nil, err
+	}
+	// Security: a request of a tenant the user is not a member of is "not
+	// found" too: it tells a guesser nothing, and no one decides for
+	// another tenant's app.
+	if err := p.memberOf(ctx, &gatehouse.Tenant{ID: d.TenantID}, userID); gatehouse.IsCode(err, gatehouse.EFORBIDDEN) {
 		return nil, errUserCode()
 	} else if err != nil {
 		return nil, err
@@ -187,7 +230,7 @@ func (p *Provider) FindDeviceRequest(ctx context.Context, typed string) (*Device
 	if err != nil {
 		return nil, err
 	}
-	if !ts.Found || ts.Disabled || !ts.OAuthApps {
+	if !ts.Found || ts.Disabled || !ts.OAuthApps || !client.AllowsGrant(gatehouse.GrantDeviceCode) {
 		return nil, errUserCode()
 	}
 	tenant, err := p.store.FindTenantByID(ctx, client.TenantID)

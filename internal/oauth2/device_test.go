@@ -3,6 +3,7 @@ package oauth2_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -46,7 +47,7 @@ func (e *env) devicePoll(c *gatehouse.Client, sec, deviceCode string) answer {
 // decide approves or denies a user code as the console's page does.
 func (e *env) decide(userCode string, allow bool) {
 	e.t.Helper()
-	req, err := e.p.FindDeviceRequest(e.ctx, userCode)
+	req, err := e.p.FindDeviceRequest(e.ctx, e.owner.UserID, userCode)
 	if err != nil {
 		e.t.Fatalf("FindDeviceRequest(%q): %v", userCode, err)
 	}
@@ -159,14 +160,14 @@ func TestDevicePolling(t *testing.T) {
 		e.decide(uc, false)
 		e.clock.Advance(30 * time.Second)
 		wantError(t, e.devicePoll(c, sec, dc), http.StatusBadRequest, "access_denied")
-		if _, err := e.p.FindDeviceRequest(e.ctx, uc); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		if _, err := e.p.FindDeviceRequest(e.ctx, e.owner.UserID, uc); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 			t.Fatalf("a denied code is found again: %v", err)
 		}
 
 		// Expiry → expired_token, and the code can no longer be entered.
 		b := e.deviceAuth(c, sec, "")
 		e.clock.Advance(provider.DeviceCodeTTL)
-		if _, err := e.p.FindDeviceRequest(e.ctx, b.str("user_code")); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		if _, err := e.p.FindDeviceRequest(e.ctx, e.owner.UserID, b.str("user_code")); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 			t.Fatalf("an expired code is found: %v", err)
 		}
 		wantError(t, e.devicePoll(c, sec, b.str("device_code")), http.StatusBadRequest, "expired_token")
@@ -190,13 +191,13 @@ func TestDeviceRefusals(t *testing.T) {
 	wantError(t, e.post("/oauth2/device?scope=catalog", url.Values{}, c.ID, sec), http.StatusBadRequest, "invalid_request")
 	// Omitted scope: every scope the app may have.
 	a := e.deviceAuth(c, sec, "")
-	req, err := e.p.FindDeviceRequest(e.ctx, a.str("user_code"))
+	req, err := e.p.FindDeviceRequest(e.ctx, e.owner.UserID, a.str("user_code"))
 	if err != nil || strings.Join(req.Scopes, " ") != "catalog sales" && strings.Join(req.Scopes, " ") != "sales catalog" {
 		t.Fatalf("default scope %+v %v", req, err)
 	}
 	// Malformed user codes are not found, without touching the store.
 	for _, typed := range []string{"", "ABCD", "AAAA-AAAA", "BCDF-GHJ1", strings.Repeat("B", 100)} {
-		if _, err := e.p.FindDeviceRequest(e.ctx, typed); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+		if _, err := e.p.FindDeviceRequest(e.ctx, e.owner.UserID, typed); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 			t.Errorf("FindDeviceRequest(%q) = %v, want ENOTFOUND", typed, err)
 		}
 	}
@@ -270,4 +271,40 @@ func TestUserCodeNormalize(t *testing.T) {
 			t.Errorf("NormalizeUserCode(%q) = %q, want refused", in, got)
 		}
 	}
+}
+
+// TestUserCodeThrottle: RFC 8628 §5.1 — after UserCodeAttempts wrong
+// codes in a minute even the right one is refused until the window ends;
+// right entries do not count; the counter is the user's, across nodes (it
+// is in the database). A member of another tenant cannot find the code.
+func TestUserCodeThrottle(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e *env) {
+		c, sec := e.deviceApp(true)
+		uc := e.deviceAuth(c, sec, "catalog").str("user_code")
+		for range 3 { // right entries do not count
+			if _, err := e.p.FindDeviceRequest(e.ctx, e.owner.UserID, uc); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range provider.UserCodeAttempts {
+			if _, err := e.p.FindDeviceRequest(e.ctx, e.owner.UserID, "BCDF-GHJK"); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+				t.Fatalf("wrong code %d: %v, want ENOTFOUND", i, err)
+			}
+		}
+		_, err := e.p.FindDeviceRequest(e.ctx, e.owner.UserID, uc)
+		var ge *gatehouse.Error
+		if !errors.As(err, &ge) || ge.Code != gatehouse.ETOOMANY || ge.RetryAfter <= 0 || ge.ID != "error.device.too_many" {
+			t.Fatalf("after %d wrong codes: %v, want ETOOMANY with RetryAfter", provider.UserCodeAttempts, err)
+		}
+		// Another user is not throttled by it, and, a member of another
+		// tenant, does not find the code.
+		_, other := e.newTenant("globex", "eve@globex.example")
+		if _, err := e.p.FindDeviceRequest(e.ctx, other.UserID, uc); !gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
+			t.Fatalf("another tenant's member: %v, want ENOTFOUND", err)
+		}
+		e.clock.Advance(provider.UserCodeWindow)
+		if _, err := e.p.FindDeviceRequest(e.ctx, e.owner.UserID, uc); err != nil {
+			t.Fatalf("after the window: %v", err)
+		}
+	})
 }

@@ -65,6 +65,9 @@ type Store interface {
 	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
 	RevokeGrant(ctx context.Context, tenantID, grantID string, now time.Time) error
 	gatehouse.DeviceStore
+	// The login throttle's counters, for user code attempts (device.go).
+	ReserveLoginAttempt(ctx context.Context, cs []gatehouse.LoginCounter, now time.Time, window time.Duration) (time.Duration, error)
+	ReleaseLoginAttempt(ctx context.Context, keys, clear []string) error
 }
 
 // Config configures a Provider.
