@@ -46,7 +46,7 @@ func (f *deviceFixture) request(code string) []byte {
 
 func (f *deviceFixture) poll(dh []byte) (gatehouse.DevicePollResult, error) {
 	return f.e.store.PollDeviceAuthorization(f.e.ctx, &gatehouse.DevicePoll{DeviceHash: dh, TenantID: f.e.tenantA.ID, ClientID: f.app.ID,
-		Now: f.e.clock.Now().Add(time.Minute),
+		Now:   f.e.clock.Now().Add(time.Minute),
 		Issue: []*gatehouse.Credential{{TenantID: f.e.tenantA.ID, Kind: gatehouse.KindOAuth2Access, Hash: secret.HashBytes("tok-" + string(dh)), ClientID: f.app.ID}}})
 }
 
