@@ -2,7 +2,9 @@
 // the authorization endpoint's protocol logic (the console renders its
 // login and consent pages), the token endpoint with one handler per grant
 // type, revocation (RFC 7009), introspection (RFC 7662) and metadata
-// (RFC 8414), following RFC 6749, RFC 6750, RFC 7636 and RFC 9700.
+// (RFC 8414), and the device authorization grant (RFC 8628, device.go and
+// grant_device.go; the console renders its verification page), following
+// RFC 6749, RFC 6750, RFC 7636 and RFC 9700.
 //
 // # Tenant state
 //
