@@ -22,6 +22,7 @@ import (
 //     stored).
 type Store interface {
 	OAuth2Store
+	DeviceStore
 	IntegrationStore
 	LoginStore
 	PruneStore

@@ -28,6 +28,8 @@ type Metadata struct {
 	// RFC 8414 §2: the issuer's signing keys (RFC 7517 JWKS), present
 	// when the provider has them (Config.SigningAlgs).
 	JWKSURI string `json:"jwks_uri,omitempty"`
+	// RFC 8628 §4.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 }
 
 // Metadata returns the provider's RFC 8414 document. The issuer is the
@@ -43,7 +45,7 @@ func (p *Provider) Metadata() Metadata {
 		ScopesSupported:                           scopes,
 		ResponseTypesSupported:                    []string{"code"},
 		ResponseModesSupported:                    []string{"query"},
-		GrantTypesSupported:                       []string{gatehouse.GrantAuthorizationCode, gatehouse.GrantRefreshToken, gatehouse.GrantClientCredentials},
+		GrantTypesSupported:                       []string{gatehouse.GrantAuthorizationCode, gatehouse.GrantRefreshToken, gatehouse.GrantClientCredentials, gatehouse.GrantDeviceCode},
 		TokenEndpointAuthMethodsSupported:         []string{"client_secret_basic", "client_secret_post", "none"},
 		RevocationEndpointAuthMethodsSupported:    []string{"client_secret_basic", "client_secret_post", "none"},
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
@@ -51,6 +53,7 @@ func (p *Provider) Metadata() Metadata {
 		// leaked authorization request (RFC 9700 §2.1.1).
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
+		DeviceAuthorizationEndpoint:                p.issuer + "/oauth2/device",
 	}
 	if p.signingAlgs != nil {
 		m.JWKSURI = p.issuer + "/oauth2/jwks"

@@ -2,7 +2,9 @@
 // the authorization endpoint's protocol logic (the console renders its
 // login and consent pages), the token endpoint with one handler per grant
 // type, revocation (RFC 7009), introspection (RFC 7662) and metadata
-// (RFC 8414), following RFC 6749, RFC 6750, RFC 7636 and RFC 9700.
+// (RFC 8414), and the device authorization grant (RFC 8628, device.go and
+// grant_device.go; the console renders its verification page), following
+// RFC 6749, RFC 6750, RFC 7636 and RFC 9700.
 //
 // # Tenant state
 //
@@ -64,6 +66,10 @@ type Store interface {
 	FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error)
 	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
 	RevokeGrant(ctx context.Context, tenantID, grantID string, now time.Time) error
+	gatehouse.DeviceStore
+	// The login throttle's counters, for user code attempts (device.go).
+	ReserveLoginAttempt(ctx context.Context, cs []gatehouse.LoginCounter, now time.Time, window time.Duration) (time.Duration, error)
+	ReleaseLoginAttempt(ctx context.Context, keys, clear []string) error
 }
 
 // Config configures a Provider.

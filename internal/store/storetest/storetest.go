@@ -72,6 +72,8 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RedeemAuthCodeRefusals", testRedeemAuthCodeRefusals},
 		{"RedeemAuthCodeOtherClient", testRedeemAuthCodeOtherClient},
 		{"RevokeGrant", testRevokeGrant},
+		{"DeviceAuthorizations", testDeviceAuthorizations},
+		{"DeviceTenantIsolation", testDeviceTenantIsolation},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotatedAt", testRotatedAt},
 		{"Integrations", testIntegrations},
