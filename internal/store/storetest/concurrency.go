@@ -33,6 +33,8 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RevokeAndTouch", testConcurrentRevokeAndTouch},
 		{"RedeemAuthCode", testConcurrentRedeemAuthCode},
 		{"RedeemManyCodes", testConcurrentRedeemManyCodes},
+		{"ConsumePushedRequest", testConcurrentConsumePushed},
+		{"PoolConsumePushedRequest", testPoolConsumePushed},
 		{"RotateRefreshToken", testConcurrentRotate},
 		{"RevokeGrant", testConcurrentRevokeGrant},
 		{"DeleteClient", testConcurrentDeleteClient},

@@ -71,6 +71,8 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"AuthCodes", testAuthCodes},
 		{"RedeemAuthCodeRefusals", testRedeemAuthCodeRefusals},
 		{"RedeemAuthCodeOtherClient", testRedeemAuthCodeOtherClient},
+		{"PushedRequests", testPushedRequests},
+		{"PushedRequestIsolation", testPushedRequestIsolation},
 		{"RevokeGrant", testRevokeGrant},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotatedAt", testRotatedAt},
