@@ -25,6 +25,11 @@ type Metadata struct {
 	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported"`
 	// RFC 9207: authorization responses carry iss.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+	// RFC 9126 §5. Apps may require pushed requests one by one (their
+	// require_pushed_authorization_requests); the server as a whole does
+	// not.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 }
 
 // Metadata returns the provider's RFC 8414 document. The issuer is the
@@ -48,6 +53,7 @@ func (p *Provider) Metadata() Metadata {
 		// leaked authorization request (RFC 9700 §2.1.1).
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
+		PushedAuthorizationRequestEndpoint:         p.issuer + "/oauth2/par",
 	}
 }
 

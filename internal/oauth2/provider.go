@@ -64,6 +64,9 @@ type Store interface {
 	FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error)
 	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
 	RevokeGrant(ctx context.Context, tenantID, grantID string, now time.Time) error
+	CreatePushedRequest(ctx context.Context, r *gatehouse.PushedRequest) error
+	OpenPushedRequest(ctx context.Context, tenantID, clientID string, hash []byte, now, until time.Time) (*gatehouse.PushedRequest, error)
+	ConsumePushedRequest(ctx context.Context, tenantID, clientID string, hash []byte, now time.Time) error
 }
 
 // Config configures a Provider.

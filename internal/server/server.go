@@ -250,6 +250,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	mux.Handle("POST /oauth2/token", bound(provider.TokenHandler()))
 	mux.Handle("POST /oauth2/revoke", bound(provider.RevokeHandler()))
 	mux.Handle("POST /oauth2/introspect", bound(provider.IntrospectHandler()))
+	mux.Handle("POST /oauth2/par", bound(provider.PARHandler())) // RFC 9126
 	mux.Handle("GET /.well-known/oauth-authorization-server", bound(provider.MetadataHandler()))
 	mux.Handle("POST /oauth/token/request", bound(oauth1Provider.RequestTokenHandler()))
 	mux.Handle("POST /oauth/token/access", bound(oauth1Provider.AccessTokenHandler()))
