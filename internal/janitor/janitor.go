@@ -120,6 +120,7 @@ func (j *Janitor) tasks(now time.Time) []task {
 	dead := now.Add(-o.Skew)
 	ts := []task{
 		{gatehouse.PruneCodes, dead},
+		{gatehouse.PrunePushedRequests, dead},
 		{gatehouse.PruneMarks, dead},
 		{gatehouse.PruneRequestTokens, dead},
 		{gatehouse.PruneSessions, dead},

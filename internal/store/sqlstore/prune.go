@@ -18,6 +18,8 @@ import (
 var pruneSQL = map[gatehouse.PruneKind]string{
 	gatehouse.PruneCodes: `DELETE FROM oauth_codes WHERE hash IN (
 		SELECT hash FROM oauth_codes WHERE expires_at < $1 LIMIT $2)`,
+	gatehouse.PrunePushedRequests: `DELETE FROM oauth_pushed_requests WHERE hash IN (
+		SELECT hash FROM oauth_pushed_requests WHERE expires_at < $1 LIMIT $2)`,
 	gatehouse.PruneMarks: `DELETE FROM consumed WHERE (namespace, key) IN (
 		SELECT namespace, key FROM consumed WHERE expires_at < $1 LIMIT $2)`,
 	gatehouse.PruneRequestTokens: `DELETE FROM oauth1_request_tokens WHERE hash IN (

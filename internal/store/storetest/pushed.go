@@ -89,6 +89,25 @@ func testPushedRequests(t *testing.T, s gatehouse.Store) {
 	wantCode(t, err, gatehouse.ENOTFOUND, "open after the app's deletion")
 }
 
+// testPrunePushedRequests: the janitor's batch deletes pushed requests
+// that expired before the cutoff, used or not, and keeps the others.
+func testPrunePushedRequests(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	tn := newTenant(t, s, "acme")
+	app := newClient(t, s, tn.ID, "APIK-PAR", nil)
+	used, unused := pushed(t, s, app), pushed(t, s, app)
+	must(t, s.ConsumePushedRequest(ctx, tn.ID, app.ID, used.Hash, base), "consume")
+	live := pushed(t, s, app)
+	_, err := s.OpenPushedRequest(ctx, tn.ID, app.ID, live.Hash, base, base.Add(time.Hour))
+	must(t, err, "open")
+	wantPruned(t, s, gatehouse.PrunePushedRequests, used.ExpiresAt, 0) // not before the expiry
+	wantPruned(t, s, gatehouse.PrunePushedRequests, unused.ExpiresAt.Add(time.Microsecond), 2)
+	_, err = s.OpenPushedRequest(ctx, tn.ID, app.ID, unused.Hash, base, base.Add(time.Hour))
+	wantCode(t, err, gatehouse.ENOTFOUND, "open a pruned request")
+	_, err = s.OpenPushedRequest(ctx, tn.ID, app.ID, live.Hash, base.Add(time.Minute), base.Add(time.Hour))
+	must(t, err, "open the kept request")
+}
+
 // testPushedRequestIsolation: another app's (and another tenant's app's)
 // pushed request is not known to an app, and the refusal changes nothing.
 func testPushedRequestIsolation(t *testing.T, s gatehouse.Store) {

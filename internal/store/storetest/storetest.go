@@ -73,6 +73,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RedeemAuthCodeOtherClient", testRedeemAuthCodeOtherClient},
 		{"PushedRequests", testPushedRequests},
 		{"PushedRequestIsolation", testPushedRequestIsolation},
+		{"PrunePushedRequests", testPrunePushedRequests},
 		{"RevokeGrant", testRevokeGrant},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotatedAt", testRotatedAt},
