@@ -36,6 +36,9 @@ type Client struct {
 	PrevSecretHash      []byte     // the secret before the last rotation
 	PrevSecretExpiresAt *time.Time // until when PrevSecretHash still works
 	CreatedAt           time.Time
+	// RequirePAR (RFC 9126 §6 require_pushed_authorization_requests): the
+	// authorization endpoint accepts only pushed requests of the app.
+	RequirePAR bool
 }
 
 // AllowsGrant reports whether the app may use a grant type.
@@ -198,4 +201,20 @@ type RefreshRotation struct {
 	// Next are the access token and the refresh token to issue. The store
 	// binds each to the presented token: UserID and GrantID are its.
 	Next []*Credential
+}
+
+// PushedRequest is a pushed authorization request (RFC 9126 §2), stored by
+// the SHA-256 of its request_uri until it expires.
+type PushedRequest struct {
+	Hash     []byte
+	TenantID string
+	ClientID string
+	// Params is the authorization request, form-encoded (no client secret).
+	Params string
+	// ExpiresAt is the push's expires_in at first; OpenPushedRequest moves
+	// it to the end of the user's login and consent round trip.
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	OpenedAt  *time.Time // first presented at the authorization endpoint
+	UsedAt    *time.Time // the user decided: one-time use (RFC 9126 §4)
 }

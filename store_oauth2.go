@@ -18,7 +18,7 @@ type OAuth2Store interface {
 	// UpdateClientSecret saves SecretHash, SecretHint, PrevSecretHash and
 	// PrevSecretExpiresAt of the tenant's client.
 	UpdateClientSecret(ctx context.Context, c *Client) error
-	// UpdateClient saves Name, RedirectURIs, Scopes and GrantTypes of the
+	// UpdateClient saves Name, RedirectURIs, Scopes, GrantTypes and RequirePAR of the
 	// tenant's client; its id, type, secrets and creation time never
 	// change. Another tenant's client, or one deleted meanwhile, is
 	// ENOTFOUND and nothing changes.
@@ -93,6 +93,22 @@ type OAuth2Store interface {
 	// member or without the consent, or a deleted app is EINVALID. In
 	// every refusal nothing is stored.
 	RotateRefreshToken(ctx context.Context, r *RefreshRotation) error
+
+	// CreatePushedRequest stores a pushed authorization request (RFC 9126
+	// §2), assigning CreatedAt when zero. A hash already stored is
+	// ECONFLICT; a missing app is ENOTFOUND.
+	CreatePushedRequest(ctx context.Context, r *PushedRequest) error
+	// OpenPushedRequest returns the tenant's app's pushed request for the
+	// authorization endpoint, in one statement: the first time, it sets
+	// OpenedAt = now and ExpiresAt = until (the login and consent round
+	// trip that follows); later it changes nothing. An unknown hash, or
+	// one of another app or tenant, is ENOTFOUND; a used one ECONFLICT; an
+	// expired one (ExpiresAt not after now) EINVALID.
+	OpenPushedRequest(ctx context.Context, tenantID, clientID string, hash []byte, now, until time.Time) (*PushedRequest, error)
+	// ConsumePushedRequest marks the pushed request used at now, once
+	// (RFC 9126 §4): of concurrent callers exactly one succeeds; the
+	// refusals are OpenPushedRequest's.
+	ConsumePushedRequest(ctx context.Context, tenantID, clientID string, hash []byte, now time.Time) error
 }
 
 // TokenIssue is a token response's tokens, for Store.IssueTokens (the

@@ -30,6 +30,10 @@ const (
 	// the cutoff. A used code is kept until then so that a replay revokes
 	// its grant (RFC 6749 §4.1.2).
 	PruneCodes PruneKind = "oauth_codes"
+	// PrunePushedRequests: pushed authorization requests (RFC 9126), used
+	// or not, that expired before the cutoff; a used one is kept until
+	// then so that a replay is recognised as one.
+	PrunePushedRequests PruneKind = "oauth_pushed_requests"
 	// PruneMarks: single-use marks (OAuth 1.0a nonces and verifiers,
 	// console form nonces) that expired before the cutoff.
 	PruneMarks PruneKind = "consumed"

@@ -34,6 +34,7 @@ type oauthClientRequest struct {
 	Scopes       []string `json:"scopes"`
 	Confidential bool     `json:"confidential"`
 	GrantTypes   []string `json:"grant_types"` // absent or empty: authorization_code and refresh_token
+	RequirePAR   bool     `json:"require_pushed_authorization_requests"`
 }
 
 // oauthClientJSON is an app as the API shows it. ClientSecret is set only
@@ -49,6 +50,7 @@ type oauthClientJSON struct {
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
 	CreatedAt               time.Time  `json:"created_at"`
 	ClientSecret            string     `json:"client_secret,omitempty"`
+	RequirePAR              bool       `json:"require_pushed_authorization_requests"` // RFC 9126 §6
 }
 
 func oauthClientOut(c *gatehouse.Client) oauthClientJSON {
@@ -61,6 +63,7 @@ func oauthClientOut(c *gatehouse.Client) oauthClientJSON {
 		GrantTypes:              nonNil(c.GrantTypes),
 		PreviousSecretExpiresAt: utc(c.PrevSecretExpiresAt),
 		CreatedAt:               c.CreatedAt.UTC(),
+		RequirePAR:              c.RequirePAR,
 	}
 	if c.Confidential && c.SecretHint != "" {
 		hint := c.SecretHint
@@ -101,6 +104,7 @@ func (h *handler) createOAuthClient(w http.ResponseWriter, r *http.Request, a ad
 		Scopes:       req.Scopes,
 		Confidential: req.Confidential,
 		GrantTypes:   req.GrantTypes,
+		RequirePAR:   req.RequirePAR,
 	})
 	if err != nil {
 		return err
@@ -146,6 +150,7 @@ type oauthClientPatch struct {
 	Scopes       *[]string `json:"scopes"`
 	GrantTypes   *[]string `json:"grant_types"`
 	Confidential *bool     `json:"confidential"`
+	RequirePAR   *bool     `json:"require_pushed_authorization_requests"`
 }
 
 // patchOAuthClient changes an app's name, redirect URIs, scopes or grant
@@ -180,6 +185,7 @@ func (h *handler) patchOAuthClient(w http.ResponseWriter, r *http.Request, a adm
 	}
 	c, err = h.admin.UpdateClient(r.Context(), a, c.ID, admin.ClientUpdate{
 		Name: req.Name, RedirectURIs: req.RedirectURIs, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
+		RequirePAR: req.RequirePAR,
 	})
 	if err != nil {
 		return notFoundApp(err)

@@ -168,6 +168,10 @@ func (c *Console) authorizePost(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
+		// RFC 9126 §4: a pushed request is spent by either decision.
+		if err := c.oauth.ConsumePushed(r.Context(), req); err != nil {
+			return err
+		}
 		if err := c.admin.ConsentDenied(r.Context(), a, req.Client, req.Scopes); err != nil {
 			return err
 		}

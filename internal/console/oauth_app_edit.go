@@ -53,6 +53,7 @@ func (c *Console) oauthAppEdit(w http.ResponseWriter, r *http.Request, rq *reque
 		Confidential: app.Confidential,
 		Grants:       setOf(app.GrantTypes),
 		Scopes:       setOf(app.Scopes),
+		RequirePAR:   app.RequirePAR,
 	}
 	return c.renderOAuthAppEdit(w, r, rq, http.StatusOK, app, f, nil)
 }
@@ -80,7 +81,8 @@ func (c *Console) oauthAppUpdate(w http.ResponseWriter, r *http.Request, rq *req
 	}
 	name, redirects := r.PostFormValue("name"), r.PostFormValue("redirect_uris")
 	scopes, grants := r.PostForm["scopes"], r.PostForm["grant_types"]
-	f := oauthAppForm{Name: name, RedirectURIs: redirects, Confidential: app.Confidential, Grants: setOf(grants), Scopes: setOf(scopes)}
+	requirePAR := r.PostFormValue("require_par") != ""
+	f := oauthAppForm{Name: name, RedirectURIs: redirects, Confidential: app.Confidential, Grants: setOf(grants), Scopes: setOf(scopes), RequirePAR: requirePAR}
 	if len(grants) == 0 {
 		return c.renderOAuthAppEdit(w, r, rq, http.StatusUnprocessableEntity, app, f,
 			fieldError("grant_types", rq.loc.T(msg("error.field.grant_types"))))
@@ -94,7 +96,7 @@ func (c *Console) oauthAppUpdate(w http.ResponseWriter, r *http.Request, rq *req
 		uris = []string{} // every line emptied: no redirect URI
 	}
 	_, err = c.admin.UpdateClient(r.Context(), rq.actor, app.ID, admin.ClientUpdate{
-		Name: &name, RedirectURIs: &uris, Scopes: &scopes, GrantTypes: &grants,
+		Name: &name, RedirectURIs: &uris, Scopes: &scopes, GrantTypes: &grants, RequirePAR: &requirePAR,
 	})
 	if err != nil {
 		if status, fe, ok := c.formErrorFor(rq, err, oauthAppFields); ok {

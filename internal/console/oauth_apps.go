@@ -35,6 +35,7 @@ type oauthAppRow struct {
 	RedirectURIs        []string
 	Scopes              []string
 	GrantTypes          []string
+	RequirePAR          bool
 	SecretHint          string
 	PrevSecretExpiresAt *time.Time
 	CreatedAt           time.Time
@@ -47,6 +48,7 @@ type oauthAppForm struct {
 	Confidential bool
 	Grants       map[string]bool
 	Scopes       map[string]bool
+	RequirePAR   bool // the require_par checkbox (RFC 9126 §6)
 	Nonce        string
 }
 
@@ -67,7 +69,7 @@ func oauthAppRowOf(c *gatehouse.Client) oauthAppRow {
 	return oauthAppRow{
 		ID: c.ID, Name: c.Name, Confidential: c.Confidential, RedirectURIs: c.RedirectURIs,
 		Scopes: c.Scopes, GrantTypes: c.GrantTypes, SecretHint: c.SecretHint,
-		PrevSecretExpiresAt: c.PrevSecretExpiresAt, CreatedAt: c.CreatedAt,
+		PrevSecretExpiresAt: c.PrevSecretExpiresAt, CreatedAt: c.CreatedAt, RequirePAR: c.RequirePAR,
 	}
 }
 
@@ -164,6 +166,7 @@ func (c *Console) oauthAppCreate(w http.ResponseWriter, r *http.Request, rq *req
 		Confidential: r.PostFormValue("client_type") != "public",
 		Grants:       setOf(grants),
 		Scopes:       setOf(scopes),
+		RequirePAR:   r.PostFormValue("require_par") != "",
 	}
 	if ok, err := c.consumeNonce(w, r, rq, Prefix+"/oauth-apps"); !ok || err != nil {
 		return err
@@ -174,6 +177,7 @@ func (c *Console) oauthAppCreate(w http.ResponseWriter, r *http.Request, rq *req
 		Scopes:       scopes,
 		Confidential: f.Confidential,
 		GrantTypes:   grants,
+		RequirePAR:   f.RequirePAR,
 	}
 	if len(grants) == 0 {
 		// Every box unticked is a choice to refuse, not "the defaults".

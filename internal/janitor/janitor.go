@@ -128,6 +128,7 @@ func (j *Janitor) tasks(now time.Time) []task {
 	ts := []task{
 		{gatehouse.PruneCodes, dead},
 		{gatehouse.PruneDeviceAuthorizations, dead},
+		{gatehouse.PrunePushedRequests, dead},
 		{gatehouse.PruneMarks, dead},
 		{gatehouse.PruneRequestTokens, dead},
 		{gatehouse.PruneSessions, dead},

@@ -23,8 +23,12 @@ type AuthorizeRequest struct {
 	State         string
 	Scopes        []string // granted if the user allows: "all" already expanded
 	CodeChallenge string   // S256, "" when none
-	// Params are the request's parameters, for the consent form to carry.
+	// Params are the request's parameters, for the consent form to carry
+	// (of a pushed request: client_id and request_uri only).
 	Params url.Values
+	// pushed is the hash of the request_uri of a pushed request (RFC
+	// 9126), consumed when the user decides; nil otherwise.
+	pushed []byte
 }
 
 // AuthorizeError is a refused authorization request. When Redirect is
@@ -50,7 +54,8 @@ const MaxStateLen = 2048
 var codeChallengeRE = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 
 // ParseAuthorize checks an authorization request's parameters (query of a
-// GET or the consent form's fields). A non-nil *AuthorizeError says how to
+// GET or the consent form's fields). A request with request_uri is a
+// pushed one (RFC 9126 §4, par.go). A non-nil *AuthorizeError says how to
 // refuse; any other error is an infrastructure failure.
 func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*AuthorizeRequest, error) {
 	// RFC 6749 §3.1: parameters must not be repeated. A repeated client_id
@@ -70,6 +75,17 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*Authorize
 	} else if err != nil {
 		return nil, err
 	}
+	if q.Has("request_uri") {
+		return p.openPushed(ctx, client, q)
+	}
+	return p.checkAuthorize(ctx, client, q, false)
+}
+
+// checkAuthorize checks the authorization request q of client, as the
+// authorization endpoint receives it (pushed false) or as it was pushed
+// (RFC 9126 §2.1: the pushed request is validated as an authorization
+// request would be, when pushed and again when used).
+func (p *Provider) checkAuthorize(ctx context.Context, client *gatehouse.Client, q url.Values, pushed bool) (*AuthorizeRequest, error) {
 	redirect := q.Get("redirect_uri")
 	switch {
 	case redirect == "" && len(client.RedirectURIs) == 1:
@@ -103,6 +119,10 @@ func (p *Provider) ParseAuthorize(ctx context.Context, q url.Values) (*Authorize
 		if len(v) > 1 {
 			return fail("invalid_request", k+" is repeated")
 		}
+	}
+	if !pushed && client.RequirePAR {
+		// RFC 9126 §6: the app accepts pushed requests only.
+		return fail("invalid_request", "pushed authorization request required")
 	}
 	switch rt := q.Get("response_type"); rt {
 	case "code":
@@ -213,6 +233,9 @@ func (p *Provider) Approve(ctx context.Context, req *AuthorizeRequest, userID st
 		if gatehouse.IsCode(err, gatehouse.ENOTFOUND) {
 			return "", gatehouse.Errorf(gatehouse.EFORBIDDEN, "your account is not a member of %s", req.Tenant.Name)
 		}
+		return "", err
+	}
+	if err := p.ConsumePushed(ctx, req); err != nil {
 		return "", err
 	}
 	now := p.clock()

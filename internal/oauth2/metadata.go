@@ -30,6 +30,11 @@ type Metadata struct {
 	JWKSURI string `json:"jwks_uri,omitempty"`
 	// RFC 8628 §4.
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
+	// RFC 9126 §5. Apps may require pushed requests one by one (their
+	// require_pushed_authorization_requests); the server as a whole does
+	// not.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 }
 
 // Metadata returns the provider's RFC 8414 document. The issuer is the
@@ -54,6 +59,7 @@ func (p *Provider) Metadata() Metadata {
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
 		DeviceAuthorizationEndpoint:                p.issuer + "/oauth2/device",
+		PushedAuthorizationRequestEndpoint:         p.issuer + "/oauth2/par",
 	}
 	if p.signingAlgs != nil {
 		m.JWKSURI = p.issuer + "/oauth2/jwks"

@@ -70,6 +70,9 @@ type Store interface {
 	// The login throttle's counters, for user code attempts (device.go).
 	ReserveLoginAttempt(ctx context.Context, cs []gatehouse.LoginCounter, now time.Time, window time.Duration) (time.Duration, error)
 	ReleaseLoginAttempt(ctx context.Context, keys, clear []string) error
+	CreatePushedRequest(ctx context.Context, r *gatehouse.PushedRequest) error
+	OpenPushedRequest(ctx context.Context, tenantID, clientID string, hash []byte, now, until time.Time) (*gatehouse.PushedRequest, error)
+	ConsumePushedRequest(ctx context.Context, tenantID, clientID string, hash []byte, now time.Time) error
 }
 
 // Config configures a Provider.

@@ -261,6 +261,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	mux.Handle("POST /oauth2/revoke", bound(provider.RevokeHandler()))
 	mux.Handle("POST /oauth2/introspect", bound(provider.IntrospectHandler()))
 	mux.Handle("POST /oauth2/device", bound(provider.DeviceHandler())) // RFC 8628 §3.1
+	mux.Handle("POST /oauth2/par", bound(provider.PARHandler()))       // RFC 9126
 	mux.Handle("GET /.well-known/oauth-authorization-server", bound(provider.MetadataHandler()))
 	// OpenID Connect Discovery §4 and the JWKS it names (issue 15).
 	mux.Handle("GET /.well-known/openid-configuration", bound(provider.OpenIDConfigurationHandler()))

@@ -12,7 +12,8 @@ import (
 )
 
 const clientColumns = `id, tenant_id, name, redirect_uris, scopes, confidential, grant_types,
-	secret_hash, secret_hint, prev_secret_hash, prev_secret_expires_at, created_at`
+	secret_hash, secret_hint, prev_secret_hash, prev_secret_expires_at, created_at,
+	require_pushed_authorization_requests`
 
 // findClientSQL is FindClient's query, run by every token request.
 const findClientSQL = `SELECT ` + clientColumns + ` FROM oauth_clients WHERE id = $1`
@@ -43,10 +44,10 @@ func (db *DB) CreateClient(ctx context.Context, c *gatehouse.Client) error {
 	c.PrevSecretExpiresAt = normTimePtr(c.PrevSecretExpiresAt)
 	_, err = db.exec(ctx, "create client", processCrash, `
 		INSERT INTO oauth_clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		c.ID, c.TenantID, c.Name, string(uris), scopes, c.Confidential, grants,
 		nullBytes(c.SecretHash), c.SecretHint, nullBytes(c.PrevSecretHash), db.d.timePtr(c.PrevSecretExpiresAt),
-		db.d.time(c.CreatedAt))
+		db.d.time(c.CreatedAt), c.RequirePAR)
 	return wrap("create client", "client", err)
 }
 
@@ -101,7 +102,7 @@ func (db *DB) UpdateClientSecret(ctx context.Context, c *gatehouse.Client) error
 }
 
 // UpdateClient saves the registration an admin edits (Name, RedirectURIs,
-// Scopes, GrantTypes) of the tenant's app, in one statement; the client
+// Scopes, GrantTypes, RequirePAR) of the tenant's app, in one statement; the client
 // id, the type, the secrets and CreatedAt are not written. Another
 // tenant's app, or one a concurrent DeleteClient removed, is ENOTFOUND.
 // Tokens already issued keep their own scopes (the token endpoint narrows
@@ -121,9 +122,10 @@ func (db *DB) UpdateClient(ctx context.Context, c *gatehouse.Client) error {
 	}
 	res, err := db.exec(ctx, "update client", powerLoss, `
 		UPDATE oauth_clients
-		SET name = $3, redirect_uris = $4, scopes = $5, grant_types = $6
+		SET name = $3, redirect_uris = $4, scopes = $5, grant_types = $6,
+		    require_pushed_authorization_requests = $7
 		WHERE tenant_id = $1 AND id = $2`,
-		c.TenantID, c.ID, c.Name, string(uris), scopes, grants)
+		c.TenantID, c.ID, c.Name, string(uris), scopes, grants, c.RequirePAR)
 	return wrap("update client", "client", mustAffect(res, err))
 }
 
@@ -156,7 +158,7 @@ func scanClient(s scanner) (*gatehouse.Client, error) {
 		created          dbTime
 	)
 	err := s.Scan(&c.ID, &c.TenantID, &c.Name, &uris, &scopes, &c.Confidential, &gt,
-		&c.SecretHash, &c.SecretHint, &c.PrevSecretHash, &prevExpires, &created)
+		&c.SecretHash, &c.SecretHint, &c.PrevSecretHash, &prevExpires, &created, &c.RequirePAR)
 	if err != nil {
 		return nil, err
 	}

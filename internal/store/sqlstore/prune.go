@@ -20,6 +20,8 @@ var pruneSQL = map[gatehouse.PruneKind]string{
 		SELECT hash FROM oauth_codes WHERE expires_at < $1 LIMIT $2)`,
 	gatehouse.PruneDeviceAuthorizations: `DELETE FROM device_authorizations WHERE device_hash IN (
 		SELECT device_hash FROM device_authorizations WHERE expires_at < $1 LIMIT $2)`,
+	gatehouse.PrunePushedRequests: `DELETE FROM oauth_pushed_requests WHERE hash IN (
+		SELECT hash FROM oauth_pushed_requests WHERE expires_at < $1 LIMIT $2)`,
 	gatehouse.PruneMarks: `DELETE FROM consumed WHERE (namespace, key) IN (
 		SELECT namespace, key FROM consumed WHERE expires_at < $1 LIMIT $2)`,
 	gatehouse.PruneRequestTokens: `DELETE FROM oauth1_request_tokens WHERE hash IN (

@@ -35,6 +35,8 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RedeemManyCodes", testConcurrentRedeemManyCodes},
 		{"DevicePoll", testConcurrentDevicePoll},
 		{"PoolDevicePoll", testPoolDevicePoll},
+		{"ConsumePushedRequest", testConcurrentConsumePushed},
+		{"PoolConsumePushedRequest", testPoolConsumePushed},
 		{"RotateRefreshToken", testConcurrentRotate},
 		{"RevokeGrant", testConcurrentRevokeGrant},
 		{"DeleteClient", testConcurrentDeleteClient},

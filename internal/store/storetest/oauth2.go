@@ -182,6 +182,7 @@ func testUpdateClient(t *testing.T, s gatehouse.Store) {
 	edit.RedirectURIs = []string{"https://fax.example/cb", "http://127.0.0.1:9/cb?x=1"}
 	edit.Scopes = []string{"sales.orders"}
 	edit.GrantTypes = []string{gatehouse.GrantClientCredentials}
+	edit.RequirePAR = true
 	// What UpdateClient must not write, whatever the caller passes.
 	edit.Confidential, edit.SecretHash, edit.SecretHint, edit.PrevSecretHash, edit.PrevSecretExpiresAt = false, randomHash(), "nope", nil, nil
 	edit.CreatedAt = base.Add(time.Hour)
@@ -194,6 +195,7 @@ func testUpdateClient(t *testing.T, s gatehouse.Store) {
 	must(t, err, "find updated client")
 	want := *before
 	want.Name, want.RedirectURIs, want.Scopes, want.GrantTypes = edit.Name, edit.RedirectURIs, edit.Scopes, edit.GrantTypes
+	want.RequirePAR = true
 	if diff := cmp.Diff(&want, got); diff != "" {
 		t.Errorf("updated client (-want +got):\n%s", diff)
 	}

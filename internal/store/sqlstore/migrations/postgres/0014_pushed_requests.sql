@@ -1,0 +1,31 @@
+-- Pushed authorization requests (RFC 9126, issue 15). Paired with
+-- migrations/sqlite/0014_pushed_requests.sql.
+
+-- +goose Up
+-- RFC 9126 §6: the app accepts authorization requests only when pushed.
+ALTER TABLE oauth_clients ADD COLUMN require_pushed_authorization_requests boolean NOT NULL DEFAULT false;
+
+-- A pushed request by the SHA-256 of its request_uri. params is the
+-- authorization request, form-encoded. expires_at is first the push's
+-- expires_in; the first presentation at the authorization endpoint
+-- (opened_at) moves it to the end of the login and consent round trip.
+-- used_at is set once, when the user decides (RFC 9126 §4: one-time use);
+-- the row is kept until it expires, so a replay is recognised.
+CREATE TABLE oauth_pushed_requests (
+    hash       bytea       NOT NULL PRIMARY KEY,
+    tenant_id  text        NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    client_id  text        NOT NULL,
+    params     text        NOT NULL,
+    expires_at timestamptz NOT NULL,
+    created_at timestamptz NOT NULL,
+    opened_at  timestamptz,
+    used_at    timestamptz,
+    FOREIGN KEY (tenant_id, client_id) REFERENCES oauth_clients (tenant_id, id) ON DELETE CASCADE
+);
+
+CREATE INDEX oauth_pushed_requests_client ON oauth_pushed_requests (tenant_id, client_id);
+CREATE INDEX oauth_pushed_requests_expires_at ON oauth_pushed_requests (expires_at);
+
+-- +goose Down
+DROP TABLE oauth_pushed_requests;
+ALTER TABLE oauth_clients DROP COLUMN require_pushed_authorization_requests;
