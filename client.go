@@ -24,14 +24,14 @@ const ClientIDPrefix = "APIK-"
 // stored only as SHA-256; during a rotation's grace period the previous
 // secret's hash still authenticates.
 type Client struct {
-	ID                  string // client_id, "APIK-…"; unique across tenants
-	TenantID            string
-	Name                string
-	RedirectURIs        []string // compared exactly (RFC 9700 §2.1)
+	ID           string // client_id, "APIK-…"; unique across tenants
+	TenantID     string
+	Name         string
+	RedirectURIs []string // compared exactly (RFC 9700 §2.1)
 	// AllowedOrigins are the browser origins (scheme://host[:port]) whose
 	// pages may read the token and revocation endpoints' answers for this
 	// app (CORS, docs/cors.md); empty means the origins of RedirectURIs.
-	AllowedOrigins []string
+	AllowedOrigins      []string
 	Scopes              []string // the most the app may be granted
 	Confidential        bool
 	GrantTypes          []string
