@@ -31,9 +31,11 @@ func (h *handler) oauthClientRoutes() []route {
 type oauthClientRequest struct {
 	Name         string   `json:"name"`
 	RedirectURIs []string `json:"redirect_uris"`
-	Scopes       []string `json:"scopes"`
-	Confidential bool     `json:"confidential"`
-	GrantTypes   []string `json:"grant_types"` // absent or empty: authorization_code and refresh_token
+	// AllowedOrigins: absent or empty, the redirect URIs' origins (CORS).
+	AllowedOrigins []string `json:"allowed_origins"`
+	Scopes         []string `json:"scopes"`
+	Confidential   bool     `json:"confidential"`
+	GrantTypes     []string `json:"grant_types"` // absent or empty: authorization_code and refresh_token
 }
 
 // oauthClientJSON is an app as the API shows it. ClientSecret is set only
@@ -42,6 +44,8 @@ type oauthClientJSON struct {
 	ClientID                string     `json:"client_id"`
 	Name                    string     `json:"name"`
 	RedirectURIs            []string   `json:"redirect_uris"`
+	AllowedOrigins          []string   `json:"allowed_origins"`   // [] when the default applies
+	EffectiveOrigins        []string   `json:"effective_origins"` // what CORS allows: the above, or the default
 	Scopes                  []string   `json:"scopes"`
 	Confidential            bool       `json:"confidential"`
 	GrantTypes              []string   `json:"grant_types"`
@@ -56,6 +60,8 @@ func oauthClientOut(c *gatehouse.Client) oauthClientJSON {
 		ClientID:                c.ID,
 		Name:                    c.Name,
 		RedirectURIs:            nonNil(c.RedirectURIs),
+		AllowedOrigins:          nonNil(c.AllowedOrigins),
+		EffectiveOrigins:        nonNil(c.EffectiveOrigins()),
 		Scopes:                  nonNil(c.Scopes),
 		Confidential:            c.Confidential,
 		GrantTypes:              nonNil(c.GrantTypes),
@@ -96,11 +102,12 @@ func (h *handler) createOAuthClient(w http.ResponseWriter, r *http.Request, a ad
 		}
 	}
 	c, sec, err := h.admin.CreateClient(r.Context(), a, admin.ClientInput{
-		Name:         req.Name,
-		RedirectURIs: req.RedirectURIs,
-		Scopes:       req.Scopes,
-		Confidential: req.Confidential,
-		GrantTypes:   req.GrantTypes,
+		Name:           req.Name,
+		RedirectURIs:   req.RedirectURIs,
+		AllowedOrigins: req.AllowedOrigins,
+		Scopes:         req.Scopes,
+		Confidential:   req.Confidential,
+		GrantTypes:     req.GrantTypes,
 	})
 	if err != nil {
 		return err
@@ -143,9 +150,11 @@ func (h *handler) getOAuthClient(w http.ResponseWriter, r *http.Request, a admin
 type oauthClientPatch struct {
 	Name         *string   `json:"name"`
 	RedirectURIs *[]string `json:"redirect_uris"`
-	Scopes       *[]string `json:"scopes"`
-	GrantTypes   *[]string `json:"grant_types"`
-	Confidential *bool     `json:"confidential"`
+	// AllowedOrigins: [] returns to the default.
+	AllowedOrigins *[]string `json:"allowed_origins"`
+	Scopes         *[]string `json:"scopes"`
+	GrantTypes     *[]string `json:"grant_types"`
+	Confidential   *bool     `json:"confidential"`
 }
 
 // patchOAuthClient changes an app's name, redirect URIs, scopes or grant
@@ -180,6 +189,7 @@ func (h *handler) patchOAuthClient(w http.ResponseWriter, r *http.Request, a adm
 	}
 	c, err = h.admin.UpdateClient(r.Context(), a, c.ID, admin.ClientUpdate{
 		Name: req.Name, RedirectURIs: req.RedirectURIs, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
+		AllowedOrigins: req.AllowedOrigins,
 	})
 	if err != nil {
 		return notFoundApp(err)
