@@ -117,24 +117,24 @@ const MaxAllowedOrigins = 20
 // info or wildcard, and not "null" (the origin of sandboxed and file
 // pages, which any page can claim).
 func NormalizeOrigin(raw string) (string, error) {
-	bad := func(id, format string) error {
-		return FieldError("allowed_origins", format, raw).WithID(id, "Origin", raw)
+	notOrigin := func() error {
+		return FieldError("allowed_origins", "%q is not an origin such as https://app.example.com", raw).WithID("error.origin.form_any", "Origin", raw)
 	}
 	if raw == "" || len(raw) > 300 || strings.ContainsAny(raw, "*% \t\r\n") || strings.EqualFold(raw, "null") {
-		return "", bad("error.origin.form_any", "%q is not an origin such as https://app.example.com")
+		return "", notOrigin()
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" || u.User != nil {
-		return "", bad("error.origin.form_any", "%q is not an origin such as https://app.example.com")
+		return "", notOrigin()
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
-		return "", bad("error.origin.path", "%q: an origin has no path, query or fragment")
+		return "", FieldError("allowed_origins", "%q: an origin has no path, query or fragment", raw).WithID("error.origin.path", "Origin", raw)
 	}
 	host, port := strings.ToLower(u.Hostname()), u.Port()
 	if host == "" || strings.ContainsFunc(host, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':')
 	}) {
-		return "", bad("error.origin.form_any", "%q is not an origin such as https://app.example.com")
+		return "", notOrigin()
 	}
 	scheme := strings.ToLower(u.Scheme)
 	switch scheme {
@@ -144,13 +144,13 @@ func NormalizeOrigin(raw string) (string, error) {
 		}
 	case "http":
 		if !IsLoopbackHost(host) {
-			return "", bad("error.origin.http", "%q: http:// is allowed only for localhost and 127.0.0.1; use https://")
+			return "", FieldError("allowed_origins", "%q: http:// is allowed only for localhost and 127.0.0.1; use https://", raw).WithID("error.origin.http", "Origin", raw)
 		}
 		if port == "80" {
 			port = ""
 		}
 	default:
-		return "", bad("error.origin.scheme", "%q: an origin must start with https://")
+		return "", FieldError("allowed_origins", "%q: an origin must start with https://", raw).WithID("error.origin.scheme", "Origin", raw)
 	}
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]"
