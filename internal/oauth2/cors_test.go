@@ -62,7 +62,8 @@ func TestCORSTokenAndRevoke(t *testing.T) {
 
 		for _, path := range []string{"/oauth2/token", "/oauth2/revoke"} {
 			for origin, want := range map[string]string{own: own, "http://localhost:9": "http://localhost:9", other: other,
-				"https://evil.example.com": "", "null": "", "http://127.0.0.1:9/": "", "HTTP://127.0.0.1:9": ""} {
+				"https://evil.example.com": "", "null": "", "http://127.0.0.1:9/": "", "HTTP://127.0.0.1:9": "",
+				"https://" + strings.Repeat("a", 400) + ".example.com": "", "https://%.example.com": "", "https://_.example.com": ""} {
 				resp := e.preflight(path, origin, http.MethodPost)
 				if resp.StatusCode != http.StatusNoContent {
 					t.Errorf("preflight %s from %s: %d, want 204", path, origin, resp.StatusCode)
