@@ -2,6 +2,8 @@ package oauth2
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/gatehouse/gatehouse"
 )
@@ -76,30 +78,40 @@ func PublicCORS(h http.Handler) http.Handler {
 // request). Whether the page may read the answer is decided on the
 // actual request, for the app that request authenticates.
 func (p *Provider) ClientCORS(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Add("Vary", "Origin")
-		if r.Method != http.MethodOptions {
-			h.ServeHTTP(w, r)
-			return
-		}
-		w.Header().Set("Allow", "OPTIONS, POST")
-		if isPreflight(r) && r.Header.Get("Access-Control-Request-Method") == http.MethodPost {
-			origin := r.Header.Get("Origin")
-			ok, err := p.store.OriginAllowed(r.Context(), origin)
-			if err != nil {
-				p.serve(func(http.ResponseWriter, *http.Request) error { return err }).ServeHTTP(w, r)
+	return p.ClientCORSFor(http.MethodPost)(h)
+}
+
+// ClientCORSFor is ClientCORS for a route of other methods: userinfo
+// (OpenID Connect Core §5.3) takes GET and POST, and its handler calls
+// allowOrigin with the app the access token belongs to.
+func (p *Provider) ClientCORSFor(methods ...string) func(http.Handler) http.Handler {
+	allow := strings.Join(methods, ", ")
+	return func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Add("Vary", "Origin")
+			if r.Method != http.MethodOptions {
+				h.ServeHTTP(w, r)
 				return
 			}
-			if ok {
-				h := w.Header()
-				h.Set("Access-Control-Allow-Origin", origin)
-				h.Set("Access-Control-Allow-Methods", http.MethodPost)
-				h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
-				h.Set("Access-Control-Max-Age", corsMaxAge)
+			w.Header().Set("Allow", "OPTIONS, "+allow)
+			if isPreflight(r) && slices.Contains(methods, r.Header.Get("Access-Control-Request-Method")) {
+				origin := r.Header.Get("Origin")
+				ok, err := p.store.OriginAllowed(r.Context(), origin)
+				if err != nil {
+					p.serve(func(http.ResponseWriter, *http.Request) error { return err }).ServeHTTP(w, r)
+					return
+				}
+				if ok {
+					h := w.Header()
+					h.Set("Access-Control-Allow-Origin", origin)
+					h.Set("Access-Control-Allow-Methods", allow)
+					h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+					h.Set("Access-Control-Max-Age", corsMaxAge)
+				}
 			}
-		}
-		w.WriteHeader(http.StatusNoContent)
-	})
+			w.WriteHeader(http.StatusNoContent)
+		})
+	}
 }
 
 // allowOrigin lets the page that sent r read the answer when the
