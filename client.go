@@ -61,7 +61,7 @@ func (c *Client) Validate() error {
 	}
 	for _, g := range c.GrantTypes {
 		switch g {
-		case GrantAuthorizationCode, GrantRefreshToken:
+		case GrantAuthorizationCode, GrantRefreshToken, GrantDeviceCode:
 		case GrantClientCredentials:
 			if !c.Confidential {
 				return FieldError("grant_types", "client_credentials needs a confidential client").WithID("error.grant.client_credentials_public")

@@ -22,9 +22,11 @@ import (
 //     stored).
 type Store interface {
 	OAuth2Store
+	DeviceStore
 	IntegrationStore
 	LoginStore
 	PruneStore
+	SigningKeyStore
 
 	// Ping checks that the database answers (readiness).
 	Ping(ctx context.Context) error

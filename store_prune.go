@@ -58,6 +58,14 @@ const (
 	PruneDeliveries PruneKind = "integration_deliveries"
 	// PruneNotifications: console notifications created before the cutoff.
 	PruneNotifications PruneKind = "notifications"
+	// PruneSigningKeys: signing keys removed from the JWKS (RemoveAfter)
+	// before the cutoff.
+	PruneSigningKeys PruneKind = "signing_keys"
+	// PruneDeviceAuthorizations: device authorization requests (RFC 8628)
+	// that expired before the cutoff, decided, used or not. A used one is
+	// kept until then, so a replayed device code is told apart from an
+	// unknown one.
+	PruneDeviceAuthorizations PruneKind = "device_authorizations"
 	// PruneAudit: audit events recorded before the cutoff. The janitor
 	// asks only when the operator set an audit retention.
 	PruneAudit PruneKind = "audit_events"

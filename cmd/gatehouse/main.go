@@ -92,7 +92,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		"configuration file, YAML with the keys of the GATEHOUSE_* variables (env "+config.EnvConfig+")")
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) { g.readConfig(cmd) }
 	root.AddCommand(newServeCmd(g), newConfigCmd(g), newVersionCmd(g), newMigrateCmd(g), newTenantCmd(g), newUserCmd(g),
-		newTokenCmd(g), newAPIKeyCmd(g), newAuditCmd(g), newHealthcheckCmd(g), newBenchCmd(g), newSoakCmd(g))
+		newTokenCmd(g), newAPIKeyCmd(g), newKeysCmd(g), newAuditCmd(g), newHealthcheckCmd(g), newBenchCmd(g), newSoakCmd(g))
 	return root
 }
 

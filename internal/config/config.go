@@ -57,6 +57,14 @@ type Config struct {
 	// AuditRetention (GATEHOUSE_AUDIT_RETENTION, default 0: kept for ever)
 	// lets the janitor delete audit events older than it; at least 24h.
 	AuditRetention time.Duration
+	// OpenID Connect and JWT access token signing keys (issue 15, see
+	// docs/oidc-keys.md): the algorithm of new keys
+	// (GATEHOUSE_OIDC_SIGNING_ALG: ES256, EdDSA or RS256), how often a new
+	// key takes over (GATEHOUSE_OIDC_KEY_ROTATION) and how long it is
+	// published before it signs (GATEHOUSE_OIDC_KEY_PREPUBLISH).
+	OIDCSigningAlg    string
+	OIDCKeyRotation   time.Duration
+	OIDCKeyPrepublish time.Duration
 	Listener
 	Load
 }
@@ -180,6 +188,9 @@ func Default() Config {
 
 		MaxTokensPerUser:   100,
 		ConsoleIdleTimeout: 30 * time.Minute,
+		OIDCSigningAlg:     "ES256",
+		OIDCKeyRotation:    30 * 24 * time.Hour,
+		OIDCKeyPrepublish:  24 * time.Hour,
 		Listener:           DefaultListener(),
 		Load:               DefaultLoad(),
 	}
@@ -227,6 +238,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(c.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("upstream %q: want an absolute http(s) URL", c.Upstream))
 		}
+	}
+	if c.OIDCKeyPrepublish >= c.OIDCKeyRotation {
+		errs = append(errs, fmt.Errorf("OIDC key pre-publication %v: want less than the rotation period %v", c.OIDCKeyPrepublish, c.OIDCKeyRotation))
 	}
 	if c.CacheTTL < 0 || c.CacheTTL > time.Hour {
 		errs = append(errs, fmt.Errorf("cache TTL %v: want 0 to 1h", c.CacheTTL))

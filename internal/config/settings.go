@@ -68,6 +68,27 @@ func (c *Config) settings() []setting {
 			}
 			return ""
 		}},
+		{env: "GATEHOUSE_OIDC_SIGNING_ALG", ptr: &c.OIDCSigningAlg, check: func() string {
+			switch c.OIDCSigningAlg {
+			case "ES256", "EdDSA", "RS256":
+				return ""
+			}
+			return "is not ES256, EdDSA or RS256"
+		}},
+		// The pre-publication is at least 10 minutes (clients cache the
+		// JWKS for up to 5) and shorter than the rotation period.
+		{env: "GATEHOUSE_OIDC_KEY_PREPUBLISH", ptr: &c.OIDCKeyPrepublish, check: func() string {
+			if c.OIDCKeyPrepublish < 10*time.Minute {
+				return "is shorter than 10m (clients must see a new key before it signs)"
+			}
+			return ""
+		}},
+		{env: "GATEHOUSE_OIDC_KEY_ROTATION", ptr: &c.OIDCKeyRotation, check: func() string {
+			if c.OIDCKeyRotation < 24*time.Hour {
+				return "is shorter than 24h"
+			}
+			return ""
+		}},
 		{env: "GATEHOUSE_READ_HEADER_TIMEOUT", ptr: &c.ReadHeaderTimeout},
 		{env: "GATEHOUSE_BODY_TIMEOUT", ptr: &c.BodyTimeout},
 		{env: "GATEHOUSE_GATEWAY_BODY_TIMEOUT", ptr: &c.GatewayBodyTimeout},

@@ -205,6 +205,8 @@ func (c *Console) routes() http.Handler {
 	mux.Handle("GET /console/oauth-apps/{id}/delete", c.page(c.oauthAppDeleteConfirm))
 	mux.Handle("POST /console/oauth-apps/{id}/delete", c.form(c.oauthAppDelete))
 	mux.Handle("GET /console/connected-apps", c.page(c.connectedApps))
+	mux.Handle("GET /console/device", c.page(c.deviceGet))   // RFC 8628 §3.3
+	mux.Handle("POST /console/device", c.form(c.devicePost)) // verification page
 	mux.Handle("GET /console/connected-apps/{id}/revoke", c.page(c.connectedAppRevokeConfirm))
 	mux.Handle("POST /console/connected-apps/{id}/revoke", c.form(c.connectedAppRevoke))
 

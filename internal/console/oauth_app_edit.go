@@ -29,6 +29,7 @@ func grantOptions(confidential bool, checked map[string]bool) []grantOption {
 	opts := []grantOption{
 		{Value: gatehouse.GrantAuthorizationCode, Label: msg("oauthapp.grant.authorization_code"), Help: msg("oauthapp.grant.authorization_code.help")},
 		{Value: gatehouse.GrantRefreshToken, Label: msg("oauthapp.grant.refresh_token"), Help: msg("oauthapp.grant.refresh_token.help")},
+		{Value: gatehouse.GrantDeviceCode, Label: msg("oauthapp.grant.device_code"), Help: msg("oauthapp.grant.device_code.help")},
 	}
 	if confidential {
 		opts = append(opts, grantOption{Value: gatehouse.GrantClientCredentials, Label: msg("oauthapp.grant.client_credentials"), Help: msg("oauthapp.grant.client_credentials.help")})

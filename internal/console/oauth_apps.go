@@ -115,6 +115,7 @@ func (c *Console) renderOAuthApps(w http.ResponseWriter, r *http.Request, rq *re
 		{Value: gatehouse.GrantAuthorizationCode, Label: msg("oauthapp.grant.authorization_code"), Help: msg("oauthapp.grant.authorization_code.help")},
 		{Value: gatehouse.GrantRefreshToken, Label: msg("oauthapp.grant.refresh_token"), Help: msg("oauthapp.grant.refresh_token.help")},
 		{Value: gatehouse.GrantClientCredentials, Label: msg("oauthapp.grant.client_credentials"), Help: msg("oauthapp.grant.client_credentials.help")},
+		{Value: gatehouse.GrantDeviceCode, Label: msg("oauthapp.grant.device_code"), Help: msg("oauthapp.grant.device_code.help")},
 	} {
 		g.Checked = f.Grants[g.Value]
 		v.Grants = append(v.Grants, g)

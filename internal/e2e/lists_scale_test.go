@@ -64,12 +64,13 @@ func TestListsAtScale(t *testing.T) {
 			t.Logf("%s: first page in %v", what, best)
 			// The budget holds for the README's go test ./...; under the
 			// race detector the pure-Go SQLite driver runs a search over
-			// the 10 000 rows some fifty times slower, so the budget is
-			// ten times wider there (the walk below is what catches a page
+			// the 10 000 rows some fifty times slower (0.5 s on an idle
+			// machine, 1.3 s on a loaded CI one), so the budget is thirty
+			// times wider there (the walk below is what catches a page
 			// read whole).
 			budget := pageBudget
 			if raceDetector {
-				budget *= 10
+				budget *= 30
 			}
 			if best > budget {
 				t.Errorf("%s: first page in %v, over %v", what, best, budget)

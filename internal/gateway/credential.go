@@ -65,7 +65,9 @@ type SignedRequestAuthenticator interface {
 //   - Protocol parameters in two places, or beside a Bearer token or an
 //     API key in the query, are MALFORMED before any signature is checked
 //     or nonce spent. The body of a call with another credential is not
-//     read.
+//     read. The one exception is oauth1.Collect's: a header parameter
+//     repeated once in the query or the body with the same value
+//     (Magento's OauthClient) is dropped, and stripped before forwarding.
 //   - Security: the credential is stripped. The header goes like any
 //     Authorization header; parameters in the query or the body are
 //     removed from what is forwarded (every oauth_* pair, the rest of the

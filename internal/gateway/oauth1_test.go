@@ -273,6 +273,41 @@ func TestGatewayOAuth1Transports(t *testing.T) {
 		})
 	}
 
+	// Magento's shape: signed in the header, with protocol parameters
+	// repeated, unsigned, in the query and the body. Same values: the
+	// echoes are dropped, verified and forwarded without them; another
+	// value is MALFORMED and reaches nobody.
+	echo := func(query, body string, header ...string) *http.Client {
+		cfg := dghubble.NewConfig(act.ConsumerKey, act.ConsumerSecret)
+		rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			for _, h := range header {
+				r.Header.Set("Authorization", r.Header.Get("Authorization")+", "+h)
+			}
+			r.URL.RawQuery += "&" + query
+			b, _ := io.ReadAll(r.Body)
+			nb := string(b) + "&" + body
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(nb)), int64(len(nb))
+			return http.DefaultTransport.RoundTrip(r)
+		})
+		return cfg.Client(context.WithValue(t.Context(), dghubble.HTTPClient, &http.Client{Transport: rt}), dghubble.NewToken(act.AccessToken, act.AccessTokenSecret))
+	}
+	if a := send(echo("oauth_token="+act.AccessToken, "oauth_consumer_key="+act.ConsumerKey), "POST", "/rest/V1/orders?x=1", "sku=24-MB01&qty=1"); a.status != 200 {
+		t.Fatalf("header-signed call with echoes: %d %s", a.status, a.body)
+	}
+	forwarded("x=1", "sku=24-MB01&qty=1")
+	// The PHPoAuthLib-based client also copies the form into the header.
+	if a := send(echo("oauth_token="+act.AccessToken, "oauth_consumer_key="+act.ConsumerKey, `sku="24-MB01"`, `qty="1"`), "POST", "/rest/V1/orders?x=1", "sku=24-MB01&qty=1"); a.status != 200 {
+		t.Fatalf("header-signed call with its form in the header: %d %s", a.status, a.body)
+	}
+	forwarded("x=1", "sku=24-MB01&qty=1")
+	calls := up.calls.Load()
+	if a := send(echo("oauth_token="+strings.Repeat("0", 32), "a=1"), "POST", "/rest/V1/orders?x=1", "sku=24-MB01"); a.status != 401 || a.code != "MALFORMED" || !strings.Contains(a.body, "differs") {
+		t.Fatalf("header-signed call with a different echo: %d %s", a.status, a.body)
+	}
+	if n := up.calls.Load() - calls; n != 0 {
+		t.Fatalf("a refused echo reached the upstream")
+	}
+
 	// A replay of a call signed in the query is refused by its nonce.
 	var captured *http.Request
 	capture := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {

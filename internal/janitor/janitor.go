@@ -3,7 +3,8 @@
 // authorization codes, single-use marks past their window, OAuth 1.0a
 // request tokens, console sessions that expired or idled out, expired OAuth
 // 2.0 access tokens, the refresh tokens and rows of grants that are over,
-// old delivery attempts and notifications — in bounded batches with a
+// old delivery attempts and notifications, signing keys out of the JWKS —
+// in bounded batches with a
 // pause between them, so the writer is never held for long. On PostgreSQL
 // one node prunes at a time (the store's advisory lock). The audit log is
 // kept unless the operator sets a retention of its own.
@@ -12,6 +13,7 @@ package janitor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -53,8 +55,13 @@ type Options struct {
 	// AuditRetention (GATEHOUSE_AUDIT_RETENTION) deletes audit events
 	// older than it; zero keeps the audit log for ever.
 	AuditRetention time.Duration
-	Metrics        *metrics.Metrics
-	Log            *slog.Logger
+	// RotateKeys, when set, runs first in every round this node holds the
+	// lock: the rotation of the signing keys (signing.Signer.Rotate when
+	// one is due). It is race-safe on its own; the lock only spares the
+	// other nodes the attempt.
+	RotateKeys func(ctx context.Context) error
+	Metrics    *metrics.Metrics
+	Log        *slog.Logger
 }
 
 // Janitor prunes a store; see the package comment.
@@ -120,6 +127,7 @@ func (j *Janitor) tasks(now time.Time) []task {
 	dead := now.Add(-o.Skew)
 	ts := []task{
 		{gatehouse.PruneCodes, dead},
+		{gatehouse.PruneDeviceAuthorizations, dead},
 		{gatehouse.PruneMarks, dead},
 		{gatehouse.PruneRequestTokens, dead},
 		{gatehouse.PruneSessions, dead},
@@ -133,6 +141,7 @@ func (j *Janitor) tasks(now time.Time) []task {
 		task{gatehouse.PruneGrants, dead},
 		task{gatehouse.PruneDeliveries, now.Add(-o.DeliveryRetention)},
 		task{gatehouse.PruneNotifications, now.Add(-o.NotificationRetention)},
+		task{gatehouse.PruneSigningKeys, dead},
 	)
 	if o.AuditRetention > 0 {
 		ts = append(ts, task{gatehouse.PruneAudit, now.Add(-o.AuditRetention)})
@@ -152,6 +161,11 @@ func (j *Janitor) RunOnce(ctx context.Context) (Round, error) {
 	defer release()
 	r.Locked = true
 	var errs []error
+	if j.opts.RotateKeys != nil {
+		if err := j.opts.RotateKeys(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("rotate signing keys: %w", err))
+		}
+	}
 	for _, t := range j.tasks(j.opts.Now()) {
 		n, err := j.prune(ctx, t)
 		r.Pruned[t.kind] = n

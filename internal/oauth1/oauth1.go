@@ -14,7 +14,8 @@
 // refused as unsupported, as Magento refuses them. Parameters come from
 // the Authorization header, the query and an
 // application/x-www-form-urlencoded body (§3.4.1.3.1); the protocol
-// parameters (oauth_*) from exactly one of them (§3.5). The base string
+// parameters (oauth_*) from exactly one of them (§3.5), Magento's echoes
+// aside (below). The base string
 // (§3.4.1) sorts parameters in byte order; Magento's PHP libraries sort
 // them with strnatcmp, so that order is accepted as a second try.
 //
@@ -43,7 +44,12 @@
 //     RFC 5849 §2.1 requires (Magento omits it; clients ignore extra
 //     fields, and strict RFC clients need it);
 //   - oauth_callback is not required: Magento delivers the verifier to the
-//     integration's registered callback URL, not to oauth_callback.
+//     integration's registered callback URL, not to oauth_callback;
+//   - Magento's OauthClient repeats oauth_verifier in the form body beside
+//     the header (against §3.5 and §3.1); with the header as transport, a
+//     copy in the body or the query with the header's value is dropped,
+//     as Magento's server ignores it, and another value is refused (see
+//     Collect and docs/oauth1.md).
 package oauth1
 
 import (

@@ -59,22 +59,35 @@ func IsOAuthHeader(v string) bool {
 // 7230 §7's #rule); a parameter that appears twice is refused (§3.2:
 // duplicated protocol parameters are a 400); a name that is not an
 // oauth_* parameter or realm is refused, since nothing else belongs in the
-// header.
+// header (Collect accepts Magento's copies of form parameters there, see
+// parseAuthorization).
 func ParseAuthorization(v string) (Params, error) {
+	ps, custom, err := parseAuthorization(v)
+	if err == nil && len(custom) > 0 {
+		return nil, problem(ParameterRejected, "only oauth_* parameters and realm belong in the Authorization header")
+	}
+	return ps, err
+}
+
+// parseAuthorization is ParseAuthorization that returns the names that
+// are not oauth_* parameters or realm apart (custom, each once) instead of
+// refusing them: Magento's PHPoAuthLib-based OauthClient copies a signed
+// call's form parameters into the header, and Collect accepts them there
+// when the body or the query has them too (Magento's server ignores them).
+func parseAuthorization(v string) (ps, custom Params, err error) {
 	if len(v) > MaxHeaderLen {
-		return nil, problem(ParameterRejected, "the Authorization header is too long")
+		return nil, nil, problem(ParameterRejected, "the Authorization header is too long")
 	}
 	v = strings.TrimLeft(v, " \t")
 	if !IsOAuthHeader(v) {
-		return nil, problem(ParameterRejected, "the Authorization header does not use the OAuth scheme")
+		return nil, nil, problem(ParameterRejected, "the Authorization header does not use the OAuth scheme")
 	}
 	s := v[len(oauthScheme):]
-	var ps Params
 	seenRealm := false
 	for {
 		s = strings.TrimLeft(s, " \t")
 		if s == "" {
-			return ps, nil
+			return ps, custom, nil
 		}
 		if s[0] == ',' {
 			s = s[1:]
@@ -82,7 +95,7 @@ func ParseAuthorization(v string) (Params, error) {
 		}
 		i := strings.IndexByte(s, '=')
 		if i <= 0 {
-			return nil, problem(ParameterRejected, "the Authorization header is malformed: expected name=\"value\"")
+			return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: expected name=\"value\"")
 		}
 		rawName := strings.TrimRight(s[:i], " \t")
 		s = strings.TrimLeft(s[i+1:], " \t")
@@ -90,12 +103,12 @@ func ParseAuthorization(v string) (Params, error) {
 		if strings.HasPrefix(s, `"`) {
 			j := strings.IndexByte(s[1:], '"')
 			if j < 0 {
-				return nil, problem(ParameterRejected, "the Authorization header is malformed: unterminated quoted value")
+				return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: unterminated quoted value")
 			}
 			rawValue, s = s[1:1+j], s[2+j:]
 			if strings.IndexByte(rawValue, '\\') >= 0 {
 				// Percent-encoded values never need quoted-pair escapes.
-				return nil, problem(ParameterRejected, "the Authorization header is malformed: escapes are not allowed in values")
+				return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: escapes are not allowed in values")
 			}
 		} else {
 			j := strings.IndexAny(s, ", \t")
@@ -106,31 +119,35 @@ func ParseAuthorization(v string) (Params, error) {
 		}
 		s = strings.TrimLeft(s, " \t")
 		if s != "" && s[0] != ',' {
-			return nil, problem(ParameterRejected, "the Authorization header is malformed: parameters must be separated by commas")
+			return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: parameters must be separated by commas")
 		}
 		if !validToken(rawName) {
-			return nil, problem(ParameterRejected, "the Authorization header is malformed: bad parameter name")
+			return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: bad parameter name")
 		}
 		name, err := percentDecode(rawName)
 		if err != nil {
-			return nil, problem(ParameterRejected, "the Authorization header is malformed: bad percent-encoding")
+			return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: bad percent-encoding")
 		}
 		value, err := percentDecode(rawValue)
 		if err != nil {
-			return nil, problem(ParameterRejected, "the Authorization header is malformed: bad percent-encoding in "+name)
+			return nil, nil, problem(ParameterRejected, "the Authorization header is malformed: bad percent-encoding in "+name)
 		}
 		if name == "realm" {
 			if seenRealm {
-				return nil, problem(ParameterRejected, "realm appears twice in the Authorization header")
+				return nil, nil, problem(ParameterRejected, "realm appears twice in the Authorization header")
 			}
 			seenRealm = true
 			continue
 		}
-		if !strings.HasPrefix(name, "oauth_") {
-			return nil, problem(ParameterRejected, "only oauth_* parameters and realm belong in the Authorization header")
-		}
 		if _, dup := ps.Get(name); dup {
-			return nil, problem(ParameterRejected, name+" appears twice in the Authorization header")
+			return nil, nil, problem(ParameterRejected, name+" appears twice in the Authorization header")
+		}
+		if _, dup := custom.Get(name); dup {
+			return nil, nil, problem(ParameterRejected, name+" appears twice in the Authorization header")
+		}
+		if !strings.HasPrefix(name, "oauth_") {
+			custom = append(custom, Param{name, value})
+			continue
 		}
 		ps = append(ps, Param{name, value})
 	}
@@ -206,30 +223,49 @@ func errTwoTransports(a, b Transport) error {
 // oauth_* names anywhere else then are refused. §3.1: each protocol
 // parameter appears once per request (a 400, §3.2). Other parameters may
 // repeat and are all signed (§3.4.1.3.2).
+//
+// Decision (Magento compatibility, docs/oauth1.md): Magento 2's own
+// OauthClient sends oauth_verifier in the header and again in the form
+// body, and Magento's server ignores body and query oauth_* names when
+// the header carries protocol parameters. So, when the header carries a
+// parameter, one copy of it in the query and one in the body with the
+// very same value are echoes: dropped, neither signed nor counted. A copy
+// with another value is refused (which one was signed is ambiguous), and
+// an oauth_* name that is not in the header stays a second transport and
+// is refused, as before. Likewise a header name that is not oauth_*
+// (Magento's PHPoAuthLib-based client copies a signed form there) is
+// accepted only when the query or the body has it with the same value,
+// and then counted once, there.
 func Collect(r *http.Request) (Params, Transport, error) {
 	var (
 		ps    Params
 		where Transport
+		h     Params // the header's protocol parameters, for echoes
 	)
-	carry := func(t Transport, from Params) error {
+	carry := func(t Transport, from Params) (Params, error) {
+		from, err := dropEchoes(h, from, t)
+		if err != nil {
+			return nil, err
+		}
 		for _, p := range from {
 			if !strings.HasPrefix(p.Name, "oauth_") {
 				continue
 			}
 			if where != None && where != t {
-				return errTwoTransports(where, t)
+				return nil, errTwoTransports(where, t)
 			}
 			where = t
 		}
-		return nil
+		return from, nil
 	}
 	vals := r.Header.Values("Authorization")
 	if len(vals) > 1 {
 		return nil, None, problem(ParameterRejected, "send one Authorization header")
 	}
+	var custom Params
 	if len(vals) == 1 && IsOAuthHeader(vals[0]) {
-		h, err := ParseAuthorization(vals[0])
-		if err != nil {
+		var err error
+		if h, custom, err = parseAuthorization(vals[0]); err != nil {
 			return nil, None, err
 		}
 		ps, where = h, Header
@@ -238,7 +274,7 @@ func Collect(r *http.Request) (Params, Transport, error) {
 	if err != nil {
 		return nil, None, problem(ParameterRejected, "the query string is malformed")
 	}
-	if err := carry(Query, q); err != nil {
+	if q, err = carry(Query, q); err != nil {
 		return nil, None, err
 	}
 	ps = append(ps, q...)
@@ -254,10 +290,23 @@ func Collect(r *http.Request) (Params, Transport, error) {
 		if err != nil {
 			return nil, None, problem(ParameterRejected, "the form body is malformed")
 		}
-		if err := carry(Body, f); err != nil {
+		if f, err = carry(Body, f); err != nil {
 			return nil, None, err
 		}
 		ps = append(ps, f...)
+	}
+	if len(custom) > 0 {
+		// A set, not a scan per name: header and body are both large
+		// enough that the product would cost.
+		have := make(map[Param]bool, len(ps)-len(h))
+		for _, p := range ps[len(h):] {
+			have[p] = true
+		}
+		for _, c := range custom {
+			if !have[c] {
+				return nil, None, problem(ParameterRejected, "only oauth_* parameters and realm belong in the Authorization header ("+c.Name+" is not in the query or the form body with the same value)")
+			}
+		}
 	}
 	seen := make(map[string]bool, 8)
 	for _, p := range ps {
@@ -270,6 +319,55 @@ func Collect(r *http.Request) (Params, Transport, error) {
 		seen[p.Name] = true
 	}
 	return ps, where, nil
+}
+
+// dropEchoes returns from (the query's or the body's parameters, t says
+// which) without the echoes of header parameters h: an oauth_* name that
+// h has, with the same value, once (Magento's shape, see Collect). A copy
+// with another value, or a second copy, is refused. With no header
+// parameters it returns from as it is.
+func dropEchoes(h, from Params, t Transport) (Params, error) {
+	if len(h) == 0 {
+		return from, nil
+	}
+	// A map: a long header and a long body must not cost their product.
+	hm := make(map[string]string, len(h))
+	for _, p := range h {
+		hm[p.Name] = p.Value
+	}
+	var (
+		out    Params
+		echoed map[string]bool
+	)
+	for i, p := range from {
+		hv, inHeader := "", false
+		if strings.HasPrefix(p.Name, "oauth_") {
+			hv, inHeader = hm[p.Name]
+		}
+		if !inHeader {
+			if out != nil {
+				out = append(out, p)
+			}
+			continue
+		}
+		if hv != p.Value {
+			return nil, problem(ParameterRejected, p.Name+" in "+t.String()+" differs from the one in the Authorization header; send each protocol parameter once, in the header (RFC 5849 §3.1, §3.5)")
+		}
+		if echoed[p.Name] {
+			return nil, problem(ParameterRejected, p.Name+" appears more than once (RFC 5849 §3.1: each protocol parameter once per request)")
+		}
+		if echoed == nil {
+			echoed = make(map[string]bool, 2)
+		}
+		echoed[p.Name] = true
+		if out == nil {
+			out = append(make(Params, 0, len(from)-1), from[:i]...)
+		}
+	}
+	if echoed == nil {
+		return from, nil
+	}
+	return out, nil
 }
 
 // bodyTooLarge refuses a form body longer than MaxFormBody: its
@@ -285,25 +383,47 @@ func bodyTooLarge() error {
 // and puts it back whole, however long it is. A form body longer than that
 // whose first MaxFormBody bytes carry oauth_* names is refused (it could
 // not be signed, see Collect); oauth_* names past that point are not
-// looked for. Parameters in two places are refused (RFC 5849 §3.5).
+// looked for. Parameters in two places are refused (RFC 5849 §3.5), except
+// the echoes of header parameters Collect drops (Magento's shape), which
+// Locate judges as Collect does.
 func Locate(r *http.Request) (Transport, error) {
 	where := None
-	found := func(t Transport) error {
+	var h Params
+	found := func(t Transport, s string) error {
+		if !HasProtocolParams(s) {
+			return nil
+		}
+		if where == Header && len(h) > 0 {
+			// Only echoes of the header are allowed here; a malformed
+			// query or body is a second transport, as before.
+			if ps, err := parseForm(s); err == nil {
+				rest, err := dropEchoes(h, ps, t)
+				if err != nil {
+					return err
+				}
+				if !hasProtocol(rest) {
+					return nil
+				}
+			}
+		}
 		if where != None && where != t {
 			return errTwoTransports(where, t)
 		}
 		where = t
 		return nil
 	}
-	for _, v := range r.Header.Values("Authorization") {
+	vals := r.Header.Values("Authorization")
+	for _, v := range vals {
 		if IsOAuthHeader(v) {
 			where = Header
 		}
 	}
-	if HasProtocolParams(r.URL.RawQuery) {
-		if err := found(Query); err != nil {
-			return None, err
-		}
+	if where == Header && len(vals) == 1 {
+		// A header Collect would refuse allows no echoes.
+		h, _, _ = parseAuthorization(vals[0])
+	}
+	if err := found(Query, r.URL.RawQuery); err != nil {
+		return None, err
 	}
 	if isForm(r) {
 		body, complete, err := peekBody(r)
@@ -317,17 +437,25 @@ func Locate(r *http.Request) (Transport, error) {
 			} else {
 				body = nil
 			}
-		}
-		if HasProtocolParams(string(body)) {
-			if !complete {
+			if HasProtocolParams(string(body)) {
 				return None, bodyTooLarge()
 			}
-			if err := found(Body); err != nil {
-				return None, err
-			}
+		}
+		if err := found(Body, string(body)); err != nil {
+			return None, err
 		}
 	}
 	return where, nil
+}
+
+// hasProtocol reports whether ps names an oauth_* parameter.
+func hasProtocol(ps Params) bool {
+	for _, p := range ps {
+		if strings.HasPrefix(p.Name, "oauth_") {
+			return true
+		}
+	}
+	return false
 }
 
 // HasProtocolParams reports whether form-encoded s (a query or a form
@@ -347,26 +475,44 @@ func HasProtocolParams(s string) bool {
 // Strip removes the protocol parameters (every oauth_* name) from the
 // query or the form body of r, whichever where says carried them, leaving
 // every other byte as it was; the Authorization header is the caller's to
-// remove. Security: a proxy forwards a verified request without the
-// credential, as it drops the header (oauth_token may work as a Bearer
-// token where a tenant allows it). The body must be one Collect or Locate
-// read whole.
+// remove. With where Header it removes the echoes Collect dropped (the
+// only oauth_* names a request it accepted can have there) from both.
+// Security: a proxy forwards a verified request without the credential,
+// as it drops the header (oauth_token may work as a Bearer token where a
+// tenant allows it). The body must be one Collect or Locate read whole.
 func Strip(r *http.Request, where Transport) {
 	switch where {
 	case Query:
-		r.URL.RawQuery = dropProtocol(r.URL.RawQuery)
-		r.URL.ForceQuery = false
+		stripQuery(r)
 	case Body:
-		body, complete, err := peekBody(r)
-		if err != nil || !complete {
-			return
+		stripBody(r)
+	case Header:
+		if HasProtocolParams(r.URL.RawQuery) {
+			stripQuery(r)
 		}
-		b := []byte(dropProtocol(string(body)))
-		setBody(r, b)
-		r.ContentLength = int64(len(b))
-		if r.Header.Get("Content-Length") != "" {
-			r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		if isForm(r) {
+			if body, complete, err := peekBody(r); err == nil && complete && HasProtocolParams(string(body)) {
+				stripBody(r)
+			}
 		}
+	}
+}
+
+func stripQuery(r *http.Request) {
+	r.URL.RawQuery = dropProtocol(r.URL.RawQuery)
+	r.URL.ForceQuery = false
+}
+
+func stripBody(r *http.Request) {
+	body, complete, err := peekBody(r)
+	if err != nil || !complete {
+		return
+	}
+	b := []byte(dropProtocol(string(body)))
+	setBody(r, b)
+	r.ContentLength = int64(len(b))
+	if r.Header.Get("Content-Length") != "" {
+		r.Header.Set("Content-Length", strconv.Itoa(len(b)))
 	}
 }
 

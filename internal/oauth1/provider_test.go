@@ -142,6 +142,13 @@ type call struct {
 	form         url.Values // non-protocol body parameters
 	tamper       bool       // change a signed parameter after signing
 	order        Order
+	// echoBody and echoQuery are added to the form body and the query
+	// after signing, unsigned: Magento's OauthClient repeats
+	// oauth_verifier in the body this way.
+	echoBody, echoQuery url.Values
+	// formInHeader copies form into the header as well, as the
+	// PHPoAuthLib-based Magento OauthClient does for a signed call.
+	formInHeader bool
 }
 
 var nonceN atomic.Int64
@@ -221,6 +228,11 @@ func (e *env) do(c call) (int, url.Values, string) {
 		for _, p := range proto {
 			parts = append(parts, Encode(p.Name)+`="`+Encode(p.Value)+`"`)
 		}
+		if c.formInHeader {
+			for k, vs := range c.form {
+				parts = append(parts, Encode(k)+`="`+Encode(vs[0])+`"`)
+			}
+		}
 		header = "OAuth " + strings.Join(parts, ", ")
 	case inQuery:
 		q := u.Query()
@@ -232,6 +244,14 @@ func (e *env) do(c call) (int, url.Values, string) {
 		for _, p := range proto {
 			body.Add(p.Name, p.Value)
 		}
+	}
+	for k, vs := range c.echoBody {
+		for _, v := range vs {
+			body.Add(k, v)
+		}
+	}
+	if len(c.echoQuery) > 0 {
+		u.RawQuery = strings.TrimPrefix(u.RawQuery+"&"+c.echoQuery.Encode(), "&")
 	}
 	req, _ := http.NewRequest(c.method, u.String(), strings.NewReader(body.Encode()))
 	if len(body) > 0 {

@@ -135,35 +135,42 @@ func TestCORSTokenAndRevoke(t *testing.T) {
 	})
 }
 
-// TestCORSMetadata: the RFC 8414 document is public: any origin may read
-// it ("*", no credentials), and its preflight is answered. Introspection
-// has no CORS: OPTIONS there is still 405.
+// TestCORSMetadata: the RFC 8414 document, the OpenID configuration and
+// the JWKS are public: any origin may read them ("*", no credentials), and
+// their preflights are answered. Introspection and device authorization
+// have no CORS: OPTIONS there is still 405.
 func TestCORSMetadata(t *testing.T) {
 	e := newEnv(t, "")
-	req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.url+"/.well-known/oauth-authorization-server", nil)
-	req.Header.Set("Origin", "https://anyone.example.com")
-	resp, err := e.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth2/jwks"} {
+		req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.url+path, nil)
+		req.Header.Set("Origin", "https://anyone.example.com")
+		resp, err := e.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+		wantACAO(t, path, resp.Header, "*")
+		pre := e.preflight(path, "https://anyone.example.com", http.MethodGet)
+		if pre.StatusCode != http.StatusNoContent || !strings.Contains(pre.Header.Get("Access-Control-Allow-Methods"), "GET") {
+			t.Errorf("%s preflight: %d, methods %q", path, pre.StatusCode, pre.Header.Get("Access-Control-Allow-Methods"))
+		}
+		wantACAO(t, path+" preflight", pre.Header, "*")
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("metadata: %d", resp.StatusCode)
+	pre := e.preflight("/oauth2/device", "http://127.0.0.1:9", http.MethodPost)
+	if pre.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("device authorization preflight: %d, want 405 (no CORS)", pre.StatusCode)
 	}
-	wantACAO(t, "metadata", resp.Header, "*")
-	pre := e.preflight("/.well-known/oauth-authorization-server", "https://anyone.example.com", http.MethodGet)
-	if pre.StatusCode != http.StatusNoContent || !strings.Contains(pre.Header.Get("Access-Control-Allow-Methods"), "GET") {
-		t.Errorf("metadata preflight: %d, methods %q", pre.StatusCode, pre.Header.Get("Access-Control-Allow-Methods"))
-	}
-	wantACAO(t, "metadata preflight", pre.Header, "*")
 	pre = e.preflight("/oauth2/introspect", "http://127.0.0.1:9", http.MethodPost)
 	if pre.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("introspection preflight: %d, want 405", pre.StatusCode)
 	}
 	wantACAO(t, "introspection preflight", pre.Header, "")
 	// GET on the token endpoint is still refused, now listing OPTIONS.
-	req, _ = http.NewRequestWithContext(e.ctx, http.MethodGet, e.url+"/oauth2/token", nil)
-	resp, err = e.http.Do(req)
+	req, _ := http.NewRequestWithContext(e.ctx, http.MethodGet, e.url+"/oauth2/token", nil)
+	resp, err := e.http.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,13 +25,18 @@ type Metadata struct {
 	CodeChallengeMethodsSupported             []string `json:"code_challenge_methods_supported"`
 	// RFC 9207: authorization responses carry iss.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+	// RFC 8414 §2: the issuer's signing keys (RFC 7517 JWKS), present
+	// when the provider has them (Config.SigningAlgs).
+	JWKSURI string `json:"jwks_uri,omitempty"`
+	// RFC 8628 §4.
+	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint,omitempty"`
 }
 
 // Metadata returns the provider's RFC 8414 document. The issuer is the
 // public URL exactly, and every endpoint hangs off it.
 func (p *Provider) Metadata() Metadata {
 	scopes := append(p.tree.IDs(), gatehouse.ScopeAll, gatehouse.ScopeVerify, gatehouse.ScopeManage)
-	return Metadata{
+	m := Metadata{
 		Issuer:                                    p.issuer,
 		AuthorizationEndpoint:                     p.issuer + "/oauth2/authorize",
 		TokenEndpoint:                             p.issuer + "/oauth2/token",
@@ -40,7 +45,7 @@ func (p *Provider) Metadata() Metadata {
 		ScopesSupported:                           scopes,
 		ResponseTypesSupported:                    []string{"code"},
 		ResponseModesSupported:                    []string{"query"},
-		GrantTypesSupported:                       []string{gatehouse.GrantAuthorizationCode, gatehouse.GrantRefreshToken, gatehouse.GrantClientCredentials},
+		GrantTypesSupported:                       []string{gatehouse.GrantAuthorizationCode, gatehouse.GrantRefreshToken, gatehouse.GrantClientCredentials, gatehouse.GrantDeviceCode},
 		TokenEndpointAuthMethodsSupported:         []string{"client_secret_basic", "client_secret_post", "none"},
 		RevocationEndpointAuthMethodsSupported:    []string{"client_secret_basic", "client_secret_post", "none"},
 		IntrospectionEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post"},
@@ -48,7 +53,12 @@ func (p *Provider) Metadata() Metadata {
 		// leaked authorization request (RFC 9700 §2.1.1).
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		AuthorizationResponseIssParameterSupported: true,
+		DeviceAuthorizationEndpoint:                p.issuer + "/oauth2/device",
 	}
+	if p.signingAlgs != nil {
+		m.JWKSURI = p.issuer + "/oauth2/jwks"
+	}
+	return m
 }
 
 // MetadataHandler serves GET /.well-known/oauth-authorization-server

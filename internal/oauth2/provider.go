@@ -2,7 +2,9 @@
 // the authorization endpoint's protocol logic (the console renders its
 // login and consent pages), the token endpoint with one handler per grant
 // type, revocation (RFC 7009), introspection (RFC 7662) and metadata
-// (RFC 8414), following RFC 6749, RFC 6750, RFC 7636 and RFC 9700.
+// (RFC 8414), and the device authorization grant (RFC 8628, device.go and
+// grant_device.go; the console renders its verification page), following
+// RFC 6749, RFC 6750, RFC 7636 and RFC 9700.
 //
 // # Tenant state
 //
@@ -65,6 +67,10 @@ type Store interface {
 	FindCredentialByHash(ctx context.Context, hash []byte) (*gatehouse.Credential, error)
 	RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error
 	RevokeGrant(ctx context.Context, tenantID, grantID string, now time.Time) error
+	gatehouse.DeviceStore
+	// The login throttle's counters, for user code attempts (device.go).
+	ReserveLoginAttempt(ctx context.Context, cs []gatehouse.LoginCounter, now time.Time, window time.Duration) (time.Duration, error)
+	ReleaseLoginAttempt(ctx context.Context, keys, clear []string) error
 }
 
 // Config configures a Provider.
@@ -79,8 +85,12 @@ type Config struct {
 	// slash: the metadata's issuer and the iss of authorization responses.
 	Issuer         string
 	TrustedProxies []netip.Prefix
-	Now            func() time.Time // default time.Now
-	Log            *slog.Logger     // default slog.Default()
+	// SigningAlgs, when set, lists the algorithms of the issuer's signing
+	// keys (signing.Signer.Algs): the metadata then names the JWKS and
+	// the OpenID Connect discovery document is served.
+	SigningAlgs func(ctx context.Context) []string
+	Now         func() time.Time // default time.Now
+	Log         *slog.Logger     // default slog.Default()
 }
 
 // Provider is the authorization server. It is safe for concurrent use.
@@ -90,13 +100,15 @@ type Provider struct {
 	v       *verify.Verifier
 	issuer  string
 	trusted []netip.Prefix
-	now     func() time.Time
-	log     *slog.Logger
+	// signingAlgs: see Config.SigningAlgs.
+	signingAlgs func(ctx context.Context) []string
+	now         func() time.Time
+	log         *slog.Logger
 }
 
 // New returns a Provider.
 func New(cfg Config) *Provider {
-	p := &Provider{store: cfg.Store, tree: cfg.Tree, v: cfg.Verifier, issuer: cfg.Issuer, trusted: cfg.TrustedProxies, now: cfg.Now, log: cfg.Log}
+	p := &Provider{store: cfg.Store, tree: cfg.Tree, v: cfg.Verifier, issuer: cfg.Issuer, trusted: cfg.TrustedProxies, signingAlgs: cfg.SigningAlgs, now: cfg.Now, log: cfg.Log}
 	if p.now == nil {
 		p.now = time.Now
 	}

@@ -23,7 +23,7 @@ const maxFormBody = 64 << 10
 
 // TokenHandler serves POST /oauth2/token (RFC 6749 §3.2): one handler per
 // grant type (grant_code.go, grant_refresh.go,
-// grant_client_credentials.go) behind one client authentication.
+// grant_client_credentials.go, grant_device.go) behind one client authentication.
 //
 // Every answer carries Cache-Control: no-store and Pragma: no-cache;
 // success is RFC 6749 §5.1's JSON, refusals are §5.2's (400, or 401
@@ -50,11 +50,13 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) error {
 		resp, err = p.grantRefresh(r.Context(), client, tenant, form)
 	case gatehouse.GrantClientCredentials:
 		resp, err = p.grantClientCredentials(r.Context(), client, form)
+	case gatehouse.GrantDeviceCode:
+		resp, err = p.grantDevice(r.Context(), client, form)
 	case "":
 		return invalidRequest("grant_type is missing")
 	default:
 		return &Error{Status: http.StatusBadRequest, Code: errUnsupportedGrantType,
-			Description: "grant_type must be authorization_code, refresh_token or client_credentials"}
+			Description: "grant_type must be authorization_code, refresh_token, client_credentials or " + gatehouse.GrantDeviceCode}
 	}
 	if err != nil {
 		return err

@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/oauth1"
 	"github.com/gatehouse/gatehouse/internal/oauth2"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/signing"
 	"github.com/gatehouse/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse/gatehouse/internal/verify"
 )
@@ -46,9 +47,12 @@ type Server struct {
 	Admin    *admin.Service
 	Verifier *verify.Verifier
 	OAuth2   *oauth2.Provider
-	Metrics  *metrics.Metrics
-	Handler  http.Handler
-	Log      *slog.Logger
+	// Signer holds the issuer's signing keys: the JWKS, and the JWTs of
+	// OpenID Connect and RFC 9068 access tokens (issue 15).
+	Signer  *signing.Signer
+	Metrics *metrics.Metrics
+	Handler http.Handler
+	Log     *slog.Logger
 	// MetricsHandler serves /metrics on its own listener
 	// (GATEHOUSE_METRICS_ADDR); nil when /metrics is on Handler's.
 	MetricsHandler http.Handler
@@ -199,11 +203,17 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 		Log:            log,
 	})
 
+	// One key set per issuer, and the issuer is the server's public URL
+	// (every tenant's apps share it, as the RFC 8414 document does).
+	if s.Signer, err = newSigner(cfg, keys, st, now, log); err != nil {
+		return nil, err
+	}
 	provider := oauth2.New(oauth2.Config{
 		Store:          st,
 		Tree:           tree,
 		Verifier:       s.Verifier,
 		Issuer:         cfg.PublicURL,
+		SigningAlgs:    s.Signer.Algs,
 		TrustedProxies: trusted,
 		Now:            now,
 		Log:            log,
@@ -261,7 +271,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	corsRoute("POST", "/oauth2/token", provider.ClientCORS, provider.TokenHandler())
 	corsRoute("POST", "/oauth2/revoke", provider.ClientCORS, provider.RevokeHandler())
 	mux.Handle("POST /oauth2/introspect", bound(provider.IntrospectHandler()))
+	mux.Handle("POST /oauth2/device", bound(provider.DeviceHandler())) // RFC 8628 §3.1; no CORS (CLIs, TVs)
 	corsRoute("GET", "/.well-known/oauth-authorization-server", oauth2.PublicCORS, provider.MetadataHandler())
+	// OpenID Connect Discovery §4 and the JWKS it names (issue 15): public
+	// documents, like the metadata.
+	corsRoute("GET", "/.well-known/openid-configuration", oauth2.PublicCORS, provider.OpenIDConfigurationHandler())
+	corsRoute("GET", "/oauth2/jwks", oauth2.PublicCORS, s.Signer.JWKSHandler())
 	mux.Handle("POST /oauth/token/request", bound(oauth1Provider.RequestTokenHandler()))
 	mux.Handle("POST /oauth/token/access", bound(oauth1Provider.AccessTokenHandler()))
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
@@ -527,6 +542,29 @@ func gatewayTarget(cfg config.Config, opts Options) (*url.URL, *gateway.Routes, 
 	return upstream, routes, nil
 }
 
+// NewSigner is the issuer's signer as a server builds it from cfg (a
+// validated configuration), for the `gatehouse keys` commands.
+func NewSigner(cfg config.Config, st signing.Store, log *slog.Logger) (*signing.Signer, error) {
+	keys, err := loadKeys(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newSigner(cfg, keys, st, time.Now, log)
+}
+
+func newSigner(cfg config.Config, keys *secret.Keyring, st signing.Store, now func() time.Time, log *slog.Logger) (*signing.Signer, error) {
+	return signing.New(signing.Config{
+		Store:          st,
+		Keys:           keys,
+		Issuer:         cfg.PublicURL,
+		Alg:            cfg.OIDCSigningAlg,
+		RotationPeriod: cfg.OIDCKeyRotation,
+		PrePublish:     cfg.OIDCKeyPrepublish,
+		Now:            now,
+		Log:            log,
+	})
+}
+
 // loadKeys builds the keyring from GATEHOUSE_SECRET_KEY or the key file.
 func loadKeys(cfg config.Config) (*secret.Keyring, error) {
 	var key []byte
@@ -683,6 +721,9 @@ func (s *Server) background(ctx context.Context) {
 	jopts := s.janitor
 	jopts.Metrics, jopts.Log = s.Metrics, s.Log
 	jopts.IdleTimeout, jopts.AuditRetention = s.Config.ConsoleIdleTimeout, s.Config.AuditRetention
+	if jopts.RotateKeys == nil {
+		jopts.RotateKeys = func(ctx context.Context) error { _, _, err := s.Signer.Rotate(ctx, false); return err }
+	}
 	janitor.New(s.Store, jopts).Run(ctx)
 	<-flushed
 }

@@ -18,6 +18,8 @@ import (
 var pruneSQL = map[gatehouse.PruneKind]string{
 	gatehouse.PruneCodes: `DELETE FROM oauth_codes WHERE hash IN (
 		SELECT hash FROM oauth_codes WHERE expires_at < $1 LIMIT $2)`,
+	gatehouse.PruneDeviceAuthorizations: `DELETE FROM device_authorizations WHERE device_hash IN (
+		SELECT device_hash FROM device_authorizations WHERE expires_at < $1 LIMIT $2)`,
 	gatehouse.PruneMarks: `DELETE FROM consumed WHERE (namespace, key) IN (
 		SELECT namespace, key FROM consumed WHERE expires_at < $1 LIMIT $2)`,
 	gatehouse.PruneRequestTokens: `DELETE FROM oauth1_request_tokens WHERE hash IN (
@@ -54,6 +56,9 @@ var pruneSQL = map[gatehouse.PruneKind]string{
 		SELECT seq FROM integration_deliveries WHERE time < $1 LIMIT $2)`,
 	gatehouse.PruneNotifications: `DELETE FROM notifications WHERE seq IN (
 		SELECT seq FROM notifications WHERE created_at < $1 LIMIT $2)`,
+	// A key removed from the JWKS verifies nothing any more.
+	gatehouse.PruneSigningKeys: `DELETE FROM signing_keys WHERE id IN (
+		SELECT id FROM signing_keys WHERE remove_after < $1 LIMIT $2)`,
 	gatehouse.PruneAudit: `DELETE FROM audit_events WHERE seq IN (
 		SELECT seq FROM audit_events WHERE time < $1 ORDER BY seq LIMIT $2)`,
 }

@@ -33,6 +33,8 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RevokeAndTouch", testConcurrentRevokeAndTouch},
 		{"RedeemAuthCode", testConcurrentRedeemAuthCode},
 		{"RedeemManyCodes", testConcurrentRedeemManyCodes},
+		{"DevicePoll", testConcurrentDevicePoll},
+		{"PoolDevicePoll", testPoolDevicePoll},
 		{"RotateRefreshToken", testConcurrentRotate},
 		{"RevokeGrant", testConcurrentRevokeGrant},
 		{"DeleteClient", testConcurrentDeleteClient},
@@ -48,6 +50,7 @@ func RunConcurrency(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"PoolIssueTokens", testPoolIssueTokens},
 		{"PoolIssueTokensRacingDeletion", testPoolIssueTokensRacingDeletion},
 		{"PoolPatchSettings", testPoolPatchSettings},
+		{"PoolRotateSigningKey", testConcurrentRotateSigningKey},
 		{"AuditSomeBad", testConcurrentAuditSomeBad},
 	}
 	for _, tc := range tests {

@@ -73,6 +73,21 @@ func testPrune(t *testing.T, s gatehouse.Store) {
 		wantCode(t, err, gatehouse.ECONFLICT, "replay")
 		wantPruned(t, s, gatehouse.PruneCodes, base.Add(time.Minute+time.Microsecond), 1)
 	})
+	t.Run("device authorizations", func(t *testing.T) {
+		df := deviceFixture{f}
+		dead := df.request(func(d *gatehouse.DeviceAuthorization) { d.ExpiresAt = base.Add(-time.Second) })
+		live := df.request(func(d *gatehouse.DeviceAuthorization) { d.ExpiresAt = base.Add(time.Minute) })
+		df.approve(live, base.Add(-2*time.Second))
+		_, err := s.PollDeviceAuthorization(ctx, df.poll(live, base))
+		must(t, err, "poll")
+		wantPruned(t, s, gatehouse.PruneDeviceAuthorizations, base, 1)
+		_, err = s.PollDeviceAuthorization(ctx, df.poll(dead, base))
+		wantCode(t, err, gatehouse.ENOTFOUND, "poll a pruned request")
+		// A used request stays until it expires: its replay is ECONFLICT.
+		_, err = s.PollDeviceAuthorization(ctx, df.poll(live, base.Add(time.Second)))
+		wantCode(t, err, gatehouse.ECONFLICT, "replay before the prune")
+		wantPruned(t, s, gatehouse.PruneDeviceAuthorizations, base.Add(time.Minute+time.Microsecond), 1)
+	})
 	t.Run("marks", func(t *testing.T) {
 		must(t, s.ConsumeOnce(ctx, "prune", "dead", base.Add(-2*time.Minute), base.Add(-time.Minute)), "consume dead")
 		must(t, s.ConsumeOnce(ctx, "prune", "live", base, base.Add(time.Minute)), "consume live")

@@ -73,6 +73,8 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"RedeemAuthCodeRefusals", testRedeemAuthCodeRefusals},
 		{"RedeemAuthCodeOtherClient", testRedeemAuthCodeOtherClient},
 		{"RevokeGrant", testRevokeGrant},
+		{"DeviceAuthorizations", testDeviceAuthorizations},
+		{"DeviceTenantIsolation", testDeviceTenantIsolation},
 		{"RotateRefreshToken", testRotateRefreshToken},
 		{"RotatedAt", testRotatedAt},
 		{"Integrations", testIntegrations},
@@ -89,6 +91,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"PatchSettings", testPatchSettings},
 		{"AuditAtomic", testAuditAtomic},
 		{"Prune", testPrune},
+		{"SigningKeys", testSigningKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
