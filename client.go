@@ -24,10 +24,14 @@ const ClientIDPrefix = "APIK-"
 // stored only as SHA-256; during a rotation's grace period the previous
 // secret's hash still authenticates.
 type Client struct {
-	ID                  string // client_id, "APIK-…"; unique across tenants
-	TenantID            string
-	Name                string
-	RedirectURIs        []string // compared exactly (RFC 9700 §2.1)
+	ID           string // client_id, "APIK-…"; unique across tenants
+	TenantID     string
+	Name         string
+	RedirectURIs []string // compared exactly (RFC 9700 §2.1)
+	// AllowedOrigins are the browser origins (scheme://host[:port]) whose
+	// pages may read the token and revocation endpoints' answers for this
+	// app (CORS, docs/cors.md); empty means the origins of RedirectURIs.
+	AllowedOrigins      []string
 	Scopes              []string // the most the app may be granted
 	Confidential        bool
 	GrantTypes          []string
@@ -85,7 +89,107 @@ func (c *Client) Validate() error {
 		}
 		seen[u] = true
 	}
+	if len(c.AllowedOrigins) > MaxAllowedOrigins {
+		return FieldError("allowed_origins", "at most %d allowed origins", MaxAllowedOrigins).WithID("error.origin.too_many", "Max", MaxAllowedOrigins)
+	}
+	seenOrigin := map[string]bool{}
+	for _, o := range c.AllowedOrigins {
+		n, err := NormalizeOrigin(o)
+		if err != nil {
+			return err
+		}
+		if n != o {
+			return FieldError("allowed_origins", "%q: write the origin as %q", o, n).WithID("error.origin.form", "Origin", o, "Want", n)
+		}
+		if seenOrigin[o] {
+			return FieldError("allowed_origins", "duplicate allowed origin %q", o).WithID("error.origin.duplicate", "Origin", o)
+		}
+		seenOrigin[o] = true
+	}
 	return nil
+}
+
+// MaxAllowedOrigins bounds an app's AllowedOrigins.
+const MaxAllowedOrigins = 20
+
+// NormalizeOrigin checks an origin for an app's AllowedOrigins and returns
+// its serialization as a browser sends it in the Origin header (RFC 6454
+// §6.2): lower-case scheme and host, the port only when it is not the
+// scheme's default. https, or http on a loopback host (localhost,
+// 127.0.0.1, ::1) as for redirect URIs; no path, query, fragment, user
+// info or wildcard, and not "null" (the origin of sandboxed and file
+// pages, which any page can claim).
+func NormalizeOrigin(raw string) (string, error) {
+	notOrigin := func() error {
+		return FieldError("allowed_origins", "%q is not an origin such as https://app.example.com", raw).WithID("error.origin.form_any", "Origin", raw)
+	}
+	if raw == "" || len(raw) > 300 || strings.ContainsAny(raw, "*% \t\r\n") || strings.EqualFold(raw, "null") {
+		return "", notOrigin()
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" || u.User != nil {
+		return "", notOrigin()
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(raw, "#") {
+		return "", FieldError("allowed_origins", "%q: an origin has no path, query or fragment", raw).WithID("error.origin.path", "Origin", raw)
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" || strings.ContainsFunc(host, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':')
+	}) {
+		return "", notOrigin()
+	}
+	scheme := strings.ToLower(u.Scheme)
+	switch scheme {
+	case "https":
+		if port == "443" {
+			port = ""
+		}
+	case "http":
+		if !IsLoopbackHost(host) {
+			return "", FieldError("allowed_origins", "%q: http:// is allowed only for localhost and 127.0.0.1; use https://", raw).WithID("error.origin.http", "Origin", raw)
+		}
+		if port == "80" {
+			port = ""
+		}
+	default:
+		return "", FieldError("allowed_origins", "%q: an origin must start with https://", raw).WithID("error.origin.scheme", "Origin", raw)
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, nil
+}
+
+// EffectiveOrigins returns the origins allowed to read the app's token and
+// revocation answers: AllowedOrigins, or, when that is empty, the origins
+// of the redirect URIs (those that have one), each once.
+func (c *Client) EffectiveOrigins() []string {
+	if len(c.AllowedOrigins) > 0 {
+		return c.AllowedOrigins
+	}
+	var out []string
+	for _, u := range c.RedirectURIs {
+		p, err := url.Parse(u)
+		if err != nil || p.Host == "" {
+			continue
+		}
+		o, err := NormalizeOrigin(p.Scheme + "://" + p.Host)
+		if err == nil && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// AllowsOrigin reports whether a page of origin (an Origin header's value,
+// compared exactly after NormalizeOrigin) may read the app's answers.
+func (c *Client) AllowsOrigin(origin string) bool {
+	o, err := NormalizeOrigin(origin)
+	return err == nil && o == origin && slices.Contains(c.EffectiveOrigins(), o)
 }
 
 // ValidateRedirectURI checks a redirect URI for registration: absolute,

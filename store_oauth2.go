@@ -18,7 +18,11 @@ type OAuth2Store interface {
 	// UpdateClientSecret saves SecretHash, SecretHint, PrevSecretHash and
 	// PrevSecretExpiresAt of the tenant's client.
 	UpdateClientSecret(ctx context.Context, c *Client) error
-	// UpdateClient saves Name, RedirectURIs, Scopes, GrantTypes and RequirePAR of the
+	// OriginAllowed reports whether some app, of any tenant, lets pages of
+	// origin (NormalizeOrigin's form) read its answers
+	// (Client.AllowsOrigin): CORS preflights name no client.
+	OriginAllowed(ctx context.Context, origin string) (bool, error)
+	// UpdateClient saves Name, RedirectURIs, AllowedOrigins, Scopes, GrantTypes and RequirePAR of the
 	// tenant's client; its id, type, secrets and creation time never
 	// change. Another tenant's client, or one deleted meanwhile, is
 	// ENOTFOUND and nothing changes.

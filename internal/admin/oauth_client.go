@@ -17,10 +17,13 @@ import (
 type ClientInput struct {
 	Name         string
 	RedirectURIs []string
-	Scopes       []string // the most the app may be granted
-	Confidential bool
-	GrantTypes   []string // default: authorization_code and refresh_token
-	RequirePAR   bool     // RFC 9126 §6: only pushed authorization requests
+	// AllowedOrigins are the browser origins that may read the app's token
+	// and revocation answers (CORS); empty: its redirect URIs' origins.
+	AllowedOrigins []string
+	Scopes         []string // the most the app may be granted
+	Confidential   bool
+	GrantTypes     []string // default: authorization_code and refresh_token
+	RequirePAR     bool     // RFC 9126 §6: only pushed authorization requests
 }
 
 // clientSecretLen base62 characters carry 44·log2(62) ≈ 262 bits (≥ 256).
@@ -58,15 +61,20 @@ func (s *Service) CreateClient(ctx context.Context, a Actor, in ClientInput) (*g
 		// SPEC §9: OAuth apps are never granted manage.
 		return nil, "", gatehouse.FieldError("scopes", "OAuth apps cannot be granted manage").WithID("error.scope.oauth_manage")
 	}
+	origins, err := normalizeOrigins(in.AllowedOrigins)
+	if err != nil {
+		return nil, "", err
+	}
 	c := &gatehouse.Client{
-		ID:           gatehouse.ClientIDPrefix + secret.RandomString(24, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
-		TenantID:     a.TenantID,
-		Name:         strings.TrimSpace(in.Name),
-		RedirectURIs: in.RedirectURIs,
-		Scopes:       scopes,
-		Confidential: in.Confidential,
-		GrantTypes:   grants,
-		RequirePAR:   in.RequirePAR,
+		AllowedOrigins: origins,
+		ID:             gatehouse.ClientIDPrefix + secret.RandomString(24, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+		TenantID:       a.TenantID,
+		Name:           strings.TrimSpace(in.Name),
+		RedirectURIs:   in.RedirectURIs,
+		Scopes:         scopes,
+		Confidential:   in.Confidential,
+		GrantTypes:     grants,
+		RequirePAR:     in.RequirePAR,
 	}
 	if err := c.Validate(); err != nil {
 		return nil, "", err
@@ -131,9 +139,12 @@ func (s *Service) DeleteClient(ctx context.Context, a Actor, clientID string) er
 type ClientUpdate struct {
 	Name         *string
 	RedirectURIs *[]string // an empty list removes every redirect URI
-	Scopes       *[]string
-	GrantTypes   *[]string
-	RequirePAR   *bool
+	// AllowedOrigins: an empty list returns to the default (the redirect
+	// URIs' origins).
+	AllowedOrigins *[]string
+	Scopes         *[]string
+	GrantTypes     *[]string
+	RequirePAR     *bool
 }
 
 // UpdateClient edits an app of the actor's tenant with the rules of
@@ -166,6 +177,11 @@ func (s *Service) UpdateClient(ctx context.Context, a Actor, clientID string, in
 		c.RedirectURIs = nil
 		if len(*in.RedirectURIs) > 0 {
 			c.RedirectURIs = slices.Clone(*in.RedirectURIs)
+		}
+	}
+	if in.AllowedOrigins != nil {
+		if c.AllowedOrigins, err = normalizeOrigins(*in.AllowedOrigins); err != nil {
+			return nil, err
 		}
 	}
 	if in.Scopes != nil {
@@ -217,10 +233,30 @@ func clientChanges(old, c *gatehouse.Client) []gatehouse.AuditChange {
 	}
 	add("name", old.Name, c.Name)
 	add("redirect_uris", strings.Join(old.RedirectURIs, " "), strings.Join(c.RedirectURIs, " "))
+	add("allowed_origins", strings.Join(old.AllowedOrigins, " "), strings.Join(c.AllowedOrigins, " "))
 	add("scopes", strings.Join(old.Scopes, " "), strings.Join(c.Scopes, " "))
 	add("grant_types", strings.Join(old.GrantTypes, " "), strings.Join(c.GrantTypes, " "))
 	add("require_pushed_authorization_requests", strconv.FormatBool(old.RequirePAR), strconv.FormatBool(c.RequirePAR))
 	return out
+}
+
+// normalizeOrigins writes each allowed origin as a browser sends it
+// (gatehouse.NormalizeOrigin: "HTTPS://App.example.com/" becomes
+// "https://app.example.com"); Client.Validate then checks the count and
+// duplicates. An empty list is nil: the default.
+func normalizeOrigins(in []string) ([]string, error) {
+	if len(in) > gatehouse.MaxAllowedOrigins {
+		return nil, gatehouse.FieldError("allowed_origins", "at most %d allowed origins", gatehouse.MaxAllowedOrigins).WithID("error.origin.too_many", "Max", gatehouse.MaxAllowedOrigins)
+	}
+	var out []string
+	for _, o := range in {
+		n, err := gatehouse.NormalizeOrigin(strings.TrimSpace(o))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // RotateClientSecret gives a confidential app a new secret, returned once.

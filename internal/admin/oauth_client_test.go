@@ -178,3 +178,53 @@ func TestUpdateClient(t *testing.T) {
 		t.Errorf("after refused updates: %+v", c)
 	}
 }
+
+// TestClientOrigins: allowed origins are normalized to the Origin header's
+// form on create and update, refused when not an origin (a path, a
+// wildcard, "null", http off loopback, too many) with a field error, an
+// empty list on update returns to the default, and the change is audited.
+func TestClientOrigins(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.tenant.Plan = gatehouse.PlanEnterprise
+	if err := f.st.UpdateTenant(ctx, f.tenant); err != nil {
+		t.Fatal(err)
+	}
+	app, _, err := f.svc.CreateClient(ctx, f.owner, admin.ClientInput{
+		Name: "SPA", Scopes: []string{"sales"}, RedirectURIs: []string{"https://spa.example/cb"},
+		AllowedOrigins: []string{" HTTPS://SPA.example:443/ ", "http://localhost:5173"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"https://spa.example", "http://localhost:5173"}; !cmp.Equal(app.AllowedOrigins, want) {
+		t.Errorf("created origins = %q, want %q", app.AllowedOrigins, want)
+	}
+	many := make([]string, gatehouse.MaxAllowedOrigins+1)
+	for i := range many {
+		many[i] = "https://a" + strings.Repeat("x", i) + ".example"
+	}
+	for _, bad := range [][]string{{"https://spa.example/cb"}, {"https://*.example"}, {"*"}, {"null"}, {"http://spa.example"},
+		{"https://spa.example", "https://SPA.example"}, many} {
+		_, _, err := f.svc.CreateClient(ctx, f.owner, admin.ClientInput{Name: "Bad", Scopes: []string{"sales"}, RedirectURIs: []string{"https://spa.example/cb"}, AllowedOrigins: bad})
+		wantCode(t, err, gatehouse.EINVALID)
+		var ge *gatehouse.Error
+		if !errors.As(err, &ge) || ge.Field != "allowed_origins" {
+			t.Errorf("origins %q: %v, want a field error on allowed_origins", bad, err)
+		}
+		_, err = f.svc.UpdateClient(ctx, f.owner, app.ID, admin.ClientUpdate{AllowedOrigins: &bad})
+		wantCode(t, err, gatehouse.EINVALID)
+	}
+	none := []string{}
+	got, err := f.svc.UpdateClient(ctx, f.owner, app.ID, admin.ClientUpdate{AllowedOrigins: &none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.AllowedOrigins != nil || !cmp.Equal(got.EffectiveOrigins(), []string{"https://spa.example"}) {
+		t.Errorf("cleared origins = %q (effective %q), want the default", got.AllowedOrigins, got.EffectiveOrigins())
+	}
+	stored, err := f.st.FindClient(ctx, app.ID)
+	if err != nil || stored.AllowedOrigins != nil {
+		t.Fatalf("stored origins after clearing: %v %v", stored, err)
+	}
+}

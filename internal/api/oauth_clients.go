@@ -31,10 +31,12 @@ func (h *handler) oauthClientRoutes() []route {
 type oauthClientRequest struct {
 	Name         string   `json:"name"`
 	RedirectURIs []string `json:"redirect_uris"`
-	Scopes       []string `json:"scopes"`
-	Confidential bool     `json:"confidential"`
-	GrantTypes   []string `json:"grant_types"` // absent or empty: authorization_code and refresh_token
-	RequirePAR   bool     `json:"require_pushed_authorization_requests"`
+	// AllowedOrigins: absent or empty, the redirect URIs' origins (CORS).
+	AllowedOrigins []string `json:"allowed_origins"`
+	Scopes         []string `json:"scopes"`
+	Confidential   bool     `json:"confidential"`
+	GrantTypes     []string `json:"grant_types"` // absent or empty: authorization_code and refresh_token
+	RequirePAR     bool     `json:"require_pushed_authorization_requests"`
 }
 
 // oauthClientJSON is an app as the API shows it. ClientSecret is set only
@@ -43,6 +45,8 @@ type oauthClientJSON struct {
 	ClientID                string     `json:"client_id"`
 	Name                    string     `json:"name"`
 	RedirectURIs            []string   `json:"redirect_uris"`
+	AllowedOrigins          []string   `json:"allowed_origins"`   // [] when the default applies
+	EffectiveOrigins        []string   `json:"effective_origins"` // what CORS allows: the above, or the default
 	Scopes                  []string   `json:"scopes"`
 	Confidential            bool       `json:"confidential"`
 	GrantTypes              []string   `json:"grant_types"`
@@ -58,6 +62,8 @@ func oauthClientOut(c *gatehouse.Client) oauthClientJSON {
 		ClientID:                c.ID,
 		Name:                    c.Name,
 		RedirectURIs:            nonNil(c.RedirectURIs),
+		AllowedOrigins:          nonNil(c.AllowedOrigins),
+		EffectiveOrigins:        nonNil(c.EffectiveOrigins()),
 		Scopes:                  nonNil(c.Scopes),
 		Confidential:            c.Confidential,
 		GrantTypes:              nonNil(c.GrantTypes),
@@ -99,12 +105,13 @@ func (h *handler) createOAuthClient(w http.ResponseWriter, r *http.Request, a ad
 		}
 	}
 	c, sec, err := h.admin.CreateClient(r.Context(), a, admin.ClientInput{
-		Name:         req.Name,
-		RedirectURIs: req.RedirectURIs,
-		Scopes:       req.Scopes,
-		Confidential: req.Confidential,
-		GrantTypes:   req.GrantTypes,
-		RequirePAR:   req.RequirePAR,
+		Name:           req.Name,
+		RedirectURIs:   req.RedirectURIs,
+		AllowedOrigins: req.AllowedOrigins,
+		Scopes:         req.Scopes,
+		Confidential:   req.Confidential,
+		GrantTypes:     req.GrantTypes,
+		RequirePAR:     req.RequirePAR,
 	})
 	if err != nil {
 		return err
@@ -147,10 +154,12 @@ func (h *handler) getOAuthClient(w http.ResponseWriter, r *http.Request, a admin
 type oauthClientPatch struct {
 	Name         *string   `json:"name"`
 	RedirectURIs *[]string `json:"redirect_uris"`
-	Scopes       *[]string `json:"scopes"`
-	GrantTypes   *[]string `json:"grant_types"`
-	Confidential *bool     `json:"confidential"`
-	RequirePAR   *bool     `json:"require_pushed_authorization_requests"`
+	// AllowedOrigins: [] returns to the default.
+	AllowedOrigins *[]string `json:"allowed_origins"`
+	Scopes         *[]string `json:"scopes"`
+	GrantTypes     *[]string `json:"grant_types"`
+	Confidential   *bool     `json:"confidential"`
+	RequirePAR     *bool     `json:"require_pushed_authorization_requests"`
 }
 
 // patchOAuthClient changes an app's name, redirect URIs, scopes or grant
@@ -185,7 +194,8 @@ func (h *handler) patchOAuthClient(w http.ResponseWriter, r *http.Request, a adm
 	}
 	c, err = h.admin.UpdateClient(r.Context(), a, c.ID, admin.ClientUpdate{
 		Name: req.Name, RedirectURIs: req.RedirectURIs, Scopes: req.Scopes, GrantTypes: req.GrantTypes,
-		RequirePAR: req.RequirePAR,
+		RequirePAR:     req.RequirePAR,
+		AllowedOrigins: req.AllowedOrigins,
 	})
 	if err != nil {
 		return notFoundApp(err)

@@ -50,6 +50,7 @@ func (c *Console) oauthAppEdit(w http.ResponseWriter, r *http.Request, rq *reque
 	f := oauthAppForm{
 		Name:         app.Name,
 		RedirectURIs: strings.Join(app.RedirectURIs, "\n"),
+		Origins:      strings.Join(app.AllowedOrigins, "\n"),
 		Confidential: app.Confidential,
 		Grants:       setOf(app.GrantTypes),
 		Scopes:       setOf(app.Scopes),
@@ -82,7 +83,8 @@ func (c *Console) oauthAppUpdate(w http.ResponseWriter, r *http.Request, rq *req
 	name, redirects := r.PostFormValue("name"), r.PostFormValue("redirect_uris")
 	scopes, grants := r.PostForm["scopes"], r.PostForm["grant_types"]
 	requirePAR := r.PostFormValue("require_par") != ""
-	f := oauthAppForm{Name: name, RedirectURIs: redirects, Confidential: app.Confidential, Grants: setOf(grants), Scopes: setOf(scopes), RequirePAR: requirePAR}
+	origins := r.PostFormValue("allowed_origins")
+	f := oauthAppForm{Name: name, RedirectURIs: redirects, Origins: origins, Confidential: app.Confidential, Grants: setOf(grants), Scopes: setOf(scopes), RequirePAR: requirePAR}
 	if len(grants) == 0 {
 		return c.renderOAuthAppEdit(w, r, rq, http.StatusUnprocessableEntity, app, f,
 			fieldError("grant_types", rq.loc.T(msg("error.field.grant_types"))))
@@ -95,8 +97,12 @@ func (c *Console) oauthAppUpdate(w http.ResponseWriter, r *http.Request, rq *req
 	if uris == nil {
 		uris = []string{} // every line emptied: no redirect URI
 	}
+	allowed := splitLines(origins)
+	if allowed == nil {
+		allowed = []string{} // every line emptied: the default
+	}
 	_, err = c.admin.UpdateClient(r.Context(), rq.actor, app.ID, admin.ClientUpdate{
-		Name: &name, RedirectURIs: &uris, Scopes: &scopes, GrantTypes: &grants, RequirePAR: &requirePAR,
+		Name: &name, RedirectURIs: &uris, Scopes: &scopes, GrantTypes: &grants, RequirePAR: &requirePAR, AllowedOrigins: &allowed,
 	})
 	if err != nil {
 		if status, fe, ok := c.formErrorFor(rq, err, oauthAppFields); ok {

@@ -154,3 +154,44 @@ func TestOAuthAppRotateConfirm(t *testing.T) {
 	// A public app has no secret to rotate.
 	wantStatus(t, b.get("/console/oauth-apps/"+public.ID+"/rotate-secret"), http.StatusConflict)
 }
+
+// TestOAuthAppOrigins: the register and edit forms have Allowed origins
+// (CORS); empty shows the redirect URIs' origins as the default, a typed
+// origin is saved normalized, a bad one re-renders the form with the
+// field's message.
+func TestOAuthAppOrigins(t *testing.T) {
+	e := newEnv(t)
+	e.enterprise(e.tenantA)
+	owner := e.member(e.tenantA, "owner@acme.test", gatehouse.RoleOwner)
+	app, _ := e.newApp(e.tenantA, owner, admin.ClientInput{Name: "SPA", RedirectURIs: []string{"http://localhost:3000/cb"}, Scopes: []string{"sales"}})
+	b := e.browser()
+	b.login("owner@acme.test")
+	wantBody(t, b.get("/console/oauth-apps"), `name="allowed_origins"`, "Allowed origins (CORS)")
+	page, edit := "/console/oauth-apps/"+app.ID, "/console/oauth-apps/"+app.ID+"/edit"
+	wantBody(t, b.get(edit), `name="allowed_origins"`, "Allowed now:", "<code>http://localhost:3000</code>", "(the origins of the redirect URIs)")
+
+	f := editForm(b, edit, "SPA", "http://localhost:3000/cb", []string{"sales"}, "authorization_code")
+	f.Set("allowed_origins", "HTTPS://SPA.example:443\r\nhttp://127.0.0.1:5173\r\n")
+	wantRedirect(t, b.post(edit, f), page)
+	got, err := e.store.FindClient(e.ctx, app.ID)
+	if err != nil || !slices.Equal(got.AllowedOrigins, []string{"https://spa.example", "http://127.0.0.1:5173"}) {
+		t.Fatalf("saved origins %v: %v", got, err)
+	}
+	shown := b.get(page)
+	wantBody(t, shown, "<code>https://spa.example</code>", "<code>http://127.0.0.1:5173</code>")
+	wantNoBody(t, shown, "(the origins of the redirect URIs)")
+
+	f = editForm(b, edit, "SPA", "http://localhost:3000/cb", []string{"sales"}, "authorization_code")
+	f.Set("allowed_origins", "https://spa.example/app")
+	res := b.post(edit, f)
+	wantStatus(t, res, http.StatusUnprocessableEntity)
+	wantBody(t, res, "an origin has no path, query or fragment", ">https://spa.example/app</textarea>", `class="field-error"`)
+
+	// Emptied: back to the default.
+	f = editForm(b, edit, "SPA", "http://localhost:3000/cb", []string{"sales"}, "authorization_code")
+	f.Set("allowed_origins", "")
+	wantRedirect(t, b.post(edit, f), page)
+	if got, _ := e.store.FindClient(e.ctx, app.ID); got.AllowedOrigins != nil {
+		t.Errorf("emptied origins = %q, want the default", got.AllowedOrigins)
+	}
+}

@@ -33,6 +33,8 @@ type oauthAppRow struct {
 	Name                string
 	Confidential        bool
 	RedirectURIs        []string
+	Origins             []string // the origins CORS allows (docs/cors.md)
+	OriginsDefault      bool     // Origins are the redirect URIs' (none registered)
 	Scopes              []string
 	GrantTypes          []string
 	RequirePAR          bool
@@ -45,6 +47,7 @@ type oauthAppRow struct {
 type oauthAppForm struct {
 	Name         string
 	RedirectURIs string // one per line
+	Origins      string // allowed origins, one per line
 	Confidential bool
 	Grants       map[string]bool
 	Scopes       map[string]bool
@@ -68,6 +71,7 @@ var oauthAppFields = map[string]string{
 func oauthAppRowOf(c *gatehouse.Client) oauthAppRow {
 	return oauthAppRow{
 		ID: c.ID, Name: c.Name, Confidential: c.Confidential, RedirectURIs: c.RedirectURIs,
+		Origins: c.EffectiveOrigins(), OriginsDefault: len(c.AllowedOrigins) == 0,
 		Scopes: c.Scopes, GrantTypes: c.GrantTypes, SecretHint: c.SecretHint,
 		PrevSecretExpiresAt: c.PrevSecretExpiresAt, CreatedAt: c.CreatedAt, RequirePAR: c.RequirePAR,
 	}
@@ -163,6 +167,7 @@ func (c *Console) oauthAppCreate(w http.ResponseWriter, r *http.Request, rq *req
 	f := oauthAppForm{
 		Name:         r.PostFormValue("name"),
 		RedirectURIs: r.PostFormValue("redirect_uris"),
+		Origins:      r.PostFormValue("allowed_origins"),
 		Confidential: r.PostFormValue("client_type") != "public",
 		Grants:       setOf(grants),
 		Scopes:       setOf(scopes),
@@ -172,12 +177,13 @@ func (c *Console) oauthAppCreate(w http.ResponseWriter, r *http.Request, rq *req
 		return err
 	}
 	in := admin.ClientInput{
-		Name:         f.Name,
-		RedirectURIs: splitLines(f.RedirectURIs),
-		Scopes:       scopes,
-		Confidential: f.Confidential,
-		GrantTypes:   grants,
-		RequirePAR:   f.RequirePAR,
+		Name:           f.Name,
+		RedirectURIs:   splitLines(f.RedirectURIs),
+		AllowedOrigins: splitLines(f.Origins),
+		Scopes:         scopes,
+		Confidential:   f.Confidential,
+		GrantTypes:     grants,
+		RequirePAR:     f.RequirePAR,
 	}
 	if len(grants) == 0 {
 		// Every box unticked is a choice to refuse, not "the defaults".

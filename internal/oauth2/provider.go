@@ -54,6 +54,7 @@ const (
 // the single-use and multi-row ones are atomic there).
 type Store interface {
 	FindClient(ctx context.Context, clientID string) (*gatehouse.Client, error)
+	OriginAllowed(ctx context.Context, origin string) (bool, error)
 	FindTenantByID(ctx context.Context, id string) (*gatehouse.Tenant, error)
 	Settings(ctx context.Context, tenantID string) (gatehouse.Settings, error)
 	FindMembership(ctx context.Context, tenantID, userID string) (*gatehouse.Membership, error)

@@ -37,6 +37,7 @@ func (p *Provider) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	allowOrigin(w, r, client)
 	tok := form.Get("token")
 	if tok == "" {
 		return invalidRequest("token is missing")

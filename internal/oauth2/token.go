@@ -41,6 +41,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	allowOrigin(w, r, client)
 	var resp *tokenResponse
 	switch gt := form.Get("grant_type"); gt {
 	case gatehouse.GrantAuthorizationCode:

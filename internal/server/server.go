@@ -257,15 +257,27 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*Server, error) 
 	// (sessions, CSRF, login and consent pages) served by the console; the
 	// others are API routes with RFC 6749 §5.2 JSON errors.
 	mux.Handle("/oauth2/authorize", bound(con.AuthorizeHandler()))
-	mux.Handle("POST /oauth2/token", bound(provider.TokenHandler()))
-	mux.Handle("POST /oauth2/revoke", bound(provider.RevokeHandler()))
+	// CORS (docs/cors.md): corsRoute registers the route's methods and
+	// OPTIONS (preflights) behind one of internal/oauth2's wrappers —
+	// PublicCORS for public documents (metadata, JWKS), the provider's
+	// ClientCORS for the token and revocation endpoints (per app).
+	// Introspection is for resource servers: no CORS.
+	corsRoute := func(methods, path string, cors func(http.Handler) http.Handler, h http.Handler) {
+		h = bound(cors(h))
+		for _, m := range strings.Fields(methods + " OPTIONS") {
+			mux.Handle(m+" "+path, h)
+		}
+	}
+	corsRoute("POST", "/oauth2/token", provider.ClientCORS, provider.TokenHandler())
+	corsRoute("POST", "/oauth2/revoke", provider.ClientCORS, provider.RevokeHandler())
 	mux.Handle("POST /oauth2/introspect", bound(provider.IntrospectHandler()))
-	mux.Handle("POST /oauth2/device", bound(provider.DeviceHandler())) // RFC 8628 §3.1
+	mux.Handle("POST /oauth2/device", bound(provider.DeviceHandler())) // RFC 8628 §3.1; no CORS (CLIs, TVs)
 	mux.Handle("POST /oauth2/par", bound(provider.PARHandler()))       // RFC 9126
-	mux.Handle("GET /.well-known/oauth-authorization-server", bound(provider.MetadataHandler()))
-	// OpenID Connect Discovery §4 and the JWKS it names (issue 15).
-	mux.Handle("GET /.well-known/openid-configuration", bound(provider.OpenIDConfigurationHandler()))
-	mux.Handle("GET /oauth2/jwks", bound(s.Signer.JWKSHandler()))
+	corsRoute("GET", "/.well-known/oauth-authorization-server", oauth2.PublicCORS, provider.MetadataHandler())
+	// OpenID Connect Discovery §4 and the JWKS it names (issue 15): public
+	// documents, like the metadata.
+	corsRoute("GET", "/.well-known/openid-configuration", oauth2.PublicCORS, provider.OpenIDConfigurationHandler())
+	corsRoute("GET", "/oauth2/jwks", oauth2.PublicCORS, s.Signer.JWKSHandler())
 	mux.Handle("POST /oauth/token/request", bound(oauth1Provider.RequestTokenHandler()))
 	mux.Handle("POST /oauth/token/access", bound(oauth1Provider.AccessTokenHandler()))
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))

@@ -13,7 +13,7 @@ import (
 
 const clientColumns = `id, tenant_id, name, redirect_uris, scopes, confidential, grant_types,
 	secret_hash, secret_hint, prev_secret_hash, prev_secret_expires_at, created_at,
-	require_pushed_authorization_requests`
+	require_pushed_authorization_requests, allowed_origins`
 
 // findClientSQL is FindClient's query, run by every token request.
 const findClientSQL = `SELECT ` + clientColumns + ` FROM oauth_clients WHERE id = $1`
@@ -34,6 +34,10 @@ func (db *DB) CreateClient(ctx context.Context, c *gatehouse.Client) error {
 	if err != nil {
 		return fmt.Errorf("create client: %w", err)
 	}
+	origins, err := json.Marshal(nonNil(c.AllowedOrigins))
+	if err != nil {
+		return fmt.Errorf("create client: %w", err)
+	}
 	if c.ID == "" {
 		c.ID = gatehouse.ClientIDPrefix + strings.ToUpper(newID(""))
 	}
@@ -44,10 +48,10 @@ func (db *DB) CreateClient(ctx context.Context, c *gatehouse.Client) error {
 	c.PrevSecretExpiresAt = normTimePtr(c.PrevSecretExpiresAt)
 	_, err = db.exec(ctx, "create client", processCrash, `
 		INSERT INTO oauth_clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.ID, c.TenantID, c.Name, string(uris), scopes, c.Confidential, grants,
 		nullBytes(c.SecretHash), c.SecretHint, nullBytes(c.PrevSecretHash), db.d.timePtr(c.PrevSecretExpiresAt),
-		db.d.time(c.CreatedAt), c.RequirePAR)
+		db.d.time(c.CreatedAt), c.RequirePAR, string(origins))
 	return wrap("create client", "client", err)
 }
 
@@ -102,7 +106,7 @@ func (db *DB) UpdateClientSecret(ctx context.Context, c *gatehouse.Client) error
 }
 
 // UpdateClient saves the registration an admin edits (Name, RedirectURIs,
-// Scopes, GrantTypes, RequirePAR) of the tenant's app, in one statement; the client
+// AllowedOrigins, Scopes, GrantTypes, RequirePAR) of the tenant's app, in one statement; the client
 // id, the type, the secrets and CreatedAt are not written. Another
 // tenant's app, or one a concurrent DeleteClient removed, is ENOTFOUND.
 // Tokens already issued keep their own scopes (the token endpoint narrows
@@ -120,13 +124,56 @@ func (db *DB) UpdateClient(ctx context.Context, c *gatehouse.Client) error {
 	if err != nil {
 		return fmt.Errorf("update client: %w", err)
 	}
+	origins, err := json.Marshal(nonNil(c.AllowedOrigins))
+	if err != nil {
+		return fmt.Errorf("update client: %w", err)
+	}
 	res, err := db.exec(ctx, "update client", powerLoss, `
 		UPDATE oauth_clients
 		SET name = $3, redirect_uris = $4, scopes = $5, grant_types = $6,
-		    require_pushed_authorization_requests = $7
+		    require_pushed_authorization_requests = $7, allowed_origins = $8
 		WHERE tenant_id = $1 AND id = $2`,
-		c.TenantID, c.ID, c.Name, string(uris), scopes, grants, c.RequirePAR)
+		c.TenantID, c.ID, c.Name, string(uris), scopes, grants, c.RequirePAR, string(origins))
 	return wrap("update client", "client", mustAffect(res, err))
+}
+
+// OriginAllowed reports whether some app, of any tenant, lets pages of
+// origin read its answers (gatehouse.Client.AllowsOrigin): a CORS
+// preflight at the token endpoint carries no client id (docs/cors.md).
+// origin must be in NormalizeOrigin's form, else the answer is false.
+//
+// The query is a prefilter on the stored JSON (the origin quoted in
+// allowed_origins, or, for an app with none, a redirect URI that is it or
+// continues it with "/", "?" or a port), lower-cased because a host's case
+// does not matter; each candidate is then checked exactly. The patterns
+// match only apps that allow the origin (or, with ":", name a port), so
+// another tenant's apps cannot crowd an origin's out. NormalizeOrigin admits
+// no LIKE wildcard (%, _) into origin.
+func (db *DB) OriginAllowed(ctx context.Context, origin string) (bool, error) {
+	if n, err := gatehouse.NormalizeOrigin(origin); err != nil || n != origin {
+		return false, nil
+	}
+	q := `"` + origin
+	rows, err := db.r.QueryContext(ctx, `
+		SELECT `+clientColumns+` FROM oauth_clients
+		WHERE LOWER(allowed_origins) LIKE $1
+		   OR (allowed_origins = '[]' AND (LOWER(redirect_uris) LIKE $1 OR LOWER(redirect_uris) LIKE $2
+		       OR LOWER(redirect_uris) LIKE $3 OR LOWER(redirect_uris) LIKE $4))`,
+		"%"+q+`"%`, "%"+q+"/%", "%"+q+"?%", "%"+q+":%")
+	if err != nil {
+		return false, wrap("origin allowed", "client", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c, err := scanClient(rows)
+		if err != nil {
+			return false, wrap("origin allowed", "client", err)
+		}
+		if c.AllowsOrigin(origin) {
+			return true, nil
+		}
+	}
+	return false, wrap("origin allowed", "client", rows.Err())
 }
 
 // DeleteClient deletes the tenant's app (its consents go with it, by the
@@ -154,11 +201,12 @@ func scanClient(s scanner) (*gatehouse.Client, error) {
 	var (
 		c                gatehouse.Client
 		uris, scopes, gt string
+		origins          string
 		prevExpires      dbTime
 		created          dbTime
 	)
 	err := s.Scan(&c.ID, &c.TenantID, &c.Name, &uris, &scopes, &c.Confidential, &gt,
-		&c.SecretHash, &c.SecretHint, &c.PrevSecretHash, &prevExpires, &created, &c.RequirePAR)
+		&c.SecretHash, &c.SecretHint, &c.PrevSecretHash, &prevExpires, &created, &c.RequirePAR, &origins)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +215,12 @@ func scanClient(s scanner) (*gatehouse.Client, error) {
 	}
 	if len(c.RedirectURIs) == 0 {
 		c.RedirectURIs = nil
+	}
+	if err := json.Unmarshal([]byte(origins), &c.AllowedOrigins); err != nil {
+		return nil, fmt.Errorf("client %s: allowed origins: %w", c.ID, err)
+	}
+	if len(c.AllowedOrigins) == 0 {
+		c.AllowedOrigins = nil
 	}
 	c.Scopes = splitScopes(scopes)
 	c.GrantTypes = splitScopes(gt)

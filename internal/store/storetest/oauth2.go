@@ -1114,3 +1114,64 @@ func assertNoneLive(t *testing.T, s gatehouse.Store, tenantID string, sel func(*
 		}
 	}
 }
+
+// testClientOrigins: AllowedOrigins round-trip and OriginAllowed finds an
+// origin an app allows, explicitly or through its redirect URIs, in any
+// tenant, and nothing else.
+func testClientOrigins(t *testing.T, s gatehouse.Store) {
+	ctx := t.Context()
+	a, b := newTenant(t, s, "acme"), newTenant(t, s, "bolt")
+	spa := newClient(t, s, a.ID, "APIK-SPA", func(c *gatehouse.Client) {
+		c.AllowedOrigins = []string{"https://spa.example.com", "http://localhost:5173"}
+		c.RedirectURIs = []string{"https://redirect-only.example.com/cb"}
+	})
+	got, err := s.FindClient(ctx, spa.ID)
+	must(t, err, "find client")
+	if diff := cmp.Diff(spa, got); diff != "" {
+		t.Errorf("client with origins (-want +got):\n%s", diff)
+	}
+	newClient(t, s, b.ID, "APIK-DEFAULT", func(c *gatehouse.Client) {
+		c.RedirectURIs = []string{"https://Shop.Example.com:443/oauth/cb?x=1", "http://127.0.0.1:8080"}
+	})
+	newClient(t, s, b.ID, "APIK-LOOKALIKE", func(c *gatehouse.Client) {
+		c.RedirectURIs = []string{"https://evil.example.com/https://victim.example.com/cb", "https://victim.example.com.evil.example/cb",
+			"https://ported.example.com:8443/cb"}
+	})
+	for origin, want := range map[string]bool{
+		"https://spa.example.com":           true,
+		"http://localhost:5173":             true,
+		"https://redirect-only.example.com": false, // explicit origins replace the default
+		"https://shop.example.com":          true,
+		"http://127.0.0.1:8080":             true,
+		"https://victim.example.com":        false,
+		"https://ported.example.com":        false,
+		"https://ported.example.com:8443":   true,
+		"https://SPA.example.com":           false, // not NormalizeOrigin's form
+		"https://spa.example.com/":          false,
+		"null":                              false,
+		"https://%":                         false,
+	} {
+		ok, err := s.OriginAllowed(ctx, origin)
+		must(t, err, "origin allowed")
+		if ok != want {
+			t.Errorf("OriginAllowed(%q) = %v, want %v", origin, ok, want)
+		}
+	}
+	// An update replaces the origins; clearing them restores the default.
+	spa.AllowedOrigins = []string{"https://new.example.com"}
+	must(t, s.UpdateClient(ctx, spa), "update client origins")
+	got, err = s.FindClient(ctx, spa.ID)
+	must(t, err, "find updated client")
+	if !slices.Equal(got.AllowedOrigins, spa.AllowedOrigins) {
+		t.Errorf("updated origins = %q, want %q", got.AllowedOrigins, spa.AllowedOrigins)
+	}
+	spa.AllowedOrigins = nil
+	must(t, s.UpdateClient(ctx, spa), "clear client origins")
+	for origin, want := range map[string]bool{"https://spa.example.com": false, "https://new.example.com": false, "https://redirect-only.example.com": true} {
+		ok, err := s.OriginAllowed(ctx, origin)
+		must(t, err, "origin allowed")
+		if ok != want {
+			t.Errorf("after clearing, OriginAllowed(%q) = %v, want %v", origin, ok, want)
+		}
+	}
+}

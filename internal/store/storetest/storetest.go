@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) gatehouse.Store) {
 		{"Subscribe", testSubscribe},
 		{"Times", testTimes},
 		{"Clients", testClients},
+		{"ClientOrigins", testClientOrigins},
 		{"UpdateClient", testUpdateClient},
 		{"DeleteClientRevokes", testDeleteClientRevokes},
 		{"Consents", testConsents},
