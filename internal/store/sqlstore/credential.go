@@ -197,11 +197,7 @@ func (db *DB) matches(arg func(any) int, q string, columns ...string) string {
 // revocation time.
 func (db *DB) RevokeCredential(ctx context.Context, tenantID, id string, at time.Time) error {
 	return db.change(ctx, "revoke credential", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
-		c := gatehouse.Change{TenantID: tenantID, CredentialID: id}
-		err := tx.QueryRowContext(ctx, `
-			UPDATE credentials SET revoked_at = COALESCE(revoked_at, $3)
-			WHERE tenant_id = $1 AND id = $2
-			RETURNING hash`, tenantID, id, db.d.time(at)).Scan(&c.Hash)
+		c, err := db.revokeIn(ctx, tx, tenantID, id, at)
 		if err != nil {
 			return nil, wrap("revoke credential", "credential", err)
 		}
@@ -209,16 +205,23 @@ func (db *DB) RevokeCredential(ctx context.Context, tenantID, id string, at time
 	})
 }
 
+// revokeIn sets the credential's revoked_at within tx, keeping a first
+// revocation time, and returns the change that invalidates its caches.
+func (db *DB) revokeIn(ctx context.Context, tx *sql.Tx, tenantID, id string, at time.Time) (gatehouse.Change, error) {
+	c := gatehouse.Change{TenantID: tenantID, CredentialID: id}
+	err := tx.QueryRowContext(ctx, `
+		UPDATE credentials SET revoked_at = COALESCE(revoked_at, $3)
+		WHERE tenant_id = $1 AND id = $2
+		RETURNING hash`, tenantID, id, db.d.time(at)).Scan(&c.Hash)
+	return c, err
+}
+
 // RetireCredential revokes the credential and removes its allowlist in
 // one transaction, so a failure leaves neither a live token without its
 // whitelist nor a revoked one with it half gone.
 func (db *DB) RetireCredential(ctx context.Context, tenantID, id string, at time.Time) error {
 	return db.change(ctx, "retire credential", powerLoss, func(tx *sql.Tx) ([]gatehouse.Change, error) {
-		c := gatehouse.Change{TenantID: tenantID, CredentialID: id}
-		err := tx.QueryRowContext(ctx, `
-			UPDATE credentials SET revoked_at = COALESCE(revoked_at, $3)
-			WHERE tenant_id = $1 AND id = $2
-			RETURNING hash`, tenantID, id, db.d.time(at)).Scan(&c.Hash)
+		c, err := db.revokeIn(ctx, tx, tenantID, id, at)
 		if err != nil {
 			return nil, wrap("retire credential", "credential", err)
 		}
